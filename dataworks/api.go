@@ -1,0 +1,45 @@
+package dataworks
+
+// The two wire versions of the DataWorks API this package speaks.
+const (
+	// APIVersion2018 is the default: the version our users' brief describes.
+	APIVersion2018 = "2018-06-01"
+	APIVersion2020 = "2020-05-18"
+)
+
+// Project environments of the 2020-05-18 API.
+const (
+	ProjectEnvProd = "PROD"
+	ProjectEnvDev  = "DEV"
+)
+
+// CreateManualDagRequest triggers one run of a manual business flow.
+type CreateManualDagRequest struct {
+	ProjectName string
+	FlowName    string
+	// Bizdate is the business date, yyyy-MM-dd; the client sends it in the
+	// "yyyy-MM-dd 00:00:00" form the service demands.
+	Bizdate string
+	// DagParameters are the flow parameters, sent as "k=v k=v".
+	DagParameters Params
+	// NodeParameters are per-node parameters, keyed by node id, sent as a
+	// JSON object node-id → "k=v k=v".
+	NodeParameters map[int64]Params
+
+	// APIVersion overrides the client's configured version for this call
+	// (empty = the client's).
+	APIVersion string
+
+	// 2020-05-18 only.
+	ProjectEnv     string // PROD (default) or DEV
+	IncludeNodeIDs []int64
+	ExcludeNodeIDs []int64
+}
+
+// SearchManualDagNodeInstanceRequest lists the node instances of one DAG run.
+type SearchManualDagNodeInstanceRequest struct {
+	ProjectName string
+	DagID       int64
+	APIVersion  string // empty = the client's
+	ProjectEnv  string // 2020-05-18 only: PROD (default) or DEV
+}

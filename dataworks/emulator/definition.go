@@ -1,0 +1,283 @@
+package emulator
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"sigs.k8s.io/yaml"
+)
+
+// Definition is what the emulator simulates: projects, their manual flows
+// and the nodes of each flow. It is read from JSON or YAML (the YAML is
+// turned into JSON first, so the field names are the JSON tags).
+type Definition struct {
+	Projects []Project `json:"projects"`
+}
+
+// Project is a DataWorks workspace.
+type Project struct {
+	Name  string `json:"name"`
+	Flows []Flow `json:"flows"`
+}
+
+// Flow is a manual business flow. The phase durations set here apply to
+// every node of the flow that does not set its own.
+type Flow struct {
+	Name string `json:"name"`
+	// WaitTime, WaitResource and Checking are the phase durations in
+	// DataWorks time (divided by Options.TimeScale). Defaults: 1s, 5s, 2s.
+	WaitTime     *Duration `json:"waitTime,omitempty"`
+	WaitResource *Duration `json:"waitResource,omitempty"`
+	Checking     *Duration `json:"checking,omitempty"`
+	Nodes        []Node    `json:"nodes"`
+}
+
+// Outcome says how a node's run ends.
+type Outcome string
+
+// Outcomes of a node.
+const (
+	// OutcomeSuccess always succeeds.
+	OutcomeSuccess Outcome = "success"
+	// OutcomeFailure fails its first FailAttempts runs (default 1), so a
+	// restart succeeds unless FailAttempts says otherwise.
+	OutcomeFailure Outcome = "failure"
+	// OutcomeFlaky fails its first run with Probability, decided when the
+	// DAG is created from the seeded random source.
+	OutcomeFlaky Outcome = "flaky"
+)
+
+// Node is one node (task) of a flow.
+type Node struct {
+	ID       int64   `json:"id"`
+	Name     string  `json:"name"`
+	Upstream []int64 `json:"upstream,omitempty"`
+	// Duration is the RUNNING phase in DataWorks time. Default 1m.
+	Duration *Duration `json:"duration,omitempty"`
+	// Outcome defaults to success.
+	Outcome     Outcome `json:"outcome,omitempty"`
+	Probability float64 `json:"probability,omitempty"`
+	// FailAttempts is how many runs fail before one succeeds, for outcome
+	// failure. Default 1; a large number means "fails on every restart too".
+	FailAttempts *int `json:"failAttempts,omitempty"`
+	// ErrorMessage is what a failed run reports. Default: an ODPS-like error.
+	ErrorMessage string `json:"errorMessage,omitempty"`
+	// Condition marks a branch node: its post-run check is
+	// CHECKING_CONDITION (8) instead of CHECKING (7).
+	Condition bool `json:"condition,omitempty"`
+	// TaskType is reported by the 2020 API. Default ODPS_SQL.
+	TaskType     string    `json:"taskType,omitempty"`
+	WaitTime     *Duration `json:"waitTime,omitempty"`
+	WaitResource *Duration `json:"waitResource,omitempty"`
+	Checking     *Duration `json:"checking,omitempty"`
+}
+
+// Duration is a time.Duration written as a Go duration string ("90s", "5m")
+// in definition files and inspection bodies.
+type Duration time.Duration
+
+// MarshalJSON writes the duration as a string such as "1m30s".
+func (d Duration) MarshalJSON() ([]byte, error) {
+	return json.Marshal(time.Duration(d).String())
+}
+
+// UnmarshalJSON reads a Go duration string.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("duration %s: write it as a quoted Go duration such as \"5m\"", b)
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("duration %q: %w", s, err)
+	}
+	if v < 0 {
+		return fmt.Errorf("duration %q is negative", s)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// Phase defaults, in DataWorks time.
+const (
+	defaultWaitTime     = time.Second
+	defaultWaitResource = 5 * time.Second
+	defaultChecking     = 2 * time.Second
+	defaultRunning      = time.Minute
+	defaultTaskType     = "ODPS_SQL"
+	defaultErrorMessage = "ODPS-0130071:[1,8] Semantic analysis exception - table or view not found"
+)
+
+// LoadDefinition reads and validates a definition file (JSON or YAML).
+func LoadDefinition(path string) (*Definition, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read definition: %w", err)
+	}
+	def, err := ParseDefinition(b)
+	if err != nil {
+		return nil, fmt.Errorf("definition %s: %w", path, err)
+	}
+	return def, nil
+}
+
+// ParseDefinition decodes and validates a definition (JSON or YAML).
+// Unknown fields are rejected so that a typo does not silently change the
+// simulation.
+func ParseDefinition(b []byte) (*Definition, error) {
+	var def Definition
+	if err := yaml.UnmarshalStrict(b, &def); err != nil {
+		return nil, fmt.Errorf("decode: %w", err)
+	}
+	if err := def.Validate(); err != nil {
+		return nil, err
+	}
+	return &def, nil
+}
+
+// Validate checks names, ids, upstream references, outcomes and that every
+// flow is acyclic.
+func (d *Definition) Validate() error {
+	if len(d.Projects) == 0 {
+		return errors.New("no projects: add at least one under \"projects\"")
+	}
+	projects := map[string]bool{}
+	for _, p := range d.Projects {
+		if p.Name == "" {
+			return errors.New("a project has no name")
+		}
+		if projects[p.Name] {
+			return fmt.Errorf("project %q is defined twice", p.Name)
+		}
+		projects[p.Name] = true
+		flows := map[string]bool{}
+		for i := range p.Flows {
+			f := &p.Flows[i]
+			if f.Name == "" {
+				return fmt.Errorf("project %q: a flow has no name", p.Name)
+			}
+			if flows[f.Name] {
+				return fmt.Errorf("project %q: flow %q is defined twice", p.Name, f.Name)
+			}
+			flows[f.Name] = true
+			if err := f.validate(); err != nil {
+				return fmt.Errorf("project %q flow %q: %w", p.Name, f.Name, err)
+			}
+		}
+	}
+	return nil
+}
+
+func (f *Flow) validate() error {
+	if len(f.Nodes) == 0 {
+		return errors.New("no nodes")
+	}
+	ids := map[int64]bool{}
+	names := map[string]bool{}
+	for _, n := range f.Nodes {
+		switch {
+		case n.ID <= 0:
+			return fmt.Errorf("node %q: id must be a positive number", n.Name)
+		case n.Name == "":
+			return fmt.Errorf("node %d has no name", n.ID)
+		case ids[n.ID]:
+			return fmt.Errorf("node id %d is used twice", n.ID)
+		case names[n.Name]:
+			return fmt.Errorf("node name %q is used twice", n.Name)
+		}
+		ids[n.ID], names[n.Name] = true, true
+		switch n.Outcome {
+		case "", OutcomeSuccess, OutcomeFailure:
+		case OutcomeFlaky:
+			if n.Probability < 0 || n.Probability > 1 {
+				return fmt.Errorf("node %q: probability %v is not within 0..1", n.Name, n.Probability)
+			}
+		default:
+			return fmt.Errorf("node %q: outcome %q is not one of success, failure, flaky", n.Name, n.Outcome)
+		}
+		if n.FailAttempts != nil && *n.FailAttempts < 0 {
+			return fmt.Errorf("node %q: failAttempts is negative", n.Name)
+		}
+	}
+	for _, n := range f.Nodes {
+		for _, u := range n.Upstream {
+			if !ids[u] {
+				return fmt.Errorf("node %q: upstream %d is not a node of this flow", n.Name, u)
+			}
+		}
+	}
+	if _, err := f.topoOrder(); err != nil {
+		return err
+	}
+	return nil
+}
+
+// topoOrder returns node indexes so that every node comes after its
+// upstreams; ties keep definition order, so instance ids are stable.
+func (f *Flow) topoOrder() ([]int, error) {
+	index := make(map[int64]int, len(f.Nodes))
+	for i, n := range f.Nodes {
+		index[n.ID] = i
+	}
+	indegree := make([]int, len(f.Nodes))
+	down := make([][]int, len(f.Nodes))
+	for i, n := range f.Nodes {
+		for _, u := range n.Upstream {
+			indegree[i]++
+			down[index[u]] = append(down[index[u]], i)
+		}
+	}
+	order := make([]int, 0, len(f.Nodes))
+	done := make([]bool, len(f.Nodes))
+	for len(order) < len(f.Nodes) {
+		progressed := false
+		for i := range f.Nodes {
+			if done[i] || indegree[i] > 0 {
+				continue
+			}
+			done[i], progressed = true, true
+			order = append(order, i)
+			for _, d := range down[i] {
+				indegree[d]--
+			}
+		}
+		if !progressed {
+			return nil, errors.New("the upstream links form a cycle")
+		}
+	}
+	return order, nil
+}
+
+func (d *Definition) flow(project, flow string) (*Flow, error) {
+	for i := range d.Projects {
+		p := &d.Projects[i]
+		if p.Name != project {
+			continue
+		}
+		for j := range p.Flows {
+			if p.Flows[j].Name == flow {
+				return &p.Flows[j], nil
+			}
+		}
+		return nil, errFlowNotFound
+	}
+	return nil, errProjectNotFound
+}
+
+var (
+	errProjectNotFound = errors.New("project not found")
+	errFlowNotFound    = errors.New("flow not found")
+)
+
+func pick(node, flow *Duration, def time.Duration) time.Duration {
+	switch {
+	case node != nil:
+		return time.Duration(*node)
+	case flow != nil:
+		return time.Duration(*flow)
+	}
+	return def
+}
