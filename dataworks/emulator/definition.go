@@ -19,7 +19,9 @@ type Definition struct {
 
 // Project is a DataWorks workspace.
 type Project struct {
-	Name  string `json:"name"`
+	Name string `json:"name"`
+	// ID is reported as ProjectId by the 2020 API. Default 10000 + index.
+	ID    int64  `json:"id,omitempty"`
 	Flows []Flow `json:"flows"`
 }
 
@@ -251,20 +253,25 @@ func (f *Flow) topoOrder() ([]int, error) {
 	return order, nil
 }
 
-func (d *Definition) flow(project, flow string) (*Flow, error) {
+// flow finds a flow and its project's id.
+func (d *Definition) flow(project, flow string) (*Flow, int64, error) {
 	for i := range d.Projects {
 		p := &d.Projects[i]
 		if p.Name != project {
 			continue
 		}
+		id := p.ID
+		if id == 0 {
+			id = 10000 + int64(i)
+		}
 		for j := range p.Flows {
 			if p.Flows[j].Name == flow {
-				return &p.Flows[j], nil
+				return &p.Flows[j], id, nil
 			}
 		}
-		return nil, errFlowNotFound
+		return nil, id, errFlowNotFound
 	}
-	return nil, errProjectNotFound
+	return nil, 0, errProjectNotFound
 }
 
 var (

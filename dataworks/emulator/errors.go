@@ -21,15 +21,18 @@ func (e *apiError) Error() string { return fmt.Sprintf("%d %s: %s", e.status, e.
 
 // Error codes the emulator answers with, grouped as the real service does.
 const (
-	CodeThrottlingUser      = "Throttling.User"
-	CodeQuotaExhausted      = "Throttling.Api.Risk"
-	CodeServiceUnavailable  = "ServiceUnavailable"
-	CodeInternalError       = "InternalError.System"
-	CodeNoPermission        = "Forbidden.Wkbench.ProjectNoPermission"
-	CodeBizdateFormat       = "600011"      // 2018 ReturnCode, HTTP 200
-	CodeInvalidDagID        = "11020293069" // 2018 ErrCode, HTTP 200
-	CodeProjectNotExist     = "Invalid.Tenant.ProjectNotExist"
-	CodeFlowNotExist        = "Invalid.Tenant.FlowNotExist"
+	CodeThrottlingUser     = "Throttling.User"
+	CodeQuotaExhausted     = "Throttling.Api.Risk"
+	CodeServiceUnavailable = "ServiceUnavailable"
+	CodeInternalError      = "InternalError.System"
+	CodeNoPermission       = "Forbidden.Wkbench.ProjectNoPermission"
+	CodeBizdateFormat      = "600011"      // 2018 ReturnCode, HTTP 200
+	CodeInvalidDagID       = "11020293069" // 2018 ErrCode, HTTP 200
+	CodeProjectNotExist    = "Invalid.Tenant.ProjectNotExist"
+	CodeFlowNotExist       = "Invalid.Tenant.FlowNotExist"
+	// CodeDagNotExist answers a 2020 call about an unknown DAG; the 2018
+	// API answers CodeInvalidDagID with HTTP 200 instead.
+	CodeDagNotExist         = "Invalid.Tenant.DagNotExist"
 	CodeInstanceNotExist    = "Invalid.Tenant.InstanceNotExist"
 	CodeInstanceStatus      = "Invalid.Tenant.InstanceStatusNotSupport"
 	CodeInvalidParameter    = "InvalidParameter"
@@ -65,4 +68,8 @@ type errorBody struct {
 	HTTPStatusCode int    `json:"HttpStatusCode,omitempty"`
 	ErrorCode      string `json:"ErrorCode,omitempty"`
 	ErrorMessage   string `json:"ErrorMessage,omitempty"`
+}
+
+func newDagNotExist(id int64) *apiError {
+	return newAPIError(http.StatusBadRequest, CodeDagNotExist, fmt.Sprintf("The DAG %d does not exist in this project; check DagId and ProjectName.", id))
 }

@@ -64,9 +64,13 @@ func sign(method string, params map[string]string, secret string) string {
 // verifier checks signature v1 and remembers nonces for as long as a
 // timestamp stays acceptable: an older nonce cannot be replayed anyway,
 // because its timestamp would be rejected, so the store stays bounded.
+//
+// It reads the real wall clock, not Options.Now: the SDK stamps requests
+// with the wall clock, and a test's simulated clock may be anywhere.
 type verifier struct {
 	keys    map[string]Key
 	maxSkew time.Duration
+	now     func() time.Time
 
 	mu     sync.Mutex
 	nonces map[string]time.Time // nonce → when it was first seen
@@ -79,7 +83,7 @@ type nonceEntry struct {
 }
 
 func newVerifier(keys map[string]Key, maxSkew time.Duration) *verifier {
-	return &verifier{keys: keys, maxSkew: maxSkew, nonces: map[string]time.Time{}}
+	return &verifier{keys: keys, maxSkew: maxSkew, now: time.Now, nonces: map[string]time.Time{}}
 }
 
 // required signature parameters, in the order the missing one is reported.
@@ -88,7 +92,8 @@ var signatureParams = []string{
 }
 
 // verify returns the key used, or the API error to answer with.
-func (v *verifier) verify(method string, params map[string]string, now time.Time) (Key, *apiError) {
+func (v *verifier) verify(method string, params map[string]string) (Key, *apiError) {
+	now := v.now()
 	for _, p := range signatureParams {
 		if _, ok := params[p]; !ok {
 			if p == "Signature" || p == "AccessKeyId" {

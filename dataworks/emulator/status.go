@@ -1,5 +1,7 @@
 package emulator
 
+import "fmt"
+
 // Status is a node instance status: the 2018 API sends the number, the
 // 2020 API the name.
 type Status int
@@ -40,3 +42,14 @@ func (s Status) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
 // Final reports whether the status is terminal.
 func (s Status) Final() bool { return s == StatusFailure || s == StatusSuccess }
+
+// UnmarshalText reads a name written by MarshalText.
+func (s *Status) UnmarshalText(b []byte) error {
+	for k, n := range statusNames {
+		if n == string(b) {
+			*s = k
+			return nil
+		}
+	}
+	return fmt.Errorf("unknown node status %q", b)
+}

@@ -1,0 +1,56 @@
+// Package emulator is a local DataWorks (dataworks-public) RPC endpoint for
+// tests and demos: it verifies signature v1 exactly as the Alibaba Cloud SDK
+// signs, and simulates manual DAG runs from a definition file on an
+// injectable clock, with faults injected on demand.
+//
+// # API
+//
+// "POST /" (GET works too) with parameters in the query string and/or a
+// form body, dispatched on Action and Version:
+//
+//	2018-06-01  CreateManualDag, SearchManualDagNodeInstance
+//	2020-05-18  CreateManualDag, RunManualDagNodes, GetManualDagInstances,
+//	            ListManualDagInstances, StopInstance, RestartInstance,
+//	            GetInstanceLog
+//
+// Every request is checked in the order the real service does: signature
+// (IncompleteSignature, MissingParameter, InvalidAccessKeyId.NotFound 404,
+// InvalidTimeStamp.Expired, SignatureDoesNotMatch, SignatureNonceUsed, all
+// 400 but the 404), action lookup (InvalidAction.NotFound 404), daily quota
+// (Throttling.Api.Risk 400), injected faults (Throttling.User 400,
+// ServiceUnavailable 503, InternalError.System 500), key permission
+// (Forbidden.Wkbench.ProjectNoPermission 500), then the call itself. A
+// dropped call is processed first: its effect is real, only the answer is
+// lost.
+//
+// # Simulation
+//
+// A node instance moves NOT_RUN → WAIT_TIME → WAIT_RESOURCE → RUNNING →
+// CHECKING (or CHECKING_CONDITION) → SUCCESS, or RUNNING → FAILURE, once all
+// its upstreams have succeeded. Nodes behind a failure stay NOT_RUN until
+// the failed node is restarted and succeeds. State is a pure function of
+// the creation time, the stops and restarts, and Options.Now, so tests
+// advance a fake clock instead of sleeping.
+//
+// # Inspection
+//
+// JSON endpoints, not signed (the emulator guards nothing):
+//
+//	GET    /_emulator/healthz                  {"ok":true}
+//	GET    /_emulator/stats                    Stats: calls by action and outcome, per-second buckets, quota
+//	POST   /_emulator/stats/reset              zero the counters
+//	GET    /_emulator/dags[?project=&flow=&bizdate=yyyy-MM-dd]   []DAGInfo
+//	GET    /_emulator/dags/{id}                DAGInfo: status, true finish time, blocked nodes, nodes
+//	GET    /_emulator/faults                   map of action → Faults ("*": every other action)
+//	PUT    /_emulator/faults/{action}          body Faults, e.g. {"throttleRate":0.2,"serverErrorRate":0.1,
+//	                                           "dropRate":0.05,"latency":"200ms","numericCode":false}
+//	DELETE /_emulator/faults/{action}
+//	GET    /_emulator/quota                    {"limit":N,"used":M}
+//	PUT    /_emulator/quota                    body {"limit":N}; 0 removes the quota
+//	POST   /_emulator/quota/reset              forget today's calls
+//	PUT    /_emulator/reference-format         body {"on":true|false}
+//
+// The same are Go methods: Stats, ResetStats, DAGs, DAG, CreatedDAGs,
+// Faults, SetFaults, ClearFaults, Quota, SetDailyQuota, ResetQuota,
+// SetReferenceFormat.
+package emulator
