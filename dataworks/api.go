@@ -43,3 +43,21 @@ type SearchManualDagNodeInstanceRequest struct {
 	APIVersion  string // empty = the client's
 	ProjectEnv  string // 2020-05-18 only: PROD (default) or DEV
 }
+
+// InstanceRequest names one node instance for StopInstance and
+// RestartInstance (2020-05-18 only).
+type InstanceRequest struct {
+	InstanceID int64
+	ProjectEnv string // PROD (default) or DEV
+	APIVersion string // empty = the client's; must resolve to 2020-05-18
+}
+
+// InstanceLogRequest asks for the run log of one node instance
+// (2020-05-18 only). Logs older than about 7 days may be gone.
+type InstanceLogRequest struct {
+	InstanceID int64
+	// InstanceHistoryID picks one run of a rerun instance; 0 = the latest.
+	InstanceHistoryID int64
+	ProjectEnv        string // PROD (default) or DEV
+	APIVersion        string // empty = the client's; must resolve to 2020-05-18
+}

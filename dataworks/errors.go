@@ -57,7 +57,34 @@ const (
 	CodeTransport       = "Transport"       // no reply: see Error.Phase and Error.Err
 	CodeInvalidResponse = "InvalidResponse" // a reply that is not the documented JSON
 	CodeSDKPanic        = "SDKPanic"        // the Alibaba SDK panicked while handling the reply
+	CodeUnsuccessful    = "Unsuccessful"    // an HTTP 200 with Success:false and no code of its own
+	CodeCanceled        = "Canceled"        // the caller's context was done before the call started
+	CodeCredentials     = "Credentials"     // the credential provider could not sign the request
+	CodeClientError     = "ClientError"     // the Alibaba SDK refused to build the request
+	CodeInvalidInput    = "InvalidInput"    // the request failed validation; nothing was sent
+	CodeUnsupported     = "Unsupported"     // the API version has no such call; nothing was sent
 )
+
+// clientRefusals are errors the client raises before any I/O that no retry
+// can cure: the request itself must change.
+var clientRefusals = map[string]bool{
+	CodeInvalidInput: true,
+	CodeUnsupported:  true,
+}
+
+// transientCodePrefixes are service codes that a later attempt can cure
+// whatever status they arrive with (they have been seen inside HTTP 200
+// envelopes too).
+var transientCodePrefixes = []string{CodeServiceUnavailable, CodeInternalError}
+
+func hasTransientPrefix(code string) bool {
+	for _, p := range transientCodePrefixes {
+		if code == p || strings.HasPrefix(code, p+".") {
+			return true
+		}
+	}
+	return false
+}
 
 // permanentCodes are refusals that no retry can cure, whatever HTTP status
 // they arrive with (ProjectNoPermission comes as a 500).
@@ -156,7 +183,11 @@ func (e *Error) hint() string {
 	case e.Code == CodeUnknownAccessKey || e.Code == "InvalidAccessKeyId.Inactive":
 		return "the AccessKeyId is unknown or disabled; check ALIBABA_CLOUD_ACCESS_KEY_ID (or the credential chain) of the worker"
 	case e.Code == CodeBadSignature:
-		return "the AccessKey secret does not match the AccessKeyId; check ALIBABA_CLOUD_ACCESS_KEY_SECRET of the worker"
+		return "the AccessKey secret does not match the AccessKeyId; check ALIBABA_CLOUD_ACCESS_KEY_SECRET (or the configured credential) of the worker, and that its clock is right"
+	case e.Code == CodeIncompleteSignature:
+		return "the request's signature parameters are incomplete; check the worker's credential configuration"
+	case e.Code == CodeCredentials:
+		return "no credential could be obtained; set ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET, or configure another provider of the credential chain"
 	case e.permissionProblem():
 		return "the identity lacks permission on this DataWorks project or API; grant it in RAM and the DataWorks workspace members"
 	case e.Code == CodeDailyQuotaSpent:
@@ -193,9 +224,11 @@ func QuotaExhausted(err error) bool {
 }
 
 // Transient reports whether a later attempt may succeed: no reply at all
-// (connection errors, timeouts), a 5xx reply that is not a known-permanent
-// code, or a reply that is not the documented JSON. Throttling is reported by
-// Throttled, not here.
+// (connection errors, timeouts, a credential provider that failed, a context
+// that was done), a 5xx reply that is not a known-permanent code, an
+// InternalError* or ServiceUnavailable* code whatever its status, or a reply
+// that is not the documented JSON. Throttling is reported by Throttled, not
+// here. For a write, Transient is not enough to resend: see NotSent.
 func Transient(err error) bool {
 	e, ok := AsError(err)
 	if !ok {
@@ -203,28 +236,34 @@ func Transient(err error) bool {
 	}
 	switch {
 	case e.Phase != PhaseReplied:
-		return true
+		return !clientRefusals[e.Code]
 	case Throttled(e), permanentCodes[e.Code]:
 		return false
-	case transientReplyCodes[e.Code], e.Code == CodeInvalidResponse, e.Code == CodeSDKPanic:
+	case transientReplyCodes[e.Code], hasTransientPrefix(e.Code),
+		e.Code == CodeInvalidResponse, e.Code == CodeSDKPanic:
 		return true
 	}
 	return e.HTTPStatus >= 500
 }
 
-// Permanent reports whether DataWorks refused the call in a way no retry can
-// cure: bad credentials or signature, missing permission, an invalid parameter,
-// an unknown DAG id, or any other non-throttling error reply below 500 and any
-// business error inside an HTTP 200.
+// Permanent reports whether the call failed in a way no retry can cure:
+// DataWorks refused it for bad credentials or signature, missing permission,
+// an invalid parameter, an unknown DAG id, or with any other non-throttling
+// error reply below 500 and any business error inside an HTTP 200; or the
+// client refused it before sending (CodeInvalidInput, CodeUnsupported).
 func Permanent(err error) bool {
 	e, ok := AsError(err)
-	if !ok || e.Phase != PhaseReplied {
+	if !ok {
 		return false
+	}
+	if e.Phase != PhaseReplied {
+		return clientRefusals[e.Code]
 	}
 	switch {
 	case permanentCodes[e.Code]:
 		return true
-	case Throttled(e), transientReplyCodes[e.Code], e.Code == CodeInvalidResponse, e.Code == CodeSDKPanic:
+	case Throttled(e), transientReplyCodes[e.Code], hasTransientPrefix(e.Code),
+		e.Code == CodeInvalidResponse, e.Code == CodeSDKPanic:
 		return false
 	}
 	return e.HTTPStatus < 500

@@ -30,7 +30,7 @@ type Options struct {
 func Dial(ctx context.Context, o Options) (client.Client, error) {
 	opts, err := envconfig.LoadClientOptions(envconfig.LoadClientOptionsRequest{})
 	if err != nil {
-		return nil, fmt.Errorf("Temporal client settings (TEMPORAL_* environment or config profile): %w", err)
+		return nil, fmt.Errorf("reading Temporal client settings (TEMPORAL_* environment or config profile): %w", err)
 	}
 	if o.Address != "" {
 		opts.HostPort = o.Address

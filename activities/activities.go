@@ -1,0 +1,49 @@
+// Package activities holds manualdag's Temporal activities: the only code
+// that talks to DataWorks. Each activity maps DataWorks errors onto typed
+// temporal.ApplicationErrors (errors.go) so that the workflow's retry
+// policies can tell a throttled read from a trigger that must never be sent
+// twice.
+package activities
+
+import (
+	"context"
+
+	"github.com/manualdag/manualdag/dataworks"
+)
+
+// DataWorks is what the activities need from a DataWorks client;
+// *dataworks.Client implements it.
+type DataWorks interface {
+	CreateManualDag(ctx context.Context, req dataworks.CreateManualDagRequest) (int64, error)
+	SearchManualDagNodeInstance(ctx context.Context, req dataworks.SearchManualDagNodeInstanceRequest) ([]dataworks.NodeInstance, error)
+}
+
+var _ DataWorks = (*dataworks.Client)(nil)
+
+// Activities are registered once on a worker (worker.RegisterActivity(&Activities{...}));
+// the workflow calls their methods through a nil *Activities.
+type Activities struct {
+	// DW is the DataWorks client. Required.
+	DW DataWorks
+	// Rand returns a number in [0,1) for retry jitter. Default math/rand/v2.
+	Rand func() float64
+	// MaxErrorMessage bounds each node's error message in a search result,
+	// in bytes. Default 200.
+	MaxErrorMessage int
+}
+
+const defaultMaxErrorMessage = 200
+
+func (a *Activities) rand() func() float64 {
+	if a.Rand != nil {
+		return a.Rand
+	}
+	return defaultRand
+}
+
+func (a *Activities) maxErrorMessage() int {
+	if a.MaxErrorMessage > 0 {
+		return a.MaxErrorMessage
+	}
+	return defaultMaxErrorMessage
+}

@@ -1,0 +1,217 @@
+package activities
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"unicode"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/manualdag/manualdag/dataworks"
+)
+
+// CreateManualDagInput triggers one run of a manual business flow.
+type CreateManualDagInput struct {
+	ProjectName string `json:"projectName"`
+	FlowName    string `json:"flowName"`
+	// Bizdate is yyyy-MM-dd (yyyy-MM-dd 00:00:00 is accepted).
+	Bizdate        string                     `json:"bizdate"`
+	DagParameters  dataworks.Params           `json:"dagParameters,omitempty"`
+	NodeParameters map[int64]dataworks.Params `json:"nodeParameters,omitempty"`
+	// APIVersion is dataworks.APIVersion2018 or APIVersion2020; empty = the
+	// client's.
+	APIVersion string `json:"apiVersion,omitempty"`
+	// ProjectEnv is PROD (default) or DEV; 2020-05-18 only.
+	ProjectEnv string `json:"projectEnv,omitempty"`
+}
+
+// CreateManualDagResult is the id of the DAG run that was started.
+type CreateManualDagResult struct {
+	DagID int64 `json:"dagId"`
+	// Recovered is true when an earlier attempt had started the run and this
+	// attempt found its id in the heartbeat details instead of sending again.
+	Recovered bool `json:"recovered,omitempty"`
+}
+
+// Validate reports the first problem that makes the input impossible to
+// send. It is pure: the workflow calls it before scheduling anything.
+func (in CreateManualDagInput) Validate() error {
+	if err := checkName("projectName", in.ProjectName); err != nil {
+		return err
+	}
+	if err := checkName("flowName", in.FlowName); err != nil {
+		return err
+	}
+	if in.Bizdate == "" {
+		return fmt.Errorf("bizdate is empty: give yyyy-MM-dd, e.g. 2024-06-01")
+	}
+	if _, err := dataworks.ParseBizdate(in.Bizdate); err != nil {
+		return err
+	}
+	if err := in.DagParameters.Validate(); err != nil {
+		return fmt.Errorf("dagParameters: %w", err)
+	}
+	for id, p := range in.NodeParameters {
+		if id <= 0 {
+			return fmt.Errorf("nodeParameters: node id %d is not a DataWorks node id (a positive number such as 103180025)", id)
+		}
+		if err := p.Validate(); err != nil {
+			return fmt.Errorf("nodeParameters of node %d: %w", id, err)
+		}
+	}
+	switch in.APIVersion {
+	case "", dataworks.APIVersion2018, dataworks.APIVersion2020:
+	default:
+		return fmt.Errorf("apiVersion %q is not supported: use %q (default) or %q", in.APIVersion, dataworks.APIVersion2018, dataworks.APIVersion2020)
+	}
+	switch in.ProjectEnv {
+	case "":
+	case dataworks.ProjectEnvProd, dataworks.ProjectEnvDev:
+		if in.APIVersion != dataworks.APIVersion2020 {
+			return fmt.Errorf("projectEnv is a %s setting; set apiVersion to %q or leave projectEnv out", dataworks.APIVersion2020, dataworks.APIVersion2020)
+		}
+	default:
+		return fmt.Errorf("projectEnv %q is not %s or %s", in.ProjectEnv, dataworks.ProjectEnvProd, dataworks.ProjectEnvDev)
+	}
+	return nil
+}
+
+// maxNameLen bounds project and flow names; DataWorks' own limits are lower.
+const maxNameLen = 256
+
+func checkName(field, s string) error {
+	switch {
+	case s == "":
+		return fmt.Errorf("%s is required", field)
+	case strings.TrimSpace(s) != s:
+		return fmt.Errorf("%s %q has leading or trailing white space", field, s)
+	case len(s) > maxNameLen:
+		return fmt.Errorf("%s is %d bytes long; at most %d are accepted", field, len(s), maxNameLen)
+	case strings.IndexFunc(s, unicode.IsControl) >= 0:
+		return fmt.Errorf("%s %q contains a control character", field, s)
+	}
+	return nil
+}
+
+// Heartbeat states of a create. An attempt records createSending, with the
+// first (synchronously sent) heartbeat of the attempt, before it sends.
+const (
+	createSending = "sending"
+	createNotSent = "not-sent"
+	createStarted = "started"
+)
+
+// CreateProgress is the create activity's heartbeat detail: what the last
+// attempt knew when it stopped.
+type CreateProgress struct {
+	State   string `json:"state"`
+	DagID   int64  `json:"dagId,omitempty"`
+	Attempt int32  `json:"attempt"`
+}
+
+// CreateManualDag starts one run of the flow and returns its DagID. It sends
+// CreateManualDag at most once over all attempts of the activity:
+//
+//   - before sending, the attempt records {state: sending} in its first
+//     heartbeat, which the SDK sends synchronously; if the context is done
+//     afterwards (the heartbeat failed or the activity was cancelled) it
+//     does not send;
+//   - an attempt that finds {sending} left by an earlier one does not send:
+//     that attempt died or timed out with the outcome unknown, so this one
+//     fails with the final ErrTriggerOutcomeUnknown;
+//   - an attempt that finds a DagID returns it;
+//   - only a failure that proves nothing reached DataWorks (ErrCreateNotSent,
+//     ErrThrottled, ErrQuotaExhausted) is retryable, and it is preceded by a
+//     {not-sent} heartbeat, which the SDK flushes when the attempt fails.
+func (a *Activities) CreateManualDag(ctx context.Context, in CreateManualDagInput) (CreateManualDagResult, error) {
+	if err := in.Validate(); err != nil {
+		return CreateManualDagResult{}, temporal.NewNonRetryableApplicationError("invalid CreateManualDag input: "+err.Error(), ErrInvalidInput, nil)
+	}
+	bizdate, _ := dataworks.ParseBizdate(in.Bizdate)
+	info := activity.GetInfo(ctx)
+	logger := activity.GetLogger(ctx)
+
+	if activity.HasHeartbeatDetails(ctx) {
+		var prev CreateProgress
+		if err := activity.GetHeartbeatDetails(ctx, &prev); err != nil {
+			// Unreadable progress could hide a sent request.
+			return CreateManualDagResult{}, outcomeUnknown(in, bizdate, fmt.Sprintf("the progress of an earlier attempt is unreadable (%v)", err))
+		}
+		switch {
+		case prev.DagID > 0:
+			logger.Info("DAG run started by an earlier attempt", "dagId", prev.DagID, "attempt", prev.Attempt)
+			return CreateManualDagResult{DagID: prev.DagID, Recovered: true}, nil
+		case prev.State == createNotSent:
+			// Proven harmless: send again.
+		default:
+			return CreateManualDagResult{}, outcomeUnknown(in, bizdate, fmt.Sprintf("attempt %d sent the request and stopped before it learned the reply (worker crash or timeout)", prev.Attempt))
+		}
+	}
+
+	activity.RecordHeartbeat(ctx, CreateProgress{State: createSending, Attempt: info.Attempt})
+	if err := ctx.Err(); err != nil {
+		// The intent may not be recorded: do not send. Nothing was sent, so
+		// a retry is safe.
+		activity.RecordHeartbeat(ctx, CreateProgress{State: createNotSent, Attempt: info.Attempt})
+		return CreateManualDagResult{}, temporal.NewApplicationError("CreateManualDag not sent: "+err.Error(), ErrCreateNotSent)
+	}
+
+	dagID, err := a.DW.CreateManualDag(ctx, dataworks.CreateManualDagRequest{
+		ProjectName:    in.ProjectName,
+		FlowName:       in.FlowName,
+		Bizdate:        bizdate,
+		DagParameters:  in.DagParameters,
+		NodeParameters: in.NodeParameters,
+		APIVersion:     in.APIVersion,
+		ProjectEnv:     in.ProjectEnv,
+	})
+	if err == nil && dagID <= 0 {
+		err = fmt.Errorf("DataWorks CreateManualDag replied success without a DAG id (%d)", dagID)
+	}
+	if err == nil {
+		// Buffered, and flushed if this attempt fails later; lost only if the
+		// worker dies now, which the next attempt reads as outcome unknown.
+		activity.RecordHeartbeat(ctx, CreateProgress{State: createStarted, DagID: dagID, Attempt: info.Attempt})
+		return CreateManualDagResult{DagID: dagID}, nil
+	}
+	return CreateManualDagResult{}, a.mapCreateError(ctx, in, bizdate, err)
+}
+
+func (a *Activities) mapCreateError(ctx context.Context, in CreateManualDagInput, bizdate string, err error) error {
+	attempt := activity.GetInfo(ctx).Attempt
+	m := errorMapper{attempt: attempt, rnd: a.rand()}
+	switch {
+	case dataworks.NotSent(err):
+		activity.RecordHeartbeat(ctx, CreateProgress{State: createNotSent, Attempt: attempt})
+		switch {
+		case dataworks.QuotaExhausted(err):
+			return temporal.NewApplicationErrorWithOptions(err.Error(), ErrQuotaExhausted, temporal.ApplicationErrorOptions{NextRetryDelay: QuotaDelay(m.rnd)})
+		case dataworks.Throttled(err):
+			return temporal.NewApplicationErrorWithOptions(err.Error(), ErrThrottled, temporal.ApplicationErrorOptions{NextRetryDelay: ThrottleDelay(attempt, m.rnd)})
+		}
+		return temporal.NewApplicationError(err.Error(), ErrCreateNotSent)
+	case dataworks.Permanent(err):
+		// DataWorks refused and processed nothing: no run was started.
+		activity.RecordHeartbeat(ctx, CreateProgress{State: createNotSent, Attempt: attempt})
+		return temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("DataWorks refused to trigger %s/%s (bizdate %s), %s: %v", in.ProjectName, in.FlowName, bizdate, describe(err), err),
+			ErrPermanent, nil)
+	}
+	return outcomeUnknown(in, bizdate, err.Error())
+}
+
+// outcomeUnknown is the final error of a create that may have started a run.
+func outcomeUnknown(in CreateManualDagInput, bizdate, why string) error {
+	return temporal.NewNonRetryableApplicationError(OutcomeUnknownMessage(in.ProjectName, in.FlowName, bizdate, why), ErrTriggerOutcomeUnknown, nil)
+}
+
+// OutcomeUnknownMessage says what happened and what the user must check.
+func OutcomeUnknownMessage(project, flow, bizdate, why string) string {
+	return fmt.Sprintf("the trigger of DataWorks flow %s/%s (bizdate %s) may or may not have started a DAG run: %s. "+
+		"manualdag does not send it again, because a second request would start a second run. "+
+		"Check DataWorks Operation Center > Manual Instances (手动实例) for flow %s, bizdate %s: "+
+		"if a run exists, follow it there; start this workflow again only if none does",
+		project, flow, bizdate, why, flow, bizdate)
+}

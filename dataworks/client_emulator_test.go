@@ -1,0 +1,220 @@
+package dataworks_test
+
+import (
+	"context"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/auth/credentials"
+
+	"github.com/manualdag/manualdag/dataworks"
+	"github.com/manualdag/manualdag/dataworks/emulator"
+)
+
+// These tests run the client, through the real Alibaba SDK and its request
+// signing, against the signature-verifying emulator.
+
+const (
+	emuKeyID  = "emu-key-id"
+	emuSecret = "emu-key-secret-0123456789"
+	emuFlow   = `
+projects:
+  - name: p1
+    flows:
+      - name: etl
+        waitTime: 1s
+        waitResource: 1s
+        checking: 1s
+        nodes:
+          - {id: 11, name: extract, duration: 1m}
+          - {id: 12, name: load, upstream: [11], duration: 1m}
+`
+)
+
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+func startEmulator(t *testing.T, opts emulator.Options) (*emulator.Emulator, *fakeClock, string) {
+	t.Helper()
+	def, err := emulator.ParseDefinition([]byte(emuFlow))
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := &fakeClock{now: time.Now()}
+	opts.Definition = def
+	if opts.Credentials == nil {
+		opts.Credentials = map[string]emulator.Key{emuKeyID: {Secret: emuSecret}}
+	}
+	opts.Now = clock.Now
+	emu, err := emulator.New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(emu)
+	t.Cleanup(srv.Close)
+	return emu, clock, strings.TrimPrefix(srv.URL, "http://")
+}
+
+func newClient(t *testing.T, endpoint, secret string) *dataworks.Client {
+	t.Helper()
+	c, err := dataworks.New(dataworks.Config{
+		Endpoint:   endpoint,
+		Scheme:     "http",
+		Credential: credentials.NewStaticAKCredentialsProvider(emuKeyID, secret),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestEmulatorRunBothVersions(t *testing.T) {
+	for _, version := range []string{dataworks.APIVersion2018, dataworks.APIVersion2020} {
+		t.Run(version, func(t *testing.T) {
+			_, clock, ep := startEmulator(t, emulator.Options{})
+			c := newClient(t, ep, emuSecret)
+			ctx := context.Background()
+			bizdate := dataworks.DefaultBizdate(clock.Now(), dataworks.ServiceLocation())
+			dagID, err := c.CreateManualDag(ctx, dataworks.CreateManualDagRequest{
+				ProjectName:    "p1",
+				FlowName:       "etl",
+				Bizdate:        bizdate,
+				DagParameters:  dataworks.Params{"k": "v"},
+				NodeParameters: map[int64]dataworks.Params{12: {"x": "$[yyyy-mm-dd]"}},
+				APIVersion:     version,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if dagID <= 0 {
+				t.Fatalf("DAG id %d", dagID)
+			}
+			search := dataworks.SearchManualDagNodeInstanceRequest{ProjectName: "p1", DagID: dagID, APIVersion: version}
+			var list []dataworks.NodeInstance
+			for range 20 {
+				clock.Advance(time.Minute)
+				if list, err = c.SearchManualDagNodeInstance(ctx, search); err != nil {
+					t.Fatal(err)
+				}
+				if len(list) == 2 && list[0].Status.Terminal() && list[1].Status.Terminal() {
+					break
+				}
+			}
+			if len(list) != 2 {
+				t.Fatalf("instances: %+v", list)
+			}
+			for _, ni := range list {
+				if ni.Status != dataworks.StatusSuccess || ni.DagID != dagID || ni.InstanceID <= 0 || ni.NodeName == "" {
+					t.Errorf("instance %+v", ni)
+				}
+				if got := ni.Bizdate.In(dataworks.ServiceLocation()).Format(dataworks.BizdateLayout); got != bizdate {
+					t.Errorf("Bizdate %s, want %s", got, bizdate)
+				}
+			}
+			if c.AccessKeyID() != emuKeyID {
+				t.Errorf("AccessKeyID() = %q", c.AccessKeyID())
+			}
+		})
+	}
+}
+
+func TestEmulatorErrors(t *testing.T) {
+	ctx := context.Background()
+	req := func(version string) dataworks.CreateManualDagRequest {
+		return dataworks.CreateManualDagRequest{ProjectName: "p1", FlowName: "etl", Bizdate: "2024-03-28", APIVersion: version}
+	}
+	for _, version := range []string{dataworks.APIVersion2018, dataworks.APIVersion2020} {
+		t.Run(version+"/wrong secret", func(t *testing.T) {
+			_, _, ep := startEmulator(t, emulator.Options{})
+			_, err := newClient(t, ep, "not-the-secret-at-all").CreateManualDag(ctx, req(version))
+			if !dataworks.Permanent(err) || dataworks.NotSent(err) {
+				t.Fatalf("got %v", err)
+			}
+			if e, _ := dataworks.AsError(err); e.Code != dataworks.CodeBadSignature {
+				t.Errorf("code %q", e.Code)
+			}
+			if msg := err.Error(); strings.Contains(msg, "not-the-secret-at-all") || !strings.Contains(msg, "secret") {
+				t.Errorf("message %q", msg)
+			}
+		})
+		t.Run(version+"/throttled with numeric code", func(t *testing.T) {
+			_, _, ep := startEmulator(t, emulator.Options{Faults: map[string]emulator.Faults{
+				emulator.AllActions: {ThrottleRate: 1, NumericCode: true},
+			}})
+			_, err := newClient(t, ep, emuSecret).CreateManualDag(ctx, req(version))
+			e, ok := dataworks.AsError(err)
+			if !ok || e.Phase != dataworks.PhaseReplied || e.HTTPStatus != 400 {
+				t.Fatalf("got %v", err)
+			}
+			if version == dataworks.APIVersion2020 && !dataworks.Throttled(err) {
+				t.Errorf("2020 bodies carry ErrorCode too; want Throttled: %v", err)
+			}
+		})
+		t.Run(version+"/dropped after processing", func(t *testing.T) {
+			emu, _, ep := startEmulator(t, emulator.Options{Faults: map[string]emulator.Faults{
+				"CreateManualDag": {DropRate: 1},
+			}})
+			_, err := newClient(t, ep, emuSecret).CreateManualDag(ctx, req(version))
+			e, ok := dataworks.AsError(err)
+			if !ok || e.Phase != dataworks.PhaseUnknown || dataworks.NotSent(err) {
+				t.Fatalf("got %v", err)
+			}
+			if n := len(emu.DAGs()); n != 1 {
+				t.Errorf("emulator holds %d DAGs; the dropped create did run", n)
+			}
+		})
+		t.Run(version+"/unknown DAG", func(t *testing.T) {
+			_, _, ep := startEmulator(t, emulator.Options{})
+			_, err := newClient(t, ep, emuSecret).SearchManualDagNodeInstance(ctx,
+				dataworks.SearchManualDagNodeInstanceRequest{ProjectName: "p1", DagID: 42, APIVersion: version})
+			if !dataworks.Permanent(err) {
+				t.Fatalf("got %v", err)
+			}
+		})
+	}
+	t.Run("unknown flow", func(t *testing.T) {
+		_, _, ep := startEmulator(t, emulator.Options{})
+		_, err := newClient(t, ep, emuSecret).CreateManualDag(ctx, dataworks.CreateManualDagRequest{ProjectName: "p1", FlowName: "nope", Bizdate: "2024-03-28"})
+		if !dataworks.Permanent(err) {
+			t.Fatalf("unknown flow: %v", err)
+		}
+	})
+	t.Run("instance ops 2020", func(t *testing.T) {
+		_, clock, ep := startEmulator(t, emulator.Options{})
+		c := newClient(t, ep, emuSecret)
+		r := req(dataworks.APIVersion2020)
+		dagID, err := c.CreateManualDag(ctx, r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		clock.Advance(30 * time.Second)
+		list, err := c.SearchManualDagNodeInstance(ctx, dataworks.SearchManualDagNodeInstanceRequest{ProjectName: "p1", DagID: dagID, APIVersion: dataworks.APIVersion2020})
+		if err != nil || len(list) == 0 {
+			t.Fatalf("search: %v %v", list, err)
+		}
+		id := list[0].InstanceID
+		if err := c.StopInstance(ctx, dataworks.InstanceRequest{InstanceID: id, APIVersion: dataworks.APIVersion2020}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.GetInstanceLog(ctx, dataworks.InstanceLogRequest{InstanceID: id, APIVersion: dataworks.APIVersion2020}); err != nil {
+			t.Fatal(err)
+		}
+	})
+}

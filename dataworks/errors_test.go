@@ -1,0 +1,128 @@
+package dataworks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// TestClassification puts every code of the fact sheet, and every code the
+// client sets itself, through the predicates.
+func TestClassification(t *testing.T) {
+	type want struct{ throttled, quota, transient, permanent, notSent bool }
+	var (
+		throttle  = want{throttled: true, notSent: true}
+		quota     = want{throttled: true, quota: true, notSent: true}
+		transient = want{transient: true}
+		permanent = want{permanent: true}
+	)
+	replied := func(status int, code string) *Error {
+		return &Error{Phase: PhaseReplied, HTTPStatus: status, Code: code}
+	}
+	tests := []struct {
+		err  *Error
+		want want
+	}{
+		{replied(400, "Throttling"), throttle},
+		{replied(400, "Throttling.User"), throttle},
+		{replied(429, "Throttling.Api"), throttle},
+		{replied(400, "Throttling.System"), throttle},
+		{replied(400, "Throttling.Resource"), throttle},
+		{replied(400, CodeDailyQuotaSpent), quota},
+		{replied(503, CodeServiceUnavailable), transient},
+		{replied(200, CodeServiceUnavailable), transient},
+		{replied(500, "InternalError.System"), transient},
+		{replied(500, CodeInternalError), transient},
+		{replied(502, "HTTP502"), transient},
+		{replied(403, CodeForbiddenAccess), permanent},
+		{replied(403, CodeNotAuthorized), permanent},
+		{replied(500, CodeProjectNoPermission), permanent},
+		{replied(404, CodeUnknownAccessKey), permanent},
+		{replied(400, CodeBadSignature), permanent},
+		{replied(400, CodeIncompleteSignature), permanent},
+		{replied(400, "InvalidSecurityToken.Expired"), permanent},
+		{replied(200, CodeBadBizdate), permanent},
+		{replied(400, CodeBadBizdate), permanent},
+		{replied(200, CodeInvalidDagID), permanent},
+		{replied(200, CodeUnsuccessful), permanent},
+		{replied(400, "InvalidParameter"), permanent},
+		{replied(404, "HTTP404"), permanent},
+		{replied(400, CodeNonceUsed), transient},
+		{replied(200, CodeInvalidResponse), transient},
+		{replied(400, CodeSDKPanic), transient},
+		{&Error{Phase: PhaseNotSent, Code: CodeTransport}, want{transient: true, notSent: true}},
+		{&Error{Phase: PhaseNotSent, Code: CodeCanceled, Err: context.Canceled}, want{transient: true, notSent: true}},
+		{&Error{Phase: PhaseNotSent, Code: CodeCredentials}, want{transient: true, notSent: true}},
+		{&Error{Phase: PhaseNotSent, Code: CodeClientError}, want{transient: true, notSent: true}},
+		{&Error{Phase: PhaseNotSent, Code: CodeInvalidInput}, want{permanent: true, notSent: true}},
+		{&Error{Phase: PhaseNotSent, Code: CodeUnsupported}, want{permanent: true, notSent: true}},
+		{&Error{Phase: PhaseUnknown, Code: CodeTransport}, transient},
+		{&Error{Phase: PhaseUnknown, HTTPStatus: 200, Code: CodeTransport}, transient},
+	}
+	for _, tt := range tests {
+		name := fmt.Sprintf("%v/%d/%s", tt.err.Phase, tt.err.HTTPStatus, tt.err.Code)
+		t.Run(name, func(t *testing.T) {
+			// Wrapped, as an activity would see it.
+			err := fmt.Errorf("activity: %w", tt.err)
+			got := want{Throttled(err), QuotaExhausted(err), Transient(err), Permanent(err), NotSent(err)}
+			if got != tt.want {
+				t.Errorf("got %+v, want %+v", got, tt.want)
+			}
+			if got.transient && got.permanent {
+				t.Error("both transient and permanent")
+			}
+		})
+	}
+	plain := errors.New("not ours")
+	if Throttled(plain) || Transient(plain) || Permanent(plain) || NotSent(plain) || QuotaExhausted(plain) {
+		t.Error("a foreign error must match no predicate")
+	}
+}
+
+func TestErrorMessages(t *testing.T) {
+	tests := []struct {
+		err  *Error
+		want []string
+	}{
+		{&Error{Action: "CreateManualDag", Phase: PhaseReplied, HTTPStatus: 400, Code: CodeBadSignature, RequestID: "R1", AccessKeyID: "LTAIx"},
+			[]string{"CreateManualDag", CodeBadSignature, "HTTP 400", "LTAIx", "R1", "ALIBABA_CLOUD_ACCESS_KEY_SECRET"}},
+		{&Error{Action: "SearchManualDagNodeInstance", Phase: PhaseReplied, HTTPStatus: 200, Code: CodeInvalidDagID, Message: "bad"},
+			[]string{"11020293069", "bad", "does not know this DAG id"}},
+		{&Error{Action: "CreateManualDag", Phase: PhaseUnknown, Code: CodeTransport, Err: errors.New("EOF")},
+			[]string{"may have reached DataWorks", "EOF"}},
+		{&Error{Action: "CreateManualDag", Phase: PhaseNotSent, Code: CodeInvalidInput, Message: "FlowName is empty"},
+			[]string{"not sent", "FlowName is empty"}},
+		{&Error{Action: "CreateManualDag", Phase: PhaseNotSent, Code: CodeCredentials, Err: errors.New("no chain")},
+			[]string{"not sent", "ALIBABA_CLOUD_ACCESS_KEY_ID"}},
+		{&Error{Action: "CreateManualDag", Phase: PhaseReplied, HTTPStatus: 400, Code: CodeDailyQuotaSpent},
+			[]string{"daily", "quota"}},
+	}
+	for _, tt := range tests {
+		msg := tt.err.Error()
+		for _, w := range tt.want {
+			if !strings.Contains(msg, w) {
+				t.Errorf("%q lacks %q", msg, w)
+			}
+		}
+	}
+}
+
+func TestRedact(t *testing.T) {
+	secret := "TopSecretValue+/="
+	in := `POST&%2F&AccessKeyId%3DLTAI%26Signature%3DabcDEF%252B%26SignatureMethod%3DHMAC-SHA1 ` +
+		`https://h/?Signature=xyz&SecurityToken=tok123&Action=A {"AccessKeySecret":"` + secret + `"} raw ` + secret +
+		` enc ` + "TopSecretValue%2B%2F%3D"
+	out := redact(in, secret)
+	for _, leak := range []string{"abcDEF", "xyz", "tok123", secret, "TopSecretValue"} {
+		if strings.Contains(out, leak) {
+			t.Errorf("redact left %q in %s", leak, out)
+		}
+	}
+	for _, keep := range []string{"AccessKeyId%3DLTAI", "SignatureMethod%3DHMAC-SHA1", "Action=A"} {
+		if !strings.Contains(out, keep) {
+			t.Errorf("redact removed %q: %s", keep, out)
+		}
+	}
+}

@@ -1,0 +1,124 @@
+package dataworks
+
+import (
+	"maps"
+	"regexp"
+	"testing"
+)
+
+// The fuzz targets' seeds run in every `go test`; their committed corpus is
+// under testdata/fuzz. Run one with e.g.
+//
+//	go test -run '^$' -fuzz '^FuzzDecodeSearch$' -fuzztime 30s ./dataworks/
+
+var searchSeeds = []string{
+	liveSearchReply,
+	referenceSearchReply,
+	`{"Data":[],"ErrCode":"0","Success":true}`,
+	`{"RequestId":"R","Instances":[{"InstanceId":"7","NodeId":3,"Status":"FAILURE","FinishTime":"1564019679966"}]}`,
+	`{"Success":true,"Data":[{"InstanceId":7,"ModifyTime":2},{"InstanceId":7,"ModifyTime":1}]}`,
+	`{"ErrCode":"11020293069","ErrMsg":"invalid","Success":false}`,
+	`{"Data":{"NodeInsInfo":[{"instanceId":1,"status":99,"bizdate":"2018-12-12 00:00:00"}]}}`,
+	`<html>502</html>`,
+}
+
+func FuzzDecodeSearch(f *testing.F) {
+	for _, s := range searchSeeds {
+		f.Add([]byte(s), int64(700019657457))
+	}
+	f.Fuzz(func(t *testing.T, body []byte, dagID int64) {
+		list, err := decodeSearch(200, "", body, dagID)
+		if err != nil {
+			if e, ok := AsError(err); !ok || e.Phase != PhaseReplied || e.Code == "" {
+				t.Fatalf("error %v is not a replied *Error with a code", err)
+			}
+			return
+		}
+		seen := map[int64]bool{}
+		for _, ni := range list {
+			if ni.InstanceID <= 0 || seen[ni.InstanceID] {
+				t.Fatalf("bad or duplicate instance id %d", ni.InstanceID)
+			}
+			seen[ni.InstanceID] = true
+			if dagID > 0 && ni.DagID != dagID {
+				t.Fatalf("instance of DAG %d in a search for %d", ni.DagID, dagID)
+			}
+			if ni.NodeID < 0 {
+				t.Fatalf("negative node id %d", ni.NodeID)
+			}
+		}
+	})
+}
+
+func FuzzDecodeCreate(f *testing.F) {
+	for _, s := range []string{
+		liveCreateReply,
+		`{"DagId":700000123123141,"RequestId":"R"}`,
+		`{"ReturnCode":"600011","ReturnMessage":"bizdate","ReturnValue":0}`,
+		`{"ReturnCode":"0","ReturnValue":"42"}`,
+		`{"Success":true,"Data":{"DagId":9}}`,
+		`{"ReturnCode":"0","ReturnValue":-1}`,
+		`{"Code":123,"Message":"x"}`,
+		``,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		id, err := decodeCreate(200, "", body)
+		if err != nil {
+			if e, ok := AsError(err); !ok || e.Phase != PhaseReplied || e.Code == "" {
+				t.Fatalf("error %v is not a replied *Error with a code", err)
+			}
+			return
+		}
+		if id <= 0 {
+			t.Fatalf("accepted DAG id %d", id)
+		}
+		e := decodeErrorReply(400, "", body) // must not panic either
+		if e.Code == "" {
+			t.Fatal("error reply without a code")
+		}
+	})
+}
+
+func FuzzParseParams(f *testing.F) {
+	for _, s := range []string{"param_k1=param_v1 param_k2=param_v2", "a=", "a=b=c", "  x=1\t y=2\n", "=v", "k", "a=1 a=2", "test=$[yyyy-mm-dd]"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		p, err := ParseParams(s)
+		if err != nil {
+			return
+		}
+		again, err := ParseParams(p.String())
+		if err != nil {
+			t.Fatalf("ParseParams(%q) = %v; its String %q does not parse: %v", s, p, p.String(), err)
+		}
+		if !maps.Equal(p, again) {
+			t.Fatalf("round trip %v -> %q -> %v", p, p.String(), again)
+		}
+	})
+}
+
+var canonicalBizdate = regexp.MustCompile(`^[0-9]{4}-[0-9]{2}-[0-9]{2}$`)
+
+func FuzzParseBizdate(f *testing.F) {
+	for _, s := range []string{"2024-06-01", "2024-06-01 00:00:00", " 2024-06-01 ", "2024-06-01 12:00:00", "2024-02-30", "20240601", "2024-6-1"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		d, err := ParseBizdate(s)
+		if err != nil {
+			return
+		}
+		if !canonicalBizdate.MatchString(d) {
+			t.Fatalf("ParseBizdate(%q) = %q, not yyyy-MM-dd", s, d)
+		}
+		if again, err := ParseBizdate(d); err != nil || again != d {
+			t.Fatalf("not idempotent: %q -> %q -> %q, %v", s, d, again, err)
+		}
+		if w, err := wireBizdate(d); err != nil || w != d+" 00:00:00" {
+			t.Fatalf("wireBizdate(%q) = %q, %v", d, w, err)
+		}
+	})
+}

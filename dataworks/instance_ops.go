@@ -1,0 +1,99 @@
+package dataworks
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+
+	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
+	dwpub "github.com/aliyun/alibaba-cloud-sdk-go/services/dataworks-public"
+)
+
+// Operations on one node instance. DataWorks has them only in 2020-05-18;
+// under 2018-06-01 they fail before any I/O with CodeUnsupported.
+
+// StopInstance asks DataWorks to stop a node instance. Stopping is
+// asynchronous: poll until the instance is final.
+func (c *Client) StopInstance(ctx context.Context, req InstanceRequest) error {
+	return c.instanceOp(ctx, "StopInstance", req, func(id requests.Integer, env string) func(*dwpub.Client) error {
+		r := dwpub.CreateStopInstanceRequest()
+		c.rpc(r.RpcRequest)
+		r.InstanceId, r.ProjectEnv = id, env
+		return func(cl *dwpub.Client) error { _, err := cl.StopInstance(r); return err }
+	})
+}
+
+// RestartInstance reruns a node instance (a failed one, typically, so that
+// the nodes blocked behind it can run).
+func (c *Client) RestartInstance(ctx context.Context, req InstanceRequest) error {
+	return c.instanceOp(ctx, "RestartInstance", req, func(id requests.Integer, env string) func(*dwpub.Client) error {
+		r := dwpub.CreateRestartInstanceRequest()
+		c.rpc(r.RpcRequest)
+		r.InstanceId, r.ProjectEnv = id, env
+		return func(cl *dwpub.Client) error { _, err := cl.RestartInstance(r); return err }
+	})
+}
+
+func (c *Client) instanceOp(ctx context.Context, action string, req InstanceRequest,
+	build func(requests.Integer, string) func(*dwpub.Client) error) error {
+	env, e := c.checkInstanceOp(action, req.APIVersion, req.ProjectEnv, req.InstanceID)
+	if e != nil {
+		return c.finish(action, e)
+	}
+	rep, err := c.do(ctx, action, build(requests.NewInteger64(req.InstanceID), env))
+	if err != nil {
+		return err
+	}
+	data, reqID, err := decodeData(rep.status, rep.requestID, rep.body)
+	if err != nil {
+		return c.finish(action, err)
+	}
+	if ok, _ := strconv.ParseBool(data); !ok {
+		return c.finish(action, &Error{Phase: PhaseReplied, HTTPStatus: rep.status, Code: CodeUnsuccessful,
+			Message: fmt.Sprintf("DataWorks answered Data=%q for instance %d", data, req.InstanceID), RequestID: reqID})
+	}
+	return nil
+}
+
+// GetInstanceLog returns the run log of a node instance.
+func (c *Client) GetInstanceLog(ctx context.Context, req InstanceLogRequest) (string, error) {
+	const action = "GetInstanceLog"
+	env, e := c.checkInstanceOp(action, req.APIVersion, req.ProjectEnv, req.InstanceID)
+	if e == nil && req.InstanceHistoryID < 0 {
+		e = invalid("InstanceHistoryID %d is negative: leave it 0 for the latest run", req.InstanceHistoryID)
+	}
+	if e != nil {
+		return "", c.finish(action, e)
+	}
+	r := dwpub.CreateGetInstanceLogRequest()
+	c.rpc(r.RpcRequest)
+	r.InstanceId = requests.NewInteger64(req.InstanceID)
+	r.ProjectEnv = env
+	if req.InstanceHistoryID > 0 {
+		r.InstanceHistoryId = requests.NewInteger64(req.InstanceHistoryID)
+	}
+	rep, err := c.do(ctx, action, func(cl *dwpub.Client) error { _, err := cl.GetInstanceLog(r); return err })
+	if err != nil {
+		return "", err
+	}
+	data, _, err := decodeData(rep.status, rep.requestID, rep.body)
+	if err != nil {
+		return "", c.finish(action, err)
+	}
+	return data, nil
+}
+
+func (c *Client) checkInstanceOp(action, override, env string, id int64) (string, *Error) {
+	version, e := c.resolveVersion(override)
+	if e != nil {
+		return "", e
+	}
+	if version != APIVersion2020 {
+		return "", &Error{Phase: PhaseNotSent, Code: CodeUnsupported,
+			Message: fmt.Sprintf("the %s API has no %s call: set APIVersion to %s", version, action, APIVersion2020)}
+	}
+	if e := checkID("InstanceID", id); e != nil {
+		return "", e
+	}
+	return projectEnv(env, version)
+}

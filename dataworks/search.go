@@ -1,0 +1,68 @@
+package dataworks
+
+import (
+	"context"
+	"strconv"
+
+	dwpub "github.com/aliyun/alibaba-cloud-sdk-go/services/dataworks-public"
+)
+
+const (
+	actionSearch2018 = "SearchManualDagNodeInstance"
+	actionSearch2020 = "GetManualDagInstances"
+)
+
+// SearchManualDagNodeInstance lists the node instances of one triggered DAG
+// (GetManualDagInstances under 2020-05-18). Right after CreateManualDag the
+// list may be empty or partial for a while. It only reads: any error may be
+// retried.
+func (c *Client) SearchManualDagNodeInstance(ctx context.Context, req SearchManualDagNodeInstanceRequest) ([]NodeInstance, error) {
+	version, e := c.resolveVersion(req.APIVersion)
+	action := actionSearch2018
+	if version == APIVersion2020 {
+		action = actionSearch2020
+	}
+	if e == nil {
+		e = checkName("ProjectName", req.ProjectName, "test_project")
+	}
+	if e == nil {
+		e = checkID("DagID", req.DagID)
+	}
+	env := ""
+	if e == nil {
+		env, e = projectEnv(req.ProjectEnv, version)
+	}
+	if e != nil {
+		return nil, c.finish(action, e)
+	}
+
+	var send func(*dwpub.Client) error
+	if version == APIVersion2018 {
+		r := c.commonRequest(action, version)
+		r.QueryParams["ProjectName"] = req.ProjectName
+		r.QueryParams["DagId"] = strconv.FormatInt(req.DagID, 10)
+		send = func(cl *dwpub.Client) error {
+			_, err := cl.ProcessCommonRequest(r)
+			return err
+		}
+	} else {
+		r := dwpub.CreateGetManualDagInstancesRequest()
+		c.rpc(r.RpcRequest)
+		r.ProjectEnv = env
+		r.ProjectName = req.ProjectName
+		r.DagId = strconv.FormatInt(req.DagID, 10)
+		send = func(cl *dwpub.Client) error {
+			_, err := cl.GetManualDagInstances(r)
+			return err
+		}
+	}
+	rep, err := c.do(ctx, action, send)
+	if err != nil {
+		return nil, err
+	}
+	list, err := decodeSearch(rep.status, rep.requestID, rep.body, req.DagID)
+	if err != nil {
+		return nil, c.finish(action, err)
+	}
+	return list, nil
+}

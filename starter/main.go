@@ -1,0 +1,91 @@
+// Command starter is the command line a data engineer uses to run a
+// DataWorks manual DAG through manualdag:
+//
+//	starter run --project P --flow F [--bizdate 2024-06-01] [--param k=v]… [--node-param NODEID:k=v]… [--wait] [--json]
+//	starter status WORKFLOW_ID [--json]
+//	starter cancel WORKFLOW_ID
+//
+// Exit codes: 0 the DAG succeeded (or the command did what it was asked),
+// 1 the DAG failed, timed out or could not be triggered, 2 invalid usage or
+// input (nothing was started), 3 infrastructure (Temporal unreachable, …).
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// Exit codes, documented in the README.
+const (
+	exitOK        = 0
+	exitDagFailed = 1
+	exitUsage     = 2
+	exitInfra     = 3
+)
+
+// exitError carries the exit code of a failed command; its message is
+// printed once by main.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+func usageErr(format string, a ...any) error {
+	return &exitError{code: exitUsage, err: fmt.Errorf(format, a...)}
+}
+func infraErr(err error) error     { return &exitError{code: exitInfra, err: err} }
+func dagFailedErr(err error) error { return &exitError{code: exitDagFailed, err: err} }
+
+const usage = `usage:
+  starter run --project P --flow F [--bizdate 2024-06-01] [--param k=v]... [--node-param NODEID:k=v]... [--wait] [--json]
+  starter status WORKFLOW_ID [--json]
+  starter cancel WORKFLOW_ID
+Run "starter <command> -h" for the flags of a command.
+Exit codes: 0 succeeded, 1 DAG failed or timed out, 2 invalid usage or input, 3 infrastructure error.`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(exitCode(err, os.Stderr))
+}
+
+func exitCode(err error, stderr io.Writer) int {
+	if err == nil {
+		return exitOK
+	}
+	var ee *exitError
+	if !errors.As(err, &ee) {
+		ee = &exitError{code: exitInfra, err: err}
+	}
+	if ee.err != nil && ee.err.Error() != "" {
+		fmt.Fprintln(stderr, "starter:", ee.err)
+	}
+	return ee.code
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return usageErr("%s", usage)
+	}
+	switch args[0] {
+	case "run":
+		return runCmd(ctx, args[1:], getenv, stdout, stderr)
+	case "status":
+		return statusCmd(ctx, args[1:], getenv, stdout, stderr)
+	case "cancel":
+		return cancelCmd(ctx, args[1:], getenv, stdout, stderr)
+	case "-h", "--help", "help":
+		fmt.Fprintln(stdout, usage)
+		return nil
+	}
+	return usageErr("unknown command %q\n%s", args[0], usage)
+}

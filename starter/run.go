@@ -1,0 +1,199 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+
+	"github.com/manualdag/manualdag/dataworks"
+	"github.com/manualdag/manualdag/workflows"
+)
+
+// multiFlag collects a repeatable flag.
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, " ") }
+func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
+
+type runOptions struct {
+	conn                         connection
+	project, flow, bizdate       string
+	timezone                     string
+	params, nodeParams           multiFlag
+	apiVersion, projectEnv       string
+	timeout, pollInitial         string
+	pollMax, blockedGrace        string
+	workflowID                   string
+	allowDuplicate, wait, asJSON bool
+}
+
+func runCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	var o runOptions
+	fs := flag.NewFlagSet("starter run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	o.conn.register(fs, getenv)
+	fs.StringVar(&o.project, "project", "", "DataWorks project (workspace) name (required)")
+	fs.StringVar(&o.flow, "flow", "", "manual business flow name (required)")
+	fs.StringVar(&o.bizdate, "bizdate", "", "business date yyyy-MM-dd (default: yesterday in --timezone, the DataWorks convention)")
+	fs.StringVar(&o.timezone, "timezone", workflows.DefaultTimezone, "time zone of the default bizdate")
+	fs.Var(&o.params, "param", "flow parameter k=v (repeatable)")
+	fs.Var(&o.nodeParams, "node-param", "node parameter NODEID:k=v (repeatable)")
+	fs.StringVar(&o.apiVersion, "api-version", "", "DataWorks API version 2018-06-01 or 2020-05-18 (default: the worker's)")
+	fs.StringVar(&o.projectEnv, "project-env", "", "PROD or DEV (2020-05-18 only; default PROD)")
+	fs.StringVar(&o.timeout, "timeout", "", "overall deadline, e.g. 6h (default 24h)")
+	fs.StringVar(&o.pollInitial, "poll-initial", "", "poll interval after a change, e.g. 10s (default 10s)")
+	fs.StringVar(&o.pollMax, "poll-max", "", "longest poll interval, e.g. 5m (default 5m)")
+	fs.StringVar(&o.blockedGrace, "blocked-grace", "", "how long a failed, blocked DAG stays open for a rerun before it fails (default 3m)")
+	fs.StringVar(&o.workflowID, "workflow-id", "", "workflow id (default manualdag/<project>/<flow>/<bizdate>)")
+	fs.BoolVar(&o.allowDuplicate, "allow-duplicate", false, "start even if a run for this project, flow and bizdate is running or has succeeded: triggers another DAG run")
+	fs.BoolVar(&o.wait, "wait", false, "wait for the DAG, show progress, print the report")
+	fs.BoolVar(&o.asJSON, "json", false, "with --wait, print the report as JSON")
+	if _, err := parseFlags(fs, args, 0, "run takes flags only, e.g. starter run --project P --flow F"); err != nil {
+		return err
+	}
+	in, err := o.input(time.Now())
+	if err != nil {
+		return usageErr("%v", err)
+	}
+	id := o.workflowID
+	if id == "" {
+		id = fmt.Sprintf("manualdag/%s/%s/%s", in.ProjectName, in.FlowName, in.Bizdate)
+	}
+	if o.allowDuplicate && o.workflowID == "" {
+		id += "/" + strconv.FormatInt(time.Now().UnixMilli(), 10)
+	}
+
+	c, err := o.conn.dial(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	opts := client.StartWorkflowOptions{
+		ID:        id,
+		TaskQueue: o.conn.taskQueue,
+		// A bizdate whose run succeeded is not triggered again by accident
+		// (a retried pipeline step); a failed one may be rerun.
+		WorkflowIDReusePolicy:    enums.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY,
+		WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+		StaticSummary:            fmt.Sprintf("%s/%s @ %s", in.ProjectName, in.FlowName, in.Bizdate),
+	}
+	run, err := c.ExecuteWorkflow(ctx, opts, workflows.WorkflowName, in)
+	if err != nil {
+		var started *serviceerror.WorkflowExecutionAlreadyStarted
+		if errors.As(err, &started) {
+			return usageErr("%s", alreadyStarted(ctx, c, id, in))
+		}
+		return infraErr(fmt.Errorf("start workflow %s: %w", id, err))
+	}
+	fmt.Fprintf(stderr, "started workflow %s (run %s)\nWeb UI: %s\n", run.GetID(), run.GetRunID(), o.conn.link(run.GetID(), run.GetRunID()))
+	if !o.wait {
+		fmt.Fprintln(stdout, run.GetID())
+		return nil
+	}
+	return waitAndReport(ctx, c, run, o.asJSON, stdout, stderr)
+}
+
+// alreadyStarted explains a refused start: a run that is going on, or one
+// that succeeded.
+func alreadyStarted(ctx context.Context, c client.Client, id string, in workflows.RunManualDagInput) string {
+	what := fmt.Sprintf("%s/%s bizdate %s", in.ProjectName, in.FlowName, in.Bizdate)
+	desc, err := c.DescribeWorkflow(ctx, id, "")
+	if err == nil && desc.RawResponse.GetWorkflowExecutionInfo().GetStatus() == enums.WORKFLOW_EXECUTION_STATUS_RUNNING {
+		return fmt.Sprintf("a run of %s is already going on (workflow %s): watch it with `starter status %s`, or pass --allow-duplicate to trigger another DAG run", what, id, id)
+	}
+	return fmt.Sprintf("%s has already succeeded (workflow %s): pass --allow-duplicate to trigger it again", what, id)
+}
+
+// input turns the flags into the workflow input and validates it as the
+// workflow will, so that bad input never starts anything.
+func (o *runOptions) input(now time.Time) (workflows.RunManualDagInput, error) {
+	in := workflows.RunManualDagInput{
+		ProjectName: o.project,
+		FlowName:    o.flow,
+		APIVersion:  o.apiVersion,
+		ProjectEnv:  o.projectEnv,
+	}
+	if o.project == "" || o.flow == "" {
+		return in, errors.New("--project and --flow are required")
+	}
+	if o.bizdate == "" {
+		loc, err := time.LoadLocation(o.timezone)
+		if err != nil {
+			return in, fmt.Errorf("--timezone %q is not an IANA time zone such as Asia/Shanghai", o.timezone)
+		}
+		in.Bizdate = dataworks.DefaultBizdate(now, loc)
+	} else {
+		d, err := dataworks.ParseBizdate(o.bizdate)
+		if err != nil {
+			return in, fmt.Errorf("--bizdate: %w", err)
+		}
+		in.Bizdate = d
+	}
+	if len(o.params) > 0 {
+		in.DagParameters = workflows.Params{}
+		for _, p := range o.params {
+			k, v, ok := strings.Cut(p, "=")
+			if !ok || k == "" {
+				return in, fmt.Errorf("--param %q: write it as key=value", p)
+			}
+			if _, dup := in.DagParameters[k]; dup {
+				return in, fmt.Errorf("--param %q is given twice", k)
+			}
+			in.DagParameters[k] = v
+		}
+	}
+	if len(o.nodeParams) > 0 {
+		in.NodeParameters = map[string]workflows.Params{}
+		for _, p := range o.nodeParams {
+			node, kv, ok := strings.Cut(p, ":")
+			k, v, ok2 := strings.Cut(kv, "=")
+			if !ok || !ok2 || k == "" {
+				return in, fmt.Errorf("--node-param %q: write it as NODEID:key=value, e.g. 103180025:region=east", p)
+			}
+			if _, err := dataworks.ParseNodeID(node); err != nil {
+				return in, fmt.Errorf("--node-param %q: %w", p, err)
+			}
+			if in.NodeParameters[node] == nil {
+				in.NodeParameters[node] = workflows.Params{}
+			}
+			in.NodeParameters[node][k] = v
+		}
+	}
+	for _, d := range []struct {
+		flag, value string
+		dst         *workflows.Duration
+	}{
+		{"--timeout", o.timeout, &in.Timeout},
+		{"--poll-initial", o.pollInitial, &in.Poll.InitialInterval},
+		{"--poll-max", o.pollMax, &in.Poll.MaxInterval},
+		{"--blocked-grace", o.blockedGrace, &in.BlockedGrace},
+	} {
+		if d.value == "" {
+			continue
+		}
+		v, err := time.ParseDuration(d.value)
+		if err != nil || v <= 0 {
+			return in, fmt.Errorf("%s %q is not a positive duration such as 30s, 5m or 2h", d.flag, d.value)
+		}
+		*d.dst = workflows.Duration(v)
+	}
+	// Round-trip through JSON so the checks are exactly the workflow's.
+	b, err := json.Marshal(in)
+	if err != nil {
+		return in, err
+	}
+	if _, err := workflows.ParseInput(b); err != nil {
+		return in, err
+	}
+	return in, in.Validate()
+}

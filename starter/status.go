@@ -1,0 +1,135 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/manualdag/manualdag/workflows"
+)
+
+func statusCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	var conn connection
+	var asJSON bool
+	fs := flag.NewFlagSet("starter status", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	conn.register(fs, getenv)
+	fs.BoolVar(&asJSON, "json", false, "print the report as JSON")
+	pos, err := parseFlags(fs, args, 1, "usage: starter status WORKFLOW_ID [--json]")
+	if err != nil {
+		return err
+	}
+	c, err := conn.dial(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	r, err := queryStatus(ctx, c, pos[0], "")
+	if err != nil {
+		return infraErr(fmt.Errorf("status of workflow %s: %w", pos[0], err))
+	}
+	if asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(r)
+	}
+	printReport(stdout, r)
+	return nil
+}
+
+func cancelCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	var conn connection
+	fs := flag.NewFlagSet("starter cancel", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	conn.register(fs, getenv)
+	pos, err := parseFlags(fs, args, 1, "usage: starter cancel WORKFLOW_ID")
+	if err != nil {
+		return err
+	}
+	c, err := conn.dial(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if err := c.CancelWorkflow(ctx, pos[0], ""); err != nil {
+		return infraErr(fmt.Errorf("cancel workflow %s: %w", pos[0], err))
+	}
+	fmt.Fprintf(stdout, "cancellation requested for %s; the workflow reports CANCELED when it has stopped\n", pos[0])
+	return nil
+}
+
+// progressLine is one line of counts, e.g. "RUNNING  SUCCESS 3  RUNNING 1  NOT_RUN 5".
+func progressLine(r workflows.DagReport) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%-10s", r.Outcome)
+	if r.DagID != 0 {
+		fmt.Fprintf(&b, " DAG %d", r.DagID)
+	}
+	for _, s := range statusOrder(r.CountsByStatus) {
+		fmt.Fprintf(&b, "  %s %d", s, r.CountsByStatus[s])
+	}
+	return b.String()
+}
+
+// statusOrder lists statuses in the order a DAG moves through them, unknown
+// ones last.
+func statusOrder(counts map[string]int) []string {
+	order := []string{"SUCCESS", "FAILURE", "CHECKING", "CHECKING_CONDITION", "RUNNING", "WAIT_RESOURCE", "WAIT_TIME", "NOT_RUN"}
+	var out []string
+	seen := map[string]bool{}
+	for _, s := range order {
+		seen[s] = true
+		if counts[s] > 0 {
+			out = append(out, s)
+		}
+	}
+	for s, n := range counts {
+		if !seen[s] && n > 0 {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// printReport writes the report as a table a person reads.
+func printReport(w io.Writer, r workflows.DagReport) {
+	fmt.Fprintf(w, "DataWorks DAG %d  %s/%s  bizdate %s  %s\n", r.DagID, r.ProjectName, r.FlowName, r.Bizdate, r.Outcome)
+	if r.Message != "" {
+		fmt.Fprintln(w, r.Message)
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "NODE ID\tNAME\tSTATUS\tBEGIN\tFINISH\tDURATION\tERROR")
+	for _, n := range r.Nodes {
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", n.ID, n.Name, n.Status, clock(n.BeginTime), clock(n.FinishTime), dur(n.Duration), n.ErrorMessage)
+	}
+	_ = tw.Flush()
+	if len(r.FailedNodes) > 0 {
+		fmt.Fprintf(w, "failed:  %s\n", strings.Join(r.FailedNodes, ", "))
+	}
+	if len(r.BlockedNodes) > 0 {
+		fmt.Fprintf(w, "blocked: %s\n", strings.Join(r.BlockedNodes, ", "))
+	}
+	if len(r.UnfinishedNodes) > 0 {
+		fmt.Fprintf(w, "unfinished: %s\n", strings.Join(r.UnfinishedNodes, ", "))
+	}
+	fmt.Fprintf(w, "polls: %d\n", r.Polls)
+}
+
+func clock(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.Local().Format("15:04:05")
+}
+
+func dur(d workflows.Duration) string {
+	if d == 0 {
+		return "-"
+	}
+	return d.String()
+}

@@ -1,0 +1,113 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/manualdag/manualdag/dataworks"
+	"github.com/manualdag/manualdag/internal/logging"
+	"github.com/manualdag/manualdag/workflows"
+)
+
+// config is everything the worker reads at start. Each field has a flag and
+// an environment variable; the flag wins. Temporal connection settings beyond
+// address and namespace (TLS, mTLS, API key, gRPC metadata, a TOML profile)
+// come from the SDK's envconfig conventions: TEMPORAL_TLS*,
+// TEMPORAL_API_KEY, TEMPORAL_CONFIG_FILE, TEMPORAL_PROFILE, …
+//
+//	flag                         env                                  default
+//	-temporal-address            TEMPORAL_ADDRESS                     localhost:7233
+//	-temporal-namespace          TEMPORAL_NAMESPACE                   default
+//	-task-queue                  MANUALDAG_TASK_QUEUE                 dataworks-manual-dag
+//	-dataworks-region            DATAWORKS_REGION                     cn-shanghai
+//	-dataworks-endpoint          DATAWORKS_ENDPOINT                   (from region)
+//	-dataworks-scheme            DATAWORKS_SCHEME                     https
+//	-dataworks-api-version       DATAWORKS_API_VERSION                2018-06-01
+//	-dataworks-timeout           DATAWORKS_TIMEOUT                    10s
+//	-dataworks-qps               MANUALDAG_DATAWORKS_QPS              5
+//	-max-concurrent-activities   MANUALDAG_MAX_CONCURRENT_ACTIVITIES  20
+//	-shutdown-timeout            MANUALDAG_SHUTDOWN_TIMEOUT           30s
+//	-log-format                  MANUALDAG_LOG_FORMAT                 json
+//	-log-level                   MANUALDAG_LOG_LEVEL                  info
+type config struct {
+	TemporalAddress   string
+	TemporalNamespace string
+	TaskQueue         string
+
+	DataWorks dataworks.Config
+	// QPS caps DataWorks calls per second across every worker of the task
+	// queue (the server enforces it), the lever for a per-account quota.
+	QPS                     float64
+	MaxConcurrentActivities int
+	ShutdownTimeout         time.Duration
+
+	LogFormat string
+	LogLevel  string
+}
+
+// parseConfig reads flags over environment over defaults. getenv is injected
+// so that tests do not touch the process environment.
+func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
+	env := func(name, def string) string {
+		if v := strings.TrimSpace(getenv(name)); v != "" {
+			return v
+		}
+		return def
+	}
+	var c config
+	var timeout, qps, maxConc, shutdown string
+	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&c.TemporalAddress, "temporal-address", env("TEMPORAL_ADDRESS", "localhost:7233"), "Temporal frontend host:port (env TEMPORAL_ADDRESS)")
+	fs.StringVar(&c.TemporalNamespace, "temporal-namespace", env("TEMPORAL_NAMESPACE", "default"), "Temporal namespace (env TEMPORAL_NAMESPACE)")
+	fs.StringVar(&c.TaskQueue, "task-queue", env("MANUALDAG_TASK_QUEUE", workflows.TaskQueue), "task queue to serve (env MANUALDAG_TASK_QUEUE)")
+	fs.StringVar(&c.DataWorks.Region, "dataworks-region", env("DATAWORKS_REGION", "cn-shanghai"), "Alibaba Cloud region of the DataWorks workspace (env DATAWORKS_REGION)")
+	fs.StringVar(&c.DataWorks.Endpoint, "dataworks-endpoint", env("DATAWORKS_ENDPOINT", ""), "DataWorks host[:port], overrides the region's endpoint (env DATAWORKS_ENDPOINT)")
+	fs.StringVar(&c.DataWorks.Scheme, "dataworks-scheme", env("DATAWORKS_SCHEME", "https"), "https, or http for a loopback endpoint only (env DATAWORKS_SCHEME)")
+	fs.StringVar(&c.DataWorks.APIVersion, "dataworks-api-version", env("DATAWORKS_API_VERSION", dataworks.APIVersion2018), "2018-06-01 or 2020-05-18 (env DATAWORKS_API_VERSION)")
+	fs.StringVar(&timeout, "dataworks-timeout", env("DATAWORKS_TIMEOUT", "10s"), "whole-request timeout of one DataWorks call (env DATAWORKS_TIMEOUT)")
+	fs.StringVar(&qps, "dataworks-qps", env("MANUALDAG_DATAWORKS_QPS", "5"), "DataWorks calls per second across the whole task queue; 0 = no limit (env MANUALDAG_DATAWORKS_QPS)")
+	fs.StringVar(&maxConc, "max-concurrent-activities", env("MANUALDAG_MAX_CONCURRENT_ACTIVITIES", "20"), "DataWorks calls in flight in this worker (env MANUALDAG_MAX_CONCURRENT_ACTIVITIES)")
+	fs.StringVar(&shutdown, "shutdown-timeout", env("MANUALDAG_SHUTDOWN_TIMEOUT", "30s"), "how long a stopping worker lets in-flight calls finish (env MANUALDAG_SHUTDOWN_TIMEOUT)")
+	fs.StringVar(&c.LogFormat, "log-format", env("MANUALDAG_LOG_FORMAT", logging.FormatJSON), "json or console (env MANUALDAG_LOG_FORMAT)")
+	fs.StringVar(&c.LogLevel, "log-level", env("MANUALDAG_LOG_LEVEL", "info"), "debug, info, warn or error (env MANUALDAG_LOG_LEVEL)")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected argument %q: the worker takes only flags (see -h)", fs.Arg(0))
+	}
+
+	var err error
+	if c.DataWorks.RequestTimeout, err = positiveDuration("dataworks-timeout", timeout); err != nil {
+		return c, err
+	}
+	if c.ShutdownTimeout, err = positiveDuration("shutdown-timeout", shutdown); err != nil {
+		return c, err
+	}
+	if c.QPS, err = strconv.ParseFloat(qps, 64); err != nil || c.QPS < 0 {
+		return c, fmt.Errorf("dataworks-qps %q must be a number ≥ 0 (calls per second; 0 = no limit)", qps)
+	}
+	if c.MaxConcurrentActivities, err = strconv.Atoi(maxConc); err != nil || c.MaxConcurrentActivities < 1 {
+		return c, fmt.Errorf("max-concurrent-activities %q must be a whole number ≥ 1", maxConc)
+	}
+	if c.TemporalAddress == "" || c.TemporalNamespace == "" || c.TaskQueue == "" {
+		return c, fmt.Errorf("temporal-address, temporal-namespace and task-queue must not be empty")
+	}
+	if err := c.DataWorks.Validate(); err != nil {
+		return c, err
+	}
+	return c, nil
+}
+
+func positiveDuration(name, s string) (time.Duration, error) {
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("%s %q must be a positive duration such as 10s or 1m", name, s)
+	}
+	return d, nil
+}

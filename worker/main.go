@@ -1,0 +1,97 @@
+// Command worker runs RunManualDag and its DataWorks activities on a Temporal
+// task queue. Configuration: see config.go (flags, environment, defaults).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"go.temporal.io/sdk/worker"
+	"go.uber.org/zap"
+
+	"github.com/manualdag/manualdag/activities"
+	"github.com/manualdag/manualdag/dataworks"
+	"github.com/manualdag/manualdag/internal/logging"
+	"github.com/manualdag/manualdag/internal/temporalclient"
+	"github.com/manualdag/manualdag/workflows"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stderr)
+	stop()
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		os.Exit(0)
+	case err != nil:
+		fmt.Fprintln(os.Stderr, "worker:", err)
+		os.Exit(1)
+	}
+}
+
+// run serves the task queue until ctx is done (SIGINT/SIGTERM), then stops
+// the worker, letting in-flight activities finish within the shutdown timeout.
+func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
+	cfg, err := parseConfig(args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	logger, err := logging.New(cfg.LogFormat, cfg.LogLevel)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = logger.Sync() }()
+
+	dw, err := dataworks.New(cfg.DataWorks)
+	if err != nil {
+		return err
+	}
+	c, err := temporalclient.Dial(ctx, temporalclient.Options{
+		Address:   cfg.TemporalAddress,
+		Namespace: cfg.TemporalNamespace,
+		Logger:    logging.NewTemporal(logger.Named("temporal")),
+	})
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+
+	w := worker.New(c, cfg.TaskQueue, worker.Options{
+		TaskQueueActivitiesPerSecond:       cfg.QPS,
+		MaxConcurrentActivityExecutionSize: cfg.MaxConcurrentActivities,
+		WorkerStopTimeout:                  cfg.ShutdownTimeout,
+	})
+	w.RegisterWorkflow(workflows.RunManualDag)
+	w.RegisterActivity(&activities.Activities{DW: dw})
+
+	endpoint := cfg.DataWorks.Endpoint
+	if endpoint == "" {
+		endpoint = dataworks.EndpointForRegion(cfg.DataWorks.Region)
+	}
+	logger.Info("worker starting",
+		zap.String("temporalAddress", cfg.TemporalAddress),
+		zap.String("namespace", cfg.TemporalNamespace),
+		zap.String("taskQueue", cfg.TaskQueue),
+		zap.String("dataworksEndpoint", endpoint),
+		zap.String("dataworksAPIVersion", cfg.DataWorks.APIVersion),
+		zap.String("accessKeyId", dw.AccessKeyID()),
+		zap.Float64("qps", cfg.QPS),
+	)
+	interrupt := make(chan any)
+	go func() {
+		<-ctx.Done()
+		logger.Info("signal received: stopping, in-flight activities may finish", zap.Duration("shutdownTimeout", cfg.ShutdownTimeout))
+		close(interrupt)
+	}()
+	if err := w.Run(interrupt); err != nil {
+		return fmt.Errorf("worker on task queue %q: %w", cfg.TaskQueue, err)
+	}
+	logger.Info("worker stopped")
+	return nil
+}

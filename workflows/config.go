@@ -1,0 +1,149 @@
+package workflows
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/manualdag/manualdag/activities"
+	"github.com/manualdag/manualdag/dataworks"
+)
+
+// settings is the validated input with every default filled in.
+type settings struct {
+	create           activities.CreateManualDagInput
+	timeout          time.Duration
+	blockedGrace     time.Duration
+	emptyListGrace   time.Duration
+	policy           BackoffPolicy
+	failOnDagFailure bool
+	canEvery         int
+}
+
+// Validate checks the input as the workflow will, taking today as the start
+// date; for starters and tests. The workflow itself validates against
+// workflow time.
+func (in RunManualDagInput) Validate() error {
+	_, err := in.settings(time.Now())
+	return err
+}
+
+// settings validates the input; now is the workflow's start time, which
+// picks the default bizdate. Pure.
+func (in RunManualDagInput) settings(now time.Time) (settings, error) {
+	if in.decodeErr != nil {
+		return settings{}, in.decodeErr
+	}
+	s := settings{
+		timeout:          orDefault(in.Timeout, DefaultTimeout),
+		blockedGrace:     orDefault(in.BlockedGrace, DefaultBlockedGrace),
+		emptyListGrace:   orDefault(in.EmptyListGrace, DefaultEmptyListGrace),
+		failOnDagFailure: in.FailOnDagFailure == nil || *in.FailOnDagFailure,
+		canEvery:         in.ContinueAsNewEvery,
+		policy: BackoffPolicy{
+			Initial:    orDefault(in.Poll.InitialInterval, DefaultInitialInterval),
+			Max:        orDefault(in.Poll.MaxInterval, DefaultMaxInterval),
+			Multiplier: in.Poll.Multiplier,
+			Jitter:     in.Poll.Jitter,
+		},
+	}
+	if s.canEvery == 0 {
+		s.canEvery = DefaultContinueAsNewEvery
+	}
+	if s.policy.Multiplier == 0 {
+		s.policy.Multiplier = DefaultMultiplier
+	}
+	switch {
+	case s.policy.Jitter == 0:
+		s.policy.Jitter = DefaultJitter
+	case s.policy.Jitter < 0:
+		s.policy.Jitter = 0
+	}
+	if err := inRange("timeout", s.timeout, time.Minute, MaxTimeout); err != nil {
+		return settings{}, err
+	}
+	if err := inRange("poll.initialInterval", s.policy.Initial, MinPollInterval, MaxPollInterval); err != nil {
+		return settings{}, err
+	}
+	if err := inRange("poll.maxInterval", s.policy.Max, MinPollInterval, MaxPollInterval); err != nil {
+		return settings{}, err
+	}
+	if s.policy.Max < s.policy.Initial {
+		return settings{}, fmt.Errorf("poll.maxInterval %v is shorter than poll.initialInterval %v", s.policy.Max, s.policy.Initial)
+	}
+	if s.policy.Multiplier < 1 || s.policy.Multiplier > 10 {
+		return settings{}, fmt.Errorf("poll.multiplier %v is out of range: use a number from 1 (constant interval) to 10", s.policy.Multiplier)
+	}
+	if s.policy.Jitter > 0.5 {
+		return settings{}, fmt.Errorf("poll.jitter %v is out of range: use a fraction from 0 to 0.5", s.policy.Jitter)
+	}
+	if err := inRange("blockedGrace", s.blockedGrace, time.Second, MaxGrace); err != nil {
+		return settings{}, err
+	}
+	if err := inRange("emptyListGrace", s.emptyListGrace, time.Second, MaxGrace); err != nil {
+		return settings{}, err
+	}
+	if s.canEvery < 1 || s.canEvery > MaxContinueAsNewEvery {
+		return settings{}, fmt.Errorf("continueAsNewEvery %d is out of range: use 1 to %d polls", s.canEvery, MaxContinueAsNewEvery)
+	}
+
+	bizdate := in.Bizdate
+	if bizdate == "" {
+		tz := in.Timezone
+		if tz == "" {
+			tz = DefaultTimezone
+		}
+		// time.LoadLocation reads the zone database, which is the same on
+		// every replay of a given worker build; validated before use.
+		loc, err := time.LoadLocation(tz)
+		if err != nil {
+			return settings{}, fmt.Errorf("timezone %q is not an IANA time zone such as Asia/Shanghai or UTC", tz)
+		}
+		bizdate = dataworks.DefaultBizdate(now, loc)
+	} else if in.Timezone != "" {
+		return settings{}, fmt.Errorf("timezone only picks the default bizdate; leave it out when bizdate is given")
+	}
+	var err error
+	if bizdate, err = dataworks.ParseBizdate(bizdate); err != nil {
+		return settings{}, err
+	}
+
+	s.create = activities.CreateManualDagInput{
+		ProjectName:   in.ProjectName,
+		FlowName:      in.FlowName,
+		Bizdate:       bizdate,
+		DagParameters: dataworks.Params(in.DagParameters),
+		APIVersion:    in.APIVersion,
+		ProjectEnv:    in.ProjectEnv,
+	}
+	for key, p := range in.NodeParameters {
+		id, err := dataworks.ParseNodeID(key)
+		if err != nil {
+			return settings{}, fmt.Errorf("nodeParameters: %w", err)
+		}
+		if s.create.NodeParameters == nil {
+			s.create.NodeParameters = map[int64]dataworks.Params{}
+		}
+		s.create.NodeParameters[id] = dataworks.Params(p)
+	}
+	if err := s.create.Validate(); err != nil {
+		return settings{}, err
+	}
+	if c := in.Continued; c != nil && (c.DagID <= 0 || c.Deadline.IsZero() || c.TriggeredAt.IsZero()) {
+		return settings{}, fmt.Errorf("continued is set by the workflow when it continues as new; leave it out")
+	}
+	return s, nil
+}
+
+func orDefault(d Duration, def time.Duration) time.Duration {
+	if d == 0 {
+		return def
+	}
+	return d.D()
+}
+
+func inRange(field string, d, lo, hi time.Duration) error {
+	if d < lo || d > hi {
+		return fmt.Errorf("%s %v is out of range: use %v to %v", field, d, lo, hi)
+	}
+	return nil
+}

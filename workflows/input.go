@@ -1,0 +1,259 @@
+package workflows
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/manualdag/manualdag/activities"
+	"github.com/manualdag/manualdag/dataworks"
+)
+
+// RunManualDagInput is the workflow's input, shaped for a command line:
+//
+//	{"projectName":"demo_project","flowName":"daily_sales","bizdate":"2024-06-01",
+//	 "dagParameters":{"k":"v"},"nodeParameters":{"103180025":"k=v k2=v2"},
+//	 "timeout":"2h","poll":{"initialInterval":"10s","maxInterval":"5m"}}
+//
+// Every field but projectName and flowName is optional; the zero value means
+// the default named in its comment. Unknown fields are refused (a misspelt
+// option silently ignored would be a silent default), and so is anything that
+// looks like a credential: credentials belong to the worker's environment,
+// while workflow input is stored in Temporal's history in plain text.
+type RunManualDagInput struct {
+	ProjectName string `json:"projectName"`
+	FlowName    string `json:"flowName"`
+	// Bizdate is yyyy-MM-dd or yyyy-MM-dd 00:00:00. Default: the DataWorks
+	// convention, the day before the workflow's start date in Timezone.
+	Bizdate string `json:"bizdate,omitempty"`
+	// Timezone names the IANA zone of the default bizdate. Default Asia/Shanghai.
+	Timezone string `json:"timezone,omitempty"`
+	// DagParameters are the flow parameters: an object {"k":"v"} or the raw
+	// DataWorks string "k=v k2=v2".
+	DagParameters Params `json:"dagParameters,omitempty"`
+	// NodeParameters maps a node id to its parameters, object or raw string.
+	NodeParameters map[string]Params `json:"nodeParameters,omitempty"`
+	// APIVersion is 2018-06-01 or 2020-05-18. Default: the worker's.
+	APIVersion string `json:"apiVersion,omitempty"`
+	// ProjectEnv is PROD (default) or DEV; 2020-05-18 only.
+	ProjectEnv string `json:"projectEnv,omitempty"`
+	// Timeout is the overall deadline, from the start of the workflow.
+	// Default 24h, at most 30 days.
+	Timeout Duration `json:"timeout,omitzero"`
+	// Poll tunes the poll interval.
+	Poll PollOptions `json:"poll,omitzero"`
+	// BlockedGrace is how long a blocked DAG (a failure, nothing active, the
+	// rest not run) must stay unchanged before it counts as failed, leaving
+	// an operator time to rerun the failed node. Default 3m.
+	BlockedGrace Duration `json:"blockedGrace,omitzero"`
+	// EmptyListGrace is how long after the trigger an empty node list is
+	// tolerated (instances appear late). Default 5m.
+	EmptyListGrace Duration `json:"emptyListGrace,omitzero"`
+	// FailOnDagFailure makes the workflow fail (DagFailed, DagTimedOut) when
+	// the outcome is not SUCCEEDED. Default true; false returns the report.
+	FailOnDagFailure *bool `json:"failOnDagFailure,omitempty"`
+	// ContinueAsNewEvery is the number of polls after which a run continues
+	// as new. Default 200, at most 300 (about 3,300 history events).
+	ContinueAsNewEvery int `json:"continueAsNewEvery,omitempty"`
+
+	// Continued is set by the workflow itself when it continues as new: the
+	// run it carries on has been triggered already.
+	Continued *Continued `json:"continued,omitempty"`
+
+	// decodeErr is what UnmarshalJSON found wrong; Validate reports it.
+	decodeErr error
+}
+
+// PollOptions tune the default poll policy (see BackoffPolicy).
+type PollOptions struct {
+	// InitialInterval is the wait after a poll that saw a change. Default
+	// 10s, at least 1s.
+	InitialInterval Duration `json:"initialInterval,omitzero"`
+	// MaxInterval caps the wait. Default 5m, at most 6h.
+	MaxInterval Duration `json:"maxInterval,omitzero"`
+	// Multiplier grows the wait after each poll that saw no change. Default
+	// 1.5, between 1 and 10.
+	Multiplier float64 `json:"multiplier,omitempty"`
+	// Jitter spreads each wait by up to ±Jitter of itself. Default 0.1, at
+	// most 0.5; negative means none.
+	Jitter float64 `json:"jitter,omitempty"`
+}
+
+// Continued is the state a run hands to its continuation.
+type Continued struct {
+	DagID       int64             `json:"dagId"`
+	TriggeredAt time.Time         `json:"triggeredAt"`
+	Deadline    time.Time         `json:"deadline"`
+	Polls       int               `json:"polls"`
+	Unchanged   int               `json:"unchanged,omitempty"`
+	StableSince time.Time         `json:"stableSince"`
+	Nodes       []activities.Node `json:"nodes,omitempty"`
+	Digest      string            `json:"digest,omitempty"`
+	Layout      string            `json:"layout,omitempty"`
+	Errors      string            `json:"errors,omitempty"`
+	Runs        int               `json:"runs"`
+}
+
+// Limits and defaults of the input.
+const (
+	DefaultTimeout            = 24 * time.Hour
+	MaxTimeout                = 30 * 24 * time.Hour
+	DefaultInitialInterval    = 10 * time.Second
+	MinPollInterval           = time.Second
+	DefaultMaxInterval        = 5 * time.Minute
+	MaxPollInterval           = 6 * time.Hour
+	DefaultMultiplier         = 1.5
+	DefaultJitter             = 0.1
+	DefaultBlockedGrace       = 3 * time.Minute
+	DefaultEmptyListGrace     = 5 * time.Minute
+	MaxGrace                  = 24 * time.Hour
+	DefaultContinueAsNewEvery = 200
+	MaxContinueAsNewEvery     = 300
+	DefaultTimezone           = "Asia/Shanghai"
+)
+
+// ParseInput decodes JSON strictly, for starters and tests: the error is
+// the one the workflow would report.
+func ParseInput(b []byte) (RunManualDagInput, error) {
+	var in RunManualDagInput
+	if err := json.Unmarshal(b, &in); err != nil {
+		return in, err
+	}
+	return in, in.decodeErr
+}
+
+// UnmarshalJSON decodes strictly but never fails: a workflow whose input
+// cannot be decoded fails with an untyped SDK error, so the problem is kept
+// for Validate to report as InvalidInput before anything is scheduled.
+func (in *RunManualDagInput) UnmarshalJSON(b []byte) error {
+	type plain RunManualDagInput
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(b, &fields); err != nil {
+		*in = RunManualDagInput{decodeErr: fmt.Errorf("input is not a JSON object: %v", err)}
+		return nil
+	}
+	if err := credentialFields(fields); err != nil {
+		*in = RunManualDagInput{decodeErr: err}
+		return nil
+	}
+	var p plain
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&p); err != nil {
+		*in = RunManualDagInput{decodeErr: decodeError(err)}
+		return nil
+	}
+	*in = RunManualDagInput(p)
+	return nil
+}
+
+func decodeError(err error) error {
+	msg := strings.TrimPrefix(err.Error(), "json: ")
+	if strings.HasPrefix(msg, "unknown field") {
+		return fmt.Errorf("input has an %s; the fields are projectName, flowName, bizdate, timezone, dagParameters, nodeParameters, apiVersion, projectEnv, timeout, poll, blockedGrace, emptyListGrace, failOnDagFailure, continueAsNewEvery", msg)
+	}
+	return fmt.Errorf("input: %s", msg)
+}
+
+// credentialWords are parts of field names that suggest a secret.
+var credentialWords = []string{"accesskey", "secret", "password", "token", "credential", "akid"}
+
+func credentialFields(fields map[string]json.RawMessage) error {
+	var found []string
+	for name := range fields {
+		n := strings.NewReplacer("_", "", "-", "").Replace(strings.ToLower(name))
+		for _, w := range credentialWords {
+			if strings.Contains(n, w) {
+				found = append(found, name)
+				break
+			}
+		}
+	}
+	if len(found) == 0 {
+		return nil
+	}
+	sort.Strings(found)
+	return fmt.Errorf("input field %s looks like a credential: credentials belong to the worker's environment "+
+		"(ALIBABA_CLOUD_ACCESS_KEY_ID / ALIBABA_CLOUD_ACCESS_KEY_SECRET or another source of the worker's credential chain), "+
+		"never to workflow input, which Temporal keeps in its history in plain text; remove the field and rotate the key if it was real",
+		strings.Join(found, ", "))
+}
+
+// Duration is a time.Duration written as a Go duration string ("90s", "2h").
+type Duration time.Duration
+
+// D is the time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+func (d Duration) String() string { return time.Duration(d).String() }
+
+// MarshalJSON writes the Go duration string.
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
+
+// UnmarshalJSON reads a Go duration string. Bare numbers are refused: JSON
+// numbers would be nanoseconds, and "timeout": 7200 meaning 7.2µs is a trap.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("duration %s must be a string such as \"90s\", \"10m\" or \"2h\"", b)
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("duration %q is not a Go duration such as \"90s\", \"10m\" or \"2h\"", s)
+	}
+	if v <= 0 {
+		return fmt.Errorf("duration %q must be positive; leave the field out for its default", s)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// Params are DataWorks parameters, written as an object {"k":"v"} or as the
+// raw DataWorks string "k=v k2=v2". Numbers and booleans in the object form
+// are taken as written.
+type Params dataworks.Params
+
+// UnmarshalJSON accepts both forms.
+func (p *Params) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	switch {
+	case len(b) == 0 || string(b) == "null":
+		*p = nil
+		return nil
+	case b[0] == '"':
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		v, err := dataworks.ParseParams(s)
+		if err != nil {
+			return err
+		}
+		*p = Params(v)
+		return nil
+	case b[0] != '{':
+		return errors.New(`parameters must be an object {"k":"v"} or a string "k=v k2=v2"`)
+	}
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return err
+	}
+	out := Params{}
+	for k, v := range raw {
+		var s string
+		switch {
+		case json.Unmarshal(v, &s) == nil:
+		case len(v) > 0 && (v[0] == '-' || (v[0] >= '0' && v[0] <= '9') || string(v) == "true" || string(v) == "false"):
+			s = string(v)
+		default:
+			return fmt.Errorf("parameter %q has the value %s; values are strings, numbers or booleans", k, v)
+		}
+		out[k] = s
+	}
+	*p = out
+	return nil
+}

@@ -1,0 +1,183 @@
+package workflows
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/manualdag/manualdag/activities"
+	"github.com/manualdag/manualdag/dataworks"
+)
+
+func TestDecide(t *testing.T) {
+	t0 := time.Date(2024, 6, 2, 1, 0, 0, 0, time.UTC)
+	st := func(ss ...dataworks.Status) []activities.Node {
+		var out []activities.Node
+		for i, s := range ss {
+			out = append(out, activities.Node{ID: int64(i + 1), Name: string(s), Status: s})
+		}
+		return out
+	}
+	const (
+		S = dataworks.StatusSuccess
+		F = dataworks.StatusFailure
+		N = dataworks.StatusNotRun
+		R = dataworks.StatusRunning
+		W = dataworks.StatusWaitResource
+		C = dataworks.StatusChecking
+	)
+	U := dataworks.StatusFromCode(42)
+	for _, tc := range []struct {
+		name    string
+		nodes   []activities.Node
+		now     time.Duration // after trigger
+		stable  time.Duration // picture unchanged since (after trigger)
+		want    Outcome
+		recheck bool
+	}{
+		{"all success", st(S, S, S), time.Minute, 0, OutcomeSucceeded, false},
+		{"empty list early", nil, time.Minute, 0, OutcomeRunning, true},
+		{"empty list past grace", nil, 5 * time.Minute, 0, OutcomeFailed, false},
+		{"empty list is never success even at deadline", nil, 3 * time.Hour, 0, OutcomeFailed, false},
+		{"all final, one failed", st(S, F, S), time.Minute, 0, OutcomeFailed, false},
+		{"blocked within grace", st(S, F, N, N), 2 * time.Minute, time.Minute, OutcomeRunning, true},
+		{"blocked past grace", st(S, F, N, N), 4 * time.Minute, time.Minute, OutcomeFailed, false},
+		{"failure but something running", st(F, R, N), time.Hour, 0, OutcomeRunning, false},
+		{"failure but something checking", st(F, C, N), time.Hour, 0, OutcomeRunning, false},
+		{"failure and an unknown status", st(F, U, N), time.Hour, 0, OutcomeRunning, false},
+		{"unknown status only", st(S, U), time.Hour, 0, OutcomeRunning, false},
+		{"not run without failure waits", st(S, N), time.Hour, 0, OutcomeRunning, false},
+		{"running", st(S, W, R), time.Minute, 0, OutcomeRunning, false},
+		{"deadline", st(S, R), 2 * time.Hour, 0, OutcomeTimedOut, false},
+		{"success at the deadline is success", st(S, S), 2 * time.Hour, 0, OutcomeSucceeded, false},
+		{"blocked in grace at deadline", st(F, N), 2 * time.Hour, 2*time.Hour - time.Minute, OutcomeTimedOut, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := Decide(tc.nodes, Timing{
+				Now: t0.Add(tc.now), TriggeredAt: t0, Deadline: t0.Add(2 * time.Hour), StableSince: t0.Add(tc.stable),
+				BlockedGrace: 3 * time.Minute, EmptyListGrace: 5 * time.Minute,
+			})
+			if d.Outcome != tc.want || !d.RecheckAt.IsZero() != tc.recheck {
+				t.Fatalf("got %+v, want %s (recheck %v)", d, tc.want, tc.recheck)
+			}
+			if (d.Outcome == OutcomeFailed || d.Outcome == OutcomeTimedOut) && d.Reason == "" {
+				t.Fatal("no reason given")
+			}
+		})
+	}
+}
+
+func TestBackoffPolicy(t *testing.T) {
+	p := BackoffPolicy{Initial: 10 * time.Second, Max: 5 * time.Minute, Multiplier: 2}
+	for _, tc := range []struct {
+		obs  Observation
+		want time.Duration
+	}{
+		{Observation{Changed: true}, 10 * time.Second},
+		{Observation{Unchanged: 1}, 20 * time.Second},
+		{Observation{Unchanged: 3}, 80 * time.Second},
+		{Observation{Unchanged: 30}, 5 * time.Minute},
+		{Observation{Changed: true, Unchanged: 30}, 10 * time.Second}, // a change resets to fast
+	} {
+		if got := p.Next(tc.obs); got != tc.want {
+			t.Errorf("%+v: got %v, want %v", tc.obs, got, tc.want)
+		}
+	}
+	if got := (BackoffPolicy{Initial: time.Nanosecond, Max: time.Nanosecond, Multiplier: 1}).Next(Observation{}); got != MinPollInterval {
+		t.Errorf("floor: got %v", got)
+	}
+
+	// Jitter: within ±Jitter, the same for the same seed and poll (replay),
+	// different across polls and workflows.
+	p.Jitter = 0.2
+	seed := JitterSeed("wf-1")
+	seen := map[time.Duration]bool{}
+	for polls := range 50 {
+		obs := Observation{Polls: polls, Unchanged: 2, Seed: seed}
+		d := p.Next(obs)
+		if d < 32*time.Second || d > 48*time.Second {
+			t.Fatalf("poll %d: %v outside 40s ±20%%", polls, d)
+		}
+		if d != p.Next(obs) {
+			t.Fatal("not deterministic")
+		}
+		seen[d] = true
+	}
+	if len(seen) < 40 {
+		t.Errorf("only %d distinct waits in 50 polls", len(seen))
+	}
+	if p.Next(Observation{Polls: 1, Seed: seed}) == p.Next(Observation{Polls: 1, Seed: JitterSeed("wf-2")}) {
+		t.Error("two workflows poll in step")
+	}
+}
+
+func TestParseInput(t *testing.T) {
+	in, err := ParseInput([]byte(`{"projectName":"demo_project","flowName":"daily_sales","bizdate":"2024-06-01 00:00:00",
+		"dagParameters":"a=1 b=x","nodeParameters":{"103180025":{"k":"v","n":5,"ok":true},"103180026":"test=$[yyyy-mm-dd]"},
+		"timeout":"2h","poll":{"initialInterval":"10s","maxInterval":"5m"},"failOnDagFailure":false}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := in.settings(time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := s.create
+	if c.Bizdate != "2024-06-01" || c.DagParameters.String() != "a=1 b=x" ||
+		c.NodeParameters[103180025].String() != "k=v n=5 ok=true" || c.NodeParameters[103180026].String() != "test=$[yyyy-mm-dd]" ||
+		s.timeout != 2*time.Hour || s.policy.Initial != 10*time.Second || s.failOnDagFailure {
+		t.Fatalf("got %+v", s)
+	}
+	d, _ := ParseInput([]byte(`{"projectName":"p","flowName":"f","dagParameters":{"k":"v"}}`))
+	if s, err := d.settings(time.Now()); err != nil || !s.failOnDagFailure || s.timeout != DefaultTimeout ||
+		s.blockedGrace != DefaultBlockedGrace || s.emptyListGrace != DefaultEmptyListGrace || s.canEvery != DefaultContinueAsNewEvery {
+		t.Fatalf("defaults: %+v, %v", s, err)
+	}
+}
+
+func TestInputErrors(t *testing.T) {
+	for raw, want := range map[string]string{
+		`{"projectName":"p","flowName":"f","accessKeyId":"LTAI"}`:                    "credentials belong to the worker's environment",
+		`{"projectName":"p","flowName":"f","ALIBABA_CLOUD_ACCESS_KEY_SECRET":"x"}`:   "looks like a credential",
+		`{"projectName":"p","flowName":"f","flowname2":"x"}`:                         `unknown field "flowname2"`,
+		`{"projectName":"p","flowName":"f","timeout":"87600h"}`:                      "timeout 87600h0m0s is out of range",
+		`{"projectName":"p","flowName":"f","timeout":"-1h"}`:                         "must be positive",
+		`{"projectName":"p","flowName":"f","timeout":3600}`:                          `must be a string such as "90s"`,
+		`{"projectName":"p","flowName":"f","poll":{"initialInterval":"1ns"}}`:        "poll.initialInterval 1ns is out of range",
+		`{"projectName":"p","flowName":"f","poll":{"maxInterval":"2s"}}`:             "shorter than poll.initialInterval",
+		`{"projectName":"p","flowName":"f","poll":{"multiplier":0.5}}`:               "poll.multiplier",
+		`{"projectName":"p","flowName":"f","dagParameters":{"k":"a b"}}`:             `parameter "k" has a value with white space`,
+		`{"projectName":"p","flowName":"f","dagParameters":{"a=b":"c"}}`:             "contains '='",
+		`{"projectName":"p","flowName":"f","dagParameters":"novalue"}`:               "has no '='",
+		`{"projectName":"p","flowName":"f","nodeParameters":{"abc":"k=v"}}`:          `node id "abc"`,
+		`{"projectName":"p","flowName":"f","dagParameters":{"k":{"x":1}}}`:           "values are strings, numbers or booleans",
+		`{"projectName":"p","flowName":"f","timezone":"Nowhere/City"}`:               "not an IANA time zone",
+		`{"projectName":"p","flowName":"f","bizdate":"2024-06-01","timezone":"UTC"}`: "leave it out when bizdate is given",
+		`{"projectName":"p","flowName":"f","projectEnv":"DEV"}`:                      "set apiVersion",
+		`{"projectName":"p","flowName":"f","continueAsNewEvery":100000}`:             "continueAsNewEvery",
+		`{"projectName":"p","flowName":"f","continued":{"polls":3}}`:                 "leave it out",
+		`[1,2]`: "not a JSON object",
+	} {
+		in, err := ParseInput([]byte(raw))
+		if err == nil {
+			err = in.Validate()
+		}
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: got %v, want %q", raw, err, want)
+		}
+	}
+}
+
+func TestReportMessageNamesFailedNodes(t *testing.T) {
+	r := DagReport{DagID: 700019657457, ProjectName: "project", FlowName: "flow", Bizdate: "2024-06-01", Outcome: OutcomeFailed}
+	var nodes []activities.Node
+	for i, s := range []dataworks.Status{"FAILURE", "FAILURE", "NOT_RUN", "NOT_RUN", "NOT_RUN", "SUCCESS", "SUCCESS", "SUCCESS", "SUCCESS"} {
+		nodes = append(nodes, activities.Node{ID: int64(i), Name: []string{"load_ods", "dwd_merge", "a", "b", "c", "d", "e", "f", "g"}[i], Status: s})
+	}
+	r.setNodes(nodes)
+	got := r.summary("blocked")
+	want := "DataWorks DAG 700019657457 (project/flow, bizdate 2024-06-01) failed: 2 of 9 nodes failed (load_ods, dwd_merge), 3 blocked"
+	if !strings.HasPrefix(got, want) {
+		t.Fatalf("got  %q\nwant %q…", got, want)
+	}
+}

@@ -1,0 +1,163 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/manualdag/manualdag/activities"
+	"github.com/manualdag/manualdag/dataworks"
+)
+
+// DagReport is the workflow's result, the details of its DagFailed and
+// DagTimedOut errors, and the answer to the status query.
+type DagReport struct {
+	DagID       int64     `json:"dagId,omitempty"`
+	ProjectName string    `json:"projectName"`
+	FlowName    string    `json:"flowName"`
+	Bizdate     string    `json:"bizdate"`
+	Outcome     Outcome   `json:"outcome"`
+	TriggeredAt time.Time `json:"triggeredAt,omitzero"`
+	FinishedAt  time.Time `json:"finishedAt,omitzero"`
+	// Polls counts the searches over every continued run.
+	Polls int          `json:"polls"`
+	Nodes []NodeReport `json:"nodes"`
+	// FailedNodes, BlockedNodes (NOT_RUN while a node has failed) and
+	// UnfinishedNodes (every other node not final) are node names.
+	FailedNodes     []string       `json:"failedNodes,omitempty"`
+	BlockedNodes    []string       `json:"blockedNodes,omitempty"`
+	UnfinishedNodes []string       `json:"unfinishedNodes,omitempty"`
+	CountsByStatus  map[string]int `json:"countsByStatus,omitempty"`
+	Message         string         `json:"message"`
+}
+
+// NodeReport is one node instance.
+type NodeReport struct {
+	ID           int64            `json:"id"`
+	Name         string           `json:"name"`
+	Status       dataworks.Status `json:"status"`
+	BeginTime    time.Time        `json:"beginTime,omitzero"`
+	FinishTime   time.Time        `json:"finishTime,omitzero"`
+	Duration     Duration         `json:"duration,omitzero"`
+	ErrorMessage string           `json:"errorMessage,omitempty"`
+}
+
+// ReportFromError extracts the report a failed or cancelled RunManualDag
+// carries in its error details (client.WorkflowRun.Get's error, or a child
+// workflow's).
+func ReportFromError(err error) (DagReport, bool) {
+	var r DagReport
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) && appErr.HasDetails() {
+		if appErr.Details(&r) == nil {
+			return r, true
+		}
+	}
+	var canceled *temporal.CanceledError
+	if errors.As(err, &canceled) && canceled.HasDetails() {
+		if canceled.Details(&r) == nil {
+			return r, true
+		}
+	}
+	return DagReport{}, false
+}
+
+// setNodes fills the node sections of the report from a snapshot.
+func (r *DagReport) setNodes(nodes []activities.Node) {
+	r.Nodes = make([]NodeReport, 0, len(nodes))
+	r.FailedNodes, r.BlockedNodes, r.UnfinishedNodes = nil, nil, nil
+	r.CountsByStatus = map[string]int{}
+	failed := false
+	for _, n := range nodes {
+		failed = failed || n.Status == dataworks.StatusFailure
+	}
+	for _, n := range nodes {
+		nr := NodeReport{ID: n.ID, Name: n.Name, Status: n.Status, ErrorMessage: n.ErrorMessage}
+		if n.Begin > 0 {
+			nr.BeginTime = time.Unix(n.Begin, 0).UTC()
+		}
+		if n.Finish > 0 {
+			nr.FinishTime = time.Unix(n.Finish, 0).UTC()
+			if n.Begin > 0 && n.Finish >= n.Begin {
+				nr.Duration = Duration(time.Duration(n.Finish-n.Begin) * time.Second)
+			}
+		}
+		r.Nodes = append(r.Nodes, nr)
+		r.CountsByStatus[string(n.Status)]++
+		switch {
+		case n.Status == dataworks.StatusFailure:
+			r.FailedNodes = append(r.FailedNodes, nodeLabel(n))
+		case n.Status == dataworks.StatusSuccess:
+		case n.Status == dataworks.StatusNotRun && failed:
+			r.BlockedNodes = append(r.BlockedNodes, nodeLabel(n))
+		default:
+			r.UnfinishedNodes = append(r.UnfinishedNodes, nodeLabel(n))
+		}
+	}
+}
+
+func nodeLabel(n activities.Node) string {
+	if n.Name != "" {
+		return n.Name
+	}
+	return fmt.Sprintf("instance %d", n.ID)
+}
+
+// summary is the report's one-line message, e.g.
+// "DataWorks DAG 700019657457 (demo/daily, bizdate 2024-06-01) failed: 2 of 9 nodes failed (load_ods, dwd_merge), 3 blocked".
+func (r *DagReport) summary(reason string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "DataWorks DAG %d (%s/%s, bizdate %s) ", r.DagID, r.ProjectName, r.FlowName, r.Bizdate)
+	total := len(r.Nodes)
+	switch r.Outcome {
+	case OutcomeSucceeded:
+		fmt.Fprintf(&b, "succeeded: %d of %d nodes succeeded", total, total)
+		if !r.TriggeredAt.IsZero() && !r.FinishedAt.IsZero() {
+			fmt.Fprintf(&b, " in %v", r.FinishedAt.Sub(r.TriggeredAt).Round(time.Second))
+		}
+		return b.String()
+	case OutcomeFailed:
+		b.WriteString("failed: ")
+	case OutcomeTimedOut:
+		b.WriteString("timed out: ")
+	case OutcomeCanceled:
+		b.WriteString("watch canceled (the run goes on in DataWorks unless stopped there): ")
+	default:
+		b.WriteString("running: ")
+	}
+	if total == 0 {
+		b.WriteString("no node instances listed")
+	} else {
+		parts := []string{}
+		if n := len(r.FailedNodes); n > 0 {
+			parts = append(parts, fmt.Sprintf("%d of %d nodes failed (%s)", n, total, names(r.FailedNodes)))
+		}
+		if n := len(r.BlockedNodes); n > 0 {
+			parts = append(parts, fmt.Sprintf("%d blocked", n))
+		}
+		if n := len(r.UnfinishedNodes); n > 0 {
+			parts = append(parts, fmt.Sprintf("%d of %d unfinished (%s)", n, total, names(r.UnfinishedNodes)))
+		}
+		if n := r.CountsByStatus[string(dataworks.StatusSuccess)]; n > 0 || len(parts) == 0 {
+			parts = append(parts, fmt.Sprintf("%d of %d succeeded", n, total))
+		}
+		b.WriteString(strings.Join(parts, ", "))
+	}
+	if reason != "" && r.Outcome != OutcomeFailed || total == 0 && reason != "" {
+		b.WriteString("; ")
+		b.WriteString(reason)
+	}
+	return b.String()
+}
+
+// names lists up to five names.
+func names(list []string) string {
+	const show = 5
+	if len(list) <= show {
+		return strings.Join(list, ", ")
+	}
+	return strings.Join(list[:show], ", ") + fmt.Sprintf(" and %d more", len(list)-show)
+}

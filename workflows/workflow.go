@@ -1,0 +1,412 @@
+// Package workflows holds RunManualDag, the durable workflow that triggers a
+// DataWorks manual DAG once, follows it on timers and reports which nodes
+// failed. docs/design.md explains the rules.
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/manualdag/manualdag/activities"
+)
+
+const (
+	// TaskQueue is the task queue of the workflow and its activities.
+	TaskQueue = "dataworks-manual-dag"
+	// WorkflowName is the name RunManualDag is registered under.
+	WorkflowName = "RunManualDag"
+	// QueryStatus answers the live DagReport.
+	QueryStatus = "status"
+)
+
+// Activity settings. The create's heartbeat timeout is how soon a crashed
+// worker is noticed; it must exceed one DataWorks call (10s by default),
+// since the activity cannot heartbeat while the SDK call runs.
+const (
+	createStartToClose = time.Minute
+	createHeartbeat    = 30 * time.Second
+	createMaxAttempts  = 10
+	searchStartToClose = 30 * time.Second
+)
+
+// RunManualDag triggers a DataWorks manual DAG once, polls its node instances
+// on workflow timers until Decide calls the outcome, and returns the report.
+// With FailOnDagFailure (the default) an outcome other than SUCCEEDED fails
+// the workflow with DagFailed or DagTimedOut, the report in the details.
+func RunManualDag(ctx workflow.Context, in RunManualDagInput) (DagReport, error) {
+	r := &run{logger: workflow.GetLogger(ctx)}
+	r.report = DagReport{ProjectName: in.ProjectName, FlowName: in.FlowName, Bizdate: in.Bizdate, Outcome: OutcomeTriggering}
+	if err := workflow.SetQueryHandler(ctx, QueryStatus, func() (DagReport, error) { return r.report, nil }); err != nil {
+		return r.report, err
+	}
+	if err := r.setup(ctx, in); err != nil {
+		r.report.Outcome = OutcomeFailed
+		r.report.Message = "invalid input: " + err.Error()
+		return r.report, temporal.NewNonRetryableApplicationError(r.report.Message, InvalidInput, nil)
+	}
+	if r.report.DagID == 0 {
+		if err := r.trigger(ctx); err != nil {
+			return r.report, err
+		}
+	}
+	return r.watch(ctx)
+}
+
+// run is one workflow run's state; a continued run restores it from
+// RunManualDagInput.Continued.
+type run struct {
+	in     RunManualDagInput
+	s      settings
+	logger log.Logger
+	report DagReport
+
+	deadline     time.Time
+	stableSince  time.Time
+	nodes        []activities.Node
+	digest       string
+	layout       string
+	errorsDigest string
+	unchanged    int
+	polls        int // this run's
+	runs         int
+	seed         uint64
+}
+
+func (r *run) setup(ctx workflow.Context, in RunManualDagInput) error {
+	info := workflow.GetInfo(ctx)
+	now := workflow.Now(ctx)
+	s, err := in.settings(now)
+	if err != nil {
+		return err
+	}
+	r.in, r.s = in, s
+	r.in.Bizdate = s.create.Bizdate // a continued run keeps the first run's date
+	r.seed = JitterSeed(info.WorkflowExecution.ID)
+	r.report.Bizdate = s.create.Bizdate
+	r.logger = log.With(r.logger, "project", in.ProjectName, "flow", in.FlowName, "bizdate", s.create.Bizdate)
+	if c := in.Continued; c != nil {
+		r.deadline, r.stableSince = c.Deadline, c.StableSince
+		r.nodes, r.digest, r.layout, r.errorsDigest, r.unchanged = c.Nodes, c.Digest, c.Layout, c.Errors, c.Unchanged
+		r.runs = c.Runs + 1
+		r.report.DagID, r.report.TriggeredAt, r.report.Polls = c.DagID, c.TriggeredAt, c.Polls
+		r.report.Outcome = OutcomeRunning
+		r.report.setNodes(c.Nodes)
+		r.logger = log.With(r.logger, "dagId", c.DagID)
+		r.logger.Info("Continuing to watch the DAG run", "polls", c.Polls, "run", r.runs)
+		return nil
+	}
+	r.deadline = now.Add(s.timeout)
+	return nil
+}
+
+// trigger runs the create activity once (its retries are the activity's own
+// business: only failures that prove nothing was sent are retried).
+func (r *run) trigger(ctx workflow.Context) error {
+	now := workflow.Now(ctx)
+	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		ScheduleToCloseTimeout: r.deadline.Sub(now),
+		StartToCloseTimeout:    createStartToClose,
+		HeartbeatTimeout:       createHeartbeat,
+		// A cancelled workflow still learns the id of a run started meanwhile.
+		WaitForCancellation: true,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:        5 * time.Second,
+			BackoffCoefficient:     2,
+			MaximumInterval:        2 * time.Minute,
+			MaximumAttempts:        createMaxAttempts,
+			NonRetryableErrorTypes: activities.CreateNonRetryableErrorTypes(),
+		},
+	})
+	var a *activities.Activities
+	var res activities.CreateManualDagResult
+	err := workflow.ExecuteActivity(actx, a.CreateManualDag, r.s.create).Get(ctx, &res)
+	if err != nil {
+		res.DagID, err = r.triggerError(err)
+	}
+	if err != nil {
+		if ctx.Err() != nil && temporal.IsCanceledError(err) {
+			return r.canceled(ctx)
+		}
+		r.report.Outcome = OutcomeFailed
+		r.report.FinishedAt = workflow.Now(ctx)
+		r.report.Message = err.Error()
+		typ := TriggerOutcomeUnknown // an unforeseen error is treated as the worst case
+		var appErr *temporal.ApplicationError
+		if errors.As(err, &appErr) {
+			r.report.Message, typ = appErr.Message(), appErr.Type()
+		}
+		r.logger.Error("DAG run not triggered", "error", err)
+		return temporal.NewNonRetryableApplicationError(r.report.Message, typ, nil, r.report)
+	}
+
+	now = workflow.Now(ctx)
+	r.report.DagID, r.report.TriggeredAt, r.report.Outcome = res.DagID, now, OutcomeRunning
+	r.report.Message = r.report.summary("")
+	r.stableSince = now
+	r.logger = log.With(r.logger, "dagId", res.DagID)
+	r.logger.Info("DAG run triggered", "recovered", res.Recovered)
+	if err := workflow.UpsertMemo(ctx, map[string]any{"dagId": res.DagID}); err != nil {
+		r.logger.Warn("Could not record the DAG id in the memo", "error", err)
+	}
+	if ctx.Err() != nil {
+		return r.canceled(ctx)
+	}
+	return nil
+}
+
+// triggerError turns the create activity's failure into the workflow's: an
+// *ApplicationError of a type from errors.go, or a DagID recovered from the
+// last heartbeat of an attempt that timed out after the reply.
+func (r *run) triggerError(err error) (int64, error) {
+	c := r.s.create
+	var timeoutErr *temporal.TimeoutError
+	if errors.As(err, &timeoutErr) && timeoutErr.HasLastHeartbeatDetails() {
+		var p activities.CreateProgress
+		switch {
+		case timeoutErr.LastHeartbeatDetails(&p) != nil:
+			return 0, temporal.NewApplicationError(activities.OutcomeUnknownMessage(c.ProjectName, c.FlowName, c.Bizdate, "the trigger's progress is unreadable"), TriggerOutcomeUnknown)
+		case p.DagID > 0:
+			return p.DagID, nil
+		case p.State != "not-sent":
+			return 0, temporal.NewApplicationError(activities.OutcomeUnknownMessage(c.ProjectName, c.FlowName, c.Bizdate,
+				fmt.Sprintf("the trigger timed out (%v) after it was sent", timeoutErr.TimeoutType())), TriggerOutcomeUnknown)
+		}
+	}
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) {
+		switch appErr.Type() {
+		case TriggerOutcomeUnknown, InvalidInput, DataWorksPermanent:
+			return 0, temporal.NewApplicationError(appErr.Message(), appErr.Type())
+		case activities.ErrCreateNotSent, activities.ErrThrottled, activities.ErrQuotaExhausted:
+			return 0, temporal.NewApplicationError(fmt.Sprintf("DataWorks flow %s/%s (bizdate %s) was not triggered, and no run was started: %s",
+				c.ProjectName, c.FlowName, c.Bizdate, appErr.Message()), NotTriggered)
+		}
+	}
+	if errors.As(err, &timeoutErr) {
+		// Timed out with no heartbeat, or after a not-sent one: every
+		// attempt either never recorded its intent or proved nothing left.
+		return 0, temporal.NewApplicationError(fmt.Sprintf("DataWorks flow %s/%s (bizdate %s) was not triggered before the deadline, and no run was started: %v",
+			c.ProjectName, c.FlowName, c.Bizdate, err), NotTriggered)
+	}
+	if temporal.IsCanceledError(err) {
+		return 0, err
+	}
+	// A panic or anything unforeseen: it may have happened after sending.
+	return 0, temporal.NewApplicationError(activities.OutcomeUnknownMessage(c.ProjectName, c.FlowName, c.Bizdate, err.Error()), TriggerOutcomeUnknown)
+}
+
+// watch polls until the outcome is final, the deadline passes, or the run
+// continues as new.
+func (r *run) watch(ctx workflow.Context) (DagReport, error) {
+	deadlineCtx, stopDeadline := workflow.WithCancel(ctx)
+	defer stopDeadline()
+	deadline := workflow.NewTimer(deadlineCtx, max(r.deadline.Sub(workflow.Now(ctx)), 0))
+
+	for {
+		if r.polls >= r.s.canEvery || r.polls > 0 && workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
+			return r.report, r.continueAsNew(ctx)
+		}
+		changed, err := r.poll(ctx, deadline)
+		if err != nil {
+			return r.report, err
+		}
+		if ctx.Err() != nil {
+			return r.report, r.canceled(ctx)
+		}
+		d := Decide(r.nodes, r.timing(ctx))
+		if d.Outcome.Final() {
+			return r.finish(ctx, d)
+		}
+		r.report.Message = r.report.summary(d.Reason)
+
+		wait := r.s.policy.Next(Observation{
+			Polls:        r.report.Polls,
+			SinceTrigger: workflow.Now(ctx).Sub(r.report.TriggeredAt),
+			Changed:      changed,
+			Unchanged:    r.unchanged,
+			Active:       countActive(r.nodes),
+			Total:        len(r.nodes),
+			Seed:         r.seed,
+		})
+		if !d.RecheckAt.IsZero() {
+			wait = min(wait, max(d.RecheckAt.Sub(workflow.Now(ctx)), MinPollInterval))
+		}
+		r.sleep(ctx, wait, deadline)
+		if ctx.Err() != nil {
+			return r.report, r.canceled(ctx)
+		}
+		if deadline.IsReady() {
+			return r.finish(ctx, Decide(r.nodes, r.timing(ctx)))
+		}
+	}
+}
+
+func (r *run) timing(ctx workflow.Context) Timing {
+	return Timing{
+		Now:            workflow.Now(ctx),
+		TriggeredAt:    r.report.TriggeredAt,
+		Deadline:       r.deadline,
+		StableSince:    r.stableSince,
+		BlockedGrace:   r.s.blockedGrace,
+		EmptyListGrace: r.s.emptyListGrace,
+	}
+}
+
+// poll runs one search. It returns whether the snapshot changed; at the
+// deadline it cancels the search and leaves the snapshot as it was.
+func (r *run) poll(ctx workflow.Context, deadline workflow.Future) (bool, error) {
+	actx, cancel := workflow.WithCancel(ctx)
+	defer cancel()
+	actx = workflow.WithActivityOptions(actx, workflow.ActivityOptions{
+		StartToCloseTimeout: searchStartToClose,
+		// No attempt limit: throttling and a spent quota come with their
+		// own delays, and the deadline bounds the whole.
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:        2 * time.Second,
+			BackoffCoefficient:     2,
+			MaximumInterval:        time.Minute,
+			NonRetryableErrorTypes: activities.SearchNonRetryableErrorTypes(),
+		},
+	})
+	var a *activities.Activities
+	fut := workflow.ExecuteActivity(actx, a.SearchManualDagNodeInstance, activities.SearchInput{
+		ProjectName: r.s.create.ProjectName,
+		DagID:       r.report.DagID,
+		APIVersion:  r.s.create.APIVersion,
+		ProjectEnv:  r.s.create.ProjectEnv,
+		KnownDigest: r.digest,
+		KnownLayout: r.layout,
+		KnownErrors: r.errorsDigest,
+	})
+	var res activities.SearchResult
+	var searchErr error
+	done := false
+	sel := workflow.NewSelector(ctx)
+	sel.AddFuture(fut, func(f workflow.Future) { done, searchErr = true, f.Get(ctx, &res) })
+	sel.AddFuture(deadline, func(workflow.Future) {})
+	sel.Select(ctx)
+	if !done || ctx.Err() != nil {
+		return false, nil // the deadline passed or the workflow was cancelled: the caller sees which
+	}
+	r.polls++
+	r.report.Polls++
+	now := workflow.Now(ctx)
+
+	var nodes []activities.Node
+	if searchErr != nil {
+		var appErr *temporal.ApplicationError
+		if errors.As(searchErr, &appErr) && appErr.Type() == activities.ErrDagNotFound && len(r.nodes) == 0 {
+			// Not listed yet: an empty list, which Decide tolerates for a while.
+			r.logger.Info("DataWorks does not know the DAG id yet", "error", searchErr)
+			res = activities.Compact(nil, 0, activities.Known{})
+		} else {
+			return false, r.stopWatching(ctx, searchErr)
+		}
+	}
+	nodes, err := res.Nodes(r.nodes)
+	if err != nil {
+		// The digests fell out of step; ask for everything next time.
+		r.logger.Warn("Search result does not fit the known snapshot", "error", err)
+		r.digest, r.layout, r.errorsDigest = "", "", ""
+		return false, nil
+	}
+	changed := res.Digest != r.digest
+	r.nodes, r.digest, r.layout, r.errorsDigest = nodes, res.Digest, res.LayoutDigest, res.ErrorsDigest
+	if changed {
+		r.stableSince, r.unchanged = now, 0
+		r.report.setNodes(nodes)
+		r.logger.Debug("DAG run changed", "nodes", len(nodes), "counts", r.report.CountsByStatus)
+	} else {
+		r.unchanged++
+	}
+	return changed, nil
+}
+
+// stopWatching ends the workflow after a search failed for good.
+func (r *run) stopWatching(ctx workflow.Context, err error) error {
+	typ := DataWorksPermanent
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) && appErr.Type() != "" {
+		typ = appErr.Type()
+	}
+	r.report.FinishedAt = workflow.Now(ctx)
+	r.report.Message = fmt.Sprintf("manualdag stopped watching DataWorks DAG %d (%s/%s, bizdate %s): %v; the run itself goes on in DataWorks",
+		r.report.DagID, r.report.ProjectName, r.report.FlowName, r.report.Bizdate, err)
+	r.logger.Error("Stopped watching the DAG run", "error", err)
+	return temporal.NewNonRetryableApplicationError(r.report.Message, typ, nil, r.report)
+}
+
+// sleep waits on a timer, or until the deadline fires.
+func (r *run) sleep(ctx workflow.Context, d time.Duration, deadline workflow.Future) {
+	tctx, cancel := workflow.WithCancel(ctx)
+	defer cancel()
+	timer := workflow.NewTimer(tctx, d)
+	sel := workflow.NewSelector(ctx)
+	sel.AddFuture(timer, func(workflow.Future) {})
+	sel.AddFuture(deadline, func(workflow.Future) {})
+	sel.Select(ctx)
+}
+
+func (r *run) finish(ctx workflow.Context, d Decision) (DagReport, error) {
+	r.report.Outcome = d.Outcome
+	r.report.FinishedAt = workflow.Now(ctx)
+	r.report.setNodes(r.nodes)
+	r.report.Message = r.report.summary(d.Reason)
+	r.logger.Info("DAG run finished", "outcome", d.Outcome, "polls", r.report.Polls, "message", r.report.Message)
+	if d.Outcome == OutcomeSucceeded || !r.s.failOnDagFailure {
+		return r.report, nil
+	}
+	typ := DagFailed
+	if d.Outcome == OutcomeTimedOut {
+		typ = DagTimedOut
+	}
+	return r.report, temporal.NewNonRetryableApplicationError(r.report.Message, typ, nil, r.report)
+}
+
+// canceled ends a cancelled workflow with a CANCELED report in the details.
+func (r *run) canceled(ctx workflow.Context) error {
+	r.report.Outcome = OutcomeCanceled
+	r.report.FinishedAt = workflow.Now(ctx)
+	r.report.Message = r.report.summary("")
+	if r.report.DagID == 0 {
+		r.report.Message = fmt.Sprintf("DataWorks flow %s/%s (bizdate %s): canceled before a DAG run was triggered", r.report.ProjectName, r.report.FlowName, r.report.Bizdate)
+	}
+	r.logger.Info("Workflow canceled", "message", r.report.Message)
+	return temporal.NewCanceledError(r.report)
+}
+
+// continueAsNew hands the watch to a fresh run, carrying what it knows; the
+// continued run never triggers.
+func (r *run) continueAsNew(ctx workflow.Context) error {
+	next := r.in
+	next.Continued = &Continued{
+		DagID:       r.report.DagID,
+		TriggeredAt: r.report.TriggeredAt,
+		Deadline:    r.deadline,
+		Polls:       r.report.Polls,
+		Unchanged:   r.unchanged,
+		StableSince: r.stableSince,
+		Nodes:       r.nodes,
+		Digest:      r.digest,
+		Layout:      r.layout,
+		Errors:      r.errorsDigest,
+		Runs:        r.runs,
+	}
+	r.logger.Info("Continuing as new", "polls", r.report.Polls, "historyLength", workflow.GetInfo(ctx).GetCurrentHistoryLength())
+	return workflow.NewContinueAsNewError(ctx, WorkflowName, next)
+}
+
+func countActive(nodes []activities.Node) int {
+	n := 0
+	for _, x := range nodes {
+		if x.Status.Active() {
+			n++
+		}
+	}
+	return n
+}
