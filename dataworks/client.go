@@ -88,6 +88,16 @@ func (c *Client) APIVersion() string { return c.cfg.APIVersion }
 // The secret is never exposed.
 func (c *Client) AccessKeyID() string { return c.creds.accessKeyID() }
 
+// CheckCredentials resolves the credential once, so that a binary can refuse
+// to start without one instead of failing its first DataWorks call. It sends
+// nothing to DataWorks.
+func (c *Client) CheckCredentials() error {
+	if _, err := c.creds.GetCredentials(); err != nil {
+		return fmt.Errorf("no usable Alibaba Cloud credential (set ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET, or configure RRSA/OIDC, a credentials file or an ECS RAM role): %s", redact(err.Error(), c.creds.secrets()...))
+	}
+	return nil
+}
+
 // version resolves a request's API version.
 func (c *Client) version(override string) (string, error) {
 	if override == "" {

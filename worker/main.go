@@ -52,6 +52,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if err != nil {
 		return err
 	}
+	if err := dw.CheckCredentials(); err != nil {
+		return err
+	}
 	c, err := temporalclient.Dial(ctx, temporalclient.Options{
 		Address:   cfg.TemporalAddress,
 		Namespace: cfg.TemporalNamespace,
