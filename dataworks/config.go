@@ -112,11 +112,13 @@ func (c Config) Validate() error {
 	var errs []error
 	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 
-	if !regionPattern.MatchString(c.Region) {
+	regionOK := regionPattern.MatchString(c.Region)
+	if !regionOK {
 		add("dataworks config: Region %q is not a region id: write it like cn-shanghai", c.Region)
 	}
 	host, err := checkEndpoint(c.Endpoint)
-	if err != nil {
+	// An empty Endpoint after a bad Region is that one mistake, said once.
+	if err != nil && (regionOK || c.Endpoint != "") {
 		errs = append(errs, err)
 	}
 	switch c.Scheme {

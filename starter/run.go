@@ -166,6 +166,9 @@ func (o *runOptions) input(now time.Time) (workflows.RunManualDagInput, error) {
 			if in.NodeParameters[node] == nil {
 				in.NodeParameters[node] = workflows.Params{}
 			}
+			if _, dup := in.NodeParameters[node][k]; dup {
+				return in, fmt.Errorf("--node-param %q is given twice", node+":"+k)
+			}
 			in.NodeParameters[node][k] = v
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -88,12 +89,16 @@ func statusOrder(counts map[string]int) []string {
 			out = append(out, s)
 		}
 	}
+	var unknown []string
 	for s, n := range counts {
 		if !seen[s] && n > 0 {
-			out = append(out, s)
+			unknown = append(unknown, s)
 		}
 	}
-	return out
+	// Sorted: map order would make the same counts print differently, and
+	// the progress display print a line for a change that is none.
+	slices.Sort(unknown)
+	return append(out, unknown...)
 }
 
 // printReport writes the report as a table a person reads.

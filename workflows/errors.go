@@ -9,8 +9,9 @@ import "github.com/manualdag/manualdag/activities"
 const (
 	// DagFailed: the DAG run failed; details carry the DagReport.
 	DagFailed = activities.ErrDagFailed
-	// DagTimedOut: the deadline passed (or the trigger could not be sent
-	// before it); details carry the DagReport.
+	// DagTimedOut: the deadline passed before the DAG run finished; details
+	// carry the DagReport. (A trigger not sent before the deadline is
+	// NotTriggered.)
 	DagTimedOut = activities.ErrDagTimedOut
 	// TriggerOutcomeUnknown: the trigger may have started a run whose id is
 	// unknown; check DataWorks before starting again. Details carry the

@@ -176,7 +176,7 @@ func TestReportMessageNamesFailedNodes(t *testing.T) {
 	}
 	r.setNodes(nodes)
 	got := r.summary("blocked")
-	want := "DataWorks DAG 700019657457 (project/flow, bizdate 2024-06-01) failed: 2 of 9 nodes failed (load_ods, dwd_merge), 3 blocked"
+	want := "DataWorks DAG 700019657457 (project/flow, bizdate 2024-06-01) failed: 2 of 9 nodes failed (load_ods, dwd_merge), 3 blocked (a, b, c)"
 	if !strings.HasPrefix(got, want) {
 		t.Fatalf("got  %q\nwant %q…", got, want)
 	}

@@ -3,11 +3,18 @@ package workflows
 import (
 	"context"
 	"errors"
-	"go.temporal.io/sdk/workflow"
+	"net/http/httptest"
+	"strconv"
+	"strings"
 	"sync"
+	"time"
+
+	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/auth/credentials"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/manualdag/manualdag/activities"
 	"github.com/manualdag/manualdag/dataworks"
+	"github.com/manualdag/manualdag/dataworks/emulator"
 )
 
 // fakeDW is a scripted DataWorks behind the real activities.
@@ -93,4 +100,242 @@ func (s *workflowSuite) SetupTestReal() {
 	s.env = s.NewTestWorkflowEnvironment()
 	s.env.SetStartTime(s.start)
 	s.env.RegisterWorkflowWithOptions(RunManualDag, workflow.RegisterOptions{Name: WorkflowName})
+}
+
+// The tests below run RunManualDag with the real activities and the real
+// dataworks.Client, signing its requests through the Alibaba SDK, against
+// the signature-verifying emulator over HTTP. The emulator's simulation
+// clock is the test environment's mock clock, so the DAG moves on exactly
+// as far as the workflow's timers skip: no real sleeps, and every run sees
+// the same sequence of states.
+
+const (
+	emuKeyID  = "wf-test-key-id"
+	emuSecret = "wf-test-key-secret-0123456789"
+	// daily_sales succeeds in about 6.5 minutes; broken_sales fails
+	// dwd_merge (on every run: a rerun fails again) after about 3.5 minutes,
+	// blocking ads_report and ads_export; rerun_sales is broken_sales whose
+	// dwd_merge succeeds when restarted.
+	emuDefinition = `
+projects:
+  - name: demo_project
+    flows:
+      - name: daily_sales
+        nodes:
+          - {id: 101, name: load_ods, duration: 2m}
+          - {id: 102, name: dwd_merge, upstream: [101], duration: 3m}
+          - {id: 103, name: ads_report, upstream: [102], duration: 1m}
+          - {id: 104, name: dim_shop, duration: 1m}
+      - name: broken_sales
+        nodes:
+          - {id: 201, name: load_ods, duration: 2m}
+          - {id: 202, name: dwd_merge, upstream: [201], duration: 1m, outcome: failure, failAttempts: 100,
+             errorMessage: "ODPS-0130071: Semantic analysis exception - column sale_amt cannot be resolved"}
+          - {id: 203, name: ads_report, upstream: [202]}
+          - {id: 204, name: ads_export, upstream: [203]}
+          - {id: 205, name: dim_shop, duration: 30s}
+      - name: rerun_sales
+        nodes:
+          - {id: 301, name: load_ods, duration: 2m}
+          - {id: 302, name: dwd_merge, upstream: [301], duration: 1m, outcome: failure}
+          - {id: 303, name: ads_report, upstream: [302]}
+`
+)
+
+// emulated is one emulator behind httptest, and a client for it.
+type emulated struct {
+	emu    *emulator.Emulator
+	client *dataworks.Client
+}
+
+// useEmulator sets up a fresh environment whose activities are the real
+// ones, talking to an in-process emulator that follows the environment's
+// clock. apiVersion is the client's default ("" = 2018-06-01).
+func (s *workflowSuite) useEmulator(apiVersion string, opts emulator.Options) emulated {
+	s.SetupTestReal()
+	def, err := emulator.ParseDefinition([]byte(emuDefinition))
+	s.Require().NoError(err)
+	env := s.env
+	opts.Definition = def
+	opts.Credentials = map[string]emulator.Key{emuKeyID: {Secret: emuSecret}}
+	// The SDK's mock clock is lock-protected, so the emulator's handler
+	// goroutines may read it while the environment skips timers.
+	opts.Now = env.Now
+	emu, err := emulator.New(opts)
+	s.Require().NoError(err)
+	srv := httptest.NewServer(emu)
+	s.T().Cleanup(srv.Close)
+	client, err := dataworks.New(dataworks.Config{
+		Endpoint:   strings.TrimPrefix(srv.URL, "http://"),
+		Scheme:     "http",
+		APIVersion: apiVersion,
+		Credential: credentials.NewStaticAKCredentialsProvider(emuKeyID, emuSecret),
+	})
+	s.Require().NoError(err)
+	// A fixed jitter source: retry delays are the same on every run.
+	s.env.RegisterActivity(&activities.Activities{DW: client, Rand: func() float64 { return 0.5 }})
+	return emulated{emu: emu, client: client}
+}
+
+// onlyDAG returns the one DAG the emulator created for the flow, failing
+// the test if there is not exactly one: manualdag never triggers twice.
+func (s *workflowSuite) onlyDAG(e emulated, flow string) emulator.DAGInfo {
+	ids := e.emu.CreatedDAGs("demo_project", flow, "2024-06-01")
+	s.Require().Len(ids, 1, "DAG runs created for %s", flow)
+	info, ok := e.emu.DAG(ids[0])
+	s.Require().True(ok)
+	return info
+}
+
+// apiVersions are the cases of the emulator tests: the client's default
+// (2018-06-01) with no apiVersion in the input, and 2020-05-18 asked for by
+// the workflow input. Only the 2020 instances carry error messages.
+var apiVersions = []struct {
+	name, input, want string
+	errorMessages     bool
+}{
+	{"2018 default", "", dataworks.APIVersion2018, false},
+	{"2020", dataworks.APIVersion2020, dataworks.APIVersion2020, true},
+}
+
+func (s *workflowSuite) TestEmulatorSuccess() {
+	for _, v := range apiVersions {
+		s.Run(v.name, func() {
+			e := s.useEmulator("", emulator.Options{})
+			in := input()
+			in.APIVersion = v.input
+			r, err := s.run(in)
+			s.Require().NoError(err)
+
+			dag := s.onlyDAG(e, "daily_sales")
+			s.Equal(v.want, dag.APIVersion)
+			s.Equal(emulator.DAGSuccess, dag.Status)
+			s.Equal(OutcomeSucceeded, r.Outcome)
+			s.Equal(dag.DagID, r.DagID)
+			s.Equal(map[string]int{"SUCCESS": 4}, r.CountsByStatus)
+			s.Empty(r.FailedNodes)
+			s.Empty(r.BlockedNodes)
+			s.Empty(r.UnfinishedNodes)
+			for _, n := range r.Nodes {
+				s.False(n.BeginTime.IsZero(), "node %s has no begin time", n.Name)
+				s.False(n.FinishTime.IsZero(), "node %s has no finish time", n.Name)
+			}
+			// The DAG progressed on the mock clock, and the workflow saw its
+			// end within one long poll interval.
+			s.Greater(r.Polls, 3)
+			s.False(r.FinishedAt.Before(dag.FinishedAt), "report finished %v before the DAG %v", r.FinishedAt, dag.FinishedAt)
+			s.Less(r.FinishedAt.Sub(dag.FinishedAt), DefaultMaxInterval+DefaultMaxInterval/5)
+			s.True(r.FinishedAt.Equal(s.env.Now()))
+			s.Contains(r.Message, "succeeded: 4 of 4 nodes succeeded")
+		})
+	}
+}
+
+func (s *workflowSuite) TestEmulatorFailedNodeBlocksDownstreamEndsAfterGrace() {
+	for _, v := range apiVersions {
+		s.Run(v.name, func() {
+			e := s.useEmulator("", emulator.Options{})
+			in := input()
+			in.FlowName = "broken_sales"
+			in.APIVersion = v.input
+			r, err := s.run(in)
+			s.requireType(err, DagFailed)
+
+			dag := s.onlyDAG(e, "broken_sales")
+			s.Equal(v.want, dag.APIVersion)
+			s.Equal(emulator.DAGFailure, dag.Status)
+			s.Equal(OutcomeFailed, r.Outcome)
+			s.Equal(dag.DagID, r.DagID)
+			s.Equal([]string{"dwd_merge"}, r.FailedNodes)
+			s.Equal([]string{"ads_report", "ads_export"}, r.BlockedNodes)
+			s.ElementsMatch(dag.Blocked, r.BlockedNodes, "blocked nodes as the emulator knows them")
+			s.Empty(r.UnfinishedNodes)
+			s.Equal(map[string]int{"SUCCESS": 2, "FAILURE": 1, "NOT_RUN": 2}, r.CountsByStatus)
+			s.Contains(err.Error(), "DataWorks DAG "+strconv.FormatInt(dag.DagID, 10)+" (demo_project/broken_sales, bizdate 2024-06-01) failed: 1 of 5 nodes failed (dwd_merge), 2 blocked")
+			for _, n := range r.Nodes {
+				if n.Name == "dwd_merge" && v.errorMessages {
+					s.Contains(n.ErrorMessage, "ODPS-0130071")
+				}
+			}
+			// Blocked, not hung: it ends once the blocked picture has been
+			// stable for the grace period, and not much later.
+			sinceBlocked := r.FinishedAt.Sub(dag.FinishedAt)
+			s.GreaterOrEqual(sinceBlocked, DefaultBlockedGrace)
+			s.Less(sinceBlocked, DefaultBlockedGrace+DefaultMaxInterval+DefaultMaxInterval/5)
+		})
+	}
+}
+
+// An operator reruns the failed node while the workflow waits out the
+// blocked grace: the wait goes on, and the DAG ends SUCCEEDED.
+func (s *workflowSuite) TestEmulatorOperatorRerunDuringGrace() {
+	e := s.useEmulator("", emulator.Options{})
+	in := input()
+	in.FlowName = "rerun_sales"
+	in.Poll.MaxInterval = Duration(20 * time.Second)
+	// dwd_merge fails about 3m15s after the trigger; with 20s polls the
+	// workflow sees it by 3m40s, and the grace would end by 6m40s.
+	var during DagReport
+	s.env.RegisterDelayedCallback(func() {
+		dag := s.onlyDAG(e, "rerun_sales")
+		s.Require().Equal(emulator.DAGFailure, dag.Status, "the failure should have happened by now")
+		v, err := s.env.QueryWorkflow(QueryStatus)
+		s.Require().NoError(err)
+		s.Require().NoError(v.Get(&during))
+		var failed int64
+		for _, n := range dag.Nodes {
+			if n.Name == "dwd_merge" {
+				failed = n.InstanceID
+			}
+		}
+		s.Require().NoError(e.client.RestartInstance(context.Background(),
+			dataworks.InstanceRequest{InstanceID: failed, APIVersion: dataworks.APIVersion2020}))
+	}, 5*time.Minute)
+	r, err := s.run(in)
+	s.Require().NoError(err)
+
+	s.Equal(OutcomeRunning, during.Outcome, "the workflow was waiting out the grace")
+	s.Equal([]string{"dwd_merge"}, during.FailedNodes)
+	s.Equal([]string{"ads_report"}, during.BlockedNodes)
+	s.Contains(during.Message, "blocked behind failed nodes")
+	s.Equal(OutcomeSucceeded, r.Outcome)
+	s.Equal(map[string]int{"SUCCESS": 3}, r.CountsByStatus)
+	s.Equal(emulator.DAGSuccess, s.onlyDAG(e, "rerun_sales").Status)
+}
+
+// The emulator lists no instances for a while after the trigger, as the
+// real service does: tolerated, then the run is followed to its end.
+func (s *workflowSuite) TestEmulatorEmptyListAtFirst() {
+	e := s.useEmulator("", emulator.Options{EmptyListFor: 2 * time.Minute, PartialListFor: time.Minute})
+	var early DagReport
+	s.env.RegisterDelayedCallback(func() {
+		v, err := s.env.QueryWorkflow(QueryStatus)
+		s.Require().NoError(err)
+		s.Require().NoError(v.Get(&early))
+	}, time.Minute)
+	r, err := s.run(input())
+	s.Require().NoError(err)
+	s.Equal(OutcomeRunning, early.Outcome)
+	s.Positive(early.Polls)
+	s.Empty(early.Nodes)
+	s.Contains(early.Message, "waiting for DataWorks to list the node instances")
+	s.Equal(OutcomeSucceeded, r.Outcome)
+	s.Len(r.Nodes, 4)
+	s.Equal(s.onlyDAG(e, "daily_sales").DagID, r.DagID)
+}
+
+// Throttled searches are retried after their NextRetryDelay and count as
+// one poll; the trigger is not repeated.
+func (s *workflowSuite) TestEmulatorThrottledPollsThenRecovery() {
+	e := s.useEmulator("", emulator.Options{})
+	e.emu.SetFaults("SearchManualDagNodeInstance", emulator.Faults{ThrottleRate: 1})
+	s.env.RegisterDelayedCallback(func() { e.emu.ClearFaults("SearchManualDagNodeInstance") }, 3*time.Minute)
+	r, err := s.run(input())
+	s.Require().NoError(err)
+	s.Equal(OutcomeSucceeded, r.Outcome)
+	search := e.emu.Stats().Calls["SearchManualDagNodeInstance"]
+	s.Positive(search.Outcomes["Throttling.User"], "outcomes %v", search.Outcomes)
+	s.Equal(search.Outcomes["ok"], r.Polls, "each poll is one successful search, its throttled attempts included")
+	s.Equal(1, e.emu.Stats().Calls["CreateManualDag"].Total)
+	s.onlyDAG(e, "daily_sales")
 }

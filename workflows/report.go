@@ -107,7 +107,7 @@ func nodeLabel(n activities.Node) string {
 }
 
 // summary is the report's one-line message, e.g.
-// "DataWorks DAG 700019657457 (demo/daily, bizdate 2024-06-01) failed: 2 of 9 nodes failed (load_ods, dwd_merge), 3 blocked".
+// "DataWorks DAG 700019657457 (demo/daily, bizdate 2024-06-01) failed: 2 of 9 nodes failed (load_ods, dwd_merge), 3 blocked (a, b, c)".
 func (r *DagReport) summary(reason string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "DataWorks DAG %d (%s/%s, bizdate %s) ", r.DagID, r.ProjectName, r.FlowName, r.Bizdate)
@@ -136,7 +136,7 @@ func (r *DagReport) summary(reason string) string {
 			parts = append(parts, fmt.Sprintf("%d of %d nodes failed (%s)", n, total, names(r.FailedNodes)))
 		}
 		if n := len(r.BlockedNodes); n > 0 {
-			parts = append(parts, fmt.Sprintf("%d blocked", n))
+			parts = append(parts, fmt.Sprintf("%d blocked (%s)", n, names(r.BlockedNodes)))
 		}
 		if n := len(r.UnfinishedNodes); n > 0 {
 			parts = append(parts, fmt.Sprintf("%d of %d unfinished (%s)", n, total, names(r.UnfinishedNodes)))

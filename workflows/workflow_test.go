@@ -150,7 +150,7 @@ func (s *workflowSuite) TestFailedNodeWithBlockedDownstreamEndsAfterGrace() {
 	s.Equal([]string{"load_ods"}, r.FailedNodes)
 	s.Equal([]string{"dwd_merge", "ads_report"}, r.BlockedNodes)
 	s.Empty(r.UnfinishedNodes)
-	s.Contains(err.Error(), "DataWorks DAG 700019657457 (demo_project/daily_sales, bizdate 2024-06-01) failed: 1 of 4 nodes failed (load_ods), 2 blocked")
+	s.Contains(err.Error(), "DataWorks DAG 700019657457 (demo_project/daily_sales, bizdate 2024-06-01) failed: 1 of 4 nodes failed (load_ods), 2 blocked (dwd_merge, ads_report)")
 	s.GreaterOrEqual(s.elapsed(), DefaultBlockedGrace)
 	s.Less(s.elapsed(), DefaultBlockedGrace+time.Minute, "ended well after the grace period")
 }

@@ -1,0 +1,231 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/manualdag/manualdag/dataworks"
+	"github.com/manualdag/manualdag/workflows"
+)
+
+func envOf(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func TestParseConfigDefaults(t *testing.T) {
+	var stderr bytes.Buffer
+	c, err := parseConfig(nil, envOf(nil), &stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := config{
+		TemporalAddress:   "localhost:7233",
+		TemporalNamespace: "default",
+		TaskQueue:         workflows.TaskQueue,
+		DataWorks: dataworks.Config{
+			Region:         "cn-shanghai",
+			Scheme:         "https",
+			APIVersion:     dataworks.APIVersion2018,
+			RequestTimeout: 10 * time.Second,
+		},
+		QPS:                     5,
+		MaxConcurrentActivities: 20,
+		ShutdownTimeout:         30 * time.Second,
+		LogFormat:               "json",
+		LogLevel:                "info",
+	}
+	if c != want {
+		t.Errorf("defaults\n got %+v\nwant %+v", c, want)
+	}
+	if stderr.Len() > 0 {
+		t.Errorf("stderr %q", stderr.String())
+	}
+}
+
+var fullEnv = map[string]string{
+	"TEMPORAL_ADDRESS":                    "temporal.internal:7233",
+	"TEMPORAL_NAMESPACE":                  "data-platform",
+	"MANUALDAG_TASK_QUEUE":                "dw-q",
+	"DATAWORKS_REGION":                    "cn-beijing",
+	"DATAWORKS_ENDPOINT":                  "127.0.0.1:8089",
+	"DATAWORKS_SCHEME":                    "http",
+	"DATAWORKS_API_VERSION":               dataworks.APIVersion2020,
+	"DATAWORKS_TIMEOUT":                   "20s",
+	"MANUALDAG_DATAWORKS_QPS":             "2.5",
+	"MANUALDAG_MAX_CONCURRENT_ACTIVITIES": "8",
+	"MANUALDAG_SHUTDOWN_TIMEOUT":          "1m",
+	"MANUALDAG_LOG_FORMAT":                "console",
+	"MANUALDAG_LOG_LEVEL":                 "debug",
+}
+
+func TestParseConfigEnvironment(t *testing.T) {
+	c, err := parseConfig(nil, envOf(fullEnv), &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := config{
+		TemporalAddress:   "temporal.internal:7233",
+		TemporalNamespace: "data-platform",
+		TaskQueue:         "dw-q",
+		DataWorks: dataworks.Config{
+			Region:         "cn-beijing",
+			Endpoint:       "127.0.0.1:8089",
+			Scheme:         "http",
+			APIVersion:     dataworks.APIVersion2020,
+			RequestTimeout: 20 * time.Second,
+		},
+		QPS:                     2.5,
+		MaxConcurrentActivities: 8,
+		ShutdownTimeout:         time.Minute,
+		LogFormat:               "console",
+		LogLevel:                "debug",
+	}
+	if c != want {
+		t.Errorf("from the environment\n got %+v\nwant %+v", c, want)
+	}
+}
+
+// A blank variable counts as unset, not as an empty value.
+func TestParseConfigBlankEnvironmentIsUnset(t *testing.T) {
+	c, err := parseConfig(nil, envOf(map[string]string{"TEMPORAL_ADDRESS": "  ", "DATAWORKS_TIMEOUT": ""}), &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.TemporalAddress != "localhost:7233" || c.DataWorks.RequestTimeout != 10*time.Second {
+		t.Errorf("got %q, %v", c.TemporalAddress, c.DataWorks.RequestTimeout)
+	}
+}
+
+func TestParseConfigFlagsWinOverEnvironment(t *testing.T) {
+	args := []string{
+		"-temporal-address", "flag-host:7233",
+		"-temporal-namespace", "flag-ns",
+		"-task-queue", "flag-q",
+		"-dataworks-region", "cn-hangzhou",
+		"-dataworks-endpoint", "localhost:9000",
+		"-dataworks-scheme", "http",
+		"-dataworks-api-version", dataworks.APIVersion2018,
+		"-dataworks-timeout", "3s",
+		"-dataworks-qps", "0",
+		"-max-concurrent-activities", "1",
+		"-shutdown-timeout", "5s",
+		"-log-format", "json",
+		"-log-level", "warn",
+	}
+	c, err := parseConfig(args, envOf(fullEnv), &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := config{
+		TemporalAddress:   "flag-host:7233",
+		TemporalNamespace: "flag-ns",
+		TaskQueue:         "flag-q",
+		DataWorks: dataworks.Config{
+			Region:         "cn-hangzhou",
+			Endpoint:       "localhost:9000",
+			Scheme:         "http",
+			APIVersion:     dataworks.APIVersion2018,
+			RequestTimeout: 3 * time.Second,
+		},
+		QPS:                     0,
+		MaxConcurrentActivities: 1,
+		ShutdownTimeout:         5 * time.Second,
+		LogFormat:               "json",
+		LogLevel:                "warn",
+	}
+	if c != want {
+		t.Errorf("flags over environment\n got %+v\nwant %+v", c, want)
+	}
+}
+
+// Every invalid value is refused with one line that names the setting and
+// says what to write instead.
+func TestParseConfigInvalid(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{"timeout without unit", []string{"-dataworks-timeout", "10"}, nil, `dataworks-timeout "10" must be a positive duration such as 10s or 1m`},
+		{"timeout not a duration", nil, map[string]string{"DATAWORKS_TIMEOUT": "ten seconds"}, `dataworks-timeout "ten seconds" must be a positive duration`},
+		{"zero timeout", []string{"-dataworks-timeout", "0s"}, nil, `dataworks-timeout "0s" must be a positive duration`},
+		{"negative timeout", []string{"-dataworks-timeout", "-5s"}, nil, `dataworks-timeout "-5s" must be a positive duration`},
+		{"zero shutdown timeout", nil, map[string]string{"MANUALDAG_SHUTDOWN_TIMEOUT": "0"}, `shutdown-timeout "0" must be a positive duration`},
+		{"bad shutdown timeout", []string{"-shutdown-timeout", "30"}, nil, `shutdown-timeout "30" must be a positive duration`},
+		{"negative qps", []string{"-dataworks-qps", "-1"}, nil, `dataworks-qps "-1" must be a number ≥ 0`},
+		{"qps not a number", nil, map[string]string{"MANUALDAG_DATAWORKS_QPS": "fast"}, `dataworks-qps "fast" must be a number ≥ 0`},
+		{"zero concurrency", []string{"-max-concurrent-activities", "0"}, nil, `max-concurrent-activities "0" must be a whole number ≥ 1`},
+		{"fractional concurrency", []string{"-max-concurrent-activities", "2.5"}, nil, `max-concurrent-activities "2.5" must be a whole number ≥ 1`},
+		{"empty address", []string{"-temporal-address", ""}, nil, "temporal-address, temporal-namespace and task-queue must not be empty"},
+		{"empty task queue", []string{"-task-queue="}, nil, "must not be empty"},
+		{"http to the public endpoint", nil, map[string]string{"DATAWORKS_SCHEME": "http"},
+			`Scheme http is allowed only for a loopback Endpoint (127.0.0.1, ::1, localhost), not "dataworks.cn-shanghai.aliyuncs.com": use https`},
+		{"http to a LAN endpoint", []string{"-dataworks-scheme", "http", "-dataworks-endpoint", "10.0.0.5:8089"}, nil,
+			`Scheme http is allowed only for a loopback Endpoint (127.0.0.1, ::1, localhost), not "10.0.0.5:8089"`},
+		{"unknown scheme", []string{"-dataworks-scheme", "ftp"}, nil, `Scheme "ftp" is neither https nor http`},
+		{"endpoint with scheme", []string{"-dataworks-endpoint", "https://dataworks.cn-shanghai.aliyuncs.com"}, nil, "contains a scheme: write host[:port] only"},
+		{"bad api version", []string{"-dataworks-api-version", "2019-01-01"}, nil, `APIVersion "2019-01-01" is not supported: use 2018-06-01 (default) or 2020-05-18`},
+		{"bad api version from env", nil, map[string]string{"DATAWORKS_API_VERSION": "2020"}, `APIVersion "2020" is not supported`},
+		{"bad region", []string{"-dataworks-region", "Shanghai"}, nil, `Region "Shanghai" is not a region id: write it like cn-shanghai`},
+		{"positional argument", []string{"serve"}, nil, `unexpected argument "serve": the worker takes only flags`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var stderr bytes.Buffer
+			_, err := parseConfig(tc.args, envOf(tc.env), &stderr)
+			if err == nil {
+				t.Fatalf("no error, want %q", tc.want)
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %q does not contain %q", err, tc.want)
+			}
+			if strings.Contains(err.Error(), "\n") {
+				t.Errorf("error %q is more than one line", err)
+			}
+			if stderr.Len() > 0 {
+				t.Errorf("stderr %q: the error is printed once, by main", stderr.String())
+			}
+		})
+	}
+}
+
+func TestParseConfigFlagErrors(t *testing.T) {
+	var stderr bytes.Buffer
+	_, err := parseConfig([]string{"-h"}, envOf(nil), &stderr)
+	if !errors.Is(err, flag.ErrHelp) {
+		t.Errorf("-h: %v, want flag.ErrHelp (exit 0)", err)
+	}
+	for _, want := range []string{"-dataworks-endpoint", "env DATAWORKS_ENDPOINT", "-dataworks-qps"} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("help does not mention %q", want)
+		}
+	}
+	stderr.Reset()
+	_, err = parseConfig([]string{"-dataworks-qsp", "3"}, envOf(nil), &stderr)
+	if err == nil || !strings.Contains(err.Error(), "flag provided but not defined: -dataworks-qsp") {
+		t.Errorf("unknown flag: %v", err)
+	}
+}
+
+// run refuses a bad logging setting before it dials anything.
+func TestRunRefusesBadLogSettingsBeforeDialing(t *testing.T) {
+	for _, tc := range []struct {
+		env  map[string]string
+		want string
+	}{
+		{map[string]string{"MANUALDAG_LOG_FORMAT": "xml"}, `log format "xml" is not one of json, console`},
+		{map[string]string{"MANUALDAG_LOG_LEVEL": "loud"}, `log level "loud" is not one of debug, info, warn, error`},
+	} {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err := run(ctx, nil, envOf(tc.env), &bytes.Buffer{})
+		cancel()
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("env %v: %v, want %q", tc.env, err, tc.want)
+		}
+	}
+}
