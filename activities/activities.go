@@ -25,11 +25,19 @@ var _ DataWorks = (*dataworks.Client)(nil)
 type Activities struct {
 	// DW is the DataWorks client. Required.
 	DW DataWorks
+	// Ops runs StopInstances, RestartInstances and GetInstanceLogs. Default:
+	// DW, when it implements InstanceOps (*dataworks.Client does).
+	Ops InstanceOps
 	// Rand returns a number in [0,1) for retry jitter. Default math/rand/v2.
 	Rand func() float64
 	// MaxErrorMessage bounds each node's error message in a search result,
 	// in bytes. Default 200.
 	MaxErrorMessage int
+	// RecordIntent stores the create activity's intent before it sends.
+	// Default: a synchronous heartbeat through the activity's Temporal
+	// client. Tests on the SDK's test environment, which has no client,
+	// set it.
+	RecordIntent func(ctx context.Context, p CreateProgress) error
 }
 
 const defaultMaxErrorMessage = 200

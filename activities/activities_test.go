@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
@@ -27,11 +28,17 @@ type fakeDW struct {
 	dagID      int64
 	list       []dataworks.NodeInstance
 	searchErr  error
+	intentErr  error // what recording the intent fails with
 }
 
 func (f *fakeDW) CreateManualDag(_ context.Context, req dataworks.CreateManualDagRequest) (int64, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	// As the real client: BeforeSend runs first, and nothing is sent when it
+	// fails.
+	if err := req.BeforeSend(); err != nil {
+		return 0, &dataworks.Error{Action: "CreateManualDag", Phase: dataworks.PhaseNotSent, Code: dataworks.CodeBeforeSend, Err: err}
+	}
 	f.creates++
 	if f.creates == f.panicOn {
 		panic("worker died after sending")
@@ -68,8 +75,19 @@ func newActivityEnv(t *testing.T, dw DataWorks) *testsuite.TestActivityEnvironme
 	var s testsuite.WorkflowTestSuite
 	s.SetLogger(log.NewStructuredLogger(slog.New(slog.DiscardHandler)))
 	env := s.NewTestActivityEnvironment()
-	env.RegisterActivity(&Activities{DW: dw, Rand: func() float64 { return 0.5 }})
+	a := &Activities{DW: dw, Rand: func() float64 { return 0.5 }, RecordIntent: heartbeatIntent}
+	if f, ok := dw.(*fakeDW); ok && f.intentErr != nil {
+		a.RecordIntent = func(context.Context, CreateProgress) error { return f.intentErr }
+	}
+	env.RegisterActivity(a)
 	return env
+}
+
+// heartbeatIntent records the intent in the SDK's test environment, which
+// has no Temporal client; its first heartbeat of an attempt is synchronous.
+func heartbeatIntent(ctx context.Context, p CreateProgress) error {
+	activity.RecordHeartbeat(ctx, p)
+	return nil
 }
 
 func appError(t *testing.T, err error) *temporal.ApplicationError {
@@ -385,4 +403,19 @@ func nodesErr(t *testing.T, nodes []Node) string {
 		t.Fatal("too few nodes")
 	}
 	return nodes[1].ErrorMessage
+}
+
+// The intent must be on record before the request goes out: when Temporal
+// does not confirm it (a deadline exceeded, an expired API key), nothing is
+// sent and the attempt may be retried.
+func TestCreateIntentNotRecordedIsNotSent(t *testing.T) {
+	dw := &fakeDW{dagID: 1, intentErr: errors.New("context deadline exceeded")}
+	_, err := newActivityEnv(t, dw).ExecuteActivity((&Activities{}).CreateManualDag, validCreate)
+	appErr := appError(t, err)
+	if appErr.Type() != ErrCreateNotSent || appErr.NonRetryable() {
+		t.Fatalf("got %s (non-retryable %v), want a retryable %s", appErr.Type(), appErr.NonRetryable(), ErrCreateNotSent)
+	}
+	if n := dw.createCount(); n != 0 {
+		t.Fatalf("sent %d creates with no intent on record", n)
+	}
 }

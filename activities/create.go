@@ -114,10 +114,10 @@ type CreateProgress struct {
 // CreateManualDag starts one run of the flow and returns its DagID. It sends
 // CreateManualDag at most once over all attempts of the activity:
 //
-//   - before sending, the attempt records {state: sending} in its first
-//     heartbeat, which the SDK sends synchronously; if the context is done
-//     afterwards (the heartbeat failed or the activity was cancelled) it
-//     does not send;
+//   - immediately before sending, the attempt records {state: sending} as
+//     a heartbeat with a synchronous call that reports its error; if the
+//     record fails or the context is done, it does not send (and the
+//     failure is a retryable "not sent");
 //   - an attempt that finds {sending} left by an earlier one does not send:
 //     that attempt died or timed out with the outcome unknown, so this one
 //     fails with the final ErrTriggerOutcomeUnknown;
@@ -150,14 +150,9 @@ func (a *Activities) CreateManualDag(ctx context.Context, in CreateManualDagInpu
 		}
 	}
 
-	activity.RecordHeartbeat(ctx, CreateProgress{State: createSending, Attempt: info.Attempt})
-	if err := ctx.Err(); err != nil {
-		// The intent may not be recorded: do not send. Nothing was sent, so
-		// a retry is safe.
-		activity.RecordHeartbeat(ctx, CreateProgress{State: createNotSent, Attempt: info.Attempt})
-		return CreateManualDagResult{}, temporal.NewApplicationError("CreateManualDag not sent: "+err.Error(), ErrCreateNotSent)
-	}
-
+	// The intent is recorded by BeforeSend: after the client has a free
+	// connection slot and the credential, immediately before the request
+	// goes out, so that no queueing separates the record from the send.
 	dagID, err := a.DW.CreateManualDag(ctx, dataworks.CreateManualDagRequest{
 		ProjectName:    in.ProjectName,
 		FlowName:       in.FlowName,
@@ -166,6 +161,13 @@ func (a *Activities) CreateManualDag(ctx context.Context, in CreateManualDagInpu
 		NodeParameters: in.NodeParameters,
 		APIVersion:     in.APIVersion,
 		ProjectEnv:     in.ProjectEnv,
+		BeforeSend: func() error {
+			if err := a.recordIntent(ctx, CreateProgress{State: createSending, Attempt: info.Attempt}); err != nil {
+				return fmt.Errorf("the intent to send could not be recorded in Temporal, so the request was not sent: %w", err)
+			}
+			// A cancelled attempt does not send.
+			return ctx.Err()
+		},
 	})
 	if err == nil && dagID <= 0 {
 		err = fmt.Errorf("DataWorks CreateManualDag replied success without a DAG id (%d)", dagID)
@@ -214,4 +216,16 @@ func OutcomeUnknownMessage(project, flow, bizdate, why string) string {
 		"Check DataWorks Operation Center > Manual Instances (手动实例) for flow %s, bizdate %s: "+
 		"if a run exists, follow it there; start this workflow again only if none does",
 		project, flow, bizdate, why, flow, bizdate)
+}
+
+// recordIntent stores p as the activity's heartbeat details on the server
+// and returns only once the server has them. activity.RecordHeartbeat is not
+// enough: it drops its error, and some failures (a deadline exceeded, an
+// expired API key) neither reach the caller nor cancel the context, so a
+// request could be sent with no intent on record.
+func (a *Activities) recordIntent(ctx context.Context, p CreateProgress) error {
+	if a.RecordIntent != nil {
+		return a.RecordIntent(ctx, p)
+	}
+	return activity.GetClient(ctx).RecordActivityHeartbeat(ctx, activity.GetInfo(ctx).TaskToken, p)
 }

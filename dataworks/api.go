@@ -34,6 +34,13 @@ type CreateManualDagRequest struct {
 	ProjectEnv     string // PROD (default) or DEV
 	IncludeNodeIDs []int64
 	ExcludeNodeIDs []int64
+
+	// BeforeSend, if set, runs after the client has waited for a free
+	// connection slot and resolved the credential, immediately before the
+	// request goes out. If it fails, nothing is sent (an *Error with Phase
+	// NotSent). The create activity records its intent here, so that no
+	// queueing separates the record from the request.
+	BeforeSend func() error
 }
 
 // SearchManualDagNodeInstanceRequest lists the node instances of one DAG run.

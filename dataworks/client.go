@@ -137,6 +137,13 @@ type reply struct {
 // complete 2xx body arrived; every other outcome is an *Error whose Phase
 // says how far the request got.
 func (c *Client) do(ctx context.Context, action string, send func(*dwpub.Client) error) (*reply, error) {
+	return c.doAfter(ctx, action, nil, send)
+}
+
+// doAfter is do with a hook that runs once a pooled client and the
+// credential are in hand, immediately before the request is handed to the
+// SDK. If the hook fails, nothing is sent.
+func (c *Client) doAfter(ctx context.Context, action string, beforeSend func() error, send func(*dwpub.Client) error) (*reply, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, c.finish(action, &Error{Phase: PhaseNotSent, Code: CodeCanceled, Err: err})
 	}
@@ -152,6 +159,11 @@ func (c *Client) do(ctx context.Context, action string, send func(*dwpub.Client)
 	// such; the SDK's own call below then hits the provider's cache.
 	if _, err := c.creds.GetCredentials(); err != nil {
 		return nil, c.finish(action, &Error{Phase: PhaseNotSent, Code: CodeCredentials, Err: err})
+	}
+	if beforeSend != nil {
+		if err := beforeSend(); err != nil {
+			return nil, c.finish(action, &Error{Phase: PhaseNotSent, Code: CodeBeforeSend, Message: "not sent: " + err.Error(), Err: err})
+		}
 	}
 
 	st := &callState{ctx: ctx, timeout: c.cfg.RequestTimeout, maxReply: c.maxReply}

@@ -103,3 +103,15 @@ func TestNewDefaults(t *testing.T) {
 		t.Errorf("IPv6 domain = %q", c6.domain)
 	}
 }
+
+// A CreateManualDag resent by Go's HTTP/2 client after a stream reset would
+// start a second DAG run; the transport must speak HTTP/1.1 only.
+func TestTransportIsHTTP1Only(t *testing.T) {
+	tr := newBaseTransport(Config{}.withDefaults())
+	if tr.Protocols == nil || tr.Protocols.HTTP2() || tr.Protocols.UnencryptedHTTP2() || !tr.Protocols.HTTP1() {
+		t.Fatalf("transport protocols = %v, want HTTP/1.1 only", tr.Protocols)
+	}
+	if tr.ForceAttemptHTTP2 {
+		t.Fatal("ForceAttemptHTTP2 is on")
+	}
+}

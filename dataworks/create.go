@@ -21,7 +21,7 @@ func (c *Client) CreateManualDag(ctx context.Context, req CreateManualDagRequest
 	if e != nil {
 		return 0, c.finish(actionCreateManualDag, e)
 	}
-	r, err := c.do(ctx, actionCreateManualDag, send)
+	r, err := c.doAfter(ctx, actionCreateManualDag, req.BeforeSend, send)
 	if err != nil {
 		return 0, err
 	}

@@ -54,15 +54,16 @@ const (
 	CodeInvalidDagID        = "11020293069" // SearchManualDagNodeInstance: unknown DagId
 
 	// Codes this package sets itself (never sent by the service).
-	CodeTransport       = "Transport"       // no reply: see Error.Phase and Error.Err
-	CodeInvalidResponse = "InvalidResponse" // a reply that is not the documented JSON
-	CodeSDKPanic        = "SDKPanic"        // the Alibaba SDK panicked while handling the reply
-	CodeUnsuccessful    = "Unsuccessful"    // an HTTP 200 with Success:false and no code of its own
-	CodeCanceled        = "Canceled"        // the caller's context was done before the call started
-	CodeCredentials     = "Credentials"     // the credential provider could not sign the request
-	CodeClientError     = "ClientError"     // the Alibaba SDK refused to build the request
-	CodeInvalidInput    = "InvalidInput"    // the request failed validation; nothing was sent
-	CodeUnsupported     = "Unsupported"     // the API version has no such call; nothing was sent
+	CodeTransport       = "Transport"        // no reply: see Error.Phase and Error.Err
+	CodeInvalidResponse = "InvalidResponse"  // a reply that is not the documented JSON
+	CodeSDKPanic        = "SDKPanic"         // the Alibaba SDK panicked while handling the reply
+	CodeBeforeSend      = "BeforeSendFailed" // the caller's BeforeSend hook refused: nothing was sent
+	CodeUnsuccessful    = "Unsuccessful"     // an HTTP 200 with Success:false and no code of its own
+	CodeCanceled        = "Canceled"         // the caller's context was done before the call started
+	CodeCredentials     = "Credentials"      // the credential provider could not sign the request
+	CodeClientError     = "ClientError"      // the Alibaba SDK refused to build the request
+	CodeInvalidInput    = "InvalidInput"     // the request failed validation; nothing was sent
+	CodeUnsupported     = "Unsupported"      // the API version has no such call; nothing was sent
 )
 
 // clientRefusals are errors the client raises before any I/O that no retry

@@ -29,11 +29,18 @@ var errReplyTooLarge = fmt.Errorf("reply body exceeds %d MiB: not a DataWorks re
 // it is given directly, which the pool never does.
 func newBaseTransport(cfg Config) *http.Transport {
 	dialer := &net.Dialer{Timeout: cfg.ConnectTimeout, KeepAlive: 30 * time.Second}
+	// HTTP/1.1 only: Go's HTTP/2 client resends a request by itself on
+	// GOAWAY, REFUSED_STREAM and even a PROTOCOL_ERROR reset from the server,
+	// which does not prove the request was ignored. A CreateManualDag resent
+	// behind our back would start a second DAG run. HTTP/1.1 never resends a
+	// POST that was written.
+	var protocols http.Protocols
+	protocols.SetHTTP1(true)
 	return &http.Transport{
 		Proxy:                 http.ProxyFromEnvironment,
 		DialContext:           dialer.DialContext,
 		TLSHandshakeTimeout:   cfg.ConnectTimeout,
-		ForceAttemptHTTP2:     true,
+		Protocols:             &protocols,
 		MaxIdleConns:          cfg.PoolSize,
 		MaxIdleConnsPerHost:   cfg.PoolSize,
 		IdleConnTimeout:       90 * time.Second,

@@ -4,9 +4,13 @@
 //	starter run --project P --flow F [--bizdate 2024-06-01] [--param k=v]… [--node-param NODEID:k=v]… [--wait] [--json]
 //	starter status WORKFLOW_ID [--json]
 //	starter cancel WORKFLOW_ID
+//	starter rerun WORKFLOW_ID [--node NAME_OR_ID]... [--json]
+//	starter extend WORKFLOW_ID --by 2h | --timeout 36h | --until RFC3339
 //
 // Exit codes: 0 the DAG succeeded (or the command did what it was asked),
-// 1 the DAG failed, timed out or could not be triggered, 2 invalid usage or
+// 1 the DAG failed, timed out or could not be triggered, 4 the trigger's
+// outcome is unknown (a DAG run may exist: check DataWorks before starting
+// again), 2 invalid usage or
 // input (nothing was started), 3 infrastructure (Temporal unreachable, …).
 package main
 
@@ -18,6 +22,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	// The default bizdate is computed in a time zone; carry the data.
+	_ "time/tzdata"
 )
 
 // Exit codes, documented in the README.
@@ -48,8 +54,11 @@ const usage = `usage:
   starter run --project P --flow F [--bizdate 2024-06-01] [--param k=v]... [--node-param NODEID:k=v]... [--wait] [--json]
   starter status WORKFLOW_ID [--json]
   starter cancel WORKFLOW_ID
+  starter rerun WORKFLOW_ID [--node NAME_OR_ID]... [--json]
+  starter extend WORKFLOW_ID --by 2h | --timeout 36h | --until 2024-06-03T06:00:00+08:00
 Run "starter <command> -h" for the flags of a command.
-Exit codes: 0 succeeded, 1 DAG failed or timed out, 2 invalid usage or input, 3 infrastructure error.`
+Exit codes: 0 succeeded, 1 DAG failed or timed out, 2 invalid usage or input, 3 infrastructure error,
+4 trigger outcome unknown (check DataWorks before starting again).`
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -83,6 +92,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return statusCmd(ctx, args[1:], getenv, stdout, stderr)
 	case "cancel":
 		return cancelCmd(ctx, args[1:], getenv, stdout, stderr)
+	case "rerun":
+		return rerunCmd(ctx, args[1:], getenv, stdout, stderr)
+	case "extend":
+		return extendCmd(ctx, args[1:], getenv, stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprintln(stdout, usage)
 		return nil

@@ -85,7 +85,15 @@ func runCmd(ctx context.Context, args []string, getenv func(string) string, stdo
 		// (a retried pipeline step); a failed one may be rerun.
 		WorkflowIDReusePolicy:    enums.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY,
 		WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
-		StaticSummary:            fmt.Sprintf("%s/%s @ %s", in.ProjectName, in.FlowName, in.Bizdate),
+		// Without it the SDK answers a refused start with the existing run,
+		// and the refusal below would never be said.
+		WorkflowExecutionErrorWhenAlreadyStarted: true,
+		StaticSummary:                            fmt.Sprintf("%s/%s @ %s", in.ProjectName, in.FlowName, in.Bizdate),
+	}
+	if !o.allowDuplicate {
+		if err := checkPrevious(ctx, c, id); err != nil {
+			return err
+		}
 	}
 	run, err := c.ExecuteWorkflow(ctx, opts, workflows.WorkflowName, in)
 	if err != nil {
@@ -108,7 +116,10 @@ func runCmd(ctx context.Context, args []string, getenv func(string) string, stdo
 func alreadyStarted(ctx context.Context, c client.Client, id string, in workflows.RunManualDagInput) string {
 	what := fmt.Sprintf("%s/%s bizdate %s", in.ProjectName, in.FlowName, in.Bizdate)
 	desc, err := c.DescribeWorkflow(ctx, id, "")
-	if err == nil && desc.RawResponse.GetWorkflowExecutionInfo().GetStatus() == enums.WORKFLOW_EXECUTION_STATUS_RUNNING {
+	if err != nil {
+		return fmt.Sprintf("workflow %s for %s exists and the start was refused (%v); see `starter status %s`, or pass --allow-duplicate to trigger another DAG run", id, what, err, id)
+	}
+	if desc.RawResponse.GetWorkflowExecutionInfo().GetStatus() == enums.WORKFLOW_EXECUTION_STATUS_RUNNING {
 		return fmt.Sprintf("a run of %s is already going on (workflow %s): watch it with `starter status %s`, or pass --allow-duplicate to trigger another DAG run", what, id, id)
 	}
 	return fmt.Sprintf("%s has already succeeded (workflow %s): pass --allow-duplicate to trigger it again", what, id)

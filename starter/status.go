@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -10,6 +11,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"go.temporal.io/api/serviceerror"
 
 	"github.com/manualdag/manualdag/workflows"
 )
@@ -32,7 +35,7 @@ func statusCmd(ctx context.Context, args []string, getenv func(string) string, s
 	defer c.Close()
 	r, err := queryStatus(ctx, c, pos[0], "")
 	if err != nil {
-		return infraErr(fmt.Errorf("status of workflow %s: %w", pos[0], err))
+		return workflowErr(fmt.Errorf("status of workflow %s: %w", pos[0], err), conn.namespace)
 	}
 	if asJSON {
 		enc := json.NewEncoder(stdout)
@@ -58,10 +61,21 @@ func cancelCmd(ctx context.Context, args []string, getenv func(string) string, s
 	}
 	defer c.Close()
 	if err := c.CancelWorkflow(ctx, pos[0], ""); err != nil {
-		return infraErr(fmt.Errorf("cancel workflow %s: %w", pos[0], err))
+		return workflowErr(fmt.Errorf("cancel workflow %s: %w", pos[0], err), conn.namespace)
 	}
-	fmt.Fprintf(stdout, "cancellation requested for %s; the workflow reports CANCELED when it has stopped\n", pos[0])
+	fmt.Fprintf(stdout, "cancellation requested for %s; the workflow stops the DAG's unfinished instances in DataWorks (2020-05-18 API) and reports CANCELED\n", pos[0])
 	return nil
+}
+
+// workflowErr classifies a failed call about one workflow: an id Temporal
+// does not know is the caller's mistake (exit 2), anything else is
+// infrastructure (exit 3).
+func workflowErr(err error, namespace string) error {
+	var notFound *serviceerror.NotFound
+	if errors.As(err, &notFound) {
+		return usageErr("%v (namespace %q): check the workflow id, which `starter run` prints", err, namespace)
+	}
+	return infraErr(err)
 }
 
 // progressLine is one line of counts, e.g. "RUNNING  SUCCESS 3  RUNNING 1  NOT_RUN 5".
@@ -121,6 +135,26 @@ func printReport(w io.Writer, r workflows.DagReport) {
 	}
 	if len(r.UnfinishedNodes) > 0 {
 		fmt.Fprintf(w, "unfinished: %s\n", strings.Join(r.UnfinishedNodes, ", "))
+	}
+	if len(r.StoppedNodes) > 0 {
+		fmt.Fprintf(w, "stopped: %s\n", strings.Join(r.StoppedNodes, ", "))
+	}
+	for _, f := range r.StopFailures {
+		fmt.Fprintf(w, "not stopped: %s\n", f)
+	}
+	for _, op := range r.Operations {
+		fmt.Fprintf(w, "operation: %s %s %s %s\n", op.At.Local().Format(time.DateTime), op.Op, strings.Join(op.Nodes, ", "), op.Detail)
+	}
+	for _, n := range r.Notes {
+		fmt.Fprintf(w, "note: %s\n", n)
+	}
+	for _, n := range r.Nodes {
+		if n.LogTail != "" {
+			fmt.Fprintf(w, "--- log of %s (tail) ---\n%s", n.Name, n.LogTail)
+			if !strings.HasSuffix(n.LogTail, "\n") {
+				fmt.Fprintln(w)
+			}
+		}
 	}
 	fmt.Fprintf(w, "polls: %d\n", r.Polls)
 }

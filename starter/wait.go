@@ -42,7 +42,8 @@ func waitAndReport(ctx context.Context, c client.Client, run client.WorkflowRun,
 			p.finish()
 			return report(res.report, res.err, run.GetID(), asJSON, stdout)
 		case <-tick.C:
-			if r, err := queryStatus(ctx, c, run.GetID(), run.GetRunID()); err == nil {
+			// The latest run: after continue-as-new the first one is closed.
+			if r, err := queryStatus(ctx, c, run.GetID(), ""); err == nil {
 				p.show(r)
 			}
 		case <-ctx.Done():
@@ -72,6 +73,13 @@ func report(r workflows.DagReport, runErr error, workflowID string, asJSON bool,
 		if errors.As(runErr, &appErr) && appErr.Type() == workflows.InvalidInput {
 			return usageErr("workflow %s refused its input: %s", workflowID, appErr.Message())
 		}
+		if errors.As(runErr, &appErr) && appErr.Type() == workflows.TriggerOutcomeUnknown {
+			if ok && printOrJSON(stdout, r, asJSON) == nil {
+				// The report's message says what to check.
+				return &exitError{code: exitOutcomeUnknown, err: errors.New("")}
+			}
+			return &exitError{code: exitOutcomeUnknown, err: fmt.Errorf("workflow %s: %s", workflowID, appErr.Message())}
+		}
 		if !ok {
 			// No report to show: the workflow failed before it had one, or
 			// Temporal could not be read.
@@ -81,14 +89,8 @@ func report(r workflows.DagReport, runErr error, workflowID string, asJSON bool,
 			return infraErr(fmt.Errorf("waiting for workflow %s: %w", workflowID, runErr))
 		}
 	}
-	if asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(r); err != nil {
-			return infraErr(err)
-		}
-	} else {
-		printReport(stdout, r)
+	if err := printOrJSON(stdout, r, asJSON); err != nil {
+		return infraErr(err)
 	}
 	if runErr != nil || r.Outcome != workflows.OutcomeSucceeded {
 		// The report has said it all; no second message.
@@ -137,4 +139,15 @@ func (p *progress) finish() {
 	if p.terminal && p.last != "" {
 		fmt.Fprintln(p.w)
 	}
+}
+
+// printOrJSON writes the report as a table or, with --json, as JSON.
+func printOrJSON(w io.Writer, r workflows.DagReport, asJSON bool) error {
+	if !asJSON {
+		printReport(w, r)
+		return nil
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
 }

@@ -88,7 +88,7 @@ func TestReportExitCodes(t *testing.T) {
 			code: exitDagFailed, stdout: []string{"TIMED_OUT"}},
 		{name: "TriggerOutcomeUnknown with report", err: asDelivered(t, temporal.NewNonRetryableApplicationError("may or may not have started",
 			workflows.TriggerOutcomeUnknown, nil, workflows.DagReport{ProjectName: "p", FlowName: "f", Outcome: workflows.OutcomeFailed, Message: "may or may not have started"})),
-			code: exitDagFailed, stdout: []string{"may or may not have started"}},
+			code: exitOutcomeUnknown, stdout: []string{"may or may not have started"}},
 		{name: "canceled", err: roundTrip(temporal.NewCanceledError(workflows.DagReport{DagID: 7, Outcome: workflows.OutcomeCanceled})),
 			code: exitDagFailed, stdout: []string{"CANCELED"}},
 		{name: "InvalidInput", err: asDelivered(t, temporal.NewNonRetryableApplicationError("bizdate \"x\" is not a date", workflows.InvalidInput, nil)),

@@ -86,6 +86,11 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	if c.DataWorks.RequestTimeout, err = positiveDuration("dataworks-timeout", timeout); err != nil {
 		return c, err
 	}
+	if c.DataWorks.RequestTimeout > maxRequestTimeout {
+		// A create still in flight when its heartbeat timeout (30s) passes
+		// is written off as "outcome unknown" and its DAG id lost.
+		return c, fmt.Errorf("dataworks-timeout %s is too long: at most %s, so that a trigger's reply arrives within its 30s heartbeat timeout", c.DataWorks.RequestTimeout, maxRequestTimeout)
+	}
 	if c.ShutdownTimeout, err = positiveDuration("shutdown-timeout", shutdown); err != nil {
 		return c, err
 	}
@@ -103,6 +108,10 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	}
 	return c, nil
 }
+
+// maxRequestTimeout keeps one DataWorks call inside the create activity's
+// heartbeat timeout.
+const maxRequestTimeout = 25 * time.Second
 
 func positiveDuration(name, s string) (time.Duration, error) {
 	d, err := time.ParseDuration(s)

@@ -12,6 +12,9 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	// Workflow code loads time zones (the default bizdate); the same data on
+	// every worker, whatever its image, keeps replays deterministic.
+	_ "time/tzdata"
 
 	"go.temporal.io/sdk/worker"
 	"go.uber.org/zap"
@@ -43,6 +46,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	cfg, err := parseConfig(args, getenv, stderr)
 	if err != nil {
 		return err
+	}
+	if strings.Contains(strings.ToLower(getenv("DEBUG")), "sdk") {
+		// The Alibaba SDK then prints every signed request URL (Signature,
+		// SecurityToken) and reply to stdout.
+		return fmt.Errorf("DEBUG=%s makes the Alibaba SDK print signed requests and security tokens; unset DEBUG (use -log-level debug for manualdag's own detail)", getenv("DEBUG"))
 	}
 	logger, err := logging.New(cfg.LogFormat, cfg.LogLevel)
 	if err != nil {
@@ -91,7 +99,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	interrupt := make(chan any)
 	go func() {
 		<-ctx.Done()
-		logger.Info("signal received: stopping, in-flight activities may finish", zap.Duration("shutdownTimeout", cfg.ShutdownTimeout))
+		// A second signal ends the process at once.
+		signal.Reset(os.Interrupt, syscall.SIGTERM)
+		logger.Info("signal received: stopping, in-flight activities may finish (a second signal stops at once)", zap.Duration("shutdownTimeout", cfg.ShutdownTimeout))
 		close(interrupt)
 	}()
 	if err := w.Run(interrupt); err != nil {

@@ -17,6 +17,11 @@ type settings struct {
 	policy           BackoffPolicy
 	failOnDagFailure bool
 	canEvery         int
+	stopOnDeadline   bool
+	stopWait         time.Duration
+	waitForRecovery  time.Duration
+	logPerNode       int
+	logTotal         int
 }
 
 // Validate checks the input as the workflow will, taking today as the start
@@ -84,6 +89,35 @@ func (in RunManualDagInput) settings(now time.Time) (settings, error) {
 	}
 	if s.canEvery < 1 || s.canEvery > MaxContinueAsNewEvery {
 		return settings{}, fmt.Errorf("continueAsNewEvery %d is out of range: use 1 to %d polls", s.canEvery, MaxContinueAsNewEvery)
+	}
+	switch in.OnDeadline {
+	case "", OnDeadlineStop:
+		s.stopOnDeadline = true
+	case OnDeadlineLeave:
+	default:
+		return settings{}, fmt.Errorf("onDeadline %q is not %q (default: stop the unfinished instances in DataWorks) or %q (let them run on)", in.OnDeadline, OnDeadlineStop, OnDeadlineLeave)
+	}
+	s.stopWait = orDefault(in.StopWait, DefaultStopWait)
+	if err := inRange("stopWait", s.stopWait, MinStopWait, MaxStopWait); err != nil {
+		return settings{}, err
+	}
+	if s.waitForRecovery = in.FailurePolicy.WaitForRecovery.D(); s.waitForRecovery != 0 {
+		if err := inRange("failurePolicy.waitForRecovery", s.waitForRecovery, time.Second, MaxWaitForRecovery); err != nil {
+			return settings{}, err
+		}
+	}
+	s.logPerNode, s.logTotal = in.LogTail.MaxBytesPerNode, in.LogTail.MaxBytesTotal
+	if s.logPerNode == 0 {
+		s.logPerNode = DefaultLogTailPerNode
+	}
+	if s.logTotal == 0 {
+		s.logTotal = DefaultLogTailTotal
+	}
+	if s.logPerNode < MinLogTailPerNode || s.logPerNode > MaxLogTailPerNode {
+		return settings{}, fmt.Errorf("logTail.maxBytesPerNode %d is out of range: use %d to %d", s.logPerNode, MinLogTailPerNode, MaxLogTailPerNode)
+	}
+	if s.logTotal < MinLogTailPerNode || s.logTotal > MaxLogTailTotal {
+		return settings{}, fmt.Errorf("logTail.maxBytesTotal %d is out of range: use %d to %d", s.logTotal, MinLogTailPerNode, MaxLogTailTotal)
 	}
 
 	bizdate := in.Bizdate

@@ -40,6 +40,9 @@ type Timing struct {
 	StableSince    time.Time
 	BlockedGrace   time.Duration
 	EmptyListGrace time.Duration
+	// WaitForRecovery keeps a DAG with failed nodes open this long after
+	// StableSince (failurePolicy.waitForRecovery); 0 = none.
+	WaitForRecovery time.Duration
 }
 
 // Decision is Decide's verdict.
@@ -62,8 +65,23 @@ type Decision struct {
 //     empty EmptyListGrace after the trigger;
 //   - TIMED_OUT: none of the above, and the deadline has passed;
 //   - RUNNING otherwise. Unknown statuses are never final.
+//
+// With WaitForRecovery, a FAILED verdict on a DAG with failed nodes is
+// RUNNING until StableSince+WaitForRecovery (or the deadline, when it comes
+// first: then FAILED, not TIMED_OUT), so that a rerun can still save it.
 func Decide(nodes []activities.Node, t Timing) Decision {
 	d := decide(nodes, t)
+	if d.Outcome == OutcomeFailed && t.WaitForRecovery > 0 && hasFailure(nodes) {
+		until := t.StableSince.Add(t.WaitForRecovery)
+		if !t.Deadline.IsZero() && t.Deadline.Before(until) {
+			until = t.Deadline
+		}
+		if t.Now.Before(until) {
+			return Decision{Outcome: OutcomeRunning, RecheckAt: until, Reason: fmt.Sprintf(
+				"failed (%s); waiting until %s for a rerun of the failed nodes (failurePolicy.waitForRecovery)", d.Reason, until.UTC().Format(time.RFC3339))}
+		}
+		return d
+	}
 	if !d.Outcome.Final() && !t.Deadline.IsZero() && !t.Now.Before(t.Deadline) {
 		return Decision{Outcome: OutcomeTimedOut, Reason: "the deadline passed at " + t.Deadline.UTC().Format(time.RFC3339) + "; " + d.Reason}
 	}
@@ -110,4 +128,13 @@ func decide(nodes []activities.Node, t Timing) Decision {
 		return Decision{Outcome: OutcomeRunning, Reason: fmt.Sprintf("%d nodes have a status DataWorks does not document; they are not taken as final", other)}
 	}
 	return Decision{Outcome: OutcomeRunning}
+}
+
+func hasFailure(nodes []activities.Node) bool {
+	for _, n := range nodes {
+		if n.Status == dataworks.StatusFailure {
+			return true
+		}
+	}
+	return false
 }

@@ -59,6 +59,19 @@ type RunManualDagInput struct {
 	// ContinueAsNewEvery is the number of polls after which a run continues
 	// as new. Default 200, at most 300 (about 3,300 history events).
 	ContinueAsNewEvery int `json:"continueAsNewEvery,omitempty"`
+	// OnDeadline is what becomes of the DAG's unfinished instances when the
+	// deadline passes: "stop" (default) stops them in DataWorks, "leave"
+	// lets them run on. A cancelled workflow always stops them.
+	// 2020-05-18 only; under 2018-06-01 the report says what to stop by hand.
+	OnDeadline string `json:"onDeadline,omitempty"`
+	// StopWait bounds how long, after asking DataWorks to stop the
+	// unfinished instances, the workflow waits for them to be final.
+	// Default 5m, 10s to 1h.
+	StopWait Duration `json:"stopWait,omitzero"`
+	// FailurePolicy says how long a failed DAG stays open for a rerun.
+	FailurePolicy FailurePolicy `json:"failurePolicy,omitzero"`
+	// LogTail bounds the failed nodes' log tails in the report.
+	LogTail LogTailOptions `json:"logTail,omitzero"`
 
 	// Continued is set by the workflow itself when it continues as new: the
 	// run it carries on has been triggered already.
@@ -83,6 +96,27 @@ type PollOptions struct {
 	Jitter float64 `json:"jitter,omitempty"`
 }
 
+// FailurePolicy tunes when a failed DAG counts as failed.
+type FailurePolicy struct {
+	// WaitForRecovery keeps a FAILED DAG open this long after its last
+	// change, polling, so that an operator can rerun the failed nodes (from
+	// the DataWorks console or with the rerunFailed update) before the
+	// workflow reports the failure. For a blocked DAG it counts from the same
+	// moment as BlockedGrace, so the DAG fails after the longer of the two.
+	// Default 0 (report the failure at once), at most 7 days.
+	WaitForRecovery Duration `json:"waitForRecovery,omitzero"`
+}
+
+// LogTailOptions bound the log tails of failed nodes in the report
+// (2020-05-18 only: the 2018-06-01 API has no GetInstanceLog).
+type LogTailOptions struct {
+	// MaxBytesPerNode: default 4096, 256 to 65536.
+	MaxBytesPerNode int `json:"maxBytesPerNode,omitempty"`
+	// MaxBytesTotal caps the tails of one report. Default 32768, at most
+	// 262144.
+	MaxBytesTotal int `json:"maxBytesTotal,omitempty"`
+}
+
 // Continued is the state a run hands to its continuation.
 type Continued struct {
 	DagID       int64             `json:"dagId"`
@@ -96,6 +130,10 @@ type Continued struct {
 	Layout      string            `json:"layout,omitempty"`
 	Errors      string            `json:"errors,omitempty"`
 	Runs        int               `json:"runs"`
+	// StartedAt is the first run's start (the origin of timeout); Ops the
+	// state of operations (log tails, reruns under way, notes).
+	StartedAt time.Time `json:"startedAt,omitzero"`
+	Ops       *OpsState `json:"ops,omitempty"`
 }
 
 // Limits and defaults of the input.
@@ -114,6 +152,21 @@ const (
 	DefaultContinueAsNewEvery = 200
 	MaxContinueAsNewEvery     = 300
 	DefaultTimezone           = "Asia/Shanghai"
+	DefaultStopWait           = 5 * time.Minute
+	MinStopWait               = 10 * time.Second
+	MaxStopWait               = time.Hour
+	MaxWaitForRecovery        = 7 * 24 * time.Hour
+	DefaultLogTailPerNode     = 4 << 10
+	MinLogTailPerNode         = 256
+	MaxLogTailPerNode         = 64 << 10
+	DefaultLogTailTotal       = 32 << 10
+	MaxLogTailTotal           = 256 << 10
+)
+
+// What the workflow does with unfinished instances at the deadline.
+const (
+	OnDeadlineStop  = "stop"
+	OnDeadlineLeave = "leave"
 )
 
 // ParseInput decodes JSON strictly, for starters and tests: the error is
@@ -154,7 +207,7 @@ func (in *RunManualDagInput) UnmarshalJSON(b []byte) error {
 func decodeError(err error) error {
 	msg := strings.TrimPrefix(err.Error(), "json: ")
 	if strings.HasPrefix(msg, "unknown field") {
-		return fmt.Errorf("input has an %s; the fields are projectName, flowName, bizdate, timezone, dagParameters, nodeParameters, apiVersion, projectEnv, timeout, poll, blockedGrace, emptyListGrace, failOnDagFailure, continueAsNewEvery", msg)
+		return fmt.Errorf("input has an %s; the fields are projectName, flowName, bizdate, timezone, dagParameters, nodeParameters, apiVersion, projectEnv, timeout, poll, blockedGrace, emptyListGrace, failOnDagFailure, continueAsNewEvery, onDeadline, stopWait, failurePolicy, logTail", msg)
 	}
 	return fmt.Errorf("input: %s", msg)
 }

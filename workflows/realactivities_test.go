@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/auth/credentials"
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/manualdag/manualdag/activities"
@@ -26,9 +27,12 @@ type fakeDW struct {
 	list       []dataworks.NodeInstance
 }
 
-func (f *fakeDW) CreateManualDag(context.Context, dataworks.CreateManualDagRequest) (int64, error) {
+func (f *fakeDW) CreateManualDag(_ context.Context, req dataworks.CreateManualDagRequest) (int64, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if err := req.BeforeSend(); err != nil { // as the real client
+		return 0, &dataworks.Error{Action: "CreateManualDag", Phase: dataworks.PhaseNotSent, Code: dataworks.CodeBeforeSend, Err: err}
+	}
 	f.creates++
 	if f.creates == f.panicOn {
 		panic("worker died after sending")
@@ -44,7 +48,7 @@ func (f *fakeDW) SearchManualDagNodeInstance(context.Context, dataworks.SearchMa
 }
 
 func (s *workflowSuite) useReal(dw *fakeDW) {
-	s.env.RegisterActivity(&activities.Activities{DW: dw})
+	s.env.RegisterActivity(&activities.Activities{DW: dw, RecordIntent: heartbeatIntent})
 }
 
 var errNotSent = &dataworks.Error{Action: "CreateManualDag", Phase: dataworks.PhaseNotSent, Code: dataworks.CodeTransport, Err: errors.New("dial tcp: connection refused")}
@@ -173,7 +177,7 @@ func (s *workflowSuite) useEmulator(apiVersion string, opts emulator.Options) em
 	})
 	s.Require().NoError(err)
 	// A fixed jitter source: retry delays are the same on every run.
-	s.env.RegisterActivity(&activities.Activities{DW: client, Rand: func() float64 { return 0.5 }})
+	s.env.RegisterActivity(&activities.Activities{DW: client, Rand: func() float64 { return 0.5 }, RecordIntent: heartbeatIntent})
 	return emulated{emu: emu, client: client}
 }
 
@@ -338,4 +342,12 @@ func (s *workflowSuite) TestEmulatorThrottledPollsThenRecovery() {
 	s.Equal(search.Outcomes["ok"], r.Polls, "each poll is one successful search, its throttled attempts included")
 	s.Equal(1, e.emu.Stats().Calls["CreateManualDag"].Total)
 	s.onlyDAG(e, "daily_sales")
+}
+
+// heartbeatIntent records the create's intent in the SDK's test environment,
+// which has no Temporal client; its first heartbeat of an attempt is
+// synchronous.
+func heartbeatIntent(ctx context.Context, p activities.CreateProgress) error {
+	activity.RecordHeartbeat(ctx, p)
+	return nil
 }

@@ -32,6 +32,28 @@ type DagReport struct {
 	UnfinishedNodes []string       `json:"unfinishedNodes,omitempty"`
 	CountsByStatus  map[string]int `json:"countsByStatus,omitempty"`
 	Message         string         `json:"message"`
+	// StoppedNodes are the unfinished nodes manualdag had DataWorks stop
+	// (on cancel, or at the deadline with onDeadline "stop"); StopFailures
+	// the ones it could not stop, or that were not final StopWait later,
+	// each with the reason.
+	StoppedNodes []string `json:"stoppedNodes,omitempty"`
+	StopFailures []string `json:"stopFailures,omitempty"`
+	// Operations are what was done to the DAG run from the workflow (stop,
+	// rerun, extendDeadline), oldest first, the last 50.
+	Operations []Operation `json:"operations,omitempty"`
+	// Notes say what could not be done (the 2018-06-01 API has no stop,
+	// rerun or log calls, a log that could not be fetched) and what to do
+	// in DataWorks instead.
+	Notes []string `json:"notes,omitempty"`
+}
+
+// Operation is one thing done to the DAG run from the workflow.
+type Operation struct {
+	At time.Time `json:"at"`
+	// Op is "stop", "rerun" or "extendDeadline".
+	Op     string   `json:"op"`
+	Nodes  []string `json:"nodes,omitempty"`
+	Detail string   `json:"detail,omitempty"`
 }
 
 // NodeReport is one node instance.
@@ -43,6 +65,9 @@ type NodeReport struct {
 	FinishTime   time.Time        `json:"finishTime,omitzero"`
 	Duration     Duration         `json:"duration,omitzero"`
 	ErrorMessage string           `json:"errorMessage,omitempty"`
+	// LogTail is the end of a failed node's run log, fetched when the
+	// failure was first seen (2020-05-18 only; bounded by logTail).
+	LogTail string `json:"logTail,omitempty"`
 }
 
 // ReportFromError extracts the report a failed or cancelled RunManualDag
@@ -124,7 +149,11 @@ func (r *DagReport) summary(reason string) string {
 	case OutcomeTimedOut:
 		b.WriteString("timed out: ")
 	case OutcomeCanceled:
-		b.WriteString("watch canceled (the run goes on in DataWorks unless stopped there): ")
+		if len(r.StoppedNodes) > 0 || len(r.StopFailures) > 0 {
+			b.WriteString("canceled: ")
+		} else {
+			b.WriteString("watch canceled (the run goes on in DataWorks unless stopped there): ")
+		}
 	default:
 		b.WriteString("running: ")
 	}
@@ -149,6 +178,12 @@ func (r *DagReport) summary(reason string) string {
 	if reason != "" && r.Outcome != OutcomeFailed || total == 0 && reason != "" {
 		b.WriteString("; ")
 		b.WriteString(reason)
+	}
+	if n := len(r.StoppedNodes); n > 0 {
+		fmt.Fprintf(&b, "; stopped in DataWorks: %s", names(r.StoppedNodes))
+	}
+	if n := len(r.StopFailures); n > 0 {
+		fmt.Fprintf(&b, "; %d not stopped (see stopFailures)", n)
 	}
 	return b.String()
 }

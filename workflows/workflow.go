@@ -6,6 +6,7 @@ package workflows
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"time"
 
 	"go.temporal.io/sdk/log"
@@ -49,7 +50,20 @@ func RunManualDag(ctx workflow.Context, in RunManualDagInput) (DagReport, error)
 		r.report.Message = "invalid input: " + err.Error()
 		return r.report, temporal.NewNonRetryableApplicationError(r.report.Message, InvalidInput, nil)
 	}
+	r.v = workflow.GetVersion(ctx, changeOperations, workflow.DefaultVersion, versionOperations)
+	r.wake = workflow.NewBufferedChannel(ctx, 1)
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateRerunFailed, r.rerunFailed,
+		workflow.UpdateHandlerOptions{Validator: r.validateRerun}); err != nil {
+		return r.report, err
+	}
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateExtendDeadline, r.extendDeadline,
+		workflow.UpdateHandlerOptions{Validator: r.validateExtend}); err != nil {
+		return r.report, err
+	}
 	if r.report.DagID == 0 {
+		if err := r.refuseRetriedTrigger(ctx); err != nil {
+			return r.report, err
+		}
 		if err := r.trigger(ctx); err != nil {
 			return r.report, err
 		}
@@ -75,6 +89,15 @@ type run struct {
 	polls        int // this run's
 	runs         int
 	seed         uint64
+
+	// Operations (operations.go).
+	v         workflow.Version
+	startedAt time.Time // the first run's start: the origin of timeout
+	dl        *deadline // armed by watch
+	wake      workflow.Channel
+	ops       OpsState
+	stopping  bool // stopping the DAG run: updates are refused
+	closed    bool // the outcome is final: updates are refused
 }
 
 func (r *run) setup(ctx workflow.Context, in RunManualDagInput) error {
@@ -89,19 +112,49 @@ func (r *run) setup(ctx workflow.Context, in RunManualDagInput) error {
 	r.seed = JitterSeed(info.WorkflowExecution.ID)
 	r.report.Bizdate = s.create.Bizdate
 	r.logger = log.With(r.logger, "project", in.ProjectName, "flow", in.FlowName, "bizdate", s.create.Bizdate)
+	r.ops = OpsState{Logs: map[int64]NodeLog{}, Reruns: map[int64]PendingRerun{}}
 	if c := in.Continued; c != nil {
+		r.startedAt = c.StartedAt
+		if r.startedAt.IsZero() {
+			r.startedAt = c.Deadline.Add(-s.timeout)
+		}
+		if o := c.Ops; o != nil {
+			r.ops.Unsupported = o.Unsupported
+			maps.Copy(r.ops.Logs, o.Logs)
+			maps.Copy(r.ops.Reruns, o.Reruns)
+			r.report.Operations, r.report.Notes = o.Operations, o.Notes
+		}
 		r.deadline, r.stableSince = c.Deadline, c.StableSince
 		r.nodes, r.digest, r.layout, r.errorsDigest, r.unchanged = c.Nodes, c.Digest, c.Layout, c.Errors, c.Unchanged
 		r.runs = c.Runs + 1
 		r.report.DagID, r.report.TriggeredAt, r.report.Polls = c.DagID, c.TriggeredAt, c.Polls
 		r.report.Outcome = OutcomeRunning
-		r.report.setNodes(c.Nodes)
+		r.nodes = c.Nodes
+		r.showNodes(c.Nodes)
 		r.logger = log.With(r.logger, "dagId", c.DagID)
 		r.logger.Info("Continuing to watch the DAG run", "polls", c.Polls, "run", r.runs)
 		return nil
 	}
+	r.startedAt = now
 	r.deadline = now.Add(s.timeout)
 	return nil
+}
+
+// refuseRetriedTrigger stops a workflow run that is a retry of an earlier
+// one (the caller gave RunManualDag a retry policy): the earlier attempt may
+// have triggered the DAG, and its heartbeat details died with it.
+func (r *run) refuseRetriedTrigger(ctx workflow.Context) error {
+	attempt := workflow.GetInfo(ctx).Attempt
+	if attempt <= 1 {
+		return nil
+	}
+	c := r.s.create
+	msg := activities.OutcomeUnknownMessage(c.ProjectName, c.FlowName, c.Bizdate,
+		fmt.Sprintf("this is attempt %d of the workflow (a workflow retry policy is set), and an earlier attempt may have triggered it; do not give RunManualDag a retry policy", attempt))
+	r.report.Outcome, r.report.Message = OutcomeFailed, msg
+	r.report.FinishedAt = workflow.Now(ctx)
+	r.logger.Error("Refusing to trigger in a retried workflow run", "attempt", attempt)
+	return temporal.NewNonRetryableApplicationError(msg, TriggerOutcomeUnknown, nil, r.report)
 }
 
 // trigger runs the create activity once (its retries are the activity's own
@@ -141,6 +194,7 @@ func (r *run) trigger(ctx workflow.Context) error {
 			r.report.Message, typ = appErr.Message(), appErr.Type()
 		}
 		r.logger.Error("DAG run not triggered", "error", err)
+		r.closed = true
 		return temporal.NewNonRetryableApplicationError(r.report.Message, typ, nil, r.report)
 	}
 
@@ -203,22 +257,28 @@ func (r *run) triggerError(err error) (int64, error) {
 // watch polls until the outcome is final, the deadline passes, or the run
 // continues as new.
 func (r *run) watch(ctx workflow.Context) (DagReport, error) {
-	deadlineCtx, stopDeadline := workflow.WithCancel(ctx)
-	defer stopDeadline()
-	deadline := workflow.NewTimer(deadlineCtx, max(r.deadline.Sub(workflow.Now(ctx)), 0))
+	r.dl = newDeadline(ctx, r.deadline)
+	defer r.dl.stop()
 
 	for {
 		if r.polls >= r.s.canEvery || r.polls > 0 && workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
 			return r.report, r.continueAsNew(ctx)
 		}
-		changed, err := r.poll(ctx, deadline)
+		changed, err := r.poll(ctx)
 		if err != nil {
 			return r.report, err
 		}
 		if ctx.Err() != nil {
 			return r.report, r.canceled(ctx)
 		}
-		d := Decide(r.nodes, r.timing(ctx))
+		if changed {
+			r.fetchLogs(ctx)
+			if ctx.Err() != nil {
+				return r.report, r.canceled(ctx)
+			}
+		}
+		r.settleReruns(ctx)
+		d := r.holdForReruns(Decide(r.nodes, r.timing(ctx)))
 		if d.Outcome.Final() {
 			return r.finish(ctx, d)
 		}
@@ -236,11 +296,11 @@ func (r *run) watch(ctx workflow.Context) (DagReport, error) {
 		if !d.RecheckAt.IsZero() {
 			wait = min(wait, max(d.RecheckAt.Sub(workflow.Now(ctx)), MinPollInterval))
 		}
-		r.sleep(ctx, wait, deadline)
+		r.sleep(ctx, wait)
 		if ctx.Err() != nil {
 			return r.report, r.canceled(ctx)
 		}
-		if deadline.IsReady() {
+		if r.dl.passed(ctx) {
 			return r.finish(ctx, Decide(r.nodes, r.timing(ctx)))
 		}
 	}
@@ -254,27 +314,15 @@ func (r *run) timing(ctx workflow.Context) Timing {
 		StableSince:    r.stableSince,
 		BlockedGrace:   r.s.blockedGrace,
 		EmptyListGrace: r.s.emptyListGrace,
+
+		WaitForRecovery: r.s.waitForRecovery,
 	}
 }
 
 // poll runs one search. It returns whether the snapshot changed; at the
 // deadline it cancels the search and leaves the snapshot as it was.
-func (r *run) poll(ctx workflow.Context, deadline workflow.Future) (bool, error) {
-	actx, cancel := workflow.WithCancel(ctx)
-	defer cancel()
-	actx = workflow.WithActivityOptions(actx, workflow.ActivityOptions{
-		StartToCloseTimeout: searchStartToClose,
-		// No attempt limit: throttling and a spent quota come with their
-		// own delays, and the deadline bounds the whole.
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval:        2 * time.Second,
-			BackoffCoefficient:     2,
-			MaximumInterval:        time.Minute,
-			NonRetryableErrorTypes: activities.SearchNonRetryableErrorTypes(),
-		},
-	})
-	var a *activities.Activities
-	fut := workflow.ExecuteActivity(actx, a.SearchManualDagNodeInstance, activities.SearchInput{
+func (r *run) poll(ctx workflow.Context) (bool, error) {
+	res, done, searchErr := r.search(ctx, activities.SearchInput{
 		ProjectName: r.s.create.ProjectName,
 		DagID:       r.report.DagID,
 		APIVersion:  r.s.create.APIVersion,
@@ -282,14 +330,7 @@ func (r *run) poll(ctx workflow.Context, deadline workflow.Future) (bool, error)
 		KnownDigest: r.digest,
 		KnownLayout: r.layout,
 		KnownErrors: r.errorsDigest,
-	})
-	var res activities.SearchResult
-	var searchErr error
-	done := false
-	sel := workflow.NewSelector(ctx)
-	sel.AddFuture(fut, func(f workflow.Future) { done, searchErr = true, f.Get(ctx, &res) })
-	sel.AddFuture(deadline, func(workflow.Future) {})
-	sel.Select(ctx)
+	}, r.dl, 0)
 	if !done || ctx.Err() != nil {
 		return false, nil // the deadline passed or the workflow was cancelled: the caller sees which
 	}
@@ -327,6 +368,43 @@ func (r *run) poll(ctx workflow.Context, deadline workflow.Future) (bool, error)
 	return changed, nil
 }
 
+// search runs the search activity. With stopAt it gives up when stopAt
+// passes (done false), cancelling the activity; scheduleToClose, when not
+// zero, bounds it with its retries.
+func (r *run) search(ctx workflow.Context, in activities.SearchInput, stopAt *deadline, scheduleToClose time.Duration) (activities.SearchResult, bool, error) {
+	actx, cancel := workflow.WithCancel(ctx)
+	defer cancel()
+	actx = workflow.WithActivityOptions(actx, workflow.ActivityOptions{
+		ScheduleToCloseTimeout: scheduleToClose,
+		StartToCloseTimeout:    searchStartToClose,
+		// No attempt limit: throttling and a spent quota come with their
+		// own delays, and the deadline bounds the whole.
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:        2 * time.Second,
+			BackoffCoefficient:     2,
+			MaximumInterval:        time.Minute,
+			NonRetryableErrorTypes: activities.SearchNonRetryableErrorTypes(),
+		},
+	})
+	var a *activities.Activities
+	fut := workflow.ExecuteActivity(actx, a.SearchManualDagNodeInstance, in)
+	var res activities.SearchResult
+	var err error
+	done := false
+	for {
+		sel := workflow.NewSelector(ctx)
+		sel.AddFuture(fut, func(f workflow.Future) { done, err = true, f.Get(ctx, &res) })
+		if stopAt != nil {
+			sel.AddFuture(stopAt.timer, func(workflow.Future) {})
+		}
+		sel.Select(ctx)
+		// A deadline timer that fired early was re-armed by extendDeadline.
+		if done || ctx.Err() != nil || stopAt == nil || stopAt.passed(ctx) {
+			return res, done, err
+		}
+	}
+}
+
 // stopWatching ends the workflow after a search failed for good.
 func (r *run) stopWatching(ctx workflow.Context, err error) error {
 	typ := DataWorksPermanent
@@ -338,24 +416,52 @@ func (r *run) stopWatching(ctx workflow.Context, err error) error {
 	r.report.Message = fmt.Sprintf("manualdag stopped watching DataWorks DAG %d (%s/%s, bizdate %s): %v; the run itself goes on in DataWorks",
 		r.report.DagID, r.report.ProjectName, r.report.FlowName, r.report.Bizdate, err)
 	r.logger.Error("Stopped watching the DAG run", "error", err)
+	r.closed = true
 	return temporal.NewNonRetryableApplicationError(r.report.Message, typ, nil, r.report)
 }
 
-// sleep waits on a timer, or until the deadline fires.
-func (r *run) sleep(ctx workflow.Context, d time.Duration, deadline workflow.Future) {
+// sleep waits on a timer, or until the deadline fires, or until an update
+// asks for a poll now (a rerun).
+func (r *run) sleep(ctx workflow.Context, d time.Duration) {
 	tctx, cancel := workflow.WithCancel(ctx)
 	defer cancel()
 	timer := workflow.NewTimer(tctx, d)
-	sel := workflow.NewSelector(ctx)
-	sel.AddFuture(timer, func(workflow.Future) {})
-	sel.AddFuture(deadline, func(workflow.Future) {})
-	sel.Select(ctx)
+	for {
+		woke := false
+		sel := workflow.NewSelector(ctx)
+		sel.AddFuture(timer, func(workflow.Future) {})
+		sel.AddFuture(r.dl.timer, func(workflow.Future) {})
+		sel.AddReceive(r.wake, func(c workflow.ReceiveChannel, _ bool) { c.ReceiveAsync(nil); woke = true })
+		sel.Select(ctx)
+		// A deadline timer that fired early was re-armed by extendDeadline.
+		if woke || timer.IsReady() || ctx.Err() != nil || r.dl.passed(ctx) {
+			return
+		}
+	}
+}
+
+// awaitHandlers lets update handlers in flight finish before the run ends
+// or continues as new.
+func (r *run) awaitHandlers(ctx workflow.Context) {
+	if !workflow.AllHandlersFinished(ctx) {
+		_ = workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
+	}
 }
 
 func (r *run) finish(ctx workflow.Context, d Decision) (DagReport, error) {
+	r.closed = true
+	r.awaitHandlers(ctx)
 	r.report.Outcome = d.Outcome
 	r.report.FinishedAt = workflow.Now(ctx)
-	r.report.setNodes(r.nodes)
+	r.showNodes(r.nodes)
+	if d.Outcome == OutcomeTimedOut && r.operationsOn() {
+		if r.s.stopOnDeadline {
+			r.stopUnfinished(ctx, "the deadline passed")
+			r.report.FinishedAt = workflow.Now(ctx)
+		} else if r.report.DagID != 0 {
+			r.note("onDeadline is %q: the unfinished instances run on in DataWorks; stop them in %s if they should not", OnDeadlineLeave, r.operationsRef())
+		}
+	}
 	r.report.Message = r.report.summary(d.Reason)
 	r.logger.Info("DAG run finished", "outcome", d.Outcome, "polls", r.report.Polls, "message", r.report.Message)
 	if d.Outcome == OutcomeSucceeded || !r.s.failOnDagFailure {
@@ -368,9 +474,14 @@ func (r *run) finish(ctx workflow.Context, d Decision) (DagReport, error) {
 	return r.report, temporal.NewNonRetryableApplicationError(r.report.Message, typ, nil, r.report)
 }
 
-// canceled ends a cancelled workflow with a CANCELED report in the details.
+// canceled ends a cancelled workflow with a CANCELED report in the details,
+// after stopping the DAG's unfinished instances.
 func (r *run) canceled(ctx workflow.Context) error {
 	r.report.Outcome = OutcomeCanceled
+	r.stopUnfinished(ctx, "the workflow was cancelled")
+	r.closed = true
+	dctx, _ := workflow.NewDisconnectedContext(ctx)
+	r.awaitHandlers(dctx)
 	r.report.FinishedAt = workflow.Now(ctx)
 	r.report.Message = r.report.summary("")
 	if r.report.DagID == 0 {
@@ -383,7 +494,10 @@ func (r *run) canceled(ctx workflow.Context) error {
 // continueAsNew hands the watch to a fresh run, carrying what it knows; the
 // continued run never triggers.
 func (r *run) continueAsNew(ctx workflow.Context) error {
+	r.awaitHandlers(ctx)
 	next := r.in
+	// The bizdate is fixed now; a timezone beside it would be refused.
+	next.Timezone = ""
 	next.Continued = &Continued{
 		DagID:       r.report.DagID,
 		TriggeredAt: r.report.TriggeredAt,
@@ -396,6 +510,14 @@ func (r *run) continueAsNew(ctx workflow.Context) error {
 		Layout:      r.layout,
 		Errors:      r.errorsDigest,
 		Runs:        r.runs,
+		StartedAt:   r.startedAt,
+		Ops: &OpsState{
+			Unsupported: r.ops.Unsupported,
+			Logs:        r.ops.Logs,
+			Reruns:      r.ops.Reruns,
+			Operations:  r.report.Operations,
+			Notes:       r.report.Notes,
+		},
 	}
 	r.logger.Info("Continuing as new", "polls", r.report.Polls, "historyLength", workflow.GetInfo(ctx).GetCurrentHistoryLength())
 	return workflow.NewContinueAsNewError(ctx, WorkflowName, next)

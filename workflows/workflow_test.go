@@ -48,6 +48,7 @@ func (s *workflowSuite) SetupTest() {
 	s.env.RegisterWorkflowWithOptions(RunManualDag, workflow.RegisterOptions{Name: WorkflowName})
 	s.env.RegisterActivity(a)
 	s.creates = 0
+	s.mockOpsUnsupported()
 }
 
 func (s *workflowSuite) TearDownTest() { s.env.AssertExpectations(s.T()) }
@@ -431,4 +432,28 @@ func TestReportFromErrorWithoutReport(t *testing.T) {
 	require.True(t, ok)
 	require.Equal(t, int64(7), got.DagID)
 	require.True(t, strings.Contains(DagFailed, "Dag"))
+}
+
+// A run continued as new keeps its bizdate and drops the timezone that
+// chose it, which would be refused beside an explicit bizdate.
+func (s *workflowSuite) TestContinueAsNewWithTimezoneKeepsWatching() {
+	s.mockCreate()
+	s.mockSearch(running, running)
+	in := input()
+	in.Bizdate, in.Timezone = "", "Asia/Shanghai"
+	in.ContinueAsNewEvery = 2
+	s.env.ExecuteWorkflow(WorkflowName, in)
+	var can *workflow.ContinueAsNewError
+	s.Require().True(errors.As(s.env.GetWorkflowError(), &can), "%v", s.env.GetWorkflowError())
+	var next RunManualDagInput
+	s.Require().NoError(converter.GetDefaultDataConverter().FromPayloads(can.Input, &next))
+	s.Empty(next.Timezone)
+	s.Equal("2024-06-01", next.Bizdate)
+
+	s.SetupTest()
+	s.env.OnActivity(a.CreateManualDag, mock.Anything, mock.Anything).Never()
+	s.mockSearch(succeeded)
+	r, err := s.run(next)
+	s.Require().NoError(err)
+	s.Equal(OutcomeSucceeded, r.Outcome)
 }

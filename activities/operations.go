@@ -1,0 +1,235 @@
+package activities
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/manualdag/manualdag/dataworks"
+)
+
+// InstanceOps are the node-instance operations of the 2020-05-18 API, which
+// StopInstances, RestartInstances and GetInstanceLogs need; *dataworks.Client
+// implements them (under 2018-06-01 they fail before any I/O with
+// dataworks.CodeUnsupported).
+type InstanceOps interface {
+	StopInstance(ctx context.Context, req dataworks.InstanceRequest) error
+	RestartInstance(ctx context.Context, req dataworks.InstanceRequest) error
+	GetInstanceLog(ctx context.Context, req dataworks.InstanceLogRequest) (string, error)
+}
+
+var _ InstanceOps = (*dataworks.Client)(nil)
+
+// Log tail bounds of GetInstanceLogs.
+const (
+	DefaultLogTailBytes = 4 << 10
+	MaxLogTailBytes     = 64 << 10
+	// maxFailureMessage bounds each failure message in a result.
+	maxFailureMessage = 300
+)
+
+// InstancesInput names node instances of one DAG run, for StopInstances and
+// RestartInstances.
+type InstancesInput struct {
+	InstanceIDs []int64 `json:"instanceIds"`
+	// APIVersion is the workflow's ("" = the client's); the calls exist only
+	// in 2020-05-18.
+	APIVersion string `json:"apiVersion,omitempty"`
+	ProjectEnv string `json:"projectEnv,omitempty"`
+}
+
+// InstancesResult says what became of each instance.
+type InstancesResult struct {
+	// Done are the instances DataWorks accepted the call for. A stop is
+	// asynchronous: the instance reaches FAILURE a little later. Stopping an
+	// instance that had finished already is accepted too.
+	Done []int64 `json:"done,omitempty"`
+	// Failures are the instances DataWorks refused, with the reason.
+	Failures []InstanceFailure `json:"failures,omitempty"`
+	// Unsupported is set when the API version has no such call: nothing was
+	// sent, Done and Failures are empty, and the text says why.
+	Unsupported string `json:"unsupported,omitempty"`
+}
+
+// InstanceFailure is one instance an operation could not be done for.
+type InstanceFailure struct {
+	InstanceID int64 `json:"instanceId"`
+	// Code is DataWorks' error code, when it gave one.
+	Code    string `json:"code,omitempty"`
+	Message string `json:"message"`
+}
+
+// LogsInput asks for the tails of the run logs of node instances.
+type LogsInput struct {
+	InstanceIDs []int64 `json:"instanceIds"`
+	// MaxBytes bounds each tail. Default DefaultLogTailBytes, at most
+	// MaxLogTailBytes.
+	MaxBytes   int    `json:"maxBytes,omitempty"`
+	APIVersion string `json:"apiVersion,omitempty"`
+	ProjectEnv string `json:"projectEnv,omitempty"`
+}
+
+// LogsResult holds the log tails, by instance id.
+type LogsResult struct {
+	// Tails are the last MaxBytes of each log (cut on a line or rune
+	// boundary, marked with a leading "…").
+	Tails       map[int64]string  `json:"tails,omitempty"`
+	Failures    []InstanceFailure `json:"failures,omitempty"`
+	Unsupported string            `json:"unsupported,omitempty"`
+}
+
+// opProgress is the heartbeat detail of an operation activity, so that a
+// retry (after throttling, say) does not repeat what an earlier attempt did.
+type opProgress struct {
+	Next     int               `json:"next"`
+	Done     []int64           `json:"done,omitempty"`
+	Failures []InstanceFailure `json:"failures,omitempty"`
+	Tails    map[int64]string  `json:"tails,omitempty"`
+}
+
+// StopInstances asks DataWorks to stop each instance. It is safe to repeat
+// (a stop of a stopping or finished instance is accepted), so every failure
+// but a permanent refusal is retried, resuming after the instances done.
+func (a *Activities) StopInstances(ctx context.Context, in InstancesInput) (InstancesResult, error) {
+	ops, err := a.ops("StopInstances", in.InstanceIDs)
+	if err != nil {
+		return InstancesResult{}, err
+	}
+	p, unsupported, err := a.eachInstance(ctx, "stop", in.InstanceIDs, true, func(ctx context.Context, id int64) (string, error) {
+		return "", ops.StopInstance(ctx, dataworks.InstanceRequest{InstanceID: id, APIVersion: in.APIVersion, ProjectEnv: in.ProjectEnv})
+	})
+	return InstancesResult{Done: p.Done, Failures: p.Failures, Unsupported: unsupported}, err
+}
+
+// RestartInstances reruns each (failed) instance. A restart is not repeated
+// blindly: only failures that prove nothing was done (not sent, throttled,
+// quota) are retried; a restart whose outcome is unknown is reported as a
+// failure, and the workflow's next poll shows whether it took effect.
+func (a *Activities) RestartInstances(ctx context.Context, in InstancesInput) (InstancesResult, error) {
+	ops, err := a.ops("RestartInstances", in.InstanceIDs)
+	if err != nil {
+		return InstancesResult{}, err
+	}
+	p, unsupported, err := a.eachInstance(ctx, "restart", in.InstanceIDs, false, func(ctx context.Context, id int64) (string, error) {
+		return "", ops.RestartInstance(ctx, dataworks.InstanceRequest{InstanceID: id, APIVersion: in.APIVersion, ProjectEnv: in.ProjectEnv})
+	})
+	return InstancesResult{Done: p.Done, Failures: p.Failures, Unsupported: unsupported}, err
+}
+
+// GetInstanceLogs fetches the tail of each instance's latest run log. Logs
+// expire after about 7 days, so the workflow asks when it sees the failure.
+func (a *Activities) GetInstanceLogs(ctx context.Context, in LogsInput) (LogsResult, error) {
+	ops, err := a.ops("GetInstanceLogs", in.InstanceIDs)
+	if err != nil {
+		return LogsResult{}, err
+	}
+	maxBytes := in.MaxBytes
+	if maxBytes <= 0 {
+		maxBytes = DefaultLogTailBytes
+	}
+	maxBytes = min(maxBytes, MaxLogTailBytes)
+	p, unsupported, err := a.eachInstance(ctx, "log", in.InstanceIDs, true, func(ctx context.Context, id int64) (string, error) {
+		text, err := ops.GetInstanceLog(ctx, dataworks.InstanceLogRequest{InstanceID: id, APIVersion: in.APIVersion, ProjectEnv: in.ProjectEnv})
+		return Tail(text, maxBytes), err
+	})
+	return LogsResult{Tails: p.Tails, Failures: p.Failures, Unsupported: unsupported}, err
+}
+
+func (a *Activities) ops(activity string, ids []int64) (InstanceOps, error) {
+	for _, id := range ids {
+		if id <= 0 {
+			return nil, temporal.NewNonRetryableApplicationError(
+				fmt.Sprintf("invalid %s input: instance id %d is not positive", activity, id), ErrInvalidInput, nil)
+		}
+	}
+	if a.Ops != nil {
+		return a.Ops, nil
+	}
+	if ops, ok := a.DW.(InstanceOps); ok {
+		return ops, nil
+	}
+	return nil, temporal.NewNonRetryableApplicationError(
+		fmt.Sprintf("%s: the worker's DataWorks client has no instance operations (Activities.Ops is not set)", activity), ErrPermanent, nil)
+}
+
+// eachInstance calls op for each id in order, resuming after what an earlier
+// attempt recorded in its heartbeat. A permanent refusal is recorded for
+// that instance and the loop goes on; CodeUnsupported ends it before any
+// I/O. Any other error fails the attempt with a typed, retryable error
+// (progress kept), except that with retryUnsure false an error after which
+// the call may have taken effect is recorded as a failure instead.
+func (a *Activities) eachInstance(ctx context.Context, what string, ids []int64, retryUnsure bool,
+	op func(context.Context, int64) (string, error)) (opProgress, string, error) {
+	var p opProgress
+	if activity.HasHeartbeatDetails(ctx) && activity.GetHeartbeatDetails(ctx, &p) != nil {
+		p = opProgress{}
+	}
+	for ; p.Next < len(ids); p.Next++ {
+		id := ids[p.Next]
+		text, err := op(ctx, id)
+		switch {
+		case err == nil:
+			if what == "log" {
+				if p.Tails == nil {
+					p.Tails = map[int64]string{}
+				}
+				p.Tails[id] = text
+			} else {
+				p.Done = append(p.Done, id)
+			}
+		case isUnsupported(err):
+			return opProgress{}, err.Error(), nil
+		case dataworks.Permanent(err):
+			p.Failures = append(p.Failures, failure(id, err, ""))
+		case !retryUnsure && !dataworks.NotSent(err):
+			p.Failures = append(p.Failures, failure(id, err, "it may or may not have taken effect; the next poll shows"))
+		default:
+			activity.RecordHeartbeat(ctx, p)
+			m := errorMapper{attempt: activity.GetInfo(ctx).Attempt, rnd: a.rand()}
+			return p, "", m.mapRead(fmt.Errorf("%s instance %d: %w", what, id, err))
+		}
+		activity.RecordHeartbeat(ctx, p)
+	}
+	return p, "", nil
+}
+
+func isUnsupported(err error) bool {
+	var e *dataworks.Error
+	return errors.As(err, &e) && e.Code == dataworks.CodeUnsupported
+}
+
+func failure(id int64, err error, note string) InstanceFailure {
+	f := InstanceFailure{InstanceID: id, Message: err.Error()}
+	var e *dataworks.Error
+	if errors.As(err, &e) {
+		f.Code = e.Code
+	}
+	if note != "" {
+		f.Message += "; " + note
+	}
+	f.Message = truncate(f.Message, maxFailureMessage)
+	return f
+}
+
+// Tail returns the last n bytes of s at most, starting on a line boundary
+// when one is near (else on a rune boundary), with a leading "…" when cut.
+func Tail(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	const mark = "…"
+	start := len(s) - max(n-len(mark), 0)
+	for start < len(s) && !utf8.RuneStart(s[start]) {
+		start++
+	}
+	// Prefer a whole first line, unless that drops more than a quarter.
+	if i := strings.IndexByte(s[start:], '\n'); i >= 0 && i < n/4 && start+i+1 < len(s) {
+		start += i + 1
+	}
+	return mark + s[start:]
+}

@@ -1,0 +1,686 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/manualdag/manualdag/activities"
+	"github.com/manualdag/manualdag/dataworks"
+)
+
+// Updates of RunManualDag (docs/design.md, "Operate a run").
+const (
+	// UpdateRerunFailed restarts failed nodes (RerunRequest → RerunResult);
+	// the workflow goes on waiting and reports the merged result.
+	UpdateRerunFailed = "rerunFailed"
+	// UpdateExtendDeadline moves the deadline later
+	// (ExtendDeadlineRequest → ExtendDeadlineResult).
+	UpdateExtendDeadline = "extendDeadline"
+)
+
+// Runs started before the operations existed replay without them: no log
+// fetch, no stop on cancel or at the deadline.
+const (
+	changeOperations                   = "operations"
+	versionOperations workflow.Version = 1
+)
+
+const (
+	opsStartToClose = time.Minute
+	opsHeartbeat    = 30 * time.Second
+	// opsScheduleToClose bounds one operation activity, retries included.
+	opsScheduleToClose = 5 * time.Minute
+	// logFetchBound bounds a log fetch, retries included: the poll loop
+	// waits for it, and must not stall on a throttled log.
+	logFetchBound = time.Minute
+	// rerunSettle is how long a restarted node may keep showing its old
+	// failure before the workflow stops waiting for the rerun to show.
+	rerunSettle   = 2 * time.Minute
+	maxOperations = 50
+	maxNotes      = 20
+	// minLogTail: a smaller share of the report's log cap is not fetched.
+	minLogTail = 128
+)
+
+// RerunRequest is the argument of the rerunFailed update.
+type RerunRequest struct {
+	// Nodes are instance ids (nodes[].id in the report) or node names of
+	// failed nodes. Empty: every failed node.
+	Nodes []string `json:"nodes,omitempty"`
+}
+
+// RerunResult is the rerunFailed update's result. The update completes once
+// DataWorks has accepted the restarts; the workflow goes on waiting, and its
+// report has the merged outcome.
+type RerunResult struct {
+	Restarted []string `json:"restarted,omitempty"`
+	// Refused are the nodes DataWorks would not restart, with the reason.
+	Refused []string `json:"refused,omitempty"`
+	Message string   `json:"message"`
+}
+
+// ExtendDeadlineRequest is the argument of the extendDeadline update:
+// exactly one field. The new deadline must be later than the current one
+// and at most 30 days after the workflow's start.
+type ExtendDeadlineRequest struct {
+	// By moves the current deadline later by this much.
+	By Duration `json:"by,omitzero"`
+	// Timeout is a new overall timeout, counted from the workflow's start
+	// like the input's timeout.
+	Timeout Duration `json:"timeout,omitzero"`
+	// Until is the new deadline.
+	Until time.Time `json:"until,omitzero"`
+}
+
+// ExtendDeadlineResult is the extendDeadline update's result.
+type ExtendDeadlineResult struct {
+	Previous time.Time `json:"previous"`
+	Deadline time.Time `json:"deadline"`
+}
+
+// OpsState is what the operations keep across continue-as-new.
+type OpsState struct {
+	// Unsupported is set once an activity found that the worker's API
+	// version has no instance operations.
+	Unsupported string `json:"unsupported,omitempty"`
+	// Logs are the log tails of failed instances, by instance id.
+	Logs map[int64]NodeLog `json:"logs,omitempty"`
+	// Reruns are restarts DataWorks has not shown yet, by instance id.
+	Reruns     map[int64]PendingRerun `json:"reruns,omitempty"`
+	Operations []Operation            `json:"operations,omitempty"`
+	Notes      []string               `json:"notes,omitempty"`
+}
+
+// NodeLog is the log tail of one failure of an instance.
+type NodeLog struct {
+	// Finish is the failure's finish time (unix seconds): a later failure
+	// of the same instance (after a rerun) has its own log.
+	Finish int64  `json:"finish,omitempty"`
+	Tail   string `json:"tail,omitempty"`
+}
+
+// PendingRerun is a restart DataWorks accepted and the search has not shown.
+type PendingRerun struct {
+	Finish int64     `json:"finish,omitempty"` // of the failure that was rerun
+	At     time.Time `json:"at"`
+}
+
+// deadline is a timer the loop races its waits against. extendDeadline
+// re-arms it; the cancelled timer wakes whoever waited on it, and they
+// check passed.
+type deadline struct {
+	at     time.Time
+	timer  workflow.Future
+	cancel workflow.CancelFunc
+}
+
+func newDeadline(ctx workflow.Context, at time.Time) *deadline {
+	d := &deadline{}
+	d.set(ctx, at)
+	return d
+}
+
+func (d *deadline) set(ctx workflow.Context, at time.Time) {
+	if d.cancel != nil {
+		d.cancel()
+	}
+	tctx, cancel := workflow.WithCancel(ctx)
+	d.at, d.cancel = at, cancel
+	d.timer = workflow.NewTimer(tctx, max(at.Sub(workflow.Now(ctx)), 0))
+}
+
+func (d *deadline) passed(ctx workflow.Context) bool { return !workflow.Now(ctx).Before(d.at) }
+
+func (d *deadline) stop() {
+	if d != nil && d.cancel != nil {
+		d.cancel()
+	}
+}
+
+// operationsOn reports whether this run has the operations (see
+// versionOperations).
+func (r *run) operationsOn() bool { return r.v >= versionOperations }
+
+// unsupported says why the instance operations cannot be used, or "".
+func (r *run) unsupported() string {
+	if r.ops.Unsupported != "" {
+		return r.ops.Unsupported
+	}
+	if r.s.create.APIVersion == dataworks.APIVersion2018 {
+		return "the input asks for apiVersion " + dataworks.APIVersion2018
+	}
+	return ""
+}
+
+func (r *run) note(format string, a ...any) {
+	msg := fmt.Sprintf(format, a...)
+	if slices.Contains(r.report.Notes, msg) {
+		return
+	}
+	if len(r.report.Notes) >= maxNotes {
+		r.report.Notes = slices.Delete(r.report.Notes, 0, 1)
+	}
+	r.report.Notes = append(r.report.Notes, msg)
+	r.logger.Warn("Operation note", "note", msg)
+}
+
+func (r *run) record(ctx workflow.Context, op string, nodes []string, detail string) {
+	if len(r.report.Operations) >= maxOperations {
+		r.report.Operations = slices.Delete(r.report.Operations, 0, 1)
+	}
+	r.report.Operations = append(r.report.Operations, Operation{At: workflow.Now(ctx), Op: op, Nodes: nodes, Detail: detail})
+}
+
+func (r *run) pending(id int64) bool {
+	_, ok := r.ops.Reruns[id]
+	return ok
+}
+
+func (r *run) wakeUp() { r.wake.SendAsync(struct{}{}) }
+
+func (r *run) opsOptions(ctx workflow.Context, scheduleToClose time.Duration) workflow.Context {
+	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		ScheduleToCloseTimeout: scheduleToClose,
+		StartToCloseTimeout:    opsStartToClose,
+		HeartbeatTimeout:       opsHeartbeat,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:        2 * time.Second,
+			BackoffCoefficient:     2,
+			MaximumInterval:        time.Minute,
+			NonRetryableErrorTypes: []string{activities.ErrInvalidInput, activities.ErrPermanent},
+		},
+	})
+}
+
+func (r *run) label(id int64) string {
+	for _, n := range r.nodes {
+		if n.ID == id {
+			return nodeLabel(n)
+		}
+	}
+	return fmt.Sprintf("instance %d", id)
+}
+
+func (r *run) labels(ids []int64) []string {
+	out := make([]string, 0, len(ids))
+	for _, id := range ids {
+		out = append(out, r.label(id))
+	}
+	return out
+}
+
+func (r *run) failureLabels(fs []activities.InstanceFailure) []string {
+	out := make([]string, 0, len(fs))
+	for _, f := range fs {
+		out = append(out, r.label(f.InstanceID)+": "+f.Message)
+	}
+	return out
+}
+
+func (r *run) operationsRef() string {
+	return fmt.Sprintf("DataWorks Operation Center > Manual Instances (DAG %d, %s/%s, bizdate %s)",
+		r.report.DagID, r.report.ProjectName, r.report.FlowName, r.report.Bizdate)
+}
+
+// showNodes puts a snapshot into the report, with the log tails of the
+// failures they belong to.
+func (r *run) showNodes(nodes []activities.Node) {
+	r.report.setNodes(nodes)
+	for i, n := range nodes {
+		if l, ok := r.ops.Logs[n.ID]; ok && n.Status == dataworks.StatusFailure && l.Finish == n.Finish {
+			r.report.Nodes[i].LogTail = l.Tail
+		}
+	}
+}
+
+// fetchLogs gets the log tails of failures not seen before, within the
+// report's cap. Logs expire after about 7 days: this is the moment to ask.
+func (r *run) fetchLogs(ctx workflow.Context) {
+	if !r.operationsOn() {
+		return
+	}
+	var ids []int64
+	failed := map[int64]activities.Node{}
+	for _, n := range r.nodes {
+		if n.Status != dataworks.StatusFailure {
+			continue
+		}
+		failed[n.ID] = n
+		if l, ok := r.ops.Logs[n.ID]; !ok || l.Finish != n.Finish {
+			ids = append(ids, n.ID)
+		}
+	}
+	// A log whose node is no longer failed gives its share back.
+	for id := range r.ops.Logs {
+		if _, ok := failed[id]; !ok {
+			delete(r.ops.Logs, id)
+		}
+	}
+	if len(ids) == 0 {
+		return
+	}
+	mark := func(tails map[int64]string) {
+		for _, id := range ids {
+			r.ops.Logs[id] = NodeLog{Finish: failed[id].Finish, Tail: tails[id]}
+		}
+		r.showNodes(r.nodes)
+	}
+	if why := r.unsupported(); why != "" {
+		r.note("failed-node logs: DataWorks API %s has no GetInstanceLog (%s); read the logs of %s in %s, or run with apiVersion %s",
+			dataworks.APIVersion2018, why, strings.Join(r.labels(ids), ", "), r.operationsRef(), dataworks.APIVersion2020)
+		mark(nil)
+		return
+	}
+	used := 0
+	for id, l := range r.ops.Logs {
+		if !slices.Contains(ids, id) {
+			used += len(l.Tail)
+		}
+	}
+	per := min(r.s.logPerNode, (r.s.logTotal-used)/len(ids))
+	left := r.deadline.Sub(workflow.Now(ctx))
+	switch {
+	case per < minLogTail:
+		r.note("failed-node logs: the report's cap of %d bytes (logTail.maxBytesTotal) is used up; read the logs of %s in %s",
+			r.s.logTotal, strings.Join(r.labels(ids), ", "), r.operationsRef())
+		mark(nil)
+		return
+	case left < 10*time.Second:
+		mark(nil)
+		return
+	}
+	var a *activities.Activities
+	var res activities.LogsResult
+	err := workflow.ExecuteActivity(r.opsOptions(ctx, min(logFetchBound, left)), a.GetInstanceLogs, activities.LogsInput{
+		InstanceIDs: ids,
+		MaxBytes:    per,
+		APIVersion:  r.s.create.APIVersion,
+		ProjectEnv:  r.s.create.ProjectEnv,
+	}).Get(ctx, &res)
+	switch {
+	case err != nil && ctx.Err() != nil:
+		return // cancelled: the caller stops
+	case err != nil:
+		r.note("failed-node logs of %s could not be fetched (%v); read them in %s", strings.Join(r.labels(ids), ", "), err, r.operationsRef())
+	case res.Unsupported != "":
+		r.ops.Unsupported = res.Unsupported
+		r.note("failed-node logs: DataWorks API %s has no GetInstanceLog (%s); read the logs of %s in %s, or run with apiVersion %s",
+			dataworks.APIVersion2018, res.Unsupported, strings.Join(r.labels(ids), ", "), r.operationsRef(), dataworks.APIVersion2020)
+	}
+	for _, f := range res.Failures {
+		r.note("failed-node log of %s could not be fetched: %s", r.label(f.InstanceID), f.Message)
+	}
+	mark(res.Tails)
+}
+
+// settleReruns forgets restarts that the latest snapshot shows (the node
+// left its failure, or failed again), or that DataWorks never showed.
+func (r *run) settleReruns(ctx workflow.Context) {
+	now := workflow.Now(ctx)
+	for id, p := range r.ops.Reruns {
+		shown := true
+		for _, n := range r.nodes {
+			if n.ID == id {
+				shown = n.Status != dataworks.StatusFailure || n.Finish != p.Finish
+			}
+		}
+		if !shown && now.Sub(p.At) >= rerunSettle {
+			r.note("the rerun of %s requested at %s did not show in DataWorks within %v; check it in %s",
+				r.label(id), p.At.UTC().Format(time.RFC3339), rerunSettle, r.operationsRef())
+			shown = true
+		}
+		if shown {
+			delete(r.ops.Reruns, id)
+		}
+	}
+}
+
+// holdForReruns keeps a FAILED verdict open while a rerun has not shown.
+func (r *run) holdForReruns(d Decision) Decision {
+	if d.Outcome != OutcomeFailed || len(r.ops.Reruns) == 0 {
+		return d
+	}
+	var recheck time.Time
+	var ids []int64
+	for _, id := range slices.Sorted(maps.Keys(r.ops.Reruns)) {
+		p := r.ops.Reruns[id]
+		ids = append(ids, id)
+		if at := p.At.Add(rerunSettle); recheck.IsZero() || at.Before(recheck) {
+			recheck = at
+		}
+	}
+	return Decision{Outcome: OutcomeRunning, RecheckAt: recheck,
+		Reason: "waiting for DataWorks to show the rerun of " + strings.Join(r.labels(ids), ", ")}
+}
+
+// validateRerun refuses a rerun that cannot be done; it changes nothing.
+func (r *run) validateRerun(_ workflow.Context, req RerunRequest) error {
+	if err := r.acceptingUpdates(); err != nil {
+		return err
+	}
+	if why := r.unsupported(); why != "" {
+		return fmt.Errorf("DataWorks API %s has no RestartInstance (%s): rerun the failed nodes in %s; "+
+			"this workflow keeps watching the DAG while it is blocked (blockedGrace) or failed (failurePolicy.waitForRecovery) and reports the merged result",
+			dataworks.APIVersion2018, why, r.operationsRef())
+	}
+	_, err := r.rerunTargets(req)
+	return err
+}
+
+func (r *run) acceptingUpdates() error {
+	switch {
+	case r.closed:
+		return fmt.Errorf("the workflow has ended (%s)", r.report.Outcome)
+	case r.stopping:
+		return errors.New("the workflow is stopping the DAG run (cancelled, or the deadline passed)")
+	case r.report.DagID == 0:
+		return errors.New("the DAG run has not been triggered yet")
+	}
+	return nil
+}
+
+// rerunTargets resolves a request to failed nodes of the latest snapshot.
+func (r *run) rerunTargets(req RerunRequest) ([]activities.Node, error) {
+	var out []activities.Node
+	seen := map[int64]bool{}
+	add := func(n activities.Node) {
+		if !seen[n.ID] {
+			seen[n.ID] = true
+			out = append(out, n)
+		}
+	}
+	if len(req.Nodes) == 0 {
+		for _, n := range r.nodes {
+			if n.Status == dataworks.StatusFailure && !r.pending(n.ID) {
+				add(n)
+			}
+		}
+		if len(out) == 0 {
+			return nil, fmt.Errorf("no node of DAG %d has failed (or every failed one is being rerun already)", r.report.DagID)
+		}
+		return out, nil
+	}
+	for _, want := range req.Nodes {
+		want = strings.TrimSpace(want)
+		id, _ := strconv.ParseInt(want, 10, 64)
+		var found *activities.Node
+		for i, n := range r.nodes {
+			if n.ID == id || n.Name == want {
+				found = &r.nodes[i]
+				break
+			}
+		}
+		switch {
+		case found == nil:
+			return nil, fmt.Errorf("DAG %d has no node %q: give a node name or instance id from the report", r.report.DagID, want)
+		case found.Status != dataworks.StatusFailure:
+			return nil, fmt.Errorf("node %s is %s, not FAILURE: only failed nodes can be rerun", nodeLabel(*found), found.Status)
+		case r.pending(found.ID):
+			return nil, fmt.Errorf("a rerun of node %s is under way already", nodeLabel(*found))
+		}
+		add(*found)
+	}
+	return out, nil
+}
+
+// rerunFailed restarts the failed nodes and lets the watch go on.
+func (r *run) rerunFailed(ctx workflow.Context, req RerunRequest) (RerunResult, error) {
+	targets, err := r.rerunTargets(req)
+	if err != nil {
+		return RerunResult{}, err
+	}
+	now := workflow.Now(ctx)
+	ids := make([]int64, 0, len(targets))
+	for _, n := range targets {
+		ids = append(ids, n.ID)
+		// Pending before the call, so that a second request is refused
+		// and the loop does not call the DAG failed meanwhile.
+		r.ops.Reruns[n.ID] = PendingRerun{Finish: n.Finish, At: now}
+	}
+	forget := func(ids []int64) {
+		for _, id := range ids {
+			delete(r.ops.Reruns, id)
+		}
+	}
+	var a *activities.Activities
+	var res activities.InstancesResult
+	err = workflow.ExecuteActivity(r.opsOptions(ctx, opsScheduleToClose), a.RestartInstances, activities.InstancesInput{
+		InstanceIDs: ids,
+		APIVersion:  r.s.create.APIVersion,
+		ProjectEnv:  r.s.create.ProjectEnv,
+	}).Get(ctx, &res)
+	if err != nil {
+		forget(ids)
+		r.record(ctx, "rerun", r.labels(ids), "failed: "+err.Error())
+		return RerunResult{}, fmt.Errorf("rerun of %s: %w", strings.Join(r.labels(ids), ", "), err)
+	}
+	if res.Unsupported != "" {
+		forget(ids)
+		r.ops.Unsupported = res.Unsupported
+		return RerunResult{}, r.validateRerun(ctx, req)
+	}
+	failedIDs := make([]int64, 0, len(res.Failures))
+	for _, f := range res.Failures {
+		failedIDs = append(failedIDs, f.InstanceID)
+	}
+	forget(failedIDs)
+	out := RerunResult{Restarted: r.labels(res.Done), Refused: r.failureLabels(res.Failures)}
+	detail := ""
+	if len(out.Refused) > 0 {
+		detail = "refused: " + strings.Join(out.Refused, "; ")
+	}
+	r.record(ctx, "rerun", out.Restarted, detail)
+	switch {
+	case len(out.Restarted) == 0:
+		out.Message = "DataWorks restarted none of the nodes: " + strings.Join(out.Refused, "; ")
+	default:
+		out.Message = fmt.Sprintf("restarted %s; the workflow goes on watching DAG %d and reports the merged result", strings.Join(out.Restarted, ", "), r.report.DagID)
+		if len(out.Refused) > 0 {
+			out.Message += "; not restarted: " + strings.Join(out.Refused, "; ")
+		}
+	}
+	r.logger.Info("Rerun requested", "restarted", out.Restarted, "refused", out.Refused)
+	r.wakeUp()
+	return out, nil
+}
+
+// newDeadlineFor computes the deadline an extendDeadline request asks for.
+func (r *run) newDeadlineFor(req ExtendDeadlineRequest) (time.Time, error) {
+	set := 0
+	var at time.Time
+	if req.By > 0 {
+		set++
+		at = r.deadline.Add(req.By.D())
+	}
+	if req.Timeout > 0 {
+		set++
+		at = r.startedAt.Add(req.Timeout.D())
+	}
+	if !req.Until.IsZero() {
+		set++
+		at = req.Until
+	}
+	if set != 1 {
+		return time.Time{}, errors.New(`give exactly one of by (e.g. "2h"), timeout (a new overall timeout from the start, e.g. "36h") or until (RFC 3339 time)`)
+	}
+	if !at.After(r.deadline) {
+		return time.Time{}, fmt.Errorf("the new deadline %s is not later than the current one, %s; to stop earlier, cancel the workflow",
+			at.UTC().Format(time.RFC3339), r.deadline.UTC().Format(time.RFC3339))
+	}
+	if limit := r.startedAt.Add(MaxTimeout); at.After(limit) {
+		return time.Time{}, fmt.Errorf("the new deadline %s is more than %v after the workflow's start (%s)",
+			at.UTC().Format(time.RFC3339), MaxTimeout, r.startedAt.UTC().Format(time.RFC3339))
+	}
+	return at, nil
+}
+
+func (r *run) validateExtend(_ workflow.Context, req ExtendDeadlineRequest) error {
+	if r.closed {
+		return fmt.Errorf("the workflow has ended (%s)", r.report.Outcome)
+	}
+	if r.stopping {
+		return errors.New("the workflow is stopping the DAG run (cancelled, or the deadline passed)")
+	}
+	_, err := r.newDeadlineFor(req)
+	return err
+}
+
+func (r *run) extendDeadline(ctx workflow.Context, req ExtendDeadlineRequest) (ExtendDeadlineResult, error) {
+	at, err := r.newDeadlineFor(req)
+	if err != nil {
+		return ExtendDeadlineResult{}, err
+	}
+	res := ExtendDeadlineResult{Previous: r.deadline, Deadline: at}
+	r.deadline = at
+	if r.dl != nil {
+		r.dl.set(ctx, at)
+	}
+	r.record(ctx, "extendDeadline", nil, fmt.Sprintf("from %s to %s", res.Previous.UTC().Format(time.RFC3339), at.UTC().Format(time.RFC3339)))
+	r.logger.Info("Deadline extended", "from", res.Previous, "to", at)
+	return res, nil
+}
+
+// stopUnfinished has DataWorks stop every unfinished instance, then polls
+// until they are final or StopWait passes. It runs in a disconnected
+// context: a cancellation must not cut the cleanup short.
+func (r *run) stopUnfinished(ctx workflow.Context, why string) {
+	if !r.operationsOn() || r.report.DagID == 0 {
+		return
+	}
+	r.stopping = true
+	if u := r.unsupported(); u != "" {
+		var open []string
+		for _, n := range r.nodes {
+			if !n.Status.Terminal() {
+				open = append(open, nodeLabel(n))
+			}
+		}
+		what := "its unfinished instances"
+		if len(open) > 0 {
+			what = strings.Join(open, ", ")
+		}
+		r.note("nothing was stopped (%s): DataWorks API %s has no StopInstance (%s); stop %s in %s",
+			why, dataworks.APIVersion2018, u, what, r.operationsRef())
+		return
+	}
+	dctx, _ := workflow.NewDisconnectedContext(ctx)
+	bound := newDeadline(dctx, workflow.Now(dctx).Add(r.s.stopWait))
+	defer bound.stop()
+	accepted := map[int64]bool{}
+	refused := map[int64]string{}
+	cur := r.nodes
+	var a *activities.Activities
+	for round := 0; ; round++ {
+		if round > 0 || len(cur) == 0 {
+			cur = r.searchWhileStopping(dctx, why, cur)
+		}
+		var todo []int64
+		final := len(cur) > 0
+		for _, n := range cur {
+			if !n.Status.Terminal() {
+				final = false
+				if !accepted[n.ID] && refused[n.ID] == "" {
+					todo = append(todo, n.ID)
+				}
+			}
+		}
+		if final {
+			break
+		}
+		if len(todo) > 0 {
+			var res activities.InstancesResult
+			err := workflow.ExecuteActivity(r.opsOptions(dctx, max(bound.at.Sub(workflow.Now(dctx)), opsStartToClose)), a.StopInstances,
+				activities.InstancesInput{InstanceIDs: todo, APIVersion: r.s.create.APIVersion, ProjectEnv: r.s.create.ProjectEnv}).Get(dctx, &res)
+			switch {
+			case err != nil:
+				for _, id := range todo {
+					refused[id] = err.Error()
+				}
+			case res.Unsupported != "":
+				r.ops.Unsupported = res.Unsupported
+				r.stopUnfinished(ctx, why) // writes the note
+				return
+			}
+			for _, id := range res.Done {
+				accepted[id] = true
+			}
+			for _, f := range res.Failures {
+				refused[f.InstanceID] = f.Message
+			}
+		}
+		if bound.passed(dctx) {
+			break
+		}
+		// Wake at the bound at the latest, for one last look.
+		r.sleepUntil(dctx, min(r.s.policy.Initial, 30*time.Second), bound)
+	}
+
+	// Report against the names the workflow knows.
+	status := map[int64]dataworks.Status{}
+	for _, n := range cur {
+		status[n.ID] = n.Status
+	}
+	var stopped []int64
+	for _, id := range slices.Sorted(maps.Keys(accepted)) {
+		if st, ok := status[id]; ok && !st.Terminal() {
+			refused[id] = fmt.Sprintf("still %s %v after the stop request", st, r.s.stopWait)
+			continue
+		}
+		stopped = append(stopped, id)
+	}
+	r.report.StoppedNodes = r.labels(stopped)
+	r.report.StopFailures = nil
+	for _, id := range slices.Sorted(maps.Keys(refused)) {
+		r.report.StopFailures = append(r.report.StopFailures, r.label(id)+": "+refused[id])
+	}
+	if len(r.report.StopFailures) > 0 {
+		r.note("some instances were not stopped (%s); stop them in %s", why, r.operationsRef())
+	}
+	if len(stopped) > 0 || len(refused) > 0 {
+		r.record(ctx, "stop", r.report.StoppedNodes, why)
+	}
+	r.logger.Info("Stopped the unfinished instances", "why", why, "stopped", r.report.StoppedNodes, "notStopped", r.report.StopFailures)
+}
+
+// searchWhileStopping reads the DAG's nodes; on failure it keeps what it
+// had (an unknown DAG id: nothing listed yet).
+func (r *run) searchWhileStopping(ctx workflow.Context, why string, cur []activities.Node) []activities.Node {
+	res, _, err := r.search(ctx, activities.SearchInput{
+		ProjectName: r.s.create.ProjectName,
+		DagID:       r.report.DagID,
+		APIVersion:  r.s.create.APIVersion,
+		ProjectEnv:  r.s.create.ProjectEnv,
+	}, nil, time.Minute)
+	var appErr *temporal.ApplicationError
+	switch {
+	case err != nil && errors.As(err, &appErr) && appErr.Type() == activities.ErrDagNotFound:
+		return cur
+	case err != nil:
+		r.note("while stopping (%s), the DAG could not be read: %v; check %s", why, err, r.operationsRef())
+		return cur
+	}
+	nodes, err := res.Nodes(nil)
+	if err != nil {
+		return cur
+	}
+	return nodes
+}
+
+// sleepUntil waits d, or until bound passes.
+func (r *run) sleepUntil(ctx workflow.Context, d time.Duration, bound *deadline) {
+	tctx, cancel := workflow.WithCancel(ctx)
+	defer cancel()
+	timer := workflow.NewTimer(tctx, d)
+	sel := workflow.NewSelector(ctx)
+	sel.AddFuture(timer, func(workflow.Future) {})
+	sel.AddFuture(bound.timer, func(workflow.Future) {})
+	sel.Select(ctx)
+}
