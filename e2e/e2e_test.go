@@ -37,6 +37,8 @@ func TestEndToEnd(t *testing.T) {
 		t.Run("WorkerKilledMidRun", s.testWorkerKilledMidRun)
 		t.Run("InvalidInput", s.testInvalidInput)
 	})
+	// Faults are set per action for the whole emulator: after the parallel runs.
+	t.Run("AmbiguousCreate", s.testAmbiguousCreate)
 	t.Run("NoSecretInHistoriesOrLogs", s.testNoSecret)
 	t.Run("RecordHistories", func(t *testing.T) { s.testRecordHistories(t, runsPassed) })
 }
@@ -356,4 +358,26 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool,
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// The emulator processes the create and drops the connection: the worker
+// cannot know whether a DAG run started. The run must end with the clear
+// TriggerOutcomeUnknown (exit 4), DataWorks must have seen exactly one
+// create, and a retried pipeline step must be refused without a second one.
+func (s *stack) testAmbiguousCreate(t *testing.T) {
+	const bizdate = "2024-07-01"
+	s.emu.SetFaults("CreateManualDag", emulator.Faults{DropRate: 1})
+	defer s.emu.ClearFaults("CreateManualDag")
+
+	r := s.starter(t, append([]string{"run", "--project", project, "--flow", flowOK, "--bizdate", bizdate, "--wait"}, fastPoll...)...)
+	require.Equal(t, 4, r.Code, "%s", r)
+	assert.Contains(t, r.Stdout, "may or may not have started a DAG run")
+	assert.Contains(t, r.Stdout, "Manual Instances")
+	require.Len(t, s.emu.CreatedDAGs(project, flowOK, bizdate), 1, "the dropped create was processed, once")
+
+	s.emu.ClearFaults("CreateManualDag")
+	again := s.starter(t, append([]string{"run", "--project", project, "--flow", flowOK, "--bizdate", bizdate, "--wait"}, fastPoll...)...)
+	require.Equal(t, 4, again.Code, "%s", again)
+	assert.Contains(t, again.Stderr, "could not tell whether it triggered")
+	assert.Len(t, s.emu.CreatedDAGs(project, flowOK, bizdate), 1, "a retried step sends no second create")
 }
