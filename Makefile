@@ -12,15 +12,30 @@ GO_FILES     = $(shell git ls-files '*.go')
 
 export MANUALDAG_TEMPORAL_CLI := $(TEMPORAL)
 
-.PHONY: demo test build lint check-format vet tools emulator clean
+.PHONY: demo screenshot test chaos build lint check-format vet tools emulator clean
 
 ## demo: Temporal dev server + Web UI, the DataWorks emulator, the worker, two sample DAGs.
 demo: build $(TEMPORAL)
 	@TEMPORAL=$(TEMPORAL) BIN=$(BIN) ./scripts/demo.sh
 
+## screenshot: run the demo and save Web UI screenshots to docs/screenshots/
+## (installs Debian's chromium and playwright-core into .screenshot/; not part of test).
+screenshot: build $(TEMPORAL)
+	@TEMPORAL=$(TEMPORAL) BIN=$(BIN) ./scripts/screenshot.sh
+
 ## test: format check, vet, staticcheck, and every test (unit and end-to-end) with -race.
+# -count=1: the end-to-end tests build the binaries themselves, which Go's
+# test cache cannot see, so a cached pass could hide a broken worker.
 test: check-format vet lint $(TEMPORAL)
-	go test -race -tags e2e -timeout 15m ./...
+	go test -race -count=1 -tags e2e -timeout 15m ./...
+
+## chaos: the full fault suites (e2e/chaos_test.go) against real processes; prints the figure
+## table (docs/reliability.md). MANUALDAG_CHAOS_SEED=N repeats a run's random choices.
+CHAOS_TABLE := $(BIN)/chaos-figures.txt
+chaos: $(TEMPORAL)
+	@mkdir -p $(BIN) && rm -f $(CHAOS_TABLE)
+	MANUALDAG_CHAOS=full MANUALDAG_CHAOS_TABLE=$(CHAOS_TABLE) go test -race -tags e2e -run '^TestChaos$$' -count=1 -timeout 60m ./e2e/; \
+	  rc=$$?; echo; cat $(CHAOS_TABLE) 2>/dev/null || echo "no figure table: the suites did not finish"; exit $$rc
 
 build:
 	go build -trimpath -o $(BIN)/ ./worker ./starter ./dataworks/emulator/cmd/dataworks-emulator

@@ -7,6 +7,7 @@ package activities
 
 import (
 	"context"
+	"time"
 
 	"github.com/manualdag/manualdag/dataworks"
 )
@@ -38,6 +39,11 @@ type Activities struct {
 	// client. Tests on the SDK's test environment, which has no client,
 	// set it.
 	RecordIntent func(ctx context.Context, p CreateProgress) error
+	// QuotaBackoff is the wait before a call refused for a spent daily quota
+	// (Throttling.Api.Risk) is tried again, plus up to as much again of
+	// jitter. Default QuotaRetryDelay (30m) plus up to QuotaRetryJitter
+	// (30m). The worker sets it from MANUALDAG_QUOTA_BACKOFF; tests shorten it.
+	QuotaBackoff time.Duration
 }
 
 const defaultMaxErrorMessage = 200

@@ -153,21 +153,25 @@ func (a *Activities) CreateManualDag(ctx context.Context, in CreateManualDagInpu
 	// The intent is recorded by BeforeSend: after the client has a free
 	// connection slot and the credential, immediately before the request
 	// goes out, so that no queueing separates the record from the send.
-	dagID, err := a.DW.CreateManualDag(ctx, dataworks.CreateManualDagRequest{
-		ProjectName:    in.ProjectName,
-		FlowName:       in.FlowName,
-		Bizdate:        bizdate,
-		DagParameters:  in.DagParameters,
-		NodeParameters: in.NodeParameters,
-		APIVersion:     in.APIVersion,
-		ProjectEnv:     in.ProjectEnv,
-		BeforeSend: func() error {
-			if err := a.recordIntent(ctx, CreateProgress{State: createSending, Attempt: info.Attempt}); err != nil {
-				return fmt.Errorf("the intent to send could not be recorded in Temporal, so the request was not sent: %w", err)
-			}
-			// A cancelled attempt does not send.
-			return ctx.Err()
-		},
+	var dagID int64
+	err := measure(ctx, ActionCreateManualDag, func() (err error) {
+		dagID, err = a.DW.CreateManualDag(ctx, dataworks.CreateManualDagRequest{
+			ProjectName:    in.ProjectName,
+			FlowName:       in.FlowName,
+			Bizdate:        bizdate,
+			DagParameters:  in.DagParameters,
+			NodeParameters: in.NodeParameters,
+			APIVersion:     in.APIVersion,
+			ProjectEnv:     in.ProjectEnv,
+			BeforeSend: func() error {
+				if err := a.recordIntent(ctx, CreateProgress{State: createSending, Attempt: info.Attempt}); err != nil {
+					return fmt.Errorf("the intent to send could not be recorded in Temporal, so the request was not sent: %w", err)
+				}
+				// A cancelled attempt does not send.
+				return ctx.Err()
+			},
+		})
+		return err
 	})
 	if err == nil && dagID <= 0 {
 		err = fmt.Errorf("DataWorks CreateManualDag replied success without a DAG id (%d)", dagID)
@@ -176,6 +180,7 @@ func (a *Activities) CreateManualDag(ctx context.Context, in CreateManualDagInpu
 		// Buffered, and flushed if this attempt fails later; lost only if the
 		// worker dies now, which the next attempt reads as outcome unknown.
 		activity.RecordHeartbeat(ctx, CreateProgress{State: createStarted, DagID: dagID, Attempt: info.Attempt})
+		dagLogger(ctx, dagID).Info("DAG run triggered in DataWorks", "project", in.ProjectName, "flow", in.FlowName, "bizdate", bizdate)
 		return CreateManualDagResult{DagID: dagID}, nil
 	}
 	return CreateManualDagResult{}, a.mapCreateError(ctx, in, bizdate, err)
@@ -183,13 +188,13 @@ func (a *Activities) CreateManualDag(ctx context.Context, in CreateManualDagInpu
 
 func (a *Activities) mapCreateError(ctx context.Context, in CreateManualDagInput, bizdate string, err error) error {
 	attempt := activity.GetInfo(ctx).Attempt
-	m := errorMapper{attempt: attempt, rnd: a.rand()}
+	m := errorMapper{attempt: attempt, rnd: a.rand(), quota: a.QuotaBackoff}
 	switch {
 	case dataworks.NotSent(err):
 		activity.RecordHeartbeat(ctx, CreateProgress{State: createNotSent, Attempt: attempt})
 		switch {
 		case dataworks.QuotaExhausted(err):
-			return temporal.NewApplicationErrorWithOptions(err.Error(), ErrQuotaExhausted, temporal.ApplicationErrorOptions{NextRetryDelay: QuotaDelay(m.rnd)})
+			return temporal.NewApplicationErrorWithOptions(err.Error(), ErrQuotaExhausted, temporal.ApplicationErrorOptions{NextRetryDelay: m.quotaDelay()})
 		case dataworks.Throttled(err):
 			return temporal.NewApplicationErrorWithOptions(err.Error(), ErrThrottled, temporal.ApplicationErrorOptions{NextRetryDelay: ThrottleDelay(attempt, m.rnd)})
 		}

@@ -111,6 +111,16 @@ func QuotaDelay(rnd func() float64) time.Duration {
 type errorMapper struct {
 	attempt int32
 	rnd     func() float64
+	// quota, when set, replaces QuotaRetryDelay (Activities.QuotaBackoff).
+	quota time.Duration
+}
+
+// quotaDelay is QuotaDelay, or quota plus up to as much again of jitter.
+func (m errorMapper) quotaDelay() time.Duration {
+	if m.quota > 0 {
+		return m.quota + time.Duration(m.rnd()*float64(m.quota))
+	}
+	return QuotaDelay(m.rnd)
 }
 
 // mapRead maps the error of a read (a search): safe to repeat.
@@ -118,7 +128,7 @@ func (m errorMapper) mapRead(err error) error {
 	switch {
 	case dataworks.QuotaExhausted(err):
 		return temporal.NewApplicationErrorWithOptions(err.Error(), ErrQuotaExhausted, temporal.ApplicationErrorOptions{
-			NextRetryDelay: QuotaDelay(m.rnd),
+			NextRetryDelay: m.quotaDelay(),
 		})
 	case dataworks.Throttled(err):
 		return temporal.NewApplicationErrorWithOptions(err.Error(), ErrThrottled, temporal.ApplicationErrorOptions{

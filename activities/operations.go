@@ -36,6 +36,8 @@ const (
 // InstancesInput names node instances of one DAG run, for StopInstances and
 // RestartInstances.
 type InstancesInput struct {
+	// DagID is the DAG run the instances belong to, for the logs only.
+	DagID       int64   `json:"dagId,omitempty"`
 	InstanceIDs []int64 `json:"instanceIds"`
 	// APIVersion is the workflow's ("" = the client's); the calls exist only
 	// in 2020-05-18.
@@ -66,6 +68,8 @@ type InstanceFailure struct {
 
 // LogsInput asks for the tails of the run logs of node instances.
 type LogsInput struct {
+	// DagID is the DAG run the instances belong to, for the logs only.
+	DagID       int64   `json:"dagId,omitempty"`
 	InstanceIDs []int64 `json:"instanceIds"`
 	// MaxBytes bounds each tail. Default DefaultLogTailBytes, at most
 	// MaxLogTailBytes.
@@ -101,8 +105,13 @@ func (a *Activities) StopInstances(ctx context.Context, in InstancesInput) (Inst
 		return InstancesResult{}, err
 	}
 	p, unsupported, err := a.eachInstance(ctx, "stop", in.InstanceIDs, true, func(ctx context.Context, id int64) (string, error) {
-		return "", ops.StopInstance(ctx, dataworks.InstanceRequest{InstanceID: id, APIVersion: in.APIVersion, ProjectEnv: in.ProjectEnv})
+		return "", measure(ctx, ActionStopInstance, func() error {
+			return ops.StopInstance(ctx, dataworks.InstanceRequest{InstanceID: id, APIVersion: in.APIVersion, ProjectEnv: in.ProjectEnv})
+		})
 	})
+	if err == nil && unsupported == "" {
+		dagLogger(ctx, in.DagID).Info("Stop requested in DataWorks", "accepted", p.Done, "refused", len(p.Failures))
+	}
 	return InstancesResult{Done: p.Done, Failures: p.Failures, Unsupported: unsupported}, err
 }
 
@@ -116,8 +125,13 @@ func (a *Activities) RestartInstances(ctx context.Context, in InstancesInput) (I
 		return InstancesResult{}, err
 	}
 	p, unsupported, err := a.eachInstance(ctx, "restart", in.InstanceIDs, false, func(ctx context.Context, id int64) (string, error) {
-		return "", ops.RestartInstance(ctx, dataworks.InstanceRequest{InstanceID: id, APIVersion: in.APIVersion, ProjectEnv: in.ProjectEnv})
+		return "", measure(ctx, ActionRestartInstance, func() error {
+			return ops.RestartInstance(ctx, dataworks.InstanceRequest{InstanceID: id, APIVersion: in.APIVersion, ProjectEnv: in.ProjectEnv})
+		})
 	})
+	if err == nil && unsupported == "" {
+		dagLogger(ctx, in.DagID).Info("Rerun requested in DataWorks", "accepted", p.Done, "refused", len(p.Failures))
+	}
 	return InstancesResult{Done: p.Done, Failures: p.Failures, Unsupported: unsupported}, err
 }
 
@@ -134,9 +148,16 @@ func (a *Activities) GetInstanceLogs(ctx context.Context, in LogsInput) (LogsRes
 	}
 	maxBytes = min(maxBytes, MaxLogTailBytes)
 	p, unsupported, err := a.eachInstance(ctx, "log", in.InstanceIDs, true, func(ctx context.Context, id int64) (string, error) {
-		text, err := ops.GetInstanceLog(ctx, dataworks.InstanceLogRequest{InstanceID: id, APIVersion: in.APIVersion, ProjectEnv: in.ProjectEnv})
+		var text string
+		err := measure(ctx, ActionGetInstanceLog, func() (err error) {
+			text, err = ops.GetInstanceLog(ctx, dataworks.InstanceLogRequest{InstanceID: id, APIVersion: in.APIVersion, ProjectEnv: in.ProjectEnv})
+			return err
+		})
 		return Tail(text, maxBytes), err
 	})
+	if err == nil && unsupported == "" {
+		dagLogger(ctx, in.DagID).Debug("Failed-node logs fetched", "instances", len(p.Tails), "failures", len(p.Failures))
+	}
 	return LogsResult{Tails: p.Tails, Failures: p.Failures, Unsupported: unsupported}, err
 }
 
@@ -190,7 +211,7 @@ func (a *Activities) eachInstance(ctx context.Context, what string, ids []int64,
 			p.Failures = append(p.Failures, failure(id, err, "it may or may not have taken effect; the next poll shows"))
 		default:
 			activity.RecordHeartbeat(ctx, p)
-			m := errorMapper{attempt: activity.GetInfo(ctx).Attempt, rnd: a.rand()}
+			m := errorMapper{attempt: activity.GetInfo(ctx).Attempt, rnd: a.rand(), quota: a.QuotaBackoff}
 			return p, "", m.mapRead(fmt.Errorf("%s instance %d: %w", what, id, err))
 		}
 		activity.RecordHeartbeat(ctx, p)

@@ -87,11 +87,15 @@ func (a *Activities) SearchManualDagNodeInstance(ctx context.Context, in SearchI
 		return SearchResult{}, temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("invalid search input: projectName %q and a positive dagId (got %d) are required", in.ProjectName, in.DagID), ErrInvalidInput, nil)
 	}
-	list, err := a.DW.SearchManualDagNodeInstance(ctx, dataworks.SearchManualDagNodeInstanceRequest{
-		ProjectName: in.ProjectName,
-		DagID:       in.DagID,
-		APIVersion:  in.APIVersion,
-		ProjectEnv:  in.ProjectEnv,
+	var list []dataworks.NodeInstance
+	err := measure(ctx, ActionSearch, func() (err error) {
+		list, err = a.DW.SearchManualDagNodeInstance(ctx, dataworks.SearchManualDagNodeInstanceRequest{
+			ProjectName: in.ProjectName,
+			DagID:       in.DagID,
+			APIVersion:  in.APIVersion,
+			ProjectEnv:  in.ProjectEnv,
+		})
+		return err
 	})
 	if err != nil {
 		if e, ok := dataworks.AsError(err); ok && e.Phase == dataworks.PhaseReplied && e.Code == dataworks.CodeInvalidDagID {
@@ -100,7 +104,7 @@ func (a *Activities) SearchManualDagNodeInstance(ctx context.Context, in SearchI
 			return SearchResult{}, temporal.NewNonRetryableApplicationError(
 				fmt.Sprintf("search DAG %d: %v", in.DagID, err), ErrDagNotFound, nil)
 		}
-		m := errorMapper{attempt: activity.GetInfo(ctx).Attempt, rnd: a.rand()}
+		m := errorMapper{attempt: activity.GetInfo(ctx).Attempt, rnd: a.rand(), quota: a.QuotaBackoff}
 		return SearchResult{}, m.mapRead(fmt.Errorf("search DAG %d: %w", in.DagID, err))
 	}
 	return Compact(list, a.maxErrorMessage(), in.Known()), nil

@@ -122,3 +122,70 @@ func FuzzParseBizdate(f *testing.F) {
 		}
 	})
 }
+
+func FuzzDecodeErrorReply(f *testing.F) {
+	for _, s := range []string{
+		`{"RequestId":"R","HostId":"h","Code":"Throttling.User","Message":"m","Recommend":"u"}`,
+		`{"Code":123,"Message":"x"}`,
+		`{"Success":false,"HttpStatusCode":403,"ErrorCode":"Forbidden.Access","ErrorMessage":"no"}`,
+		`<html><body>502 Bad Gateway</body></html>`,
+		`{"Code":"","Message":null}`,
+		``,
+	} {
+		f.Add(503, []byte(s))
+		f.Add(400, []byte(s))
+	}
+	f.Fuzz(func(t *testing.T, status int, body []byte) {
+		e := decodeErrorReply(status, "hdr", body)
+		if e == nil || e.Code == "" || e.Phase != PhaseReplied {
+			t.Fatalf("decodeErrorReply(%d, %q) = %+v: want a replied *Error with a code", status, body, e)
+		}
+		// Exactly one of the predicates that decide retries, or none (a
+		// code this package has no rule for is neither retried nor final
+		// by itself; the callers' defaults apply).
+		if Transient(e) && Permanent(e) {
+			t.Fatalf("%+v is both transient and permanent", e)
+		}
+		if Throttled(e) && (Transient(e) || Permanent(e)) {
+			t.Fatalf("%+v is throttled and transient or permanent", e)
+		}
+		_ = e.Error()
+	})
+}
+
+func FuzzDecodeData(f *testing.F) {
+	for _, s := range []string{
+		`{"RequestId":"R","Success":true,"Data":true}`,
+		`{"RequestId":"R","Success":true,"Data":"log line 1\nlog line 2"}`,
+		`{"RequestId":"R","Success":false,"ErrorCode":"Invalid.Tenant.InstanceNotExist","ErrorMessage":"x"}`,
+		`{"Success":true,"Data":{"nested":1}}`,
+		`{"Success":true}`,
+		`[]`,
+	} {
+		f.Add(200, []byte(s))
+	}
+	f.Fuzz(func(t *testing.T, status int, body []byte) {
+		_, _, err := decodeData(status, "hdr", body)
+		if err != nil {
+			if e, ok := AsError(err); !ok || e.Phase != PhaseReplied || e.Code == "" {
+				t.Fatalf("error %v is not a replied *Error with a code", err)
+			}
+		}
+	})
+}
+
+func FuzzParseNodeID(f *testing.F) {
+	for _, s := range []string{"103180025", " 7 ", "0", "-5", "ods_orders", "9223372036854775808", "1e3", "+4"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		id, err := ParseNodeID(s)
+		if err != nil {
+			return
+		}
+		if id <= 0 {
+			t.Fatalf("ParseNodeID(%q) = %d", s, id)
+		}
+		_ = ParseStatus(s).Terminal() // any string is a status, never a panic
+	})
+}

@@ -36,6 +36,7 @@ func TestEndToEnd(t *testing.T) {
 		t.Run("StatusAndCancel", s.testStatusAndCancel)
 		t.Run("WorkerKilledMidRun", s.testWorkerKilledMidRun)
 		t.Run("InvalidInput", s.testInvalidInput)
+		s.runOperations(t) // operations_test.go
 	})
 	// Faults are set per action for the whole emulator: after the parallel runs.
 	t.Run("AmbiguousCreate", s.testAmbiguousCreate)

@@ -110,8 +110,10 @@ func (s *devServer) start(t *testing.T) {
 	t.Helper()
 	cli, err := temporalCLI()
 	require.NoError(t, err)
-	s.proc = startProcess(t, "temporal", nil, cli, "server", "start-dev", "--headless",
-		"--ip", "127.0.0.1", "--port", strconv.Itoa(s.port), "--db-filename", s.dbFile, "--log-level", "error")
+	args := []string{"server", "start-dev", "--headless",
+		"--ip", "127.0.0.1", "--port", strconv.Itoa(s.port), "--db-filename", s.dbFile, "--log-level", "error"}
+	// RunManualDag's search attributes (visibility_test.go).
+	s.proc = startProcess(t, "temporal", nil, cli, append(args, searchAttributeFlags()...)...)
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		c, err := client.DialContext(context.Background(), client.Options{HostPort: s.Address, Logger: quietLogger{}})

@@ -25,7 +25,7 @@ import (
 var historyDir = filepath.Join("..", "workflows", "testdata", "histories")
 
 // recordedRuns are the runs whose histories RecordHistories keeps.
-var recordedRuns = []string{"succeeded", "failed", "canceled"}
+var recordedRuns = []string{"succeeded", "failed", "canceled", "canceled-stop", "timed-out-stop", "rerun"}
 
 // The AccessKey secret the workers sign with appears in no workflow history
 // (payloads decoded, as the Web UI shows them) and in no process output.
@@ -68,8 +68,10 @@ func (s *stack) testNoSecret(t *testing.T) {
 	assert.NotContains(t, s.temporal.proc.output(), s.secret, "the Temporal server logged the AccessKey secret")
 }
 
-// With MANUALDAG_RECORD_HISTORIES=1, the histories of a succeeded, a failed
-// and a cancelled run are written for the replay test, in the JSON of
+// With MANUALDAG_RECORD_HISTORIES=1, the histories of recordedRuns (a
+// succeeded, a failed and a cancelled run; a cancel and a deadline that stop
+// the DAG's instances; a rerun through the rerunFailed update) are written
+// for the replay test, in the JSON of
 // `temporal workflow show --output json` (what the SDK's replayer reads).
 func (s *stack) testRecordHistories(t *testing.T, runsPassed bool) {
 	if os.Getenv("MANUALDAG_RECORD_HISTORIES") != "1" {

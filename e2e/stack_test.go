@@ -118,14 +118,16 @@ func (s *stack) workerEnv(taskQueue string) []string {
 		"ALIBABA_CLOUD_ACCESS_KEY_SECRET=" + s.secret,
 		"MANUALDAG_LOG_FORMAT=console",
 		"MANUALDAG_SHUTDOWN_TIMEOUT=5s",
+		// Workers run side by side: each serves /metrics on a port of its own.
+		"MANUALDAG_METRICS_ADDRESS=127.0.0.1:0",
 	}
 }
 
 // startWorker starts the worker binary on taskQueue and waits until it
-// polls Temporal.
-func (s *stack) startWorker(t *testing.T, taskQueue string) *process {
+// polls Temporal. extra environment entries override workerEnv's.
+func (s *stack) startWorker(t *testing.T, taskQueue string, extra ...string) *process {
 	t.Helper()
-	w := startProcess(t, "worker "+taskQueue, s.workerEnv(taskQueue), filepath.Join(binDir, "worker"))
+	w := startProcess(t, "worker "+taskQueue, append(s.workerEnv(taskQueue), extra...), filepath.Join(binDir, "worker"))
 	s.mu.Lock()
 	s.workers = append(s.workers, w)
 	s.mu.Unlock()

@@ -2,6 +2,8 @@
 # make demo: a local DataWorks (the emulator), a Temporal dev server with its
 # Web UI, the manualdag worker, and two sample DAG runs through the starter.
 # Everything it starts is stopped on Ctrl-C or on any failure.
+# DEMO_THEN=command runs that command once both runs are done, then stops
+# everything and exits with its status (make screenshot uses it).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,6 +13,7 @@ STATE=.demo
 TEMPORAL_PORT=${TEMPORAL_PORT:-7233}
 UI_PORT=${UI_PORT:-8233}
 EMULATOR_PORT=${EMULATOR_PORT:-8089}
+METRICS_PORT=${METRICS_PORT:-9090}
 UI="http://localhost:${UI_PORT}"
 
 pids=()
@@ -42,13 +45,20 @@ $(tail -n 20 "$log")"
 	fail "$name did not become ready within 60 s; see $log"
 }
 
-for p in "$TEMPORAL_PORT" "$UI_PORT" "$EMULATOR_PORT"; do
-	port_free "$p" || fail "port $p is already in use: stop what listens there (ss -ltnp | grep :$p) or set TEMPORAL_PORT/UI_PORT/EMULATOR_PORT"
+for p in "$TEMPORAL_PORT" "$UI_PORT" "$EMULATOR_PORT" "$METRICS_PORT"; do
+	port_free "$p" || fail "port $p is already in use: stop what listens there (ss -ltnp | grep :$p) or set TEMPORAL_PORT/UI_PORT/EMULATOR_PORT/METRICS_PORT"
 done
 rm -rf "$STATE" && mkdir -p "$STATE"
 
+# The search attributes the workflow sets (deployments/temporal/search-attributes.sh
+# registers them on a real cluster).
+search_attributes=(
+	--search-attribute DataWorksProject=Keyword --search-attribute DataWorksFlow=Keyword
+	--search-attribute DataWorksBizdate=Keyword --search-attribute DataWorksDagId=Int
+	--search-attribute DagOutcome=Keyword --search-attribute DagFailedNodes=Int
+)
 echo "demo: starting the Temporal dev server (Web UI ${UI})"
-"$TEMPORAL" server start-dev --ip 127.0.0.1 --port "$TEMPORAL_PORT" --ui-port "$UI_PORT" \
+"$TEMPORAL" server start-dev --ip 127.0.0.1 --port "$TEMPORAL_PORT" --ui-port "$UI_PORT" "${search_attributes[@]}" \
 	--db-filename "$STATE/temporal.db" --log-level warn >"$STATE/temporal.log" 2>&1 &
 pids+=($!)
 wait_for "Temporal dev server" $! "$STATE/temporal.log" \
@@ -67,11 +77,9 @@ wait_for "DataWorks emulator" $! "$STATE/emulator.log" curl -sf "http://127.0.0.
 
 echo "demo: starting the worker (log: $STATE/worker.log)"
 TEMPORAL_ADDRESS="127.0.0.1:$TEMPORAL_PORT" DATAWORKS_ENDPOINT="127.0.0.1:$EMULATOR_PORT" DATAWORKS_SCHEME=http \
-	MANUALDAG_LOG_FORMAT=console "$BIN/worker" >"$STATE/worker.log" 2>&1 &
+	MANUALDAG_LOG_FORMAT=console MANUALDAG_METRICS_ADDRESS="127.0.0.1:$METRICS_PORT" "$BIN/worker" >"$STATE/worker.log" 2>&1 &
 pids+=($!)
-sleep 1
-kill -0 $! 2>/dev/null || fail "the worker exited; last lines of $STATE/worker.log:
-$(tail -n 20 "$STATE/worker.log")"
+wait_for "worker" $! "$STATE/worker.log" curl -sf "http://127.0.0.1:$METRICS_PORT/readyz"
 
 export TEMPORAL_ADDRESS="127.0.0.1:$TEMPORAL_PORT" MANUALDAG_UI_URL="$UI"
 # The emulator runs 60 times faster than DataWorks, so the demo polls faster
@@ -90,7 +98,16 @@ echo "demo: 2/2 a flow where one node fails and blocks two: starter run --projec
 rc=$?
 [ $rc -eq 1 ] || fail "the failing flow ended with exit code $rc (expected 1: DAG failed)"
 
+if [ -n "${DEMO_THEN:-}" ]; then
+	echo
+	echo "demo: running $DEMO_THEN"
+	bash -c "$DEMO_THEN"
+	exit $?
+fi
+
 echo
 echo "demo: both reports above. Temporal Web UI: ${UI}/namespaces/default/workflows"
+echo "demo: the failed runs only: ${UI}/namespaces/default/workflows?query=DagOutcome%3D%22FAILED%22"
+echo "demo: worker metrics http://127.0.0.1:${METRICS_PORT}/metrics, health /healthz and /readyz"
 echo "demo: logs in $STATE/. Press Ctrl-C to stop everything."
 wait "${pids[0]}"

@@ -6,6 +6,8 @@
 //	starter cancel WORKFLOW_ID
 //	starter rerun WORKFLOW_ID [--node NAME_OR_ID]... [--json]
 //	starter extend WORKFLOW_ID --by 2h | --timeout 36h | --until RFC3339
+//	starter backfill --project P --flow F --from 2024-06-01 --to 2024-06-30 [--parallel 3] [--wait] [--json]
+//	starter schedule create|list|describe|trigger|pause|unpause|delete …
 //
 // Exit codes: 0 the DAG succeeded (or the command did what it was asked),
 // 1 the DAG failed, timed out or could not be triggered, 4 the trigger's
@@ -56,6 +58,8 @@ const usage = `usage:
   starter cancel WORKFLOW_ID
   starter rerun WORKFLOW_ID [--node NAME_OR_ID]... [--json]
   starter extend WORKFLOW_ID --by 2h | --timeout 36h | --until 2024-06-03T06:00:00+08:00
+  starter backfill --project P --flow F --from 2024-06-01 --to 2024-06-30 [--parallel 3] [--wait] [--json]
+  starter schedule create|list|describe|trigger|pause|unpause|delete ... ("starter schedule help")
 Run "starter <command> -h" for the flags of a command.
 Exit codes: 0 succeeded, 1 DAG failed or timed out, 2 invalid usage or input, 3 infrastructure error,
 4 trigger outcome unknown (check DataWorks before starting again).`
@@ -96,6 +100,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return rerunCmd(ctx, args[1:], getenv, stdout, stderr)
 	case "extend":
 		return extendCmd(ctx, args[1:], getenv, stdout, stderr)
+	case "backfill":
+		return backfillCmd(ctx, args[1:], getenv, stdout, stderr)
+	case "schedule":
+		return scheduleCmd(ctx, args[1:], getenv, stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprintln(stdout, usage)
 		return nil

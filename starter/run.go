@@ -42,18 +42,9 @@ func runCmd(ctx context.Context, args []string, getenv func(string) string, stdo
 	fs := flag.NewFlagSet("starter run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	o.conn.register(fs, getenv)
-	fs.StringVar(&o.project, "project", "", "DataWorks project (workspace) name (required)")
-	fs.StringVar(&o.flow, "flow", "", "manual business flow name (required)")
+	o.registerDAG(fs)
 	fs.StringVar(&o.bizdate, "bizdate", "", "business date yyyy-MM-dd (default: yesterday in --timezone, the DataWorks convention)")
 	fs.StringVar(&o.timezone, "timezone", workflows.DefaultTimezone, "time zone of the default bizdate")
-	fs.Var(&o.params, "param", "flow parameter k=v (repeatable)")
-	fs.Var(&o.nodeParams, "node-param", "node parameter NODEID:k=v (repeatable)")
-	fs.StringVar(&o.apiVersion, "api-version", "", "DataWorks API version 2018-06-01 or 2020-05-18 (default: the worker's)")
-	fs.StringVar(&o.projectEnv, "project-env", "", "PROD or DEV (2020-05-18 only; default PROD)")
-	fs.StringVar(&o.timeout, "timeout", "", "overall deadline, e.g. 6h (default 24h)")
-	fs.StringVar(&o.pollInitial, "poll-initial", "", "poll interval after a change, e.g. 10s (default 10s)")
-	fs.StringVar(&o.pollMax, "poll-max", "", "longest poll interval, e.g. 5m (default 5m)")
-	fs.StringVar(&o.blockedGrace, "blocked-grace", "", "how long a failed, blocked DAG stays open for a rerun before it fails (default 3m)")
 	fs.StringVar(&o.workflowID, "workflow-id", "", "workflow id (default manualdag/<project>/<flow>/<bizdate>)")
 	fs.BoolVar(&o.allowDuplicate, "allow-duplicate", false, "start even if a run for this project, flow and bizdate is running or has succeeded: triggers another DAG run")
 	fs.BoolVar(&o.wait, "wait", false, "wait for the DAG, show progress, print the report")
@@ -67,7 +58,7 @@ func runCmd(ctx context.Context, args []string, getenv func(string) string, stdo
 	}
 	id := o.workflowID
 	if id == "" {
-		id = fmt.Sprintf("manualdag/%s/%s/%s", in.ProjectName, in.FlowName, in.Bizdate)
+		id = workflows.BizdateWorkflowID(in.ProjectName, in.FlowName, in.Bizdate)
 	}
 	if o.allowDuplicate && o.workflowID == "" {
 		id += "/" + strconv.FormatInt(time.Now().UnixMilli(), 10)
@@ -89,6 +80,7 @@ func runCmd(ctx context.Context, args []string, getenv func(string) string, stdo
 		// and the refusal below would never be said.
 		WorkflowExecutionErrorWhenAlreadyStarted: true,
 		StaticSummary:                            fmt.Sprintf("%s/%s @ %s", in.ProjectName, in.FlowName, in.Bizdate),
+		TypedSearchAttributes:                    workflows.StartSearchAttributes(in, registeredSearchAttributes(ctx, c, o.conn.namespace, stderr)),
 	}
 	if !o.allowDuplicate {
 		if err := checkPrevious(ctx, c, id); err != nil {
@@ -109,6 +101,29 @@ func runCmd(ctx context.Context, args []string, getenv func(string) string, stdo
 		return nil
 	}
 	return waitAndReport(ctx, c, run, o.asJSON, stdout, stderr)
+}
+
+// registerDAG registers the flags of the DAG run itself, shared by run,
+// backfill and schedule create.
+func (o *runOptions) registerDAG(fs *flag.FlagSet) {
+	fs.StringVar(&o.project, "project", "", "DataWorks project (workspace) name (required)")
+	fs.StringVar(&o.flow, "flow", "", "manual business flow name (required)")
+	fs.Var(&o.params, "param", "flow parameter k=v (repeatable)")
+	fs.Var(&o.nodeParams, "node-param", "node parameter NODEID:k=v (repeatable)")
+	fs.StringVar(&o.apiVersion, "api-version", "", "DataWorks API version 2018-06-01 or 2020-05-18 (default: the worker's)")
+	fs.StringVar(&o.projectEnv, "project-env", "", "PROD or DEV (2020-05-18 only; default PROD)")
+	fs.StringVar(&o.timeout, "timeout", "", "overall deadline, e.g. 6h (default 24h)")
+	fs.StringVar(&o.pollInitial, "poll-initial", "", "poll interval after a change, e.g. 10s (default 10s)")
+	fs.StringVar(&o.pollMax, "poll-max", "", "longest poll interval, e.g. 5m (default 5m)")
+	fs.StringVar(&o.blockedGrace, "blocked-grace", "", "how long a failed, blocked DAG stays open for a rerun before it fails (default 3m)")
+}
+
+// template is the input without a bizdate, validated as the workflow will
+// validate it: schedules and backfills set the bizdate of each run.
+func (o *runOptions) template() (workflows.RunManualDagInput, error) {
+	in, err := o.input(time.Now())
+	in.Bizdate = ""
+	return in, err
 }
 
 // alreadyStarted explains a refused start: a run that is going on, or one

@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"strconv"
 	"strings"
 	"time"
@@ -31,6 +32,8 @@ import (
 //	-dataworks-qps               MANUALDAG_DATAWORKS_QPS              5
 //	-max-concurrent-activities   MANUALDAG_MAX_CONCURRENT_ACTIVITIES  20
 //	-shutdown-timeout            MANUALDAG_SHUTDOWN_TIMEOUT           30s
+//	-quota-backoff               MANUALDAG_QUOTA_BACKOFF              (30m, + up to 30m jitter)
+//	-metrics-address             MANUALDAG_METRICS_ADDRESS            :9090 ("off" disables)
 //	-log-format                  MANUALDAG_LOG_FORMAT                 json
 //	-log-level                   MANUALDAG_LOG_LEVEL                  info
 type config struct {
@@ -44,6 +47,14 @@ type config struct {
 	QPS                     float64
 	MaxConcurrentActivities int
 	ShutdownTimeout         time.Duration
+	// QuotaBackoff is the wait after DataWorks said the daily quota is
+	// spent (activities.Activities.QuotaBackoff); 0 = the activities'
+	// default.
+	QuotaBackoff time.Duration
+
+	// MetricsAddress is where /metrics, /healthz and /readyz are served
+	// (host:port); empty: nowhere.
+	MetricsAddress string
 
 	LogFormat string
 	LogLevel  string
@@ -59,7 +70,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 		return def
 	}
 	var c config
-	var timeout, qps, maxConc, shutdown string
+	var timeout, qps, maxConc, shutdown, quota string
 	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.TemporalAddress, "temporal-address", env("TEMPORAL_ADDRESS", "localhost:7233"), "Temporal frontend host:port (env TEMPORAL_ADDRESS)")
@@ -73,6 +84,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&qps, "dataworks-qps", env("MANUALDAG_DATAWORKS_QPS", "5"), "DataWorks calls per second across the whole task queue; 0 = no limit (env MANUALDAG_DATAWORKS_QPS)")
 	fs.StringVar(&maxConc, "max-concurrent-activities", env("MANUALDAG_MAX_CONCURRENT_ACTIVITIES", "20"), "DataWorks calls in flight in this worker (env MANUALDAG_MAX_CONCURRENT_ACTIVITIES)")
 	fs.StringVar(&shutdown, "shutdown-timeout", env("MANUALDAG_SHUTDOWN_TIMEOUT", "30s"), "how long a stopping worker lets in-flight calls finish (env MANUALDAG_SHUTDOWN_TIMEOUT)")
+	fs.StringVar(&quota, "quota-backoff", env("MANUALDAG_QUOTA_BACKOFF", ""), "wait before calling again after DataWorks said the daily API quota is spent, plus up to as much jitter; default 30m (env MANUALDAG_QUOTA_BACKOFF)")
+	fs.StringVar(&c.MetricsAddress, "metrics-address", env("MANUALDAG_METRICS_ADDRESS", defaultMetricsAddress), `host:port of the Prometheus /metrics and the /healthz and /readyz endpoints; "off" or "" disables them (env MANUALDAG_METRICS_ADDRESS)`)
 	fs.StringVar(&c.LogFormat, "log-format", env("MANUALDAG_LOG_FORMAT", logging.FormatJSON), "json or console (env MANUALDAG_LOG_FORMAT)")
 	fs.StringVar(&c.LogLevel, "log-level", env("MANUALDAG_LOG_LEVEL", "info"), "debug, info, warn or error (env MANUALDAG_LOG_LEVEL)")
 	if err := fs.Parse(args); err != nil {
@@ -94,11 +107,24 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	if c.ShutdownTimeout, err = positiveDuration("shutdown-timeout", shutdown); err != nil {
 		return c, err
 	}
+	if quota != "" {
+		if c.QuotaBackoff, err = positiveDuration("quota-backoff", quota); err != nil {
+			return c, err
+		}
+	}
 	if c.QPS, err = strconv.ParseFloat(qps, 64); err != nil || c.QPS < 0 {
 		return c, fmt.Errorf("dataworks-qps %q must be a number ≥ 0 (calls per second; 0 = no limit)", qps)
 	}
 	if c.MaxConcurrentActivities, err = strconv.Atoi(maxConc); err != nil || c.MaxConcurrentActivities < 1 {
 		return c, fmt.Errorf("max-concurrent-activities %q must be a whole number ≥ 1", maxConc)
+	}
+	if c.MetricsAddress == "off" {
+		c.MetricsAddress = ""
+	}
+	if c.MetricsAddress != "" {
+		if _, _, err := net.SplitHostPort(c.MetricsAddress); err != nil {
+			return c, fmt.Errorf("metrics-address %q is not host:port (e.g. :9090 or 127.0.0.1:9090; \"off\" disables): %v", c.MetricsAddress, err)
+		}
 	}
 	if c.TemporalAddress == "" || c.TemporalNamespace == "" || c.TaskQueue == "" {
 		return c, fmt.Errorf("temporal-address, temporal-namespace and task-queue must not be empty")
@@ -108,6 +134,10 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	}
 	return c, nil
 }
+
+// defaultMetricsAddress serves the metrics and health endpoints on every
+// interface, as a Prometheus scrape or a Kubernetes probe needs.
+const defaultMetricsAddress = ":9090"
 
 // maxRequestTimeout keeps one DataWorks call inside the create activity's
 // heartbeat timeout.

@@ -36,6 +36,7 @@ func TestParseConfigDefaults(t *testing.T) {
 		QPS:                     5,
 		MaxConcurrentActivities: 20,
 		ShutdownTimeout:         30 * time.Second,
+		MetricsAddress:          ":9090",
 		LogFormat:               "json",
 		LogLevel:                "info",
 	}
@@ -59,6 +60,8 @@ var fullEnv = map[string]string{
 	"MANUALDAG_DATAWORKS_QPS":             "2.5",
 	"MANUALDAG_MAX_CONCURRENT_ACTIVITIES": "8",
 	"MANUALDAG_SHUTDOWN_TIMEOUT":          "1m",
+	"MANUALDAG_QUOTA_BACKOFF":             "90s",
+	"MANUALDAG_METRICS_ADDRESS":           "127.0.0.1:9191",
 	"MANUALDAG_LOG_FORMAT":                "console",
 	"MANUALDAG_LOG_LEVEL":                 "debug",
 }
@@ -82,6 +85,8 @@ func TestParseConfigEnvironment(t *testing.T) {
 		QPS:                     2.5,
 		MaxConcurrentActivities: 8,
 		ShutdownTimeout:         time.Minute,
+		QuotaBackoff:            90 * time.Second,
+		MetricsAddress:          "127.0.0.1:9191",
 		LogFormat:               "console",
 		LogLevel:                "debug",
 	}
@@ -114,6 +119,8 @@ func TestParseConfigFlagsWinOverEnvironment(t *testing.T) {
 		"-dataworks-qps", "0",
 		"-max-concurrent-activities", "1",
 		"-shutdown-timeout", "5s",
+		"-quota-backoff", "2m",
+		"-metrics-address", "off",
 		"-log-format", "json",
 		"-log-level", "warn",
 	}
@@ -135,6 +142,7 @@ func TestParseConfigFlagsWinOverEnvironment(t *testing.T) {
 		QPS:                     0,
 		MaxConcurrentActivities: 1,
 		ShutdownTimeout:         5 * time.Second,
+		QuotaBackoff:            2 * time.Minute,
 		LogFormat:               "json",
 		LogLevel:                "warn",
 	}
@@ -158,6 +166,8 @@ func TestParseConfigInvalid(t *testing.T) {
 		{"negative timeout", []string{"-dataworks-timeout", "-5s"}, nil, `dataworks-timeout "-5s" must be a positive duration`},
 		{"zero shutdown timeout", nil, map[string]string{"MANUALDAG_SHUTDOWN_TIMEOUT": "0"}, `shutdown-timeout "0" must be a positive duration`},
 		{"bad shutdown timeout", []string{"-shutdown-timeout", "30"}, nil, `shutdown-timeout "30" must be a positive duration`},
+		{"negative quota backoff", nil, map[string]string{"MANUALDAG_QUOTA_BACKOFF": "-1m"}, `quota-backoff "-1m" must be a positive duration`},
+		{"metrics address without port", nil, map[string]string{"MANUALDAG_METRICS_ADDRESS": "localhost"}, `metrics-address "localhost" is not host:port`},
 		{"negative qps", []string{"-dataworks-qps", "-1"}, nil, `dataworks-qps "-1" must be a number ≥ 0`},
 		{"qps not a number", nil, map[string]string{"MANUALDAG_DATAWORKS_QPS": "fast"}, `dataworks-qps "fast" must be a number ≥ 0`},
 		{"zero concurrency", []string{"-max-concurrent-activities", "0"}, nil, `max-concurrent-activities "0" must be a whole number ≥ 1`},

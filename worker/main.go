@@ -57,6 +57,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		return err
 	}
 	defer func() { _ = logger.Sync() }()
+	// Liveness answers from here on; readiness once the worker polls.
+	var ready readiness
+	metrics, stopTelemetry, err := startTelemetry(cfg.MetricsAddress, &ready, logger)
+	if err != nil {
+		return err
+	}
+	defer stopTelemetry()
 
 	dw, err := dataworks.New(cfg.DataWorks)
 	if err != nil {
@@ -69,19 +76,28 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		Address:   cfg.TemporalAddress,
 		Namespace: cfg.TemporalNamespace,
 		Logger:    logging.NewTemporal(logger.Named("temporal")),
+
+		MetricsHandler: metrics,
 	})
 	if err != nil {
 		return err
 	}
 	defer c.Close()
+	ready.client.Store(&c)
+	checkSearchAttributes(ctx, c, cfg.TemporalNamespace, logger)
 
+	fatal := make(chan error, 1) // the SDK reports a fatal error once
 	w := worker.New(c, cfg.TaskQueue, worker.Options{
 		TaskQueueActivitiesPerSecond:       cfg.QPS,
 		MaxConcurrentActivityExecutionSize: cfg.MaxConcurrentActivities,
 		WorkerStopTimeout:                  cfg.ShutdownTimeout,
+		OnFatalError:                       func(err error) { fatal <- err },
 	})
 	w.RegisterWorkflow(workflows.RunManualDag)
-	w.RegisterActivity(&activities.Activities{DW: dw})
+	w.RegisterWorkflow(workflows.BackfillManualDag)
+	w.RegisterActivity(&activities.Activities{DW: dw, QuotaBackoff: cfg.QuotaBackoff})
+	// A backfill looks up earlier runs of each bizdate through this client.
+	w.RegisterActivity(&activities.Runs{Client: c})
 
 	endpoint := cfg.DataWorks.Endpoint
 	if endpoint == "" {
@@ -104,7 +120,22 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		logger.Info("signal received: stopping, in-flight activities may finish (a second signal stops at once)", zap.Duration("shutdownTimeout", cfg.ShutdownTimeout))
 		close(interrupt)
 	}()
-	if err := w.Run(interrupt); err != nil {
+	if err := w.Start(); err != nil {
+		return fmt.Errorf("worker on task queue %q: %w", cfg.TaskQueue, err)
+	}
+	ready.started.Store(true)
+	if metrics != nil {
+		waitCtx, stopWaiting := context.WithCancel(context.Background())
+		defer stopWaiting()
+		go reportWaiting(waitCtx, c, cfg.TemporalNamespace, cfg.TaskQueue, metrics, logger)
+	}
+	select {
+	case <-interrupt:
+	case err = <-fatal:
+	}
+	ready.started.Store(false)
+	w.Stop()
+	if err != nil {
 		return fmt.Errorf("worker on task queue %q: %w", cfg.TaskQueue, err)
 	}
 	logger.Info("worker stopped")

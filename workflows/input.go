@@ -28,7 +28,9 @@ type RunManualDagInput struct {
 	ProjectName string `json:"projectName"`
 	FlowName    string `json:"flowName"`
 	// Bizdate is yyyy-MM-dd or yyyy-MM-dd 00:00:00. Default: the DataWorks
-	// convention, the day before the workflow's start date in Timezone.
+	// convention, the day before the workflow's start date in Timezone; for
+	// a run a Temporal Schedule started, the day before its scheduled time
+	// (TemporalScheduledStartTime, see schedule.go).
 	Bizdate string `json:"bizdate,omitempty"`
 	// Timezone names the IANA zone of the default bizdate. Default Asia/Shanghai.
 	Timezone string `json:"timezone,omitempty"`

@@ -117,13 +117,14 @@ type PendingRerun struct {
 // re-arms it; the cancelled timer wakes whoever waited on it, and they
 // check passed.
 type deadline struct {
+	label  string // names the timer in the event history
 	at     time.Time
 	timer  workflow.Future
 	cancel workflow.CancelFunc
 }
 
-func newDeadline(ctx workflow.Context, at time.Time) *deadline {
-	d := &deadline{}
+func newDeadline(ctx workflow.Context, label string, at time.Time) *deadline {
+	d := &deadline{label: label}
 	d.set(ctx, at)
 	return d
 }
@@ -134,7 +135,9 @@ func (d *deadline) set(ctx workflow.Context, at time.Time) {
 	}
 	tctx, cancel := workflow.WithCancel(ctx)
 	d.at, d.cancel = at, cancel
-	d.timer = workflow.NewTimer(tctx, max(at.Sub(workflow.Now(ctx)), 0))
+	d.timer = workflow.NewTimerWithOptions(tctx, max(at.Sub(workflow.Now(ctx)), 0), workflow.TimerOptions{
+		Summary: d.label + " " + at.UTC().Format(time.RFC3339),
+	})
 }
 
 func (d *deadline) passed(ctx workflow.Context) bool { return !workflow.Now(ctx).Before(d.at) }
@@ -186,8 +189,9 @@ func (r *run) pending(id int64) bool {
 
 func (r *run) wakeUp() { r.wake.SendAsync(struct{}{}) }
 
-func (r *run) opsOptions(ctx workflow.Context, scheduleToClose time.Duration) workflow.Context {
+func (r *run) opsOptions(ctx workflow.Context, scheduleToClose time.Duration, summary string) workflow.Context {
 	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		Summary:                summary,
 		ScheduleToCloseTimeout: scheduleToClose,
 		StartToCloseTimeout:    opsStartToClose,
 		HeartbeatTimeout:       opsHeartbeat,
@@ -299,7 +303,8 @@ func (r *run) fetchLogs(ctx workflow.Context) {
 	}
 	var a *activities.Activities
 	var res activities.LogsResult
-	err := workflow.ExecuteActivity(r.opsOptions(ctx, min(logFetchBound, left)), a.GetInstanceLogs, activities.LogsInput{
+	err := workflow.ExecuteActivity(r.opsOptions(ctx, min(logFetchBound, left), "log tails of "+names(r.labels(ids))), a.GetInstanceLogs, activities.LogsInput{
+		DagID:       r.report.DagID,
 		InstanceIDs: ids,
 		MaxBytes:    per,
 		APIVersion:  r.s.create.APIVersion,
@@ -452,7 +457,8 @@ func (r *run) rerunFailed(ctx workflow.Context, req RerunRequest) (RerunResult, 
 	}
 	var a *activities.Activities
 	var res activities.InstancesResult
-	err = workflow.ExecuteActivity(r.opsOptions(ctx, opsScheduleToClose), a.RestartInstances, activities.InstancesInput{
+	err = workflow.ExecuteActivity(r.opsOptions(ctx, opsScheduleToClose, "rerun "+names(r.labels(ids))), a.RestartInstances, activities.InstancesInput{
+		DagID:       r.report.DagID,
 		InstanceIDs: ids,
 		APIVersion:  r.s.create.APIVersion,
 		ProjectEnv:  r.s.create.ProjectEnv,
@@ -572,7 +578,7 @@ func (r *run) stopUnfinished(ctx workflow.Context, why string) {
 		return
 	}
 	dctx, _ := workflow.NewDisconnectedContext(ctx)
-	bound := newDeadline(dctx, workflow.Now(dctx).Add(r.s.stopWait))
+	bound := newDeadline(dctx, "stop wait until", workflow.Now(dctx).Add(r.s.stopWait))
 	defer bound.stop()
 	accepted := map[int64]bool{}
 	refused := map[int64]string{}
@@ -597,8 +603,8 @@ func (r *run) stopUnfinished(ctx workflow.Context, why string) {
 		}
 		if len(todo) > 0 {
 			var res activities.InstancesResult
-			err := workflow.ExecuteActivity(r.opsOptions(dctx, max(bound.at.Sub(workflow.Now(dctx)), opsStartToClose)), a.StopInstances,
-				activities.InstancesInput{InstanceIDs: todo, APIVersion: r.s.create.APIVersion, ProjectEnv: r.s.create.ProjectEnv}).Get(dctx, &res)
+			err := workflow.ExecuteActivity(r.opsOptions(dctx, max(bound.at.Sub(workflow.Now(dctx)), opsStartToClose), "stop "+names(r.labels(todo))), a.StopInstances,
+				activities.InstancesInput{DagID: r.report.DagID, InstanceIDs: todo, APIVersion: r.s.create.APIVersion, ProjectEnv: r.s.create.ProjectEnv}).Get(dctx, &res)
 			switch {
 			case err != nil:
 				for _, id := range todo {
@@ -678,7 +684,7 @@ func (r *run) searchWhileStopping(ctx workflow.Context, why string, cur []activi
 func (r *run) sleepUntil(ctx workflow.Context, d time.Duration, bound *deadline) {
 	tctx, cancel := workflow.WithCancel(ctx)
 	defer cancel()
-	timer := workflow.NewTimer(tctx, d)
+	timer := workflow.NewTimerWithOptions(tctx, d, workflow.TimerOptions{Summary: "check the stopped instances again"})
 	sel := workflow.NewSelector(ctx)
 	sel.AddFuture(timer, func(workflow.Future) {})
 	sel.AddFuture(bound.timer, func(workflow.Future) {})

@@ -21,9 +21,11 @@ import (
 //	MANUALDAG_RECORD_HISTORIES=1 MANUALDAG_TEMPORAL_CLI=$PWD/.tools/temporal-v1.5.1/temporal \
 //	    go test -race -tags e2e -count=1 -run TestEndToEnd ./e2e/
 //
-// That overwrites succeeded.json, failed.json and canceled.json: when the
-// workflow changes, rename the old files first (succeeded-v1.json, …) and
-// keep them, since runs started on the old code replay on the new.
+// That overwrites the files named in e2e's recordedRuns (succeeded.json,
+// failed.json, canceled.json, canceled-stop.json, timed-out-stop.json,
+// rerun.json): when the workflow changes, rename the old files first and
+// keep them, since runs started on the old code replay on the new. The
+// *-v0.json files were recorded before the "operations" version marker.
 func TestReplayRecordedHistories(t *testing.T) {
 	files, err := filepath.Glob(filepath.Join("testdata", "histories", "*.json"))
 	require.NoError(t, err)

@@ -39,12 +39,14 @@ const (
 // on workflow timers until Decide calls the outcome, and returns the report.
 // With FailOnDagFailure (the default) an outcome other than SUCCEEDED fails
 // the workflow with DagFailed or DagTimedOut, the report in the details.
-func RunManualDag(ctx workflow.Context, in RunManualDagInput) (DagReport, error) {
+func RunManualDag(ctx workflow.Context, in RunManualDagInput) (_ DagReport, err error) {
 	r := &run{logger: workflow.GetLogger(ctx)}
 	r.report = DagReport{ProjectName: in.ProjectName, FlowName: in.FlowName, Bizdate: in.Bizdate, Outcome: OutcomeTriggering}
 	if err := workflow.SetQueryHandler(ctx, QueryStatus, func() (DagReport, error) { return r.report, nil }); err != nil {
 		return r.report, err
 	}
+	r.vis = startVisibility(ctx)
+	defer func() { r.ended(ctx, err) }()
 	if err := r.setup(ctx, in); err != nil {
 		r.report.Outcome = OutcomeFailed
 		r.report.Message = "invalid input: " + err.Error()
@@ -98,12 +100,23 @@ type run struct {
 	ops       OpsState
 	stopping  bool // stopping the DAG run: updates are refused
 	closed    bool // the outcome is final: updates are refused
+
+	vis visibility // search attributes and current details (visibility.go)
+
+	// Daily quota (quota.go): vQuota gates the pause; quotaUntil is set
+	// while DataWorks says the quota is spent.
+	vQuota     workflow.Version
+	quotaUntil time.Time
 }
 
 func (r *run) setup(ctx workflow.Context, in RunManualDagInput) error {
 	info := workflow.GetInfo(ctx)
 	now := workflow.Now(ctx)
-	s, err := in.settings(now)
+	origin := now // of the default bizdate (schedule.go)
+	if in.Bizdate == "" && in.Continued == nil {
+		origin = bizdateOrigin(ctx, now)
+	}
+	s, err := in.settings(origin)
 	if err != nil {
 		return err
 	}
@@ -167,6 +180,7 @@ func (r *run) trigger(ctx workflow.Context) error {
 		HeartbeatTimeout:       createHeartbeat,
 		// A cancelled workflow still learns the id of a run started meanwhile.
 		WaitForCancellation: true,
+		Summary:             fmt.Sprintf("trigger %s/%s @ %s", r.s.create.ProjectName, r.s.create.FlowName, r.s.create.Bizdate),
 		RetryPolicy: &temporal.RetryPolicy{
 			InitialInterval:        5 * time.Second,
 			BackoffCoefficient:     2,
@@ -207,6 +221,7 @@ func (r *run) trigger(ctx workflow.Context) error {
 	if err := workflow.UpsertMemo(ctx, map[string]any{"dagId": res.DagID}); err != nil {
 		r.logger.Warn("Could not record the DAG id in the memo", "error", err)
 	}
+	r.publish(ctx)
 	if ctx.Err() != nil {
 		return r.canceled(ctx)
 	}
@@ -257,8 +272,9 @@ func (r *run) triggerError(err error) (int64, error) {
 // watch polls until the outcome is final, the deadline passes, or the run
 // continues as new.
 func (r *run) watch(ctx workflow.Context) (DagReport, error) {
-	r.dl = newDeadline(ctx, r.deadline)
+	r.dl = newDeadline(ctx, "deadline", r.deadline)
 	defer r.dl.stop()
+	r.vQuota = workflow.GetVersion(ctx, changeQuotaPause, workflow.DefaultVersion, versionQuotaPause)
 
 	for {
 		if r.polls >= r.s.canEvery || r.polls > 0 && workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
@@ -270,6 +286,17 @@ func (r *run) watch(ctx workflow.Context) (DagReport, error) {
 		}
 		if ctx.Err() != nil {
 			return r.report, r.canceled(ctx)
+		}
+		if wait, paused := r.quotaPause(ctx); paused {
+			// Nothing was seen: no verdict on stale nodes.
+			r.sleep(ctx, wait)
+			if ctx.Err() != nil {
+				return r.report, r.canceled(ctx)
+			}
+			if r.dl.passed(ctx) {
+				return r.finish(ctx, Decide(r.nodes, r.timing(ctx)))
+			}
+			continue
 		}
 		if changed {
 			r.fetchLogs(ctx)
@@ -283,6 +310,7 @@ func (r *run) watch(ctx workflow.Context) (DagReport, error) {
 			return r.finish(ctx, d)
 		}
 		r.report.Message = r.report.summary(d.Reason)
+		r.publish(ctx)
 
 		wait := r.s.policy.Next(Observation{
 			Polls:        r.report.Polls,
@@ -335,6 +363,10 @@ func (r *run) poll(ctx workflow.Context) (bool, error) {
 		return false, nil // the deadline passed or the workflow was cancelled: the caller sees which
 	}
 	r.polls++
+	if searchErr != nil && r.quotaSpent(ctx, searchErr) {
+		return false, nil // refused before it looked: not a poll of the report
+	}
+	r.quotaUntil = time.Time{}
 	r.report.Polls++
 	now := workflow.Now(ctx)
 
@@ -377,13 +409,14 @@ func (r *run) search(ctx workflow.Context, in activities.SearchInput, stopAt *de
 	actx = workflow.WithActivityOptions(actx, workflow.ActivityOptions{
 		ScheduleToCloseTimeout: scheduleToClose,
 		StartToCloseTimeout:    searchStartToClose,
+		Summary:                fmt.Sprintf("read the nodes of DAG %d", in.DagID),
 		// No attempt limit: throttling and a spent quota come with their
 		// own delays, and the deadline bounds the whole.
 		RetryPolicy: &temporal.RetryPolicy{
 			InitialInterval:        2 * time.Second,
 			BackoffCoefficient:     2,
 			MaximumInterval:        time.Minute,
-			NonRetryableErrorTypes: activities.SearchNonRetryableErrorTypes(),
+			NonRetryableErrorTypes: r.searchNonRetryable(),
 		},
 	})
 	var a *activities.Activities
@@ -425,7 +458,9 @@ func (r *run) stopWatching(ctx workflow.Context, err error) error {
 func (r *run) sleep(ctx workflow.Context, d time.Duration) {
 	tctx, cancel := workflow.WithCancel(ctx)
 	defer cancel()
-	timer := workflow.NewTimer(tctx, d)
+	timer := workflow.NewTimerWithOptions(tctx, d, workflow.TimerOptions{
+		Summary: fmt.Sprintf("next poll of DAG %d in %v", r.report.DagID, d.Round(time.Second)),
+	})
 	for {
 		woke := false
 		sel := workflow.NewSelector(ctx)

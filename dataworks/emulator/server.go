@@ -217,14 +217,20 @@ func (e *Emulator) serveRPC(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case dec.drop:
 		outcome = OutcomeDropped
-		dropConnection(w)
 	case aerr != nil:
 		status, outcome = aerr.status, aerr.code
+	}
+	// Count the call before the client can see its answer (or the dropped
+	// connection): a caller reading Stats right after its call finds it.
+	e.stats.record(c.now, c.action, outcome)
+	switch {
+	case dec.drop:
+		dropConnection(w)
+	case aerr != nil:
 		writeJSON(w, aerr.status, e.errorBody(r, c, aerr, f.NumericCode))
 	default:
 		writeJSON(w, http.StatusOK, rep.body)
 	}
-	e.stats.record(c.now, c.action, outcome)
 	keyID := ""
 	if c.params != nil {
 		keyID = c.params["AccessKeyId"]

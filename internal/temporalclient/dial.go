@@ -24,6 +24,8 @@ type Options struct {
 	Address   string // host:port; empty = TEMPORAL_ADDRESS or localhost:7233
 	Namespace string // empty = TEMPORAL_NAMESPACE or "default"
 	Logger    log.Logger
+	// MetricsHandler receives the SDK's metrics; nil = none.
+	MetricsHandler client.MetricsHandler
 }
 
 // Dial connects and checks that the server answers.
@@ -45,6 +47,7 @@ func Dial(ctx context.Context, o Options) (client.Client, error) {
 		opts.Namespace = client.DefaultNamespace
 	}
 	opts.Logger = o.Logger
+	opts.MetricsHandler = o.MetricsHandler
 	ctx, cancel := context.WithTimeout(ctx, DialTimeout)
 	defer cancel()
 	c, err := client.DialContext(ctx, opts)
