@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -28,9 +27,7 @@ func backfillCmd(ctx context.Context, args []string, getenv func(string) string,
 	var o runOptions
 	var from, to string
 	var parallel int
-	fs := flag.NewFlagSet("starter backfill", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	o.conn.register(fs, getenv)
+	fs := o.conn.newFlagSet("starter backfill", getenv, stderr)
 	o.registerDAG(fs)
 	fs.StringVar(&from, "from", "", "first bizdate yyyy-MM-dd (required)")
 	fs.StringVar(&to, "to", "", "last bizdate yyyy-MM-dd, inclusive (required)")

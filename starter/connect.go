@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net/url"
 	"strings"
 
@@ -34,6 +35,15 @@ func (c *connection) register(fs *flag.FlagSet, getenv func(string) string) {
 	fs.StringVar(&c.namespace, "temporal-namespace", env("TEMPORAL_NAMESPACE", "default"), "Temporal namespace (env TEMPORAL_NAMESPACE)")
 	fs.StringVar(&c.taskQueue, "task-queue", env("MANUALDAG_TASK_QUEUE", workflows.TaskQueue), "task queue of the manualdag workers (env MANUALDAG_TASK_QUEUE)")
 	fs.StringVar(&c.uiURL, "ui-url", env("MANUALDAG_UI_URL", "http://localhost:8233"), "Temporal Web UI base address, for links (env MANUALDAG_UI_URL)")
+}
+
+// newFlagSet is a command's flag set, carrying the connection flags every
+// command shares; parse errors and -h go to stderr.
+func (c *connection) newFlagSet(name string, getenv func(string) string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	c.register(fs, getenv)
+	return fs
 }
 
 func (c *connection) dial(ctx context.Context) (client.Client, error) {

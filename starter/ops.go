@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -23,9 +22,7 @@ func rerunCmd(ctx context.Context, args []string, getenv func(string) string, st
 	var conn connection
 	var nodes multiFlag
 	var asJSON bool
-	fs := flag.NewFlagSet("starter rerun", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	conn.register(fs, getenv)
+	fs := conn.newFlagSet("starter rerun", getenv, stderr)
 	fs.Var(&nodes, "node", "failed node to rerun, by name or instance id (repeatable; default: every failed node)")
 	fs.BoolVar(&asJSON, "json", false, "print the result as JSON")
 	pos, err := parseFlags(fs, args, 1, "usage: starter rerun WORKFLOW_ID [--node NAME_OR_ID]... [--json]")
@@ -61,9 +58,7 @@ func rerunCmd(ctx context.Context, args []string, getenv func(string) string, st
 func extendCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	var conn connection
 	var by, timeout, until string
-	fs := flag.NewFlagSet("starter extend", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	conn.register(fs, getenv)
+	fs := conn.newFlagSet("starter extend", getenv, stderr)
 	fs.StringVar(&by, "by", "", "move the deadline later by this much, e.g. 2h")
 	fs.StringVar(&timeout, "timeout", "", "new overall timeout counted from the workflow's start, e.g. 36h")
 	fs.StringVar(&until, "until", "", "new deadline, RFC 3339, e.g. 2024-06-03T06:00:00+08:00")

@@ -39,9 +39,7 @@ type runOptions struct {
 
 func runCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	var o runOptions
-	fs := flag.NewFlagSet("starter run", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	o.conn.register(fs, getenv)
+	fs := o.conn.newFlagSet("starter run", getenv, stderr)
 	o.registerDAG(fs)
 	fs.StringVar(&o.bizdate, "bizdate", "", "business date yyyy-MM-dd (default: yesterday in --timezone, the DataWorks convention)")
 	fs.StringVar(&o.timezone, "timezone", workflows.DefaultTimezone, "time zone of the default bizdate")

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"strconv"
@@ -64,9 +63,7 @@ type scheduleOptions struct {
 func scheduleCreate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	var o runOptions
 	var so scheduleOptions
-	fs := flag.NewFlagSet("starter schedule create", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	o.conn.register(fs, getenv)
+	fs := o.conn.newFlagSet("starter schedule create", getenv, stderr)
 	o.registerDAG(fs)
 	fs.StringVar(&o.timezone, "timezone", workflows.DefaultTimezone, "IANA time zone of the cron or calendar spec, and of the bizdate (the day before the scheduled time)")
 	fs.Var(&so.crons, "cron", `cron expression "minute hour day-of-month month day-of-week", e.g. "0 2 * * *" (repeatable)`)
@@ -255,9 +252,7 @@ func parseRanges(s string, lo, hi int) ([]client.ScheduleRange, error) {
 func scheduleList(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	var conn connection
 	var asJSON bool
-	fs := flag.NewFlagSet("starter schedule list", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	conn.register(fs, getenv)
+	fs := conn.newFlagSet("starter schedule list", getenv, stderr)
 	fs.BoolVar(&asJSON, "json", false, "print the schedules as JSON")
 	if _, err := parseFlags(fs, args, 0, "usage: starter schedule list [--json]"); err != nil {
 		return err
@@ -371,9 +366,7 @@ func calendarString(c client.ScheduleCalendarSpec) string {
 func scheduleDescribe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	var conn connection
 	var asJSON bool
-	fs := flag.NewFlagSet("starter schedule describe", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	conn.register(fs, getenv)
+	fs := conn.newFlagSet("starter schedule describe", getenv, stderr)
 	fs.BoolVar(&asJSON, "json", false, "print the schedule as JSON")
 	pos, err := parseFlags(fs, args, 1, "usage: starter schedule describe SCHEDULE_ID [--json]")
 	if err != nil {
@@ -464,9 +457,7 @@ func scheduleDescribe(ctx context.Context, args []string, getenv func(string) st
 func scheduleOp(ctx context.Context, op string, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	var conn connection
 	var note string
-	fs := flag.NewFlagSet("starter schedule "+op, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	conn.register(fs, getenv)
+	fs := conn.newFlagSet("starter schedule "+op, getenv, stderr)
 	if op == "pause" || op == "unpause" {
 		fs.StringVar(&note, "note", "", "why (kept with the schedule)")
 	}

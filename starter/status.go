@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"slices"
@@ -20,9 +18,7 @@ import (
 func statusCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	var conn connection
 	var asJSON bool
-	fs := flag.NewFlagSet("starter status", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	conn.register(fs, getenv)
+	fs := conn.newFlagSet("starter status", getenv, stderr)
 	fs.BoolVar(&asJSON, "json", false, "print the report as JSON")
 	pos, err := parseFlags(fs, args, 1, "usage: starter status WORKFLOW_ID [--json]")
 	if err != nil {
@@ -37,20 +33,12 @@ func statusCmd(ctx context.Context, args []string, getenv func(string) string, s
 	if err != nil {
 		return workflowErr(fmt.Errorf("status of workflow %s: %w", pos[0], err), conn.namespace)
 	}
-	if asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(r)
-	}
-	printReport(stdout, r)
-	return nil
+	return printOrJSON(stdout, r, asJSON)
 }
 
 func cancelCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	var conn connection
-	fs := flag.NewFlagSet("starter cancel", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	conn.register(fs, getenv)
+	fs := conn.newFlagSet("starter cancel", getenv, stderr)
 	pos, err := parseFlags(fs, args, 1, "usage: starter cancel WORKFLOW_ID")
 	if err != nil {
 		return err

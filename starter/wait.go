@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -147,7 +146,5 @@ func printOrJSON(w io.Writer, r workflows.DagReport, asJSON bool) error {
 		printReport(w, r)
 		return nil
 	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(r)
+	return printJSON(w, r)
 }
