@@ -12,7 +12,7 @@ GO_FILES     = $(shell git ls-files '*.go')
 
 export MANUALDAG_TEMPORAL_CLI := $(TEMPORAL)
 
-.PHONY: demo screenshot test chaos build lint check-format vet tools emulator clean
+.PHONY: demo screenshot test chaos build lint check-format vet tools emulator clean bench-policy bench
 
 ## demo: Temporal dev server + Web UI, the DataWorks emulator, the worker, two sample DAGs.
 demo: build $(TEMPORAL)
@@ -36,6 +36,19 @@ chaos: $(TEMPORAL)
 	@mkdir -p $(BIN) && rm -f $(CHAOS_TABLE)
 	MANUALDAG_CHAOS=full MANUALDAG_CHAOS_TABLE=$(CHAOS_TABLE) go test -race -tags e2e -run '^TestChaos$$' -count=1 -timeout 60m ./e2e/; \
 	  rc=$$?; echo; cat $(CHAOS_TABLE) 2>/dev/null || echo "no figure table: the suites did not finish"; exit $$rc
+
+## bench-policy: replay simulated DAG timelines through the poll policies (fixed 5/30/60 s, backoff,
+## predictive) and print calls per DAG and detection delay side by side (internal/policybench).
+## MANUALDAG_BENCH_OUT=FILE also writes the tables to FILE.
+bench-policy:
+	go test -run '^$$' -bench '^BenchmarkPolicies$$' -benchtime 1x ./internal/policybench/
+
+## bench: the real-server benchmark (e2e/bench_test.go): concurrent runs through the dev server, the worker
+## binary and the emulator over HTTP, N stepped up until something gives, plus one step under a low -dataworks-qps;
+## prints one table per benchmark. MANUALDAG_BENCH_STEPS=100,500,2000 sets the steps, MANUALDAG_BENCH_OUT=FILE
+## also writes the tables to FILE as markdown (other knobs: MANUALDAG_BENCH_* in the test's comment).
+bench: $(TEMPORAL)
+	MANUALDAG_BENCH=1 go test -tags e2e -run '^$$' -bench '^BenchmarkRealServer$$' -benchtime 1x -timeout 90m ./e2e/
 
 build:
 	go build -trimpath -o $(BIN)/ ./worker ./starter ./dataworks/emulator/cmd/dataworks-emulator

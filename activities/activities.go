@@ -44,6 +44,11 @@ type Activities struct {
 	// jitter. Default QuotaRetryDelay (30m) plus up to QuotaRetryJitter
 	// (30m). The worker sets it from MANUALDAG_QUOTA_BACKOFF; tests shorten it.
 	QuotaBackoff time.Duration
+	// PollFloor, when set, returns the least wait between two polls of one
+	// DAG run that the account's daily API budget allows (see
+	// worker/budget.go); each search result carries it to the workflow,
+	// which stretches its waits to it.
+	PollFloor func() time.Duration
 }
 
 const defaultMaxErrorMessage = 200

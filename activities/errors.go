@@ -32,6 +32,11 @@ const (
 	// 11020293069). Not retried by the activity; the workflow treats it like
 	// an empty node list, which is tolerated for a while after the trigger.
 	ErrDagNotFound = "DagNotFound"
+	// ErrNothingYet: a search with a repeat window (SearchInput.RepeatEvery)
+	// saw nothing the workflow must act on yet. Retried after RepeatEvery;
+	// benign (logged at debug, not counted as a failure). Retries write no
+	// history, which is why the workflow polls this way.
+	ErrNothingYet = "NothingYet"
 	// ErrTransient: no reply, a 5xx, an undecodable reply on a read. Retried.
 	ErrTransient = "DataWorksTransient"
 	// ErrCreateNotSent: a CreateManualDag request provably never took effect

@@ -7,15 +7,17 @@ import (
 
 	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 )
 
-// WorkflowLookup is what LookUpRun needs from a Temporal client;
+// WorkflowLookup is what LookUpRun and FlowTimings need from a Temporal client;
 // client.Client implements it.
 type WorkflowLookup interface {
 	DescribeWorkflow(ctx context.Context, workflowID, runID string) (*client.WorkflowExecutionDescription, error)
 	GetWorkflow(ctx context.Context, workflowID, runID string) client.WorkflowRun
+	ListWorkflow(ctx context.Context, request *workflowservice.ListWorkflowExecutionsRequest) (*workflowservice.ListWorkflowExecutionsResponse, error)
 }
 
 var _ WorkflowLookup = client.Client(nil)

@@ -29,6 +29,20 @@ type SearchInput struct {
 	KnownDigest string `json:"knownDigest,omitempty"`
 	KnownLayout string `json:"knownLayout,omitempty"`
 	KnownErrors string `json:"knownErrors,omitempty"`
+
+	// RepeatEvery, when set, makes the search a repeat window: while the
+	// DAG run has nothing new the workflow must act on, the activity fails
+	// with the benign ErrNothingYet and Temporal runs it again RepeatEvery
+	// later (NextRetryDelay). Retries are not written to the workflow's
+	// history, so a run's history grows with its windows, not its polls;
+	// each retry is still a task of the task queue, under its rate limit.
+	// The window returns at once when the DAG run settles (no node active),
+	// when a node fails that KnownFailed did not count, on the first sight
+	// of the node list, or after RepeatPolls polls (attempts, so that the
+	// rule needs no clock).
+	RepeatEvery time.Duration `json:"repeatEvery,omitempty"`
+	RepeatPolls int           `json:"repeatPolls,omitempty"`
+	KnownFailed int           `json:"knownFailed,omitempty"`
 }
 
 // SearchResult is a compact, columnar snapshot of a DAG run's nodes, ordered
@@ -64,6 +78,12 @@ type SearchResult struct {
 	// (with ErrorsOmitted set) when they are the ones KnownErrors named.
 	Errors        map[int]string `json:"errors,omitempty"`
 	ErrorsOmitted bool           `json:"errorsOmitted,omitempty"`
+	// PollFloor is the least wait before the next poll that the account's
+	// daily API budget allows (0 = no budget).
+	PollFloor time.Duration `json:"pollFloor,omitempty"`
+	// Polls is the number of DataWorks searches this result took: more
+	// than one for a repeat window (every attempt of the activity counts).
+	Polls int `json:"polls,omitempty"`
 }
 
 // Node is one node instance as the workflow sees it.
@@ -107,7 +127,52 @@ func (a *Activities) SearchManualDagNodeInstance(ctx context.Context, in SearchI
 		m := errorMapper{attempt: activity.GetInfo(ctx).Attempt, rnd: a.rand(), quota: a.QuotaBackoff}
 		return SearchResult{}, m.mapRead(fmt.Errorf("search DAG %d: %w", in.DagID, err))
 	}
-	return Compact(list, a.maxErrorMessage(), in.Known()), nil
+	res := Compact(list, a.maxErrorMessage(), in.Known())
+	if a.PollFloor != nil {
+		res.PollFloor = a.PollFloor().Round(time.Second)
+	}
+	info := activity.GetInfo(ctx)
+	res.Polls = int(info.Attempt)
+	statuses := make([]dataworks.Status, len(list))
+	for i, n := range list {
+		statuses[i] = n.Status
+	}
+	if !in.WindowEnds(statuses, info.Attempt) {
+		return SearchResult{}, in.NothingYet(info.Attempt, res.PollFloor)
+	}
+	return res, nil
+}
+
+// NothingYet is the error by which a repeat window asks Temporal to run the
+// search again, RepeatEvery (or the budget's floor, if longer) later.
+func (in SearchInput) NothingYet(attempt int32, floor time.Duration) error {
+	next := max(in.RepeatEvery, floor)
+	return temporal.NewApplicationErrorWithOptions(
+		fmt.Sprintf("DAG %d: nothing new yet (poll %d of this window); polling again in %v", in.DagID, attempt, next),
+		ErrNothingYet, temporal.ApplicationErrorOptions{
+			NextRetryDelay: next,
+			Category:       temporal.ApplicationErrorCategoryBenign,
+			// The polls so far: a window cut short by a timeout or an
+			// attempt limit still counts them.
+			Details: []any{attempt},
+		})
+}
+
+// WindowEnds reports whether the search returns what its poll number
+// attempt saw (the nodes' statuses): always, but in a repeat window (see
+// RepeatEvery).
+func (in SearchInput) WindowEnds(statuses []dataworks.Status, attempt int32) bool {
+	if in.RepeatEvery <= 0 || in.KnownDigest == "" || len(statuses) == 0 || int(attempt) >= in.RepeatPolls {
+		return true
+	}
+	failed, active := 0, false
+	for _, s := range statuses {
+		if s == dataworks.StatusFailure {
+			failed++
+		}
+		active = active || s.Active()
+	}
+	return !active || failed > in.KnownFailed
 }
 
 // Known are the digests of the snapshot the caller holds.

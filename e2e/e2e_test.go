@@ -36,6 +36,7 @@ func TestEndToEnd(t *testing.T) {
 		t.Run("StatusAndCancel", s.testStatusAndCancel)
 		t.Run("WorkerKilledMidRun", s.testWorkerKilledMidRun)
 		t.Run("InvalidInput", s.testInvalidInput)
+		t.Run("LearnsFromEarlierRuns", s.testLearnsFromEarlierRuns)
 		s.runOperations(t) // operations_test.go
 	})
 	// Faults are set per action for the whole emulator: after the parallel runs.
@@ -346,7 +347,7 @@ func testContext(t *testing.T) context.Context {
 
 // waitFor polls cond on the test's goroutine (so cond may fail the test)
 // until it holds or the timeout passes; last, if set, says what was seen.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool, last func() string) {
+func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool, last func() string) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for !cond() {

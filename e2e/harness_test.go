@@ -80,7 +80,7 @@ func temporalCLI() (string, error) {
 	return p, nil
 }
 
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -97,7 +97,7 @@ type devServer struct {
 	proc    *process
 }
 
-func startDevServer(t *testing.T) *devServer {
+func startDevServer(t testing.TB) *devServer {
 	t.Helper()
 	s := &devServer{port: freePort(t), dbFile: filepath.Join(t.TempDir(), "temporal.db")}
 	s.Address = "127.0.0.1:" + strconv.Itoa(s.port)
@@ -106,7 +106,7 @@ func startDevServer(t *testing.T) *devServer {
 	return s
 }
 
-func (s *devServer) start(t *testing.T) {
+func (s *devServer) start(t testing.TB) {
 	t.Helper()
 	cli, err := temporalCLI()
 	require.NoError(t, err)
@@ -135,7 +135,7 @@ func (s *devServer) Restart(t *testing.T) {
 	s.start(t)
 }
 
-func (s *devServer) Client(t *testing.T) client.Client {
+func (s *devServer) Client(t testing.TB) client.Client {
 	t.Helper()
 	c, err := client.Dial(client.Options{HostPort: s.Address, Logger: quietLogger{}})
 	require.NoError(t, err)
@@ -170,7 +170,7 @@ func (b *syncBuffer) String() string {
 	return b.b.String()
 }
 
-func startProcess(t *testing.T, name string, env []string, path string, args ...string) *process {
+func startProcess(t testing.TB, name string, env []string, path string, args ...string) *process {
 	t.Helper()
 	p := &process{name: name, out: &syncBuffer{}, done: make(chan struct{})}
 	p.cmd = exec.Command(path, args...)
@@ -194,7 +194,7 @@ func startProcess(t *testing.T, name string, env []string, path string, args ...
 func (p *process) output() string { return p.out.String() }
 
 // stop sends SIGTERM and waits; SIGKILL after 20 s.
-func (p *process) stop(t *testing.T) {
+func (p *process) stop(t testing.TB) {
 	select {
 	case <-p.done:
 		return

@@ -55,6 +55,10 @@ type stack struct {
 	// must never reach Temporal or a log.
 	secret string
 
+	// workerBin is the worker binary; empty: the one TestMain built (with
+	// -race). The benchmark (bench_test.go) runs one built without.
+	workerBin string
+
 	mu      sync.Mutex
 	workers []*process
 	// recorded names the workflows whose histories are worth keeping as
@@ -99,7 +103,7 @@ func newStack(t *testing.T) *stack {
 	return s
 }
 
-func randomHex(t *testing.T) string {
+func randomHex(t testing.TB) string {
 	b := make([]byte, 12)
 	_, err := rand.Read(b)
 	require.NoError(t, err)
@@ -125,9 +129,13 @@ func (s *stack) workerEnv(taskQueue string) []string {
 
 // startWorker starts the worker binary on taskQueue and waits until it
 // polls Temporal. extra environment entries override workerEnv's.
-func (s *stack) startWorker(t *testing.T, taskQueue string, extra ...string) *process {
+func (s *stack) startWorker(t testing.TB, taskQueue string, extra ...string) *process {
 	t.Helper()
-	w := startProcess(t, "worker "+taskQueue, append(s.workerEnv(taskQueue), extra...), filepath.Join(binDir, "worker"))
+	bin := s.workerBin
+	if bin == "" {
+		bin = filepath.Join(binDir, "worker")
+	}
+	w := startProcess(t, "worker "+taskQueue, append(s.workerEnv(taskQueue), extra...), bin)
 	s.mu.Lock()
 	s.workers = append(s.workers, w)
 	s.mu.Unlock()

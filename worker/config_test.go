@@ -170,6 +170,8 @@ func TestParseConfigInvalid(t *testing.T) {
 		{"metrics address without port", nil, map[string]string{"MANUALDAG_METRICS_ADDRESS": "localhost"}, `metrics-address "localhost" is not host:port`},
 		{"negative qps", []string{"-dataworks-qps", "-1"}, nil, `dataworks-qps "-1" must be a number ≥ 0`},
 		{"qps not a number", nil, map[string]string{"MANUALDAG_DATAWORKS_QPS": "fast"}, `dataworks-qps "fast" must be a number ≥ 0`},
+		{"negative daily budget", []string{"-dataworks-daily-budget", "-5"}, nil, `dataworks-daily-budget "-5" must be a whole number ≥ 0`},
+		{"daily budget not a number", nil, map[string]string{"MANUALDAG_DATAWORKS_DAILY_BUDGET": "100/day"}, `dataworks-daily-budget "100/day" must be a whole number ≥ 0`},
 		{"zero concurrency", []string{"-max-concurrent-activities", "0"}, nil, `max-concurrent-activities "0" must be a whole number ≥ 1`},
 		{"fractional concurrency", []string{"-max-concurrent-activities", "2.5"}, nil, `max-concurrent-activities "2.5" must be a whole number ≥ 1`},
 		{"empty address", []string{"-temporal-address", ""}, nil, "temporal-address, temporal-namespace and task-queue must not be empty"},

@@ -95,8 +95,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	})
 	w.RegisterWorkflow(workflows.RunManualDag)
 	w.RegisterWorkflow(workflows.BackfillManualDag)
-	w.RegisterActivity(&activities.Activities{DW: dw, QuotaBackoff: cfg.QuotaBackoff})
-	// A backfill looks up earlier runs of each bizdate through this client.
+	acts := &activities.Activities{DW: dw, QuotaBackoff: cfg.QuotaBackoff}
+	budget := &budget{perDay: cfg.DailyBudget}
+	if cfg.DailyBudget > 0 {
+		acts.PollFloor = budget.floor
+	}
+	w.RegisterActivity(acts)
+	// A backfill looks up earlier runs of each bizdate, and a run its flow's
+	// earlier runs, through this client.
 	w.RegisterActivity(&activities.Runs{Client: c})
 
 	endpoint := cfg.DataWorks.Endpoint
@@ -111,6 +117,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		zap.String("dataworksAPIVersion", cfg.DataWorks.APIVersion),
 		zap.String("accessKeyId", dw.AccessKeyID()),
 		zap.Float64("qps", cfg.QPS),
+		zap.Int("dailyBudget", cfg.DailyBudget),
 	)
 	interrupt := make(chan any)
 	go func() {
@@ -124,10 +131,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		return fmt.Errorf("worker on task queue %q: %w", cfg.TaskQueue, err)
 	}
 	ready.started.Store(true)
-	if metrics != nil {
+	if metrics != nil || cfg.DailyBudget > 0 {
 		waitCtx, stopWaiting := context.WithCancel(context.Background())
 		defer stopWaiting()
-		go reportWaiting(waitCtx, c, cfg.TemporalNamespace, cfg.TaskQueue, metrics, logger)
+		onCount := func(n int64) { budget.waiting.Store(n) }
+		if metrics != nil {
+			gauge := metrics.WithTags(map[string]string{"namespace": cfg.TemporalNamespace, "task_queue": cfg.TaskQueue}).Gauge(MetricDagsWaiting)
+			onCount = func(n int64) { budget.waiting.Store(n); gauge.Update(float64(n)) }
+		}
+		go reportWaiting(waitCtx, c, cfg.TemporalNamespace, cfg.TaskQueue, onCount, logger)
 	}
 	select {
 	case <-interrupt:

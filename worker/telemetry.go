@@ -130,12 +130,12 @@ func serveTelemetry(addr string, mux http.Handler, logger *zap.Logger) (net.Addr
 	return ln.Addr(), shutdown, nil
 }
 
-// reportWaiting sets MetricDagsWaiting every waitingInterval until ctx is
-// done: the RunManualDag workflows open on the task queue, counted by
-// Temporal's visibility store, so every worker of the queue reports the same
-// number (aggregate with max, not sum).
-func reportWaiting(ctx context.Context, c client.Client, namespace, taskQueue string, h client.MetricsHandler, logger *zap.Logger) {
-	gauge := h.WithTags(map[string]string{"namespace": namespace, "task_queue": taskQueue}).Gauge(MetricDagsWaiting)
+// reportWaiting counts every waitingInterval, until ctx is done, the
+// RunManualDag workflows open on the task queue, and hands the count to
+// onCount (MetricDagsWaiting and the daily budget). Temporal's visibility
+// store counts them, so every worker of the queue sees the same number
+// (aggregate the gauge with max, not sum).
+func reportWaiting(ctx context.Context, c client.Client, namespace, taskQueue string, onCount func(int64), logger *zap.Logger) {
 	query := fmt.Sprintf("WorkflowType = '%s' AND ExecutionStatus = 'Running' AND TaskQueue = '%s'", workflows.WorkflowName, taskQueue)
 	warned := false
 	t := time.NewTicker(waitingInterval)
@@ -146,7 +146,7 @@ func reportWaiting(ctx context.Context, c client.Client, namespace, taskQueue st
 		cancel()
 		switch {
 		case err == nil:
-			gauge.Update(float64(resp.GetCount()))
+			onCount(resp.GetCount())
 			warned = false
 		case ctx.Err() == nil && !warned:
 			logger.Warn("could not count the open DAG runs for "+MetricDagsWaiting, zap.Error(err))

@@ -15,6 +15,7 @@ type settings struct {
 	blockedGrace     time.Duration
 	emptyListGrace   time.Duration
 	policy           BackoffPolicy
+	predictive       bool // poll.mode predictive: PredictivePolicy over policy
 	failOnDagFailure bool
 	canEvery         int
 	stopOnDeadline   bool
@@ -50,6 +51,13 @@ func (in RunManualDagInput) settings(now time.Time) (settings, error) {
 			Multiplier: in.Poll.Multiplier,
 			Jitter:     in.Poll.Jitter,
 		},
+	}
+	switch in.Poll.Mode {
+	case "", PollPredictive:
+		s.predictive = true
+	case PollBackoff:
+	default:
+		return settings{}, fmt.Errorf("poll.mode %q is not %q (default: learn from the flow's earlier runs) or %q (back off while nothing changes)", in.Poll.Mode, PollPredictive, PollBackoff)
 	}
 	if s.canEvery == 0 {
 		s.canEvery = DefaultContinueAsNewEvery
@@ -166,6 +174,36 @@ func (in RunManualDagInput) settings(now time.Time) (settings, error) {
 		return settings{}, fmt.Errorf("continued is set by the workflow when it continues as new; leave it out")
 	}
 	return s, nil
+}
+
+// pollPolicy is the policy of these settings. Runs whose watch began
+// before predictive polling existed (versionPredict) keep BackoffPolicy.
+func (s settings) pollPolicy(predict bool) PollPolicy {
+	if !s.predictive || !predict {
+		return s.policy
+	}
+	// Without a prediction, poll promptly: a repeat window costs the
+	// history nothing per poll, only the API (bounded by the task queue's
+	// rate and the daily budget).
+	fallback := s.policy
+	fallback.Max = min(fallback.Max, max(fallback.Initial, DefaultPromptInterval))
+	return PredictivePolicy{
+		MinWait:     s.policy.Initial,
+		MaxWait:     s.policy.Max,
+		DelayBudget: DefaultDelayBudget,
+		Jitter:      s.policy.Jitter,
+		Fallback:    fallback,
+	}
+}
+
+// PollPolicy returns the policy a run started now with this input polls
+// with, for benchmarks and tools that replay DAG timelines through it.
+func (in RunManualDagInput) PollPolicy(now time.Time) (PollPolicy, error) {
+	s, err := in.settings(now)
+	if err != nil {
+		return nil, err
+	}
+	return s.pollPolicy(true), nil
 }
 
 func orDefault(d Duration, def time.Duration) time.Duration {

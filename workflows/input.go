@@ -58,8 +58,10 @@ type RunManualDagInput struct {
 	// FailOnDagFailure makes the workflow fail (DagFailed, DagTimedOut) when
 	// the outcome is not SUCCEEDED. Default true; false returns the report.
 	FailOnDagFailure *bool `json:"failOnDagFailure,omitempty"`
-	// ContinueAsNewEvery is the number of polls after which a run continues
-	// as new. Default 200, at most 300 (about 3,300 history events).
+	// ContinueAsNewEvery is the number of searches returned (single polls
+	// or repeat windows) after which a run continues as new. Default 200, at
+	// most 300 (about 3,300 history events); a run also continues as new
+	// when its history reaches 1,800 events or 1.5 MiB.
 	ContinueAsNewEvery int `json:"continueAsNewEvery,omitempty"`
 	// OnDeadline is what becomes of the DAG's unfinished instances when the
 	// deadline passes: "stop" (default) stops them in DataWorks, "leave"
@@ -83,12 +85,18 @@ type RunManualDagInput struct {
 	decodeErr error
 }
 
-// PollOptions tune the default poll policy (see BackoffPolicy).
+// PollOptions tune the poll policy.
 type PollOptions struct {
-	// InitialInterval is the wait after a poll that saw a change. Default
-	// 10s, at least 1s.
+	// Mode is "predictive" (default: PredictivePolicy, which learns when
+	// the flow's nodes finish from its earlier runs and uses BackoffPolicy
+	// until it has some) or "backoff" (BackoffPolicy only, the policy of
+	// runs started before predictive polling existed).
+	Mode string `json:"mode,omitempty"`
+	// InitialInterval is the wait after a poll that saw a change, and the
+	// shortest wait of the predictive mode. Default 10s, at least 1s.
 	InitialInterval Duration `json:"initialInterval,omitzero"`
-	// MaxInterval caps the wait. Default 5m, at most 6h.
+	// MaxInterval caps the wait: it bounds how late a failure nobody could
+	// foresee is seen. Default 5m, at most 6h.
 	MaxInterval Duration `json:"maxInterval,omitzero"`
 	// Multiplier grows the wait after each poll that saw no change. Default
 	// 1.5, between 1 and 10.
@@ -136,6 +144,10 @@ type Continued struct {
 	// state of operations (log tails, reruns under way, notes).
 	StartedAt time.Time `json:"startedAt,omitzero"`
 	Ops       *OpsState `json:"ops,omitempty"`
+	// Profile is what the flow's earlier runs taught (predictive polling);
+	// ProfileLoaded says it was looked up, found or not.
+	Profile       *Profile `json:"profile,omitempty"`
+	ProfileLoaded bool     `json:"profileLoaded,omitempty"`
 }
 
 // Limits and defaults of the input.
@@ -148,6 +160,8 @@ const (
 	MaxPollInterval           = 6 * time.Hour
 	DefaultMultiplier         = 1.5
 	DefaultJitter             = 0.1
+	DefaultDelayBudget        = 250 * time.Millisecond
+	DefaultPromptInterval     = 18 * time.Second
 	DefaultBlockedGrace       = 3 * time.Minute
 	DefaultEmptyListGrace     = 5 * time.Minute
 	MaxGrace                  = 24 * time.Hour
@@ -163,6 +177,12 @@ const (
 	MaxLogTailPerNode         = 64 << 10
 	DefaultLogTailTotal       = 32 << 10
 	MaxLogTailTotal           = 256 << 10
+)
+
+// Poll modes.
+const (
+	PollPredictive = "predictive"
+	PollBackoff    = "backoff"
 )
 
 // What the workflow does with unfinished instances at the deadline.

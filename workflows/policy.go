@@ -3,8 +3,12 @@ package workflows
 import (
 	"hash/fnv"
 	"math"
+	"slices"
 	"strconv"
 	"time"
+
+	"github.com/manualdag/manualdag/activities"
+	"github.com/manualdag/manualdag/dataworks"
 )
 
 // Observation is what the poll loop knows when it picks the next wait.
@@ -23,6 +27,14 @@ type Observation struct {
 	// Seed makes the jitter of one workflow differ from another's and stay
 	// the same on replay (see JitterSeed).
 	Seed uint64
+
+	// Now is the workflow time of the choice, TriggeredAt when the DAG run
+	// was triggered, and Nodes the last snapshot (read only): what
+	// PredictivePolicy compares with the Profile. BackoffPolicy ignores them.
+	Now, TriggeredAt time.Time
+	Nodes            []activities.Node
+	// Profile holds earlier runs of the same flow; nil when there are none.
+	Profile *Profile
 }
 
 // PollPolicy picks the wait before the next poll. Next must be a pure
@@ -72,3 +84,330 @@ func unitFloat(seed uint64, n int) float64 {
 	h.Write([]byte(strconv.FormatUint(seed, 16) + "/" + strconv.Itoa(n)))
 	return float64(h.Sum64()>>11) / (1 << 53)
 }
+
+// Profile holds the node timings of earlier successful runs of the same flow,
+// the most recent first: Begin[k][i] and Finish[k][i] are the seconds from
+// run k's trigger to node Names[i] starting and finishing, -1 when unknown.
+// The FlowTimings activity reads it from the memos of those runs (see
+// RunTimings), so that the workflow sees it deterministically.
+type Profile struct {
+	Names  []string  `json:"names"`
+	Begin  [][]int32 `json:"begin"`
+	Finish [][]int32 `json:"finish"`
+}
+
+// Runs is the number of earlier runs in the profile.
+func (p *Profile) Runs() int {
+	if p == nil {
+		return 0
+	}
+	return len(p.Finish)
+}
+
+// wellFormed reports whether every row has a column per name (a profile
+// handed over by hand in Continued might not).
+func (p *Profile) wellFormed() bool {
+	if len(p.Begin) != len(p.Finish) {
+		return false
+	}
+	for k := range p.Finish {
+		if len(p.Begin[k]) != len(p.Names) || len(p.Finish[k]) != len(p.Names) {
+			return false
+		}
+	}
+	return true
+}
+
+// PredictivePolicy polls rarely while the flow's earlier runs say the DAG
+// cannot end, and every MinWait where it likely will. From the Profile and
+// the nodes' progress it predicts, for each earlier run k, when this run
+// would end if its remaining nodes took as long as they did in run k
+// (shifted by how late or early this run is so far), each prediction with a
+// spread in proportion to the time it still has to cover. It then waits as
+// long as the delay it risks stays small: the chance that the DAG ends
+// within a wait, times the wait, must stay within DelayBudget. A long wait
+// is only taken where an end is very unlikely.
+//
+// Without a profile, for a node the profile does not know, once the run has
+// outlived every prediction, or with nothing left to run (Decide's grace
+// periods then decide), Fallback picks the wait.
+type PredictivePolicy struct {
+	// MinWait is the shortest wait and MaxWait the longest: MaxWait bounds
+	// how late a failure the profile cannot foresee is seen (plus Jitter).
+	MinWait, MaxWait time.Duration
+	// DelayBudget bounds the chance of the DAG ending within a wait times
+	// the wait: the detection delay a wait may risk on average.
+	DelayBudget time.Duration
+	// Jitter spreads each wait by up to ±Jitter of itself (see BackoffPolicy).
+	Jitter float64
+	// Fallback picks the wait when the profile cannot.
+	Fallback PollPolicy
+}
+
+var _ PollPolicy = PredictivePolicy{}
+
+// minSpread is the least uncertainty of a predicted end: DataWorks reports
+// times to the second, and runs of the same flow are never identical.
+const minSpread = 15 * time.Second
+
+// Next implements PollPolicy.
+func (p PredictivePolicy) Next(obs Observation) time.Duration {
+	ends, spreads, ok := predictEnds(obs)
+	if !ok {
+		return p.Fallback.Next(obs)
+	}
+	now := float64(obs.Now.Unix())
+	alive := survival(ends, spreads, now)
+	if alive < 1e-3 {
+		// Later than every earlier run by far: nothing left to predict.
+		return p.Fallback.Next(obs)
+	}
+	budget := p.DelayBudget.Seconds()
+	risk := func(w float64) float64 { return (alive - survival(ends, spreads, now+w)) / alive * w }
+	// The longest wait whose risk stays within the budget (risk grows
+	// with the wait).
+	lo, hi := p.MinWait.Seconds(), p.MaxWait.Seconds()
+	if risk(hi) <= budget {
+		lo = hi
+	}
+	for hi-lo >= 0.5 {
+		mid := (lo + hi) / 2
+		if risk(mid) <= budget {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	wait := time.Duration(lo * float64(time.Second))
+	if p.Jitter > 0 {
+		wait = time.Duration(float64(wait) * (1 + p.Jitter*(2*unitFloat(obs.Seed, obs.Polls)-1)))
+	}
+	return max(min(wait, p.MaxWait), p.MinWait, MinPollInterval)
+}
+
+// predictEnds returns, for each earlier run in the profile, when this run
+// would end (unix seconds) if its unfinished nodes behaved as they did then,
+// and how uncertain that is (seconds). It fails when the profile cannot say:
+// no profile, no nodes, a node the profile does not know, or nothing left
+// that can still run.
+func predictEnds(obs Observation) (ends, spreads []float64, ok bool) {
+	prof := obs.Profile
+	if prof.Runs() == 0 || len(obs.Nodes) == 0 || !prof.wellFormed() {
+		return nil, nil, false
+	}
+	index := make(map[string]int, len(prof.Names))
+	for i, name := range prof.Names {
+		index[name] = i
+	}
+	failed := false
+	for _, n := range obs.Nodes {
+		failed = failed || n.Status == dataworks.StatusFailure
+	}
+	cv := prof.variation()
+	now := float64(obs.Now.Unix())
+	trigger := obs.TriggeredAt.Unix()
+	keys := nodeKeys(obs.Nodes)
+	for k := range prof.Finish {
+		lag := runLag(obs.Nodes, keys, index, prof.Finish[k], trigger)
+		end, spread, pending := math.Inf(-1), 0.0, 0
+		for j, n := range obs.Nodes {
+			if n.Status.Terminal() || failed && !n.Status.Active() {
+				continue // done, or waits behind a failure (Decide's business)
+			}
+			i, ok := index[keys[j]]
+			if !ok || prof.Finish[k][i] < 0 {
+				return nil, nil, false
+			}
+			pending++
+			// Not started: as late as the run is so far; the whole
+			// remaining time is uncertain.
+			f := float64(trigger+int64(prof.Finish[k][i])) + lag
+			basis := f - now
+			if n.Status == dataworks.StatusRunning || n.Status == dataworks.StatusChecking {
+				if b := prof.Begin[k][i]; n.Begin > 0 && b >= 0 {
+					// Running: as long as it ran then; its run time is
+					// what is uncertain.
+					d := float64(prof.Finish[k][i] - b)
+					f, basis = float64(n.Begin)+d, d
+				}
+			}
+			if f > end {
+				end, spread = f, basis
+			}
+		}
+		if pending == 0 {
+			return nil, nil, false
+		}
+		ends = append(ends, end)
+		spreads = append(spreads, max(cv*spread, minSpread.Seconds()))
+	}
+	return ends, spreads, true
+}
+
+// variation is the typical relative spread of a node's run time from one
+// run to the next (the median over nodes of their coefficient of variation),
+// at least 5%; 10% until three runs show it.
+func (p *Profile) variation() float64 {
+	if p.Runs() < 3 {
+		return 0.10
+	}
+	var cvs []float64
+	for i := range p.Names {
+		var ds []float64
+		for k := range p.Finish {
+			if b, f := p.Begin[k][i], p.Finish[k][i]; b >= 0 && f > b {
+				ds = append(ds, float64(f-b))
+			}
+		}
+		if len(ds) < 3 {
+			continue
+		}
+		mean := 0.0
+		for _, d := range ds {
+			mean += d
+		}
+		mean /= float64(len(ds))
+		if mean >= 60 { // shorter run times vary by whole seconds
+			cvs = append(cvs, stddev(ds)/mean)
+		}
+	}
+	if len(cvs) == 0 {
+		return 0.10
+	}
+	return max(quantile(cvs, 0.5), 0.05)
+}
+
+// runLag is how much later this run's finished nodes finished than they did
+// in an earlier run (the median over nodes, seconds; 0 when none finished).
+func runLag(nodes []activities.Node, keys []string, index map[string]int, finish []int32, trigger int64) float64 {
+	var lags []float64
+	for j, n := range nodes {
+		if n.Finish == 0 || !n.Status.Terminal() {
+			continue
+		}
+		if i, ok := index[keys[j]]; ok && finish[i] >= 0 {
+			lags = append(lags, float64(n.Finish-trigger-int64(finish[i])))
+		}
+	}
+	if len(lags) == 0 {
+		return 0
+	}
+	return quantile(lags, 0.5)
+}
+
+// survival is the chance that the end comes after t, each predicted end
+// smoothed by a normal kernel of its spread.
+func survival(ends, spreads []float64, t float64) float64 {
+	s := 0.0
+	for i, e := range ends {
+		s += 0.5 * math.Erfc((t-e)/(spreads[i]*math.Sqrt2))
+	}
+	return s / float64(len(ends))
+}
+
+func quantile(xs []float64, q float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	return s[int(q*float64(len(s)-1)+0.5)]
+}
+
+func stddev(xs []float64) float64 {
+	if len(xs) < 2 {
+		return 0
+	}
+	mean := 0.0
+	for _, x := range xs {
+		mean += x
+	}
+	mean /= float64(len(xs))
+	v := 0.0
+	for _, x := range xs {
+		v += (x - mean) * (x - mean)
+	}
+	return math.Sqrt(v / float64(len(xs)-1))
+}
+
+// nodeKeys names each node as profiles do: its name, a repeated name
+// suffixed with #2, #3… in the order given (instance id order).
+func nodeKeys(nodes []activities.Node) []string {
+	keys := make([]string, len(nodes))
+	seen := make(map[string]int, len(nodes))
+	for i, n := range nodes {
+		seen[n.Name]++
+		keys[i] = n.Name
+		if c := seen[n.Name]; c > 1 {
+			keys[i] = n.Name + "#" + strconv.Itoa(c)
+		}
+	}
+	return keys
+}
+
+// TimingsOf records a finished run's node timings for later runs to learn
+// from (see Profile).
+func TimingsOf(nodes []activities.Node, triggeredAt time.Time) activities.RunTimings {
+	t := activities.RunTimings{
+		Names:  nodeKeys(nodes),
+		Begin:  make([]int32, len(nodes)),
+		Finish: make([]int32, len(nodes)),
+	}
+	offset := func(unix int64) int32 {
+		if unix == 0 || unix < triggeredAt.Unix() {
+			return -1
+		}
+		return int32(min(unix-triggeredAt.Unix(), math.MaxInt32))
+	}
+	for i, n := range nodes {
+		t.Begin[i], t.Finish[i] = offset(n.Begin), offset(n.Finish)
+	}
+	return t
+}
+
+// ProfileOf aligns earlier runs' timings (the most recent first) by node
+// name; a node some runs lack is -1 in those. At most maxProfileRuns are
+// kept, and none that are malformed.
+func ProfileOf(runs []activities.RunTimings) *Profile {
+	p := &Profile{}
+	index := map[string]int{}
+	for _, r := range runs {
+		if len(p.Finish) == maxProfileRuns {
+			break
+		}
+		if len(r.Begin) != len(r.Names) || len(r.Finish) != len(r.Names) || len(r.Names) == 0 {
+			continue
+		}
+		for _, name := range r.Names {
+			if _, ok := index[name]; !ok {
+				index[name] = len(p.Names)
+				p.Names = append(p.Names, name)
+			}
+		}
+		p.Begin = append(p.Begin, nil)
+		p.Finish = append(p.Finish, nil)
+	}
+	k := 0
+	for _, r := range runs {
+		if k == len(p.Finish) {
+			break
+		}
+		if len(r.Begin) != len(r.Names) || len(r.Finish) != len(r.Names) || len(r.Names) == 0 {
+			continue
+		}
+		b, f := make([]int32, len(p.Names)), make([]int32, len(p.Names))
+		for i := range b {
+			b[i], f[i] = -1, -1
+		}
+		for j, name := range r.Names {
+			b[index[name]], f[index[name]] = r.Begin[j], r.Finish[j]
+		}
+		p.Begin[k], p.Finish[k] = b, f
+		k++
+	}
+	if len(p.Finish) == 0 {
+		return nil
+	}
+	return p
+}
+
+// maxProfileRuns bounds how many earlier runs a profile holds (and so the
+// size it adds to the history): a week of a daily flow.
+const maxProfileRuns = 7

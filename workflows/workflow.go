@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/manualdag/manualdag/activities"
+	"github.com/manualdag/manualdag/dataworks"
 )
 
 const (
@@ -78,6 +79,7 @@ func RunManualDag(ctx workflow.Context, in RunManualDagInput) (_ DagReport, err 
 type run struct {
 	in     RunManualDagInput
 	s      settings
+	policy PollPolicy
 	logger log.Logger
 	report DagReport
 
@@ -107,6 +109,16 @@ type run struct {
 	// while DataWorks says the quota is spent.
 	vQuota     workflow.Version
 	quotaUntil time.Time
+
+	// Predictive polling (predict.go): vPredict gates it; profile holds
+	// the flow's earlier runs once loaded; pollFloor is the least wait the
+	// worker's daily API budget allows, from the last search; window is
+	// the next poll's repeat window (none before versionPredict).
+	vPredict      workflow.Version
+	profile       *Profile
+	profileLoaded bool
+	pollFloor     time.Duration
+	window        window
 }
 
 func (r *run) setup(ctx workflow.Context, in RunManualDagInput) error {
@@ -143,6 +155,7 @@ func (r *run) setup(ctx workflow.Context, in RunManualDagInput) error {
 		r.report.DagID, r.report.TriggeredAt, r.report.Polls = c.DagID, c.TriggeredAt, c.Polls
 		r.report.Outcome = OutcomeRunning
 		r.nodes = c.Nodes
+		r.profile, r.profileLoaded = c.Profile, c.ProfileLoaded
 		r.showNodes(c.Nodes)
 		r.logger = log.With(r.logger, "dagId", c.DagID)
 		r.logger.Info("Continuing to watch the DAG run", "polls", c.Polls, "run", r.runs)
@@ -275,9 +288,12 @@ func (r *run) watch(ctx workflow.Context) (DagReport, error) {
 	r.dl = newDeadline(ctx, "deadline", r.deadline)
 	defer r.dl.stop()
 	r.vQuota = workflow.GetVersion(ctx, changeQuotaPause, workflow.DefaultVersion, versionQuotaPause)
+	r.vPredict = workflow.GetVersion(ctx, changePredict, workflow.DefaultVersion, versionPredict)
+	r.policy = r.s.pollPolicy(r.vPredict >= versionPredict)
+	r.loadProfile(ctx)
 
 	for {
-		if r.polls >= r.s.canEvery || r.polls > 0 && workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
+		if r.polls >= r.s.canEvery || r.polls > 0 && (workflow.GetInfo(ctx).GetContinueAsNewSuggested() || r.historyFull(ctx)) {
 			return r.report, r.continueAsNew(ctx)
 		}
 		changed, err := r.poll(ctx)
@@ -312,17 +328,30 @@ func (r *run) watch(ctx workflow.Context) (DagReport, error) {
 		r.report.Message = r.report.summary(d.Reason)
 		r.publish(ctx)
 
-		wait := r.s.policy.Next(Observation{
+		wait := r.policy.Next(Observation{
 			Polls:        r.report.Polls,
 			SinceTrigger: workflow.Now(ctx).Sub(r.report.TriggeredAt),
 			Changed:      changed,
 			Unchanged:    r.unchanged,
-			Active:       countActive(r.nodes),
+			Active:       countNodes(r.nodes, dataworks.Status.Active),
 			Total:        len(r.nodes),
 			Seed:         r.seed,
+			Now:          workflow.Now(ctx),
+			TriggeredAt:  r.report.TriggeredAt,
+			Nodes:        r.nodes,
+			Profile:      r.profile,
 		})
+		if r.vPredict >= versionPredict {
+			wait = max(wait, r.pollFloor)
+		}
 		if !d.RecheckAt.IsZero() {
 			wait = min(wait, max(d.RecheckAt.Sub(workflow.Now(ctx)), MinPollInterval))
+		}
+		if r.vPredict >= versionPredict {
+			r.window = window{}
+			if w, ok := r.policy.(Windowed); ok {
+				r.window.every, r.window.polls = w.Window(wait)
+			}
 		}
 		r.sleep(ctx, wait)
 		if ctx.Err() != nil {
@@ -350,15 +379,10 @@ func (r *run) timing(ctx workflow.Context) Timing {
 // poll runs one search. It returns whether the snapshot changed; at the
 // deadline it cancels the search and leaves the snapshot as it was.
 func (r *run) poll(ctx workflow.Context) (bool, error) {
-	res, done, searchErr := r.search(ctx, activities.SearchInput{
-		ProjectName: r.s.create.ProjectName,
-		DagID:       r.report.DagID,
-		APIVersion:  r.s.create.APIVersion,
-		ProjectEnv:  r.s.create.ProjectEnv,
-		KnownDigest: r.digest,
-		KnownLayout: r.layout,
-		KnownErrors: r.errorsDigest,
-	}, r.dl, 0)
+	in := r.searchInput()
+	in.RepeatEvery, in.RepeatPolls = r.window.every, r.window.polls
+	in.KnownFailed = countNodes(r.nodes, func(s dataworks.Status) bool { return s == dataworks.StatusFailure })
+	res, done, searchErr := r.search(ctx, in, r.dl, 0)
 	if !done || ctx.Err() != nil {
 		return false, nil // the deadline passed or the workflow was cancelled: the caller sees which
 	}
@@ -367,17 +391,28 @@ func (r *run) poll(ctx workflow.Context) (bool, error) {
 		return false, nil // refused before it looked: not a poll of the report
 	}
 	r.quotaUntil = time.Time{}
-	r.report.Polls++
+	r.pollFloor = res.PollFloor
+	r.report.Polls += max(res.Polls, 1)
 	now := workflow.Now(ctx)
 
 	var nodes []activities.Node
 	if searchErr != nil {
 		var appErr *temporal.ApplicationError
-		if errors.As(searchErr, &appErr) && appErr.Type() == activities.ErrDagNotFound && len(r.nodes) == 0 {
+		switch {
+		case errors.As(searchErr, &appErr) && appErr.Type() == activities.ErrDagNotFound && len(r.nodes) == 0:
 			// Not listed yet: an empty list, which Decide tolerates for a while.
 			r.logger.Info("DataWorks does not know the DAG id yet", "error", searchErr)
 			res = activities.Compact(nil, 0, activities.Known{})
-		} else {
+		case errors.As(searchErr, &appErr) && appErr.Type() == activities.ErrNothingYet:
+			// A repeat window cut short (a timeout, an attempt limit such
+			// as the SDK test environment's): its last poll saw nothing new.
+			var polls int32
+			if appErr.Details(&polls) == nil && polls > 1 {
+				r.report.Polls += int(polls) - 1 // one is counted above
+			}
+			r.unchanged++
+			return false, nil
+		default:
 			return false, r.stopWatching(ctx, searchErr)
 		}
 	}
@@ -400,6 +435,20 @@ func (r *run) poll(ctx workflow.Context) (bool, error) {
 	return changed, nil
 }
 
+// searchInput asks for the DAG run's nodes, echoing the digests of the
+// snapshot the workflow holds.
+func (r *run) searchInput() activities.SearchInput {
+	return activities.SearchInput{
+		ProjectName: r.s.create.ProjectName,
+		DagID:       r.report.DagID,
+		APIVersion:  r.s.create.APIVersion,
+		ProjectEnv:  r.s.create.ProjectEnv,
+		KnownDigest: r.digest,
+		KnownLayout: r.layout,
+		KnownErrors: r.errorsDigest,
+	}
+}
+
 // search runs the search activity. With stopAt it gives up when stopAt
 // passes (done false), cancelling the activity; scheduleToClose, when not
 // zero, bounds it with its retries.
@@ -419,6 +468,13 @@ func (r *run) search(ctx workflow.Context, in activities.SearchInput, stopAt *de
 			NonRetryableErrorTypes: r.searchNonRetryable(),
 		},
 	})
+	if in.RepeatEvery > 0 {
+		actx = workflow.WithActivityOptions(actx, func() workflow.ActivityOptions {
+			o := workflow.GetActivityOptions(actx)
+			o.Summary = fmt.Sprintf("watch DAG %d: up to %d polls, one every %v, until something happens", in.DagID, in.RepeatPolls, in.RepeatEvery.Round(time.Second))
+			return o
+		}())
+	}
 	var a *activities.Activities
 	fut := workflow.ExecuteActivity(actx, a.SearchManualDagNodeInstance, in)
 	var res activities.SearchResult
@@ -485,6 +541,10 @@ func (r *run) awaitHandlers(ctx workflow.Context) {
 
 func (r *run) finish(ctx workflow.Context, d Decision) (DagReport, error) {
 	r.closed = true
+	if d.Outcome == OutcomeTimedOut {
+		r.refresh(ctx)
+		d = Decide(r.nodes, r.timing(ctx))
+	}
 	r.awaitHandlers(ctx)
 	r.report.Outcome = d.Outcome
 	r.report.FinishedAt = workflow.Now(ctx)
@@ -498,6 +558,9 @@ func (r *run) finish(ctx workflow.Context, d Decision) (DagReport, error) {
 		}
 	}
 	r.report.Message = r.report.summary(d.Reason)
+	if d.Outcome == OutcomeSucceeded {
+		r.keepTimings(ctx)
+	}
 	r.logger.Info("DAG run finished", "outcome", d.Outcome, "polls", r.report.Polls, "message", r.report.Message)
 	if d.Outcome == OutcomeSucceeded || !r.s.failOnDagFailure {
 		return r.report, nil
@@ -513,6 +576,7 @@ func (r *run) finish(ctx workflow.Context, d Decision) (DagReport, error) {
 // after stopping the DAG's unfinished instances.
 func (r *run) canceled(ctx workflow.Context) error {
 	r.report.Outcome = OutcomeCanceled
+	r.refresh(ctx)
 	r.stopUnfinished(ctx, "the workflow was cancelled")
 	r.closed = true
 	dctx, _ := workflow.NewDisconnectedContext(ctx)
@@ -534,18 +598,20 @@ func (r *run) continueAsNew(ctx workflow.Context) error {
 	// The bizdate is fixed now; a timezone beside it would be refused.
 	next.Timezone = ""
 	next.Continued = &Continued{
-		DagID:       r.report.DagID,
-		TriggeredAt: r.report.TriggeredAt,
-		Deadline:    r.deadline,
-		Polls:       r.report.Polls,
-		Unchanged:   r.unchanged,
-		StableSince: r.stableSince,
-		Nodes:       r.nodes,
-		Digest:      r.digest,
-		Layout:      r.layout,
-		Errors:      r.errorsDigest,
-		Runs:        r.runs,
-		StartedAt:   r.startedAt,
+		DagID:         r.report.DagID,
+		TriggeredAt:   r.report.TriggeredAt,
+		Deadline:      r.deadline,
+		Polls:         r.report.Polls,
+		Unchanged:     r.unchanged,
+		StableSince:   r.stableSince,
+		Nodes:         r.nodes,
+		Digest:        r.digest,
+		Layout:        r.layout,
+		Errors:        r.errorsDigest,
+		Runs:          r.runs,
+		StartedAt:     r.startedAt,
+		Profile:       r.profile,
+		ProfileLoaded: r.profileLoaded,
 		Ops: &OpsState{
 			Unsupported: r.ops.Unsupported,
 			Logs:        r.ops.Logs,
@@ -558,10 +624,11 @@ func (r *run) continueAsNew(ctx workflow.Context) error {
 	return workflow.NewContinueAsNewError(ctx, WorkflowName, next)
 }
 
-func countActive(nodes []activities.Node) int {
+// countNodes counts the nodes whose status is.
+func countNodes(nodes []activities.Node, is func(dataworks.Status) bool) int {
 	n := 0
 	for _, x := range nodes {
-		if x.Status.Active() {
+		if is(x.Status) {
 			n++
 		}
 	}

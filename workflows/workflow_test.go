@@ -70,7 +70,7 @@ type script struct {
 	steps []any
 }
 
-func (sc *script) search(_ context.Context, in activities.SearchInput) (activities.SearchResult, error) {
+func (sc *script) search(ctx context.Context, in activities.SearchInput) (activities.SearchResult, error) {
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
 	step := sc.steps[min(sc.calls, len(sc.steps)-1)]
@@ -78,7 +78,23 @@ func (sc *script) search(_ context.Context, in activities.SearchInput) (activiti
 	if err, ok := step.(error); ok {
 		return activities.SearchResult{}, err
 	}
-	return activities.Compact(step.([]dataworks.NodeInstance), 200, in.Known()), nil
+	return windowed(ctx, in, step.([]dataworks.NodeInstance))
+}
+
+// windowed answers a search of list as the activity does, repeat windows
+// included (activities.SearchInput.RepeatEvery).
+func windowed(ctx context.Context, in activities.SearchInput, list []dataworks.NodeInstance) (activities.SearchResult, error) {
+	res := activities.Compact(list, 200, in.Known())
+	attempt := activity.GetInfo(ctx).Attempt
+	res.Polls = int(attempt)
+	statuses := make([]dataworks.Status, len(list))
+	for i, n := range list {
+		statuses[i] = n.Status
+	}
+	if !in.WindowEnds(statuses, attempt) {
+		return activities.SearchResult{}, in.NothingYet(attempt, 0)
+	}
+	return res, nil
 }
 
 func (s *workflowSuite) mockSearch(steps ...any) {
@@ -262,7 +278,7 @@ func (s *workflowSuite) TestThrottledPollsThenRecovery() {
 	s.Require().NoError(err)
 	s.Equal(OutcomeSucceeded, r.Outcome)
 	s.Equal(5, s.script.calls)
-	s.Equal(2, r.Polls, "retries are one poll")
+	s.Equal(5, r.Polls, "every search sent is a poll, the throttled ones too")
 }
 
 func (s *workflowSuite) TestDailyQuotaBacksOffAndDoesNotFail() {
@@ -395,10 +411,11 @@ func (s *workflowSuite) TestContinueAsNewKeepsDagAndNeverRetriggers() {
 	s.Require().NoError(converter.GetDefaultDataConverter().FromPayloads(can.Input, &next))
 	s.Require().NotNil(next.Continued)
 	s.Equal(int64(testDagID), next.Continued.DagID)
-	s.Equal(3, next.Continued.Polls)
+	s.Equal(s.script.calls, next.Continued.Polls, "every search so far, repeat windows' included")
 	s.Equal("2024-06-01", next.Bizdate)
 	s.Equal(1, s.creates)
 	firstTriggeredAt := next.Continued.TriggeredAt
+	firstPolls := next.Continued.Polls
 
 	// The continued run, on a fresh environment: no create may run.
 	s.SetupTest()
@@ -408,7 +425,7 @@ func (s *workflowSuite) TestContinueAsNewKeepsDagAndNeverRetriggers() {
 	s.Require().NoError(err)
 	s.Equal(OutcomeSucceeded, r.Outcome)
 	s.Equal(int64(testDagID), r.DagID)
-	s.Equal(5, r.Polls)
+	s.Equal(firstPolls+s.script.calls, r.Polls)
 	s.True(firstTriggeredAt.Equal(r.TriggeredAt))
 }
 

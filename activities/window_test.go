@@ -1,0 +1,86 @@
+package activities
+
+import (
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/manualdag/manualdag/dataworks"
+)
+
+// TestSearchRepeatWindow: a search with a repeat window answers "nothing
+// yet" (benign, retried after RepeatEvery, the poll count in its details)
+// until the DAG run has news, and then returns the snapshot.
+func TestSearchRepeatWindow(t *testing.T) {
+	node := func(id int64, st dataworks.Status) dataworks.NodeInstance {
+		return dataworks.NodeInstance{InstanceID: id, NodeName: "n", Status: st}
+	}
+	running := []dataworks.NodeInstance{node(1, dataworks.StatusSuccess), node(2, dataworks.StatusRunning), node(3, dataworks.StatusNotRun)}
+	oneFailed := []dataworks.NodeInstance{node(1, dataworks.StatusFailure), node(2, dataworks.StatusRunning), node(3, dataworks.StatusNotRun)}
+	blocked := []dataworks.NodeInstance{node(1, dataworks.StatusFailure), node(2, dataworks.StatusSuccess), node(3, dataworks.StatusNotRun)}
+	known := Compact(running, 200, Known{}).Digest
+	window := SearchInput{ProjectName: "p", DagID: 1, KnownDigest: known, RepeatEvery: 15 * time.Second, RepeatPolls: 9}
+
+	for name, tc := range map[string]struct {
+		list    []dataworks.NodeInstance
+		in      SearchInput
+		floor   time.Duration
+		nothing bool
+		retryIn time.Duration
+	}{
+		"nothing new":                  {list: running, in: window, nothing: true, retryIn: 15 * time.Second},
+		"the budget's floor is longer": {list: running, in: window, floor: time.Minute, nothing: true, retryIn: time.Minute},
+		"a node failed":                {list: oneFailed, in: window},
+		"a failure already known":      {list: oneFailed, in: func() SearchInput { in := window; in.KnownFailed = 1; return in }(), nothing: true, retryIn: 15 * time.Second},
+		"settled":                      {list: blocked, in: window},
+		"first sight of the list":      {list: running, in: func() SearchInput { in := window; in.KnownDigest = ""; return in }()},
+		"no window":                    {list: running, in: func() SearchInput { in := window; in.RepeatEvery = 0; return in }()},
+		"last poll of the window":      {list: running, in: func() SearchInput { in := window; in.RepeatPolls = 1; return in }()},
+	} {
+		t.Run(name, func(t *testing.T) {
+			env := newActivityEnv(t, &fakeDW{list: tc.list})
+			if tc.floor > 0 {
+				env = newActivityEnvWith(t, &Activities{DW: &fakeDW{list: tc.list}, PollFloor: func() time.Duration { return tc.floor }})
+			}
+			v, err := env.ExecuteActivity((&Activities{}).SearchManualDagNodeInstance, tc.in)
+			if !tc.nothing {
+				require.NoError(t, err)
+				var res SearchResult
+				require.NoError(t, v.Get(&res))
+				require.Equal(t, 1, res.Polls)
+				return
+			}
+			appErr := appError(t, err)
+			require.Equal(t, ErrNothingYet, appErr.Type())
+			require.False(t, appErr.NonRetryable())
+			require.Equal(t, tc.retryIn, appErr.NextRetryDelay())
+			require.Equal(t, temporal.ApplicationErrorCategoryBenign, appErr.Category())
+			var polls int32
+			require.NoError(t, appErr.Details(&polls))
+			require.Equal(t, int32(1), polls)
+		})
+	}
+}
+
+func TestWindowEndsAfterRepeatPolls(t *testing.T) {
+	in := SearchInput{KnownDigest: "d", RepeatEvery: 10 * time.Second, RepeatPolls: 3}
+	active := []dataworks.Status{dataworks.StatusRunning}
+	require.False(t, in.WindowEnds(active, 1))
+	require.False(t, in.WindowEnds(active, 2))
+	require.True(t, in.WindowEnds(active, 3))
+	require.True(t, in.WindowEnds(nil, 1), "an empty list is news")
+}
+
+func newActivityEnvWith(t *testing.T, a *Activities) *testsuite.TestActivityEnvironment {
+	t.Helper()
+	var s testsuite.WorkflowTestSuite
+	s.SetLogger(log.NewStructuredLogger(slog.New(slog.DiscardHandler)))
+	env := s.NewTestActivityEnvironment()
+	env.RegisterActivity(a)
+	return env
+}

@@ -1,0 +1,307 @@
+// Package policybench replays simulated DataWorks DAG timelines through the
+// poll policies RunManualDag uses (built with RunManualDagInput.PollPolicy,
+// never copied) and through fixed-interval baselines, and tabulates how many
+// DataWorks calls each spends per DAG and how late each sees the DAG end
+// (issue 6 §1). Everything is deterministic for a seed and takes no wall
+// time: the simulator moves a virtual clock from poll to poll.
+//
+// Generate builds the workload, Replay polls it with each policy, and
+// Result.Markdown prints the figures; BenchmarkPolicies (bench_test.go, make
+// bench-policy) runs the three.
+package policybench
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"time"
+
+	"github.com/manualdag/manualdag/activities"
+	"github.com/manualdag/manualdag/dataworks"
+	"github.com/manualdag/manualdag/workflows"
+)
+
+// The default workload. Daily flows run Days days in a row with similar
+// durations (the profile the predictive policy learns from); one-off flows
+// run once, with no profile.
+const (
+	DefaultSeed       = 20240601
+	DefaultDailyFlows = 100
+	DefaultDays       = 8
+	DefaultOneOffs    = 200
+
+	// MaxNodes bounds a flow's size; sizes are log-uniform on [1, MaxNodes].
+	MaxNodes = 200
+	// MinDuration and MaxDuration bound the critical path of a flow's base
+	// running durations, log-uniform between them.
+	MinDuration = time.Minute
+	MaxDuration = 6 * time.Hour
+	// MaxWait bounds a node's WAIT_TIME/WAIT_RESOURCE phase (uniform from 0).
+	MaxWait = 30 * time.Second
+	// NodeSpread and RunSpread are the standard deviations of the log of a
+	// node's duration from one run to the next, per node and for the whole
+	// run.
+	NodeSpread = 0.10
+	RunSpread  = 0.05
+	// FailureRate is the chance that a run has a failing node; the node
+	// fails after FailAtMin..1 of its duration.
+	FailureRate = 0.08
+	FailAtMin   = 0.2
+)
+
+// Config shapes a workload; DefaultConfig is the benchmark's.
+type Config struct {
+	Seed       uint64
+	DailyFlows int // flows that run Days days in a row
+	Days       int
+	OneOffs    int // flows that run once
+}
+
+// DefaultConfig is the benchmark's workload.
+func DefaultConfig() Config {
+	return Config{Seed: DefaultSeed, DailyFlows: DefaultDailyFlows, Days: DefaultDays, OneOffs: DefaultOneOffs}
+}
+
+// NodeTimes is one node instance's life in a run. A node is NOT_RUN until
+// Ready (0 = never: it waits behind a failure), waits (status Wait) until
+// Start, runs until Finish and ends SUCCESS, or FAILURE when Failed. Unix
+// seconds; Ready <= Start <= Finish.
+type NodeTimes struct {
+	ID     int64
+	Name   string
+	Wait   dataworks.Status // WAIT_TIME or WAIT_RESOURCE
+	Ready  int64
+	Start  int64
+	Finish int64
+	Failed bool
+}
+
+// Timeline is a DAG run: its trigger and its nodes in instance id order.
+type Timeline struct {
+	Trigger int64 // unix seconds
+	Nodes   []NodeTimes
+}
+
+// Snapshot is what a search at unix second t sees, as activities.Compact
+// builds it: Begin is the RUNNING start once running, the wait start before
+// that. It reuses dst's storage.
+func (tl *Timeline) Snapshot(t int64, dst []activities.Node) []activities.Node {
+	dst = dst[:0]
+	for _, n := range tl.Nodes {
+		node := activities.Node{ID: n.ID, Name: n.Name, Status: dataworks.StatusNotRun}
+		switch {
+		case n.Ready == 0 || t < n.Ready:
+		case t < n.Start:
+			node.Status, node.Begin = n.Wait, n.Ready
+		case t < n.Finish:
+			node.Status, node.Begin = dataworks.StatusRunning, n.Start
+		default:
+			node.Status, node.Begin, node.Finish = dataworks.StatusSuccess, n.Start, n.Finish
+			if n.Failed {
+				node.Status = dataworks.StatusFailure
+			}
+		}
+		dst = append(dst, node)
+	}
+	return dst
+}
+
+// Final is the unix second after which no node changes any more: every
+// node that will ever run has finished, and the rest wait behind a failure.
+func (tl *Timeline) Final() int64 {
+	end := tl.Trigger
+	for _, n := range tl.Nodes {
+		if n.Ready != 0 {
+			end = max(end, n.Finish)
+		}
+	}
+	return end
+}
+
+// Failed reports whether a node of the run fails.
+func (tl *Timeline) Failed() bool {
+	return slices.ContainsFunc(tl.Nodes, func(n NodeTimes) bool { return n.Failed })
+}
+
+// Run is one simulated DAG run, with the profile the product would hand it.
+type Run struct {
+	Flow       string
+	Bizdate    string
+	WorkflowID string // manualdag/bench/<flow>/<bizdate>: seeds the jitter
+	Timeline   Timeline
+	// Profile is workflows.ProfileOf the flow's earlier succeeded runs
+	// (most recent first); nil for a first run, a one-off, or after
+	// failures only.
+	Profile *workflows.Profile
+}
+
+// TriggeredAt is the run's trigger time.
+func (r *Run) TriggeredAt() time.Time { return time.Unix(r.Timeline.Trigger, 0).UTC() }
+
+// flow is a DAG shape and its nodes' base running durations (seconds).
+type flow struct {
+	name string
+	deps [][]int
+	base []float64
+}
+
+// origin is the first day of the workload: daily flows run at 02:00 UTC
+// plus a per-flow offset on consecutive days from here.
+var origin = time.Date(2024, 6, 1, 2, 0, 0, 0, time.UTC)
+
+// Generate builds the workload of cfg: cfg.DailyFlows flows run cfg.Days
+// days in a row, then cfg.OneOffs flows run once. Deterministic for a
+// config; each flow draws from its own generator, so that changing one count
+// leaves the other flows as they were.
+func Generate(cfg Config) []Run {
+	var runs []Run
+	for f := range cfg.DailyFlows {
+		rng := rand.New(rand.NewPCG(cfg.Seed, uint64(f)))
+		fl := newFlow(rng, fmt.Sprintf("daily_%03d", f))
+		offset := time.Duration(rng.IntN(120*60)) * time.Second
+		var learned []activities.RunTimings // most recent first
+		for d := range cfg.Days {
+			day := origin.AddDate(0, 0, d)
+			trigger := day.Add(offset + time.Duration(rng.IntN(60))*time.Second)
+			run := fl.run(rng, day, trigger, int64(len(runs)))
+			run.Profile = workflows.ProfileOf(learned)
+			if !run.Timeline.Failed() {
+				end := run.Timeline.Snapshot(run.Timeline.Final(), nil)
+				learned = slices.Insert(learned, 0, workflows.TimingsOf(end, run.TriggeredAt()))
+			}
+			runs = append(runs, run)
+		}
+	}
+	for f := range cfg.OneOffs {
+		rng := rand.New(rand.NewPCG(cfg.Seed, uint64(1<<32+f)))
+		fl := newFlow(rng, fmt.Sprintf("oneoff_%03d", f))
+		day := origin.AddDate(0, 0, rng.IntN(max(cfg.Days, 1)))
+		trigger := day.Add(time.Duration(rng.IntN(22*3600)) * time.Second)
+		runs = append(runs, fl.run(rng, day, trigger, int64(len(runs))))
+	}
+	return runs
+}
+
+// newFlow draws a DAG: a log-uniform number of nodes, each depending on 0
+// to 2 earlier ones, with log-normal relative durations scaled so that the
+// critical path is log-uniform between MinDuration and MaxDuration.
+func newFlow(rng *rand.Rand, name string) flow {
+	n := int(math.Round(logUniform(rng, 1, MaxNodes)))
+	fl := flow{name: name, deps: make([][]int, n), base: make([]float64, n)}
+	for i := 1; i < n; i++ {
+		k := 0 // 0 deps (a root) 15%, 1 dep 50%, 2 deps 35%
+		switch u := rng.Float64(); {
+		case u >= 0.65:
+			k = 2
+		case u >= 0.15:
+			k = 1
+		}
+		fl.deps[i] = rng.Perm(i)[:min(k, i)]
+		slices.Sort(fl.deps[i])
+	}
+	for i := range fl.base {
+		fl.base[i] = math.Exp(rng.NormFloat64())
+	}
+	scale := logUniform(rng, MinDuration.Seconds(), MaxDuration.Seconds()) / criticalPath(fl.deps, fl.base)
+	for i := range fl.base {
+		fl.base[i] = max(fl.base[i]*scale, 1)
+	}
+	return fl
+}
+
+// criticalPath is the longest chain of durations through the DAG (nodes
+// depend only on earlier ones).
+func criticalPath(deps [][]int, dur []float64) float64 {
+	end := make([]float64, len(dur))
+	longest := 0.0
+	for i := range dur {
+		start := 0.0
+		for _, j := range deps[i] {
+			start = max(start, end[j])
+		}
+		end[i] = start + dur[i]
+		longest = max(longest, end[i])
+	}
+	return longest
+}
+
+// run draws one run of the flow triggered at trigger: durations near the
+// base ones, short waits, and with FailureRate one node failing.
+func (fl flow) run(rng *rand.Rand, day, trigger time.Time, index int64) Run {
+	n := len(fl.base)
+	runFactor := math.Exp(RunSpread * rng.NormFloat64())
+	failing := -1
+	if rng.Float64() < FailureRate {
+		failing = rng.IntN(n)
+	}
+	plan := make([]PlannedNode, n)
+	for i := range plan {
+		p := &plan[i]
+		p.ID = 1_000_000*(index+1) + int64(i)
+		p.Name = fmt.Sprintf("%s_n%03d", fl.name, i)
+		p.Deps = fl.deps[i]
+		p.WaitStatus = dataworks.StatusWaitTime
+		if rng.IntN(2) == 1 {
+			p.WaitStatus = dataworks.StatusWaitResource
+		}
+		p.Wait = int64(rng.IntN(int(MaxWait/time.Second) + 1))
+		dur := fl.base[i] * math.Exp(NodeSpread*rng.NormFloat64()) * runFactor
+		if frac := FailAtMin + (1-FailAtMin)*rng.Float64(); i == failing {
+			dur *= frac
+			p.Fails = true
+		}
+		p.Run = max(int64(math.Round(dur)), 1)
+	}
+	bizdate := day.Format(time.DateOnly)
+	return Run{
+		Flow:       fl.name,
+		Bizdate:    bizdate,
+		WorkflowID: "manualdag/bench/" + fl.name + "/" + bizdate,
+		Timeline:   Plan(trigger.Unix(), plan),
+	}
+}
+
+// PlannedNode is a node of a run to be laid out by Plan: it waits Wait
+// seconds (in status WaitStatus) once every node of Deps (indexes of earlier
+// nodes) has succeeded, then runs Run seconds and succeeds, or fails when
+// Fails.
+type PlannedNode struct {
+	ID         int64
+	Name       string
+	Deps       []int
+	WaitStatus dataworks.Status
+	Wait, Run  int64
+	Fails      bool
+}
+
+// Plan lays out a run triggered at unix second trigger: roots are ready at
+// the trigger, a node is ready when its last upstream succeeds, and a node
+// with a failed or never-ready upstream is never ready (NOT_RUN for good).
+func Plan(trigger int64, plan []PlannedNode) Timeline {
+	tl := Timeline{Trigger: trigger, Nodes: make([]NodeTimes, len(plan))}
+	for i, p := range plan {
+		nt := &tl.Nodes[i]
+		nt.ID, nt.Name, nt.Wait = p.ID, p.Name, p.WaitStatus
+		ready := trigger
+		for _, j := range p.Deps {
+			up := tl.Nodes[j]
+			if up.Ready == 0 || up.Failed {
+				ready = 0
+				break
+			}
+			ready = max(ready, up.Finish)
+		}
+		if ready == 0 {
+			continue
+		}
+		nt.Ready, nt.Start = ready, ready+p.Wait
+		nt.Finish = nt.Start + p.Run
+		nt.Failed = p.Fails
+	}
+	return tl
+}
+
+func logUniform(rng *rand.Rand, lo, hi float64) float64 {
+	return math.Exp(math.Log(lo) + rng.Float64()*(math.Log(hi)-math.Log(lo)))
+}

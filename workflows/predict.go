@@ -1,0 +1,140 @@
+package workflows
+
+import (
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/manualdag/manualdag/activities"
+)
+
+// Before this change every run polled with BackoffPolicy, continued as new
+// only by poll count, and kept nothing for later runs. Since, a run looks up
+// its flow's earlier runs (one FlowTimings activity), polls with
+// PredictivePolicy, honours the daily API budget's floor, continues as new
+// before its history nears historyEventLimit or historyBytesLimit, and a
+// successful run keeps its node timings in its memo.
+const (
+	changePredict                   = "predictive-poll"
+	versionPredict workflow.Version = 1
+)
+
+// A run continues as new past either bound, well inside the issue's 2,000
+// events and 2 MiB per run: one more poll adds about a dozen events and at
+// most the size of a full search result.
+const (
+	historyEventLimit = 1800
+	historyBytesLimit = 3 << 19 // 1.5 MiB
+)
+
+// loadProfile reads the flow's earlier runs once per watch (a continued run
+// carries the result); any failure only means polling without predictions.
+func (r *run) loadProfile(ctx workflow.Context) {
+	if r.vPredict < versionPredict || !r.s.predictive || r.profileLoaded {
+		return
+	}
+	r.profileLoaded = true
+	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 10 * time.Second,
+		Summary:             "learn from earlier runs of " + r.s.create.ProjectName + "/" + r.s.create.FlowName,
+		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 2},
+	})
+	var runs *activities.Runs
+	var res activities.FlowTimingsResult
+	if err := workflow.ExecuteActivity(actx, runs.FlowTimings, activities.FlowTimingsInput{
+		ProjectName:  r.s.create.ProjectName,
+		FlowName:     r.s.create.FlowName,
+		WorkflowType: WorkflowName,
+	}).Get(ctx, &res); err != nil {
+		r.logger.Warn("Could not read earlier runs of the flow: polling without predictions", "error", err)
+		return
+	}
+	r.profile = ProfileOf(res.Runs)
+	if r.profile == nil {
+		r.logger.Info("Polling without predictions", "reason", res.Note)
+		return
+	}
+	r.logger.Info("Polling predicted from earlier runs", "runs", r.profile.Runs(), "nodes", len(r.profile.Names))
+}
+
+// historyFull reports whether the run's history nears the bounds at which it
+// continues as new.
+func (r *run) historyFull(ctx workflow.Context) bool {
+	if r.vPredict < versionPredict {
+		return false
+	}
+	info := workflow.GetInfo(ctx)
+	return info.GetCurrentHistoryLength() >= historyEventLimit || info.GetCurrentHistorySize() >= historyBytesLimit
+}
+
+// keepTimings records a successful run's node timings in its memo, for the
+// flow's later runs to learn from.
+func (r *run) keepTimings(ctx workflow.Context) {
+	if r.vPredict < versionPredict || len(r.nodes) == 0 || r.report.TriggeredAt.IsZero() {
+		return
+	}
+	t := TimingsOf(r.nodes, r.report.TriggeredAt)
+	if err := workflow.UpsertMemo(ctx, map[string]any{activities.MemoTimings: t}); err != nil {
+		r.logger.Warn("Could not keep the run's timings in its memo", "error", err)
+	}
+}
+
+// A poll whose wait is at most windowMaxEvery is a repeat window: the
+// search activity polls every wait until windowSpan has passed or the DAG
+// run has news (activities.SearchInput.RepeatEvery), and only then returns
+// to the workflow. About a dozen history events a window instead of a poll:
+// at most 3600/120 × 12 ≈ 360 events an hour however often it polls.
+const (
+	windowMaxEvery = 20 * time.Second
+	windowSpan     = 2 * time.Minute
+)
+
+// Windowed is a PollPolicy whose short waits are repeat windows.
+type Windowed interface {
+	// Window returns the repeat window of a poll due wait from now: a poll
+	// every `every`, at most `polls` of them; polls 0 means a single poll.
+	Window(wait time.Duration) (every time.Duration, polls int)
+}
+
+var _ Windowed = PredictivePolicy{}
+
+// Window implements Windowed.
+func (p PredictivePolicy) Window(wait time.Duration) (time.Duration, int) {
+	if wait > windowMaxEvery {
+		return 0, 0
+	}
+	return wait, 1 + int(windowSpan/wait)
+}
+
+// window is a poll's repeat window; the zero value is a single poll.
+type window struct {
+	every time.Duration
+	polls int
+}
+
+// refresh reads the nodes once more before a timed-out or cancelled run
+// reports and stops what is unfinished: a repeat window shows the workflow
+// only its last poll, so the picture may be up to a window old, and the
+// deadline or the cancel cut the window short.
+func (r *run) refresh(ctx workflow.Context) {
+	if r.vPredict < versionPredict || r.window.polls == 0 || r.report.DagID == 0 {
+		return
+	}
+	dctx, _ := workflow.NewDisconnectedContext(ctx)
+	res, _, err := r.search(dctx, r.searchInput(), nil, time.Minute)
+	if err != nil {
+		r.logger.Warn("Could not read the nodes once more before reporting", "error", err)
+		return
+	}
+	nodes, err := res.Nodes(r.nodes)
+	if err != nil {
+		return
+	}
+	r.report.Polls += max(res.Polls, 1)
+	if res.Digest != r.digest {
+		r.nodes, r.digest, r.layout, r.errorsDigest = nodes, res.Digest, res.LayoutDigest, res.ErrorsDigest
+		r.stableSince = workflow.Now(ctx)
+		r.report.setNodes(nodes)
+	}
+}
