@@ -24,7 +24,7 @@ func TestSearchRepeatWindow(t *testing.T) {
 	oneFailed := []dataworks.NodeInstance{node(1, dataworks.StatusFailure), node(2, dataworks.StatusRunning), node(3, dataworks.StatusNotRun)}
 	blocked := []dataworks.NodeInstance{node(1, dataworks.StatusFailure), node(2, dataworks.StatusSuccess), node(3, dataworks.StatusNotRun)}
 	known := Compact(running, 200, Known{}).Digest
-	window := SearchInput{ProjectName: "p", DagID: 1, KnownDigest: known, RepeatEvery: 15 * time.Second, RepeatPolls: 9}
+	window := SearchInput{ProjectName: "p", DagID: 1, KnownDigest: known, KnownNodes: 3, RepeatEvery: 15 * time.Second, RepeatPolls: 9}
 
 	for name, tc := range map[string]struct {
 		list    []dataworks.NodeInstance
@@ -68,7 +68,7 @@ func TestSearchRepeatWindow(t *testing.T) {
 }
 
 func TestWindowEndsAfterRepeatPolls(t *testing.T) {
-	in := SearchInput{KnownDigest: "d", RepeatEvery: 10 * time.Second, RepeatPolls: 3}
+	in := SearchInput{KnownDigest: "d", KnownNodes: 1, RepeatEvery: 10 * time.Second, RepeatPolls: 3}
 	active := []dataworks.Status{dataworks.StatusRunning}
 	require.False(t, in.WindowEnds(active, 1))
 	require.False(t, in.WindowEnds(active, 2))

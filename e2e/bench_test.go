@@ -64,7 +64,10 @@ import (
 // is no ceiling (the table shows the most slots used);
 // MANUALDAG_BENCH_HISTORIES (default 1000) bounds the histories read per
 // step (an even sample beyond); MANUALDAG_BENCH_STEP_TIMEOUT (default 15m)
-// bounds the wait for a step's runs to close.
+// bounds the wait for a step's runs to close; MANUALDAG_BENCH_QPS and
+// MANUALDAG_BENCH_QPS_RUNS shape the QPS step; MANUALDAG_BENCH_DB=memory
+// runs the dev servers without their SQLite file (default: a file, as the
+// other e2e tests), to tell the storage's share of a ceiling.
 func BenchmarkRealServer(b *testing.B) {
 	if os.Getenv("MANUALDAG_BENCH") != "1" {
 		b.Skip("the real-server benchmark runs only with MANUALDAG_BENCH=1 (make bench)")
@@ -83,7 +86,7 @@ func BenchmarkRealServer(b *testing.B) {
 	var qpsResults, scaleResults []*benchStep
 	if cfg.qpsRuns > 0 {
 		sc := benchStepConfig{runs: cfg.qpsRuns, qps: cfg.qpsCeiling, maxActivities: cfg.maxActivities,
-			histories: cfg.histories, waitLimit: cfg.stepTimeout, workerBin: workerBin}
+			histories: cfg.histories, waitLimit: cfg.stepTimeout, workerBin: workerBin, memoryDB: cfg.memoryDB}
 		r := runBenchStep(b, fmt.Sprintf("qps=%g/N=%d", cfg.qpsCeiling, cfg.qpsRuns), sc)
 		qpsResults = append(qpsResults, r)
 	}
@@ -100,7 +103,7 @@ func BenchmarkRealServer(b *testing.B) {
 			}
 		}
 		sc := benchStepConfig{runs: n, qps: 0, maxActivities: cfg.maxActivities,
-			histories: cfg.histories, waitLimit: cfg.stepTimeout, workerBin: workerBin}
+			histories: cfg.histories, waitLimit: cfg.stepTimeout, workerBin: workerBin, memoryDB: cfg.memoryDB}
 		r := runBenchStep(b, fmt.Sprintf("N=%d", n), sc)
 		scaleResults = append(scaleResults, r)
 		if reasons := r.gave(); len(reasons) > 0 {
@@ -115,12 +118,16 @@ func BenchmarkRealServer(b *testing.B) {
 	fmt.Fprintf(&doc, "# manualdag real-server benchmark\n\n")
 	fmt.Fprintf(&doc, "%s, %d CPUs, GOMAXPROCS %d; load average (1, 5, 15 min) before: %s, after: %s; took %s.\n\n",
 		began.UTC().Format(time.RFC3339), numCPU(), runtime.GOMAXPROCS(0), loadBefore, loadAfter, time.Since(began).Round(time.Second))
-	fmt.Fprintf(&doc, "Each step: a fresh Temporal dev server (`temporal server start-dev`, SQLite file, as the e2e tests run it), "+
+	db := "SQLite file, as the e2e tests run it"
+	if cfg.memoryDB {
+		db = "in-memory SQLite, MANUALDAG_BENCH_DB=memory"
+	}
+	fmt.Fprintf(&doc, "Each step: a fresh Temporal dev server (`temporal server start-dev`, %s), "+
 		"the worker binary (no -race) and the DataWorks emulator in the benchmark process over signed HTTP, time scale %d. "+
 		"Flow `%s`: %s. Runs started with the Go SDK (workflow id `manualdag/<project>/<flow>/<bizdate>`, the starter's options), "+
 		"%d at a time, input = project, flow, bizdate only, so the workflow's default poll policy. "+
 		"Worker: `-max-concurrent-activities %d`, SDK defaults otherwise (2 workflow and 2 activity task pollers, 1000 workflow task slots).\n\n",
-		benchTimeScale, benchFlow, benchFlowText, benchStartParallel, cfg.maxActivities)
+		db, benchTimeScale, benchFlow, benchFlowText, benchStartParallel, cfg.maxActivities)
 	fmt.Fprintf(&doc, "Poll lateness, per poll (one DataWorks search call), actual = when the call reached the emulator: "+
 		"after a timer (the first poll of a search activity), actual minus when the timer was due (TimerStarted time + StartToFireTimeout), "+
 		"split into timer fired late (TimerFired − due), fired → workflow task started (waiting for the worker's workflow task pollers), "+
@@ -197,6 +204,7 @@ type benchConfig struct {
 	histories     int
 	budget        time.Duration
 	stepTimeout   time.Duration
+	memoryDB      bool
 }
 
 func benchConfigFromEnv(b testing.TB) benchConfig {
@@ -238,6 +246,13 @@ func benchConfigFromEnv(b testing.TB) benchConfig {
 	envInt("MANUALDAG_BENCH_HISTORIES", &c.histories)
 	envDur("MANUALDAG_BENCH_BUDGET", &c.budget)
 	envDur("MANUALDAG_BENCH_STEP_TIMEOUT", &c.stepTimeout)
+	switch v := os.Getenv("MANUALDAG_BENCH_DB"); v {
+	case "", "file":
+	case "memory":
+		c.memoryDB = true
+	default:
+		b.Fatalf("MANUALDAG_BENCH_DB=%s: file (default, as the e2e tests) or memory", v)
+	}
 	return c
 }
 
@@ -248,6 +263,7 @@ type benchStepConfig struct {
 	histories     int // histories read at most (an even sample beyond)
 	waitLimit     time.Duration
 	workerBin     string
+	memoryDB      bool // the dev server without --db-filename
 }
 
 // benchStep is one step's figures.
@@ -290,6 +306,7 @@ type benchStep struct {
 
 type procFigures struct {
 	writes int64   // bytes written to storage over the window (/proc/<pid>/io)
+	runq   float64 // seconds its threads waited for a CPU over the window
 	cpu    float64 // seconds over the window
 	avg    float64 // cores
 	peak5s float64 // cores
@@ -330,7 +347,15 @@ func (r *benchStep) measure(b *testing.B) {
 	u, err := url.Parse(srv.URL)
 	require.NoError(b, err)
 
-	ts := startDevServer(b)
+	var ts *devServer
+	if cfg.memoryDB {
+		ts = &devServer{port: freePort(b)}
+		ts.Address = "127.0.0.1:" + strconv.Itoa(ts.port)
+		ts.start(b)
+		b.Cleanup(func() { ts.proc.stop(b) })
+	} else {
+		ts = startDevServer(b)
+	}
 	s := &stack{temporal: ts, client: ts.Client(b), emu: emu, emuLog: &syncBuffer{}, endpoint: u.Host, secret: secret,
 		recorded: map[string]string{}, workerBin: cfg.workerBin}
 	metricsPort := freePort(b)
@@ -926,6 +951,9 @@ func benchTable(steps []*benchStep) string {
 	add("pressure: CPU some / IO some / IO full", func(s *benchStep) string {
 		return fmt.Sprintf("%.1f%% / %.1f%% / %.1f%%", s.psiCPU, s.psiIOSome, s.psiIOFull)
 	})
+	add("waited for a CPU: dev server / worker (s)", func(s *benchStep) string {
+		return fmt.Sprintf("%.1f / %.1f", s.server.runq, s.worker.runq)
+	})
 	add("dev server / worker bytes written", func(s *benchStep) string {
 		w := func(n int64) string { return strconv.FormatFloat(float64(n)/(1<<20), 'f', 1, 64) + " MB" }
 		return fmt.Sprintf("%s / %s", w(s.server.writes), w(s.worker.writes))
@@ -1035,6 +1063,7 @@ type samples struct {
 	at            []time.Time
 	cpu           [][]float64 // per sample, per pid, seconds
 	writes        [][]int64   // per sample, per pid, write_bytes
+	runq          [][]float64 // per sample, per pid, run-queue wait (s)
 	psi           [][3]int64  // per sample: cpu some, io some, io full (µs)
 	busy, total   []float64   // machine, in ticks
 	slotsActivity int
@@ -1053,11 +1082,14 @@ func (s *sampler) loop() {
 	take := func() {
 		var cpus []float64
 		var writes []int64
+		var runq []float64
 		for _, pid := range s.pids {
 			cpus = append(cpus, procCPU(pid))
 			writes = append(writes, procWriteBytes(pid))
+			runq = append(runq, procRunQueueWait(pid))
 		}
 		res.writes = append(res.writes, writes)
+		res.runq = append(res.runq, runq)
 		res.psi = append(res.psi, psiTotals())
 		busy, total := machineCPU()
 		res.at = append(res.at, time.Now())
@@ -1093,7 +1125,7 @@ func (r *samples) figures(i int) procFigures {
 	if n < 2 {
 		return procFigures{}
 	}
-	f := procFigures{cpu: r.cpu[n-1][i] - r.cpu[0][i], writes: r.writes[n-1][i] - r.writes[0][i]}
+	f := procFigures{cpu: r.cpu[n-1][i] - r.cpu[0][i], writes: r.writes[n-1][i] - r.writes[0][i], runq: r.runq[n-1][i] - r.runq[0][i]}
 	f.avg = f.cpu / r.at[n-1].Sub(r.at[0]).Seconds()
 	for j := 0; j+5 < n; j++ {
 		f.peak5s = math.Max(f.peak5s, (r.cpu[j+5][i]-r.cpu[j][i])/r.at[j+5].Sub(r.at[j]).Seconds())
@@ -1153,6 +1185,29 @@ func procCPU(pid int) float64 {
 	ut, _ := strconv.ParseFloat(f[11], 64)
 	st, _ := strconv.ParseFloat(f[12], 64)
 	return (ut + st) / clockTicks
+}
+
+// procRunQueueWait is the time (s) the threads of a process have spent
+// runnable but waiting for a CPU: the second field of each thread's
+// /proc/<pid>/task/<tid>/schedstat (threads that exited are not counted).
+func procRunQueueWait(pid int) float64 {
+	dir := "/proc/" + strconv.Itoa(pid) + "/task"
+	tasks, err := os.ReadDir(dir)
+	if err != nil {
+		return 0
+	}
+	var ns float64
+	for _, t := range tasks {
+		b, err := os.ReadFile(dir + "/" + t.Name() + "/schedstat")
+		if err != nil {
+			continue
+		}
+		if f := strings.Fields(string(b)); len(f) >= 2 {
+			v, _ := strconv.ParseFloat(f[1], 64)
+			ns += v
+		}
+	}
+	return ns / 1e9
 }
 
 // procWriteBytes is write_bytes of /proc/<pid>/io, 0 if unreadable.

@@ -111,7 +111,10 @@ func (s *devServer) start(t testing.TB) {
 	cli, err := temporalCLI()
 	require.NoError(t, err)
 	args := []string{"server", "start-dev", "--headless",
-		"--ip", "127.0.0.1", "--port", strconv.Itoa(s.port), "--db-filename", s.dbFile, "--log-level", "error"}
+		"--ip", "127.0.0.1", "--port", strconv.Itoa(s.port), "--log-level", "error"}
+	if s.dbFile != "" { // empty: in memory (the benchmark's option)
+		args = append(args, "--db-filename", s.dbFile)
+	}
 	// RunManualDag's search attributes (visibility_test.go).
 	s.proc = startProcess(t, "temporal", nil, cli, append(args, searchAttributeFlags()...)...)
 	deadline := time.Now().Add(60 * time.Second)

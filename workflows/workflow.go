@@ -381,6 +381,7 @@ func (r *run) timing(ctx workflow.Context) Timing {
 func (r *run) poll(ctx workflow.Context) (bool, error) {
 	in := r.searchInput()
 	in.RepeatEvery, in.RepeatPolls = r.window.every, r.window.polls
+	in.KnownNodes = len(r.nodes)
 	in.KnownFailed = countNodes(r.nodes, func(s dataworks.Status) bool { return s == dataworks.StatusFailure })
 	res, done, searchErr := r.search(ctx, in, r.dl, 0)
 	if !done || ctx.Err() != nil {

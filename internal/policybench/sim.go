@@ -89,7 +89,7 @@ func Simulate(run *Run, policy workflows.PollPolicy) (Outcome, error) {
 		if wait <= 0 {
 			return Outcome{}, fmt.Errorf("%s: the policy waits %v after poll %d", run.WorkflowID, wait, polls)
 		}
-		search = activities.SearchInput{KnownDigest: "known", KnownFailed: failed}
+		search = activities.SearchInput{KnownDigest: "known", KnownNodes: len(cur), KnownFailed: failed}
 		if windowed != nil {
 			search.RepeatEvery, search.RepeatPolls = windowed.Window(wait)
 		}
