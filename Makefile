@@ -12,7 +12,7 @@ GO_FILES     = $(shell git ls-files '*.go')
 
 export MANUALDAG_TEMPORAL_CLI := $(TEMPORAL)
 
-.PHONY: demo screenshot test chaos build lint check-format vet tools emulator clean bench-policy bench
+.PHONY: demo screenshot test chaos build lint check-format vet tools emulator clean bench-policy bench bench-fleet
 
 ## demo: Temporal dev server + Web UI, the DataWorks emulator, the worker, two sample DAGs.
 demo: build $(TEMPORAL)
@@ -46,9 +46,18 @@ bench-policy:
 ## bench: the real-server benchmark (e2e/bench_test.go): concurrent runs through the dev server, the worker
 ## binary and the emulator over HTTP, N stepped up until something gives, plus one step under a low -dataworks-qps;
 ## prints one table per benchmark. MANUALDAG_BENCH_STEPS=100,500,2000 sets the steps, MANUALDAG_BENCH_OUT=FILE
-## also writes the tables to FILE as markdown (other knobs: MANUALDAG_BENCH_* in the test's comment).
+## also writes the tables to FILE as markdown (other knobs: MANUALDAG_BENCH_* in the test's comment). Then the
+## history benchmark (e2e/history_bench_test.go): learning from earlier runs, and a 200-node DAG's history.
+## MANUALDAG_BENCH_ONLY=History (or RealServer) runs one of the two.
+MANUALDAG_BENCH_ONLY ?= RealServer|History
 bench: $(TEMPORAL)
-	MANUALDAG_BENCH=1 go test -tags e2e -run '^$$' -bench '^BenchmarkRealServer$$' -benchtime 1x -timeout 90m ./e2e/
+	MANUALDAG_BENCH=1 go test -tags e2e -run '^$$' -bench '^Benchmark($(MANUALDAG_BENCH_ONLY))$$' -benchtime 1x -timeout 150m ./e2e/
+
+## bench-fleet: the learned fleet (e2e/fleet_bench_test.go): 2 warm-up runs of a 10-minute flow, then 2,000 runs of it
+## started over 5 minutes that learn from them (the default poll policy), one worker with -task-pollers 8; one table.
+## Knobs: MANUALDAG_BENCH_FLEET_RUNS, _WARMUP, _RAMP, _POLLERS, _DB, _OUT (see the test's comment).
+bench-fleet: $(TEMPORAL)
+	MANUALDAG_BENCH=1 MANUALDAG_BENCH_POLLERS=$${MANUALDAG_BENCH_POLLERS:-8} go test -tags e2e -run '^$$' -bench '^BenchmarkFleet$$' -benchtime 1x -timeout 90m ./e2e/
 
 build:
 	go build -trimpath -o $(BIN)/ ./worker ./starter ./dataworks/emulator/cmd/dataworks-emulator

@@ -27,6 +27,7 @@ type Client struct {
 	domain string // Endpoint as the SDK wants it (IPv6 bracketed)
 	pool   chan *pooledClient
 	creds  *sharedCredentials
+	limit  *limiter // nil: no cap
 	// maxReply bounds a reply body: MaxReplyBytes except in tests.
 	maxReply int
 }
@@ -54,6 +55,7 @@ func New(cfg Config) (*Client, error) {
 		domain: cfg.Endpoint,
 		pool:   make(chan *pooledClient, cfg.PoolSize),
 		creds:  &sharedCredentials{p: provider},
+		limit:  newLimiter(cfg.MaxQPS),
 
 		maxReply: MaxReplyBytes,
 	}
@@ -159,6 +161,9 @@ func (c *Client) doAfter(ctx context.Context, action string, beforeSend func() e
 	// such; the SDK's own call below then hits the provider's cache.
 	if _, err := c.creds.GetCredentials(); err != nil {
 		return nil, c.finish(action, &Error{Phase: PhaseNotSent, Code: CodeCredentials, Err: err})
+	}
+	if err := c.limit.wait(ctx); err != nil {
+		return nil, c.finish(action, &Error{Phase: PhaseNotSent, Code: CodeCanceled, Err: err})
 	}
 	if beforeSend != nil {
 		if err := beforeSend(); err != nil {

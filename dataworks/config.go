@@ -3,6 +3,7 @@ package dataworks
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"regexp"
 	"strconv"
@@ -55,6 +56,11 @@ type Config struct {
 	// ALIBABA_CLOUD_SECURITY_TOKEN, OIDC/RRSA, the CLI profile, the ECS RAM
 	// role, ALIBABA_CLOUD_CREDENTIALS_URI.
 	Credential auth.Credential
+	// MaxQPS caps the requests this Client starts: at most MaxQPS in any
+	// one-second window (rounded down; below 1, one per 1/MaxQPS seconds).
+	// 0 = no cap. Requests over it wait (or fail as not sent when their
+	// context ends first).
+	MaxQPS float64
 }
 
 // regionPattern is what the SDK accepts as a region id, lower case only:
@@ -138,6 +144,9 @@ func (c Config) Validate() error {
 	}
 	if c.RequestTimeout < 0 {
 		add("dataworks config: RequestTimeout %v is negative: leave it zero for %v", c.RequestTimeout, DefaultRequestTimeout)
+	}
+	if c.MaxQPS < 0 || math.IsNaN(c.MaxQPS) || math.IsInf(c.MaxQPS, 0) {
+		add("dataworks config: MaxQPS %v must be a number ≥ 0 (requests per second; 0 = no cap)", c.MaxQPS)
 	}
 	if c.PoolSize < 0 || c.PoolSize > maxPoolSize {
 		add("dataworks config: PoolSize %d is out of range: use 1 to %d, or zero for %d", c.PoolSize, maxPoolSize, DefaultPoolSize)

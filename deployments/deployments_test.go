@@ -267,6 +267,10 @@ func TestKubernetesWorkerCrossChecks(t *testing.T) {
 	minAvailable := m.pdb.Spec.MinAvailable.IntValue()
 	assert.Greater(t, int(*d.Spec.Replicas), minAvailable, "more replicas than the PDB keeps, or a drain blocks")
 	assert.Greater(t, int(*m.hpa.Spec.MinReplicas), minAvailable)
+	workers, err := strconv.Atoi(m.configMap.Data["MANUALDAG_DATAWORKS_WORKERS"])
+	require.NoError(t, err, "MANUALDAG_DATAWORKS_WORKERS")
+	assert.GreaterOrEqual(t, workers, int(m.hpa.Spec.MaxReplicas), "every worker the HPA may start shares the QPS: MANUALDAG_DATAWORKS_WORKERS ≥ maxReplicas")
+	assert.GreaterOrEqual(t, workers, int(*d.Spec.Replicas))
 	assert.Equal(t, m.serviceAcct.Name, spec.ServiceAccountName)
 
 	// Probes and scraping reach the worker's metrics port.

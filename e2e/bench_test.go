@@ -30,9 +30,11 @@ import (
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/manualdag/manualdag/activities"
 	"github.com/manualdag/manualdag/dataworks/emulator"
 	"github.com/manualdag/manualdag/workflows"
 )
@@ -67,7 +69,8 @@ import (
 // bounds the wait for a step's runs to close; MANUALDAG_BENCH_QPS and
 // MANUALDAG_BENCH_QPS_RUNS shape the QPS step; MANUALDAG_BENCH_DB=memory
 // runs the dev servers without their SQLite file (default: a file, as the
-// other e2e tests), to tell the storage's share of a ceiling.
+// other e2e tests), to tell the storage's share of a ceiling;
+// MANUALDAG_BENCH_WORKERS (default 1) runs that many worker processes.
 func BenchmarkRealServer(b *testing.B) {
 	if os.Getenv("MANUALDAG_BENCH") != "1" {
 		b.Skip("the real-server benchmark runs only with MANUALDAG_BENCH=1 (make bench)")
@@ -86,7 +89,7 @@ func BenchmarkRealServer(b *testing.B) {
 	var qpsResults, scaleResults []*benchStep
 	if cfg.qpsRuns > 0 {
 		sc := benchStepConfig{runs: cfg.qpsRuns, qps: cfg.qpsCeiling, maxActivities: cfg.maxActivities,
-			histories: cfg.histories, waitLimit: cfg.stepTimeout, workerBin: workerBin, memoryDB: cfg.memoryDB}
+			histories: cfg.histories, waitLimit: cfg.stepTimeout, workerBin: workerBin, memoryDB: cfg.memoryDB, workers: cfg.workers}
 		r := runBenchStep(b, fmt.Sprintf("qps=%g/N=%d", cfg.qpsCeiling, cfg.qpsRuns), sc)
 		qpsResults = append(qpsResults, r)
 	}
@@ -103,7 +106,7 @@ func BenchmarkRealServer(b *testing.B) {
 			}
 		}
 		sc := benchStepConfig{runs: n, qps: 0, maxActivities: cfg.maxActivities,
-			histories: cfg.histories, waitLimit: cfg.stepTimeout, workerBin: workerBin, memoryDB: cfg.memoryDB}
+			histories: cfg.histories, waitLimit: cfg.stepTimeout, workerBin: workerBin, memoryDB: cfg.memoryDB, workers: cfg.workers}
 		r := runBenchStep(b, fmt.Sprintf("N=%d", n), sc)
 		scaleResults = append(scaleResults, r)
 		if reasons := r.gave(); len(reasons) > 0 {
@@ -126,20 +129,10 @@ func BenchmarkRealServer(b *testing.B) {
 		"the worker binary (no -race) and the DataWorks emulator in the benchmark process over signed HTTP, time scale %d. "+
 		"Flow `%s`: %s. Runs started with the Go SDK (workflow id `manualdag/<project>/<flow>/<bizdate>`, the starter's options), "+
 		"%d at a time, input = project, flow, bizdate only, so the workflow's default poll policy. "+
-		"Worker: `-max-concurrent-activities %d`, SDK defaults otherwise (2 workflow and 2 activity task pollers, 1000 workflow task slots).\n\n",
-		db, benchTimeScale, benchFlow, benchFlowText, benchStartParallel, cfg.maxActivities)
-	fmt.Fprintf(&doc, "Poll lateness, per poll (one DataWorks search call), actual = when the call reached the emulator: "+
-		"after a timer (the first poll of a search activity), actual minus when the timer was due (TimerStarted time + StartToFireTimeout), "+
-		"split into timer fired late (TimerFired − due), fired → workflow task started (waiting for the worker's workflow task pollers), "+
-		"workflow task started → search scheduled (the worker's workflow task and its completion), search scheduled → DataWorks call "+
-		"(matching, rate limit, activity pollers and slots, the worker); window retries (a search with a repeat window fails NothingYet "+
-		"and Temporal retries it RepeatEvery later; retries leave no history), actual minus (the previous call's reply + RepeatEvery, "+
-		"from the activity input), so the worker's and server's retry handling count as lateness. Every call is timed by a wrapper "+
-		"around the emulator's handler; histories give timers, windows and DAG ids. Detection delay: workflow close time "+
-		"minus the emulator's true DAG finish time. CPU: /proc/<pid>/stat utime+stime over the step (first start to last close), "+
-		"avg and peak over 5 s windows in cores; peak RSS: VmHWM; pressure: /proc/pressure (PSI) share of the step's wall time; "+
-		"others: machine busy minus the three processes measured, i.e. other work sharing the machine. "+
-		"Every step's dev server is new: the runs of a step have no earlier runs of their flow to learn from, so a policy that learns "+
+		"%s: `-max-concurrent-activities %d`, SDK defaults otherwise (2 workflow and 2 activity task pollers, 1000 workflow task slots, per worker).\n\n",
+		db, benchTimeScale, benchFlow, benchFlowText, benchStartParallel, workersText(cfg.workers), cfg.maxActivities)
+	doc.WriteString(benchMethodText)
+	fmt.Fprintf(&doc, "Every step's dev server is new: the runs of a step have no earlier runs of their flow to learn from, so a policy that learns "+
 		"from them (poll mode predictive) runs on its fallback here.\n\n")
 	if len(qpsResults) > 0 {
 		fmt.Fprintf(&doc, "## QPS ceiling: -dataworks-qps %g, %d runs\n\n", cfg.qpsCeiling, cfg.qpsRuns)
@@ -161,6 +154,26 @@ func BenchmarkRealServer(b *testing.B) {
 	if path := os.Getenv("MANUALDAG_BENCH_OUT"); path != "" {
 		require.NoError(b, os.WriteFile(path, []byte(text), 0o644))
 	}
+}
+
+// benchMethodText says how the tables' figures are measured.
+const benchMethodText = "Poll lateness, per poll (one DataWorks search call), actual = when the call reached the emulator: " +
+	"after a timer (the first poll of a search activity), actual minus when the timer was due (TimerStarted time + StartToFireTimeout), " +
+	"split into timer fired late (TimerFired − due), fired → workflow task started (waiting for the worker's workflow task pollers), " +
+	"workflow task started → search scheduled (the worker's workflow task and its completion), search scheduled → DataWorks call " +
+	"(matching, rate limit, activity pollers and slots, the worker); window retries (a search with a repeat window fails NothingYet " +
+	"and Temporal retries it RepeatEvery later; retries leave no history), actual minus (the previous call's reply + RepeatEvery, " +
+	"from the activity input), so the worker's and server's retry handling count as lateness. Every call is timed by a wrapper " +
+	"around the emulator's handler; histories give timers, windows and DAG ids. Detection delay: workflow close time " +
+	"minus the emulator's true DAG finish time. CPU: /proc/<pid>/stat utime+stime over the step (first start to last close), " +
+	"avg and peak over 5 s windows in cores; peak RSS: VmHWM; pressure: /proc/pressure (PSI) share of the step's wall time; " +
+	"others: machine busy minus the three processes measured, i.e. other work sharing the machine. " + "\n\n"
+
+func workersText(n int) string {
+	if n <= 1 {
+		return "One worker process"
+	}
+	return fmt.Sprintf("%d worker processes on the task queue (MANUALDAG_BENCH_WORKERS; worker CPU, bytes and slots are their sum, peak RSS the largest one's), each", n)
 }
 
 // The benchmark's flow, in DataWorks time; at time scale 10 it runs about
@@ -205,10 +218,11 @@ type benchConfig struct {
 	budget        time.Duration
 	stepTimeout   time.Duration
 	memoryDB      bool
+	workers       int
 }
 
 func benchConfigFromEnv(b testing.TB) benchConfig {
-	c := benchConfig{qpsCeiling: 10, qpsRuns: 300, maxActivities: 500, histories: 1000, budget: 80 * time.Minute, stepTimeout: 15 * time.Minute}
+	c := benchConfig{workers: 1, qpsCeiling: 10, qpsRuns: 300, maxActivities: 500, histories: 1000, budget: 80 * time.Minute, stepTimeout: 15 * time.Minute}
 	steps := "100,250,500,1000,2000,3000,4000"
 	if v := os.Getenv("MANUALDAG_BENCH_STEPS"); v != "" {
 		steps = v
@@ -244,6 +258,7 @@ func benchConfigFromEnv(b testing.TB) benchConfig {
 	envInt("MANUALDAG_BENCH_QPS_RUNS", &c.qpsRuns)
 	envInt("MANUALDAG_BENCH_MAX_ACTIVITIES", &c.maxActivities)
 	envInt("MANUALDAG_BENCH_HISTORIES", &c.histories)
+	envInt("MANUALDAG_BENCH_WORKERS", &c.workers)
 	envDur("MANUALDAG_BENCH_BUDGET", &c.budget)
 	envDur("MANUALDAG_BENCH_STEP_TIMEOUT", &c.stepTimeout)
 	switch v := os.Getenv("MANUALDAG_BENCH_DB"); v {
@@ -264,7 +279,22 @@ type benchStepConfig struct {
 	waitLimit     time.Duration
 	workerBin     string
 	memoryDB      bool // the dev server without --db-filename
+	workers       int  // worker processes on the task queue
+
+	// The learned fleet (BenchmarkFleet); zero values: the scale steps.
+	flow    *benchFlowSpec // nil: benchFlow
+	warmup  int            // runs of the flow completed before the step, for its runs to learn from
+	ramp    time.Duration  // the step's starts spread evenly over it; 0: as fast as they go
+	pollers int            // the worker's -task-pollers; 0: its default (2)
 }
+
+// benchFlowSpec is the flow a step runs.
+type benchFlowSpec struct {
+	name, text string
+	definition func(testing.TB) *emulator.Definition
+}
+
+var benchDefaultFlow = &benchFlowSpec{name: benchFlow, text: benchFlowText, definition: benchDefinition}
 
 // benchStep is one step's figures.
 type benchStep struct {
@@ -302,6 +332,17 @@ type benchStep struct {
 	idleWorker, idleServer        float64 // cores, 5 s before the first start
 	psiCPU, psiIOSome, psiIOFull  float64 // % of the window
 	loadBefore, loadAfter         string
+
+	// The learned fleet.
+	warmupCompleted             int
+	warmupTook                  time.Duration
+	warmupStatus                string
+	peakOpen                    int64         // most runs open at once (visibility's count, sampled)
+	peakOpenAt                  time.Duration // after the first start
+	openSamples                 int
+	timingsLooked, timingsFound int // histories read with a FlowTimings result, and with earlier runs in it
+	timingsRuns                 []int
+	logPredicted, logFallback   int // the step's runs logging "Polling predicted…" / "Polling without predictions"
 }
 
 type procFigures struct {
@@ -329,13 +370,17 @@ func runBenchStep(b *testing.B, name string, cfg benchStepConfig) *benchStep {
 
 func (r *benchStep) measure(b *testing.B) {
 	cfg := r.cfg
+	flow := cfg.flow
+	if flow == nil {
+		flow = benchDefaultFlow
+	}
 	r.loadBefore = loadAvg()
 
 	// The emulator, in this process, over HTTP; no request log (it would
 	// grow with every call).
 	secret := "bench-secret-" + randomHex(b)
 	emu, err := emulator.New(emulator.Options{
-		Definition:   benchDefinition(b),
+		Definition:   flow.definition(b),
 		Credentials:  map[string]emulator.Key{accessKeyID: {Secret: secret}},
 		TimeScale:    benchTimeScale,
 		EmptyListFor: 300 * time.Millisecond,
@@ -358,63 +403,163 @@ func (r *benchStep) measure(b *testing.B) {
 	}
 	s := &stack{temporal: ts, client: ts.Client(b), emu: emu, emuLog: &syncBuffer{}, endpoint: u.Host, secret: secret,
 		recorded: map[string]string{}, workerBin: cfg.workerBin}
-	metricsPort := freePort(b)
-	w := s.startWorker(b, workflows.TaskQueue,
-		"MANUALDAG_DATAWORKS_QPS="+strconv.FormatFloat(cfg.qps, 'f', -1, 64),
-		"MANUALDAG_MAX_CONCURRENT_ACTIVITIES="+strconv.Itoa(cfg.maxActivities),
-		"MANUALDAG_METRICS_ADDRESS=127.0.0.1:"+strconv.Itoa(metricsPort),
-		"MANUALDAG_LOG_FORMAT=json")
+	// The sampler's pids: the dev server, this process, then the workers.
+	spid := ts.proc.cmd.Process.Pid
+	pids := []int{spid, os.Getpid()}
+	var workers []*process
+	var metricsURLs []string
+	for range max(1, cfg.workers) {
+		port := strconv.Itoa(freePort(b))
+		env := []string{"MANUALDAG_DATAWORKS_QPS=" + strconv.FormatFloat(cfg.qps, 'f', -1, 64),
+			"MANUALDAG_MAX_CONCURRENT_ACTIVITIES=" + strconv.Itoa(cfg.maxActivities),
+			"MANUALDAG_METRICS_ADDRESS=127.0.0.1:" + port,
+			"MANUALDAG_LOG_FORMAT=json"}
+		if cfg.pollers > 0 {
+			env = append(env, "MANUALDAG_TASK_POLLERS="+strconv.Itoa(cfg.pollers))
+		}
+		w := s.startWorker(b, workflows.TaskQueue, env...)
+		workers = append(workers, w)
+		pids = append(pids, w.cmd.Process.Pid)
+		metricsURLs = append(metricsURLs, "http://127.0.0.1:"+port+"/metrics")
+	}
+	workerCPU := func() float64 {
+		t := 0.0
+		for _, pid := range pids[2:] {
+			t += procCPU(pid)
+		}
+		return t
+	}
 
-	// What the worker and the dev server burn before any run: the fixed
+	// What the workers and the dev server burn before any run: the fixed
 	// cost in the figures below.
-	wpid, spid := w.cmd.Process.Pid, ts.proc.cmd.Process.Pid
-	idleFrom, w0, s0 := time.Now(), procCPU(wpid), procCPU(spid)
+	idleFrom, w0, s0 := time.Now(), workerCPU(), procCPU(spid)
 	time.Sleep(5 * time.Second)
 	idleFor := time.Since(idleFrom).Seconds()
-	r.idleWorker, r.idleServer = (procCPU(wpid)-w0)/idleFor, (procCPU(spid)-s0)/idleFor
+	r.idleWorker, r.idleServer = (workerCPU()-w0)/idleFor, (procCPU(spid)-s0)/idleFor
 
-	smp := startSampler([]int{w.cmd.Process.Pid, ts.proc.cmd.Process.Pid, os.Getpid()}, "http://127.0.0.1:"+strconv.Itoa(metricsPort)+"/metrics")
+	// Start runs, benchStartParallel at a time, as the starter would;
+	// run i's start is due ramp×i/len(bizdates) after the first.
+	startRuns := func(bizdates []string, ramp time.Duration) (ids []string, failed int, firstErr string) {
+		ids = make([]string, len(bizdates))
+		var errCount atomic.Int64
+		var once sync.Once
+		jobs := make(chan int)
+		var wg sync.WaitGroup
+		for range benchStartParallel {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range jobs {
+					in := workflows.RunManualDagInput{ProjectName: benchProject, FlowName: flow.name, Bizdate: bizdates[i]}
+					id := workflows.BizdateWorkflowID(in.ProjectName, in.FlowName, in.Bizdate)
+					ids[i] = id
+					ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+					_, err := s.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+						ID:                                       id,
+						TaskQueue:                                workflows.TaskQueue,
+						WorkflowIDReusePolicy:                    enums.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY,
+						WorkflowIDConflictPolicy:                 enums.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+						WorkflowExecutionErrorWhenAlreadyStarted: true,
+						StaticSummary:                            fmt.Sprintf("%s/%s @ %s", in.ProjectName, in.FlowName, in.Bizdate),
+						TypedSearchAttributes:                    workflows.StartSearchAttributes(in, func(temporal.SearchAttributeKey) bool { return true }),
+					}, workflows.WorkflowName, in)
+					cancel()
+					if err != nil {
+						errCount.Add(1)
+						once.Do(func() { firstErr = err.Error() })
+					}
+				}
+			}()
+		}
+		first := time.Now()
+		for i := range bizdates {
+			if ramp > 0 {
+				time.Sleep(time.Until(first.Add(ramp * time.Duration(i) / time.Duration(len(bizdates)))))
+			}
+			jobs <- i
+		}
+		close(jobs)
+		wg.Wait()
+		return ids, int(errCount.Load()), firstErr
+	}
+	predictedLogs := func() (predicted, fallback int) {
+		for _, w := range workers {
+			out := w.output()
+			predicted += strings.Count(out, "Polling predicted from earlier runs")
+			fallback += strings.Count(out, "Polling without predictions")
+		}
+		return predicted, fallback
+	}
 
-	// Start the runs, benchStartParallel at a time, as the starter would.
-	ids := make([]string, cfg.runs)
-	var errCount atomic.Int64
-	var firstErr sync.Once
+	// Warm-up: earlier runs of the flow, completed, for the step's runs to
+	// learn from; none of their calls or runs count in the step's figures.
+	warmupIDs := map[string]bool{}
+	var base emulator.Stats
+	var logPredicted0, logFallback0 int
+	if cfg.warmup > 0 {
+		var bizdates []string
+		for j := range cfg.warmup {
+			bizdates = append(bizdates, bizdateN(cfg.runs+j))
+		}
+		from := time.Now()
+		ids, failed, firstErr := startRuns(bizdates, 0)
+		require.Zero(b, failed, "starting the warm-up runs: %s", firstErr)
+		for _, id := range ids {
+			warmupIDs[id] = true
+		}
+		for {
+			n, err := countOpen(s.client)
+			if err == nil && n == 0 {
+				break
+			}
+			require.False(b, time.Since(from) > cfg.waitLimit, "%d warm-up runs still open after %s", n, cfg.waitLimit)
+			time.Sleep(2 * time.Second)
+		}
+		r.warmupTook = time.Since(from)
+		_, _, statuses, err := listRuns(s.client, nil)
+		require.NoError(b, err)
+		r.warmupCompleted = statuses["Completed"]
+		r.warmupStatus = statusText(statuses)
+		base = emu.Stats()
+		calls.reset()
+		logPredicted0, logFallback0 = predictedLogs()
+		b.Logf("%s: %d warm-up runs closed in %s: %s", r.name, cfg.warmup, r.warmupTook.Round(time.Second), r.warmupStatus)
+	}
+
+	smp := startSampler(pids, metricsURLs)
+
+	// The most runs open at once, from visibility, every 5 s until the
+	// step's runs have closed.
 	startedAt := time.Now()
-	jobs := make(chan int)
-	var wg sync.WaitGroup
-	for range benchStartParallel {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range jobs {
-				in := workflows.RunManualDagInput{ProjectName: benchProject, FlowName: benchFlow, Bizdate: bizdateN(i)}
-				id := workflows.BizdateWorkflowID(in.ProjectName, in.FlowName, in.Bizdate)
-				ids[i] = id
-				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-				_, err := s.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-					ID:                                       id,
-					TaskQueue:                                workflows.TaskQueue,
-					WorkflowIDReusePolicy:                    enums.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY,
-					WorkflowIDConflictPolicy:                 enums.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
-					WorkflowExecutionErrorWhenAlreadyStarted: true,
-					StaticSummary:                            fmt.Sprintf("%s/%s @ %s", in.ProjectName, in.FlowName, in.Bizdate),
-					TypedSearchAttributes:                    workflows.StartSearchAttributes(in, func(temporal.SearchAttributeKey) bool { return true }),
-				}, workflows.WorkflowName, in)
-				cancel()
-				if err != nil {
-					errCount.Add(1)
-					firstErr.Do(func() { r.firstStartErr = err.Error() })
+	openDone := make(chan struct{})
+	openStopped := make(chan struct{})
+	go func() {
+		defer close(openStopped)
+		t := time.NewTicker(5 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-openDone:
+				return
+			case <-t.C:
+				if n, err := countOpen(s.client); err == nil {
+					r.openSamples++
+					if n > r.peakOpen {
+						r.peakOpen, r.peakOpenAt = n, time.Since(startedAt)
+					}
 				}
 			}
-		}()
+		}
+	}()
+
+	bizdates := make([]string, cfg.runs)
+	for i := range bizdates {
+		bizdates[i] = bizdateN(i)
 	}
-	for i := range cfg.runs {
-		jobs <- i
-	}
-	close(jobs)
-	wg.Wait()
+	ids, failed, firstErr := startRuns(bizdates, cfg.ramp)
+	r.firstStartErr = firstErr
 	r.startDur = time.Since(startedAt)
-	r.startErrors = int(errCount.Load())
+	r.startErrors = failed
 	r.started = cfg.runs - r.startErrors
 
 	// Wait until no run is open (visibility's count), within the limit.
@@ -431,22 +576,31 @@ func (r *benchStep) measure(b *testing.B) {
 		}
 		time.Sleep(2 * time.Second)
 	}
+	close(openDone)
+	<-openStopped
 	samples := smp.stop()
-	r.worker, r.server, r.self, r.machine = samples.figures(0), samples.figures(1), samples.figures(2), samples.machineFigures()
+	workerIdx := make([]int, len(workers))
+	for i := range workers {
+		workerIdx[i] = 2 + i
+	}
+	r.server, r.self, r.worker, r.machine = samples.figures(0), samples.figures(1), samples.figures(workerIdx...), samples.machineFigures()
 	r.slotsActivity, r.slotsWorkflow = samples.slotsActivity, samples.slotsWorkflow
 	r.psiCPU, r.psiIOSome, r.psiIOFull = samples.pressure()
-	r.worker.hwmKB, r.server.hwmKB, r.self.hwmKB = procHWM(w.cmd.Process.Pid), procHWM(ts.proc.cmd.Process.Pid), procHWM(os.Getpid())
+	r.server.hwmKB, r.self.hwmKB = procHWM(spid), procHWM(os.Getpid())
+	for _, pid := range pids[2:] {
+		r.worker.hwmKB = max(r.worker.hwmKB, procHWM(pid)) // the largest worker
+	}
 	r.loadAfter = loadAvg()
 
 	// The emulator's counters.
 	st := emu.Stats()
-	r.calls = st.Total
-	r.searches = st.Calls["SearchManualDagNodeInstance"].Total
-	r.creates = st.Calls["CreateManualDag"].Total
+	r.calls = st.Total - base.Total
+	r.searches = st.Calls["SearchManualDagNodeInstance"].Total - base.Calls["SearchManualDagNodeInstance"].Total
+	r.creates = st.Calls["CreateManualDag"].Total - base.Calls["CreateManualDag"].Total
 	r.outcomes = map[string]int{}
 	for action, a := range st.Calls {
 		for o, n := range a.Outcomes {
-			if o != emulator.OutcomeOK {
+			if n -= base.Calls[action].Outcomes[o]; o != emulator.OutcomeOK && n > 0 {
 				r.notOK += n
 				r.outcomes[action+" "+o] += n
 			}
@@ -463,7 +617,7 @@ func (r *benchStep) measure(b *testing.B) {
 	}
 
 	// Close times and outcomes, from visibility.
-	closedAt, runIDs, statuses, err := listRuns(s.client)
+	closedAt, runIDs, statuses, err := listRuns(s.client, warmupIDs)
 	require.NoError(b, err)
 	r.statuses = statuses
 	var last time.Time
@@ -492,7 +646,13 @@ func (r *benchStep) measure(b *testing.B) {
 	}
 	r.searchesPerDAG, r.maxSliding = calls.perDAG(), calls.maxInAnySecond()
 	r.readHistories(b, s.client, sample, runIDs, calls)
-	b.Logf("%s: worker log %d bytes, benchmark process peak RSS %s", r.name, len(w.output()), mb(procHWM(os.Getpid())))
+	p, f := predictedLogs()
+	r.logPredicted, r.logFallback = p-logPredicted0, f-logFallback0
+	logBytes := 0
+	for _, w := range workers {
+		logBytes += len(w.output())
+	}
+	b.Logf("%s: worker logs %d bytes, benchmark process peak RSS %s", r.name, logBytes, mb(procHWM(os.Getpid())))
 }
 
 // readHistories counts events and bytes per run and the lateness of every
@@ -566,6 +726,7 @@ func (r *benchStep) addHistory(events []*historypb.HistoryEvent, calls *callLog)
 	bySchedule := map[int64]*window{}
 	var fired *window // a poll timer fired, its search not scheduled yet
 	var dagID int64
+	timingsScheduled := map[int64]bool{}
 	for _, e := range events {
 		size += proto.Size(e)
 		at := e.GetEventTime().AsTime()
@@ -583,6 +744,9 @@ func (r *benchStep) addHistory(events []*historypb.HistoryEvent, calls *callLog)
 			}
 		case enums.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
 			a := e.GetActivityTaskScheduledEventAttributes()
+			if a.GetActivityType().GetName() == "FlowTimings" {
+				timingsScheduled[e.GetEventId()] = true
+			}
 			if a.GetActivityType().GetName() != searchActivity {
 				continue
 			}
@@ -605,6 +769,16 @@ func (r *benchStep) addHistory(events []*historypb.HistoryEvent, calls *callLog)
 			windows = append(windows, w)
 			bySchedule[e.GetEventId()] = w
 		case enums.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
+			if timingsScheduled[e.GetActivityTaskCompletedEventAttributes().GetScheduledEventId()] {
+				var res activities.FlowTimingsResult
+				if converter.GetDefaultDataConverter().FromPayloads(e.GetActivityTaskCompletedEventAttributes().GetResult(), &res) == nil {
+					r.timingsLooked++
+					if len(res.Runs) > 0 {
+						r.timingsFound++
+						r.timingsRuns = append(r.timingsRuns, len(res.Runs))
+					}
+				}
+			}
 			if w := bySchedule[e.GetActivityTaskCompletedEventAttributes().GetScheduledEventId()]; w != nil {
 				w.closed = at
 			}
@@ -690,6 +864,13 @@ func (l *callLog) wrap(h http.Handler) http.Handler {
 	})
 }
 
+// reset forgets the calls so far.
+func (l *callLog) reset() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.byDAG, l.all = map[int64][]searchCall{}, nil
+}
+
 func (l *callLog) searches(dag int64) []searchCall {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -740,7 +921,8 @@ func countOpen(c client.Client) (int64, error) {
 // listRuns returns, per workflow id, the close time and run id of its last
 // run (a run that continued as new is not the last), and the count of last
 // runs by status.
-func listRuns(c client.Client) (map[string]time.Time, map[string]string, map[string]int, error) {
+// Runs in skip are left out.
+func listRuns(c client.Client, skip map[string]bool) (map[string]time.Time, map[string]string, map[string]int, error) {
 	closedAt, runIDs, statuses := map[string]time.Time{}, map[string]string{}, map[string]int{}
 	var token []byte
 	for {
@@ -757,6 +939,9 @@ func listRuns(c client.Client) (map[string]time.Time, map[string]string, map[str
 				continue
 			}
 			id := e.GetExecution().GetWorkflowId()
+			if skip[id] {
+				continue
+			}
 			runIDs[id] = e.GetExecution().GetRunId()
 			statuses[e.GetStatus().String()]++
 			if e.GetCloseTime() != nil && e.GetStatus() != enums.WORKFLOW_EXECUTION_STATUS_RUNNING {
@@ -802,12 +987,17 @@ func (r *benchStep) gave() []string {
 }
 
 func (r *benchStep) statusText() string {
-	var parts []string
-	for _, k := range slices.Sorted(maps.Keys(r.statuses)) {
-		parts = append(parts, fmt.Sprintf("%s %d", k, r.statuses[k]))
-	}
+	t := statusText(r.statuses)
 	if r.notClosed > 0 {
-		parts = append(parts, fmt.Sprintf("still open at the limit %d", r.notClosed))
+		t += fmt.Sprintf(", still open at the limit %d", r.notClosed)
+	}
+	return t
+}
+
+func statusText(statuses map[string]int) string {
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(statuses)) {
+		parts = append(parts, fmt.Sprintf("%s %d", k, statuses[k]))
 	}
 	if len(parts) == 0 {
 		return "none listed"
@@ -888,6 +1078,30 @@ func benchTable(steps []*benchStep) string {
 			row = append(row, f(s))
 		}
 		rows = append(rows, row)
+	}
+	if slices.ContainsFunc(steps, func(s *benchStep) bool { return s.cfg.warmup > 0 || s.cfg.ramp > 0 }) {
+		add("warm-up runs before the step: completed of / took", func(s *benchStep) string {
+			if s.cfg.warmup == 0 {
+				return "-"
+			}
+			return fmt.Sprintf("%d of %d (%s) / %s", s.warmupCompleted, s.cfg.warmup, s.warmupStatus, secs(s.warmupTook))
+		})
+		add("starts spread over (ramp)", func(s *benchStep) string { return secs(s.cfg.ramp) })
+		add("peak open runs (at, after the first start; samples)", func(s *benchStep) string {
+			return fmt.Sprintf("%d (%s; %d)", s.peakOpen, secs(s.peakOpenAt), s.openSamples)
+		})
+		add("learned: runs logging predicted / without predictions", func(s *benchStep) string {
+			return fmt.Sprintf("%d / %d", s.logPredicted, s.logFallback)
+		})
+		add("learned: histories read whose FlowTimings found runs (runs found mean)", func(s *benchStep) string {
+			return fmt.Sprintf("%d of %d (%s)", s.timingsFound, s.timingsLooked, ratio(sum(s.timingsRuns), len(s.timingsRuns), 1))
+		})
+		add("-task-pollers (workflow, activity each)", func(s *benchStep) string {
+			if s.cfg.pollers == 0 {
+				return "2 (default)"
+			}
+			return strconv.Itoa(s.cfg.pollers)
+		})
 	}
 	add("runs started / start errors", func(s *benchStep) string { return fmt.Sprintf("%d / %d", s.started, s.startErrors) })
 	add("time to start all (starts/s)", func(s *benchStep) string {
@@ -1054,7 +1268,7 @@ func cpuText(p procFigures) string { return fmt.Sprintf("%.2f (%.2f / %.2f)", p.
 // worker's task slots in use, every second.
 type sampler struct {
 	pids    []int
-	metrics string
+	metrics []string // the workers' /metrics
 	done    chan struct{}
 	out     chan *samples
 }
@@ -1070,8 +1284,8 @@ type samples struct {
 	slotsWorkflow int
 }
 
-func startSampler(pids []int, metricsURL string) *sampler {
-	s := &sampler{pids: pids, metrics: metricsURL, done: make(chan struct{}), out: make(chan *samples, 1)}
+func startSampler(pids []int, metricsURLs []string) *sampler {
+	s := &sampler{pids: pids, metrics: metricsURLs, done: make(chan struct{}), out: make(chan *samples, 1)}
 	go s.loop()
 	return s
 }
@@ -1095,8 +1309,13 @@ func (s *sampler) loop() {
 		res.at = append(res.at, time.Now())
 		res.cpu = append(res.cpu, cpus)
 		res.busy, res.total = append(res.busy, busy), append(res.total, total)
-		a, w := scrapeSlots(hc, s.metrics)
-		res.slotsActivity, res.slotsWorkflow = max(res.slotsActivity, a), max(res.slotsWorkflow, w)
+		// Slots in use across the workers at this moment.
+		act, wf := 0, 0
+		for _, u := range s.metrics {
+			a, w := scrapeSlots(hc, u)
+			act, wf = act+a, wf+w
+		}
+		res.slotsActivity, res.slotsWorkflow = max(res.slotsActivity, act), max(res.slotsWorkflow, wf)
 	}
 	take()
 	t := time.NewTicker(time.Second)
@@ -1118,17 +1337,29 @@ func (s *sampler) stop() *samples {
 	return <-s.out
 }
 
-// figures of the i-th pid: CPU seconds over the window, average and peak
-// over any 5 s in cores.
-func (r *samples) figures(i int) procFigures {
+// figures of the pids at idx, summed: CPU seconds over the window,
+// average and peak over any 5 s in cores, bytes written, run-queue wait.
+func (r *samples) figures(idx ...int) procFigures {
 	n := len(r.at)
 	if n < 2 {
 		return procFigures{}
 	}
-	f := procFigures{cpu: r.cpu[n-1][i] - r.cpu[0][i], writes: r.writes[n-1][i] - r.writes[0][i], runq: r.runq[n-1][i] - r.runq[0][i]}
+	cpu := func(j int) float64 {
+		t := 0.0
+		for _, i := range idx {
+			t += r.cpu[j][i]
+		}
+		return t
+	}
+	var f procFigures
+	for _, i := range idx {
+		f.writes += r.writes[n-1][i] - r.writes[0][i]
+		f.runq += r.runq[n-1][i] - r.runq[0][i]
+	}
+	f.cpu = cpu(n-1) - cpu(0)
 	f.avg = f.cpu / r.at[n-1].Sub(r.at[0]).Seconds()
 	for j := 0; j+5 < n; j++ {
-		f.peak5s = math.Max(f.peak5s, (r.cpu[j+5][i]-r.cpu[j][i])/r.at[j+5].Sub(r.at[j]).Seconds())
+		f.peak5s = math.Max(f.peak5s, (cpu(j+5)-cpu(j))/r.at[j+5].Sub(r.at[j]).Seconds())
 	}
 	return f
 }

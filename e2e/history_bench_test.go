@@ -96,10 +96,10 @@ func BenchmarkHistory(b *testing.B) {
 		fmt.Fprintf(&doc, "| %d (%s) | %d | %d | %d | %.1f s | %d |\n", i+1, l.bizdate, l.profileRuns, l.searches, l.returns, l.delay.Seconds(), l.events)
 	}
 	fmt.Fprintf(&doc, "\n## History of a 200-node DAG watched for %s (flow `%s`: %s)\n\n", historyWatch, historyFlow, historyFlowText)
-	doc.WriteString("| input | runs in the continue-as-new chain | DataWorks searches | search returns | events, all runs | largest run: events | largest run: bytes | events per search return |\n|---|---:|---:|---:|---:|---:|---:|---:|\n")
+	doc.WriteString("| input | runs in the continue-as-new chain | DataWorks searches | search returns | events, all runs | largest run: events | largest run: bytes | events per search return | events per hour |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, c := range chains {
-		fmt.Fprintf(&doc, "| %s | %d | %d | %d | %d | %d | %d | %.1f |\n", c.name, c.runs, c.searches, c.returns, c.events, c.maxEvents, c.maxBytes,
-			float64(c.events)/float64(max(c.returns, 1)))
+		fmt.Fprintf(&doc, "| %s | %d | %d | %d | %d | %d | %d | %.1f | %.0f |\n", c.name, c.runs, c.searches, c.returns, c.events, c.maxEvents, c.maxBytes,
+			float64(c.events)/float64(max(c.returns, 1)), float64(c.events)/historyWatch.Hours())
 	}
 	text := doc.String()
 	fmt.Fprint(os.Stdout, "\n"+text)

@@ -33,3 +33,13 @@ func TestDailyBudgetFlag(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 5000, cfg.DailyBudget)
 }
+
+func TestWorkersShareTheQPS(t *testing.T) {
+	cfg, err := parseConfig([]string{"-dataworks-qps", "10", "-dataworks-workers", "4"}, func(string) string { return "" }, nil)
+	require.NoError(t, err)
+	require.Equal(t, 10.0, cfg.QPS, "the server's limit: the whole task queue")
+	require.Equal(t, 2.5, cfg.DataWorks.MaxQPS, "each worker's strict cap")
+	cfg, err = parseConfig([]string{"-dataworks-qps", "0", "-dataworks-workers", "4"}, func(string) string { return "" }, nil)
+	require.NoError(t, err)
+	require.Zero(t, cfg.DataWorks.MaxQPS, "no limit")
+}

@@ -30,8 +30,10 @@ import (
 //	-dataworks-api-version       DATAWORKS_API_VERSION                2018-06-01
 //	-dataworks-timeout           DATAWORKS_TIMEOUT                    10s
 //	-dataworks-qps               MANUALDAG_DATAWORKS_QPS              5
+//	-dataworks-workers           MANUALDAG_DATAWORKS_WORKERS          1
 //	-dataworks-daily-budget      MANUALDAG_DATAWORKS_DAILY_BUDGET     0 (none)
 //	-max-concurrent-activities   MANUALDAG_MAX_CONCURRENT_ACTIVITIES  20
+//	-task-pollers                MANUALDAG_TASK_POLLERS               2
 //	-shutdown-timeout            MANUALDAG_SHUTDOWN_TIMEOUT           30s
 //	-quota-backoff               MANUALDAG_QUOTA_BACKOFF              (30m, + up to 30m jitter)
 //	-metrics-address             MANUALDAG_METRICS_ADDRESS            :9090 ("off" disables)
@@ -46,11 +48,19 @@ type config struct {
 	// QPS caps DataWorks calls per second across every worker of the task
 	// queue (the server enforces it), the lever for a per-account quota.
 	QPS float64
+	// Workers is how many workers share QPS: each sends at most QPS/Workers
+	// requests in any one second (dataworks.Config.MaxQPS), a strict cap
+	// under the server's smoother one.
+	Workers int
 	// DailyBudget is the DataWorks calls a day the fleet may spend polling
 	// (0 = no budget): waits stretch so that the open runs share it.
 	DailyBudget             int
 	MaxConcurrentActivities int
-	ShutdownTimeout         time.Duration
+	// TaskPollers is how many long polls the worker keeps open for
+	// workflow tasks, and as many for activity tasks (the SDK's default 2):
+	// more let one worker take tasks faster when many runs poll.
+	TaskPollers     int
+	ShutdownTimeout time.Duration
 	// QuotaBackoff is the wait after DataWorks said the daily quota is
 	// spent (activities.Activities.QuotaBackoff); 0 = the activities'
 	// default.
@@ -74,7 +84,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 		return def
 	}
 	var c config
-	var timeout, qps, daily, maxConc, shutdown, quota string
+	var timeout, qps, workers, daily, maxConc, pollers, shutdown, quota string
 	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.TemporalAddress, "temporal-address", env("TEMPORAL_ADDRESS", "localhost:7233"), "Temporal frontend host:port (env TEMPORAL_ADDRESS)")
@@ -86,8 +96,10 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&c.DataWorks.APIVersion, "dataworks-api-version", env("DATAWORKS_API_VERSION", dataworks.APIVersion2018), "2018-06-01 or 2020-05-18 (env DATAWORKS_API_VERSION)")
 	fs.StringVar(&timeout, "dataworks-timeout", env("DATAWORKS_TIMEOUT", "10s"), "whole-request timeout of one DataWorks call (env DATAWORKS_TIMEOUT)")
 	fs.StringVar(&qps, "dataworks-qps", env("MANUALDAG_DATAWORKS_QPS", "5"), "DataWorks calls per second across the whole task queue; 0 = no limit (env MANUALDAG_DATAWORKS_QPS)")
+	fs.StringVar(&workers, "dataworks-workers", env("MANUALDAG_DATAWORKS_WORKERS", "1"), "how many workers share -dataworks-qps: each sends at most qps/workers DataWorks requests in any one second (env MANUALDAG_DATAWORKS_WORKERS)")
 	fs.StringVar(&daily, "dataworks-daily-budget", env("MANUALDAG_DATAWORKS_DAILY_BUDGET", "0"), "DataWorks calls a day that polling may spend across the whole task queue: waits stretch so that the open DAG runs share it; 0 = no budget (env MANUALDAG_DATAWORKS_DAILY_BUDGET)")
 	fs.StringVar(&maxConc, "max-concurrent-activities", env("MANUALDAG_MAX_CONCURRENT_ACTIVITIES", "20"), "DataWorks calls in flight in this worker (env MANUALDAG_MAX_CONCURRENT_ACTIVITIES)")
+	fs.StringVar(&pollers, "task-pollers", env("MANUALDAG_TASK_POLLERS", "2"), "long polls kept open for workflow tasks, and as many for activity tasks (env MANUALDAG_TASK_POLLERS)")
 	fs.StringVar(&shutdown, "shutdown-timeout", env("MANUALDAG_SHUTDOWN_TIMEOUT", "30s"), "how long a stopping worker lets in-flight calls finish (env MANUALDAG_SHUTDOWN_TIMEOUT)")
 	fs.StringVar(&quota, "quota-backoff", env("MANUALDAG_QUOTA_BACKOFF", ""), "wait before calling again after DataWorks said the daily API quota is spent, plus up to as much jitter; default 30m (env MANUALDAG_QUOTA_BACKOFF)")
 	fs.StringVar(&c.MetricsAddress, "metrics-address", env("MANUALDAG_METRICS_ADDRESS", defaultMetricsAddress), `host:port of the Prometheus /metrics and the /healthz and /readyz endpoints; "off" or "" disables them (env MANUALDAG_METRICS_ADDRESS)`)
@@ -120,11 +132,20 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	if c.QPS, err = strconv.ParseFloat(qps, 64); err != nil || c.QPS < 0 {
 		return c, fmt.Errorf("dataworks-qps %q must be a number ≥ 0 (calls per second; 0 = no limit)", qps)
 	}
+	if c.Workers, err = strconv.Atoi(workers); err != nil || c.Workers < 1 {
+		return c, fmt.Errorf("dataworks-workers %q must be a whole number ≥ 1 (the workers of the task queue that share -dataworks-qps)", workers)
+	}
+	if c.QPS > 0 {
+		c.DataWorks.MaxQPS = c.QPS / float64(c.Workers)
+	}
 	if c.DailyBudget, err = strconv.Atoi(daily); err != nil || c.DailyBudget < 0 {
 		return c, fmt.Errorf("dataworks-daily-budget %q must be a whole number ≥ 0 (calls a day; 0 = no budget)", daily)
 	}
 	if c.MaxConcurrentActivities, err = strconv.Atoi(maxConc); err != nil || c.MaxConcurrentActivities < 1 {
 		return c, fmt.Errorf("max-concurrent-activities %q must be a whole number ≥ 1", maxConc)
+	}
+	if c.TaskPollers, err = strconv.Atoi(pollers); err != nil || c.TaskPollers < 1 || c.TaskPollers > 64 {
+		return c, fmt.Errorf("task-pollers %q must be a whole number from 1 to 64", pollers)
 	}
 	if c.MetricsAddress == "off" {
 		c.MetricsAddress = ""

@@ -90,6 +90,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	w := worker.New(c, cfg.TaskQueue, worker.Options{
 		TaskQueueActivitiesPerSecond:       cfg.QPS,
 		MaxConcurrentActivityExecutionSize: cfg.MaxConcurrentActivities,
+		MaxConcurrentWorkflowTaskPollers:   cfg.TaskPollers,
+		MaxConcurrentActivityTaskPollers:   cfg.TaskPollers,
 		WorkerStopTimeout:                  cfg.ShutdownTimeout,
 		OnFatalError:                       func(err error) { fatal <- err },
 	})
