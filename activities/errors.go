@@ -118,6 +118,8 @@ type errorMapper struct {
 	rnd     func() float64
 	// quota, when set, replaces QuotaRetryDelay (Activities.QuotaBackoff).
 	quota time.Duration
+	// window is the search's RepeatEvery (0: not a repeat window).
+	window time.Duration
 }
 
 // quotaDelay is QuotaDelay, or quota plus up to as much again of jitter.
@@ -136,6 +138,14 @@ func (m errorMapper) mapRead(err error) error {
 			NextRetryDelay: m.quotaDelay(),
 		})
 	case dataworks.Throttled(err):
+		if m.window > 0 {
+			// In a repeat window the attempt counts the window's polls,
+			// not throttled ones in a row: no back-off from it, and never
+			// sooner than the window's own cadence.
+			return temporal.NewApplicationErrorWithOptions(err.Error(), ErrThrottled, temporal.ApplicationErrorOptions{
+				NextRetryDelay: max(m.window, ThrottleDelay(1, m.rnd)),
+			})
+		}
 		return temporal.NewApplicationErrorWithOptions(err.Error(), ErrThrottled, temporal.ApplicationErrorOptions{
 			NextRetryDelay: ThrottleDelay(m.attempt, m.rnd),
 		})
@@ -143,7 +153,11 @@ func (m errorMapper) mapRead(err error) error {
 		return temporal.NewNonRetryableApplicationError(err.Error(), ErrPermanent, nil)
 	}
 	// Transient, and anything this package does not recognise: a read may
-	// always be repeated.
+	// always be repeated; in a repeat window at the window's cadence rather
+	// than the retry policy's back-off by attempt.
+	if m.window > 0 {
+		return temporal.NewApplicationErrorWithOptions(err.Error(), ErrTransient, temporal.ApplicationErrorOptions{NextRetryDelay: m.window})
+	}
 	return temporal.NewApplicationError(err.Error(), ErrTransient)
 }
 

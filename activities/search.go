@@ -125,7 +125,7 @@ func (a *Activities) SearchManualDagNodeInstance(ctx context.Context, in SearchI
 			return SearchResult{}, temporal.NewNonRetryableApplicationError(
 				fmt.Sprintf("search DAG %d: %v", in.DagID, err), ErrDagNotFound, nil)
 		}
-		m := errorMapper{attempt: activity.GetInfo(ctx).Attempt, rnd: a.rand(), quota: a.QuotaBackoff}
+		m := errorMapper{attempt: activity.GetInfo(ctx).Attempt, rnd: a.rand(), quota: a.QuotaBackoff, window: in.RepeatEvery}
 		return SearchResult{}, m.mapRead(fmt.Errorf("search DAG %d: %w", in.DagID, err))
 	}
 	res := Compact(list, a.maxErrorMessage(), in.Known())

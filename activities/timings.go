@@ -41,8 +41,12 @@ type FlowTimingsResult struct {
 	Note string       `json:"note,omitempty"`
 }
 
-// maxTimingRuns is how many completed runs FlowTimings reads.
-const maxTimingRuns = 7
+// FlowTimings reads the timings of at most maxTimingRuns runs, from at most
+// maxTimingPages pages of completed runs.
+const (
+	maxTimingRuns  = 7
+	maxTimingPages = 3
+)
 
 // FlowTimings reads the node timings that the flow's latest successful runs
 // kept in their memos (MemoTimings), through Temporal's visibility: the
@@ -57,32 +61,41 @@ func (r *Runs) FlowTimings(ctx context.Context, in FlowTimingsInput) (FlowTiming
 	}
 	query := fmt.Sprintf("WorkflowType = '%s' AND DataWorksProject = '%s' AND DataWorksFlow = '%s' AND ExecutionStatus = 'Completed'",
 		in.WorkflowType, in.ProjectName, in.FlowName)
-	resp, err := r.Client.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
-		Namespace: activity.GetInfo(ctx).Namespace,
-		PageSize:  maxTimingRuns * 3,
-		Query:     query,
-	})
-	if err != nil {
-		var invalid *serviceerror.InvalidArgument
-		if errors.As(err, &invalid) {
-			// Most often: the search attributes are not registered.
-			return FlowTimingsResult{Note: "cannot list earlier runs (are the search attributes DataWorksProject and DataWorksFlow registered? see deployments/temporal/search-attributes.sh): " + err.Error()}, nil
-		}
-		return FlowTimingsResult{}, fmt.Errorf("list earlier runs of %s/%s: %w", in.ProjectName, in.FlowName, err)
-	}
+	// Completed runs without timings (failed ones with failOnDagFailure
+	// false, runs from before timings were kept) are skipped: a few pages.
 	var res FlowTimingsResult
 	dc := converter.GetDefaultDataConverter()
-	for _, e := range resp.GetExecutions() {
-		p, ok := e.GetMemo().GetFields()[MemoTimings]
-		if !ok {
-			continue
+	var token []byte
+	for page := 0; page < maxTimingPages && len(res.Runs) < maxTimingRuns; page++ {
+		resp, err := r.Client.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
+			Namespace:     activity.GetInfo(ctx).Namespace,
+			PageSize:      maxTimingRuns * 3,
+			Query:         query,
+			NextPageToken: token,
+		})
+		if err != nil {
+			var invalid *serviceerror.InvalidArgument
+			if errors.As(err, &invalid) {
+				// Most often: the search attributes are not registered.
+				return FlowTimingsResult{Note: "cannot list earlier runs (are the search attributes DataWorksProject and DataWorksFlow registered? see deployments/temporal/search-attributes.sh): " + err.Error()}, nil
+			}
+			return FlowTimingsResult{}, fmt.Errorf("list earlier runs of %s/%s: %w", in.ProjectName, in.FlowName, err)
 		}
-		var t RunTimings
-		if dc.FromPayload(p, &t) != nil {
-			continue
+		for _, e := range resp.GetExecutions() {
+			p, ok := e.GetMemo().GetFields()[MemoTimings]
+			if !ok {
+				continue
+			}
+			var t RunTimings
+			if dc.FromPayload(p, &t) != nil {
+				continue
+			}
+			res.Runs = append(res.Runs, t)
+			if len(res.Runs) == maxTimingRuns {
+				break
+			}
 		}
-		res.Runs = append(res.Runs, t)
-		if len(res.Runs) == maxTimingRuns {
+		if token = resp.GetNextPageToken(); len(token) == 0 {
 			break
 		}
 	}

@@ -84,3 +84,22 @@ func newActivityEnvWith(t *testing.T, a *Activities) *testsuite.TestActivityEnvi
 	env.RegisterActivity(a)
 	return env
 }
+
+// TestRetriesInsideAWindowKeepItsCadence: in a repeat window the attempt
+// number counts the window's polls, so a throttle or a transient failure
+// late in it must not back off by attempt (poll 8 would wait 5 minutes).
+func TestRetriesInsideAWindowKeepItsCadence(t *testing.T) {
+	half := func() float64 { return 0.5 }
+	throttled := &dataworks.Error{Action: "SearchManualDagNodeInstance", Phase: dataworks.PhaseReplied, HTTPStatus: 429, Code: "Throttling.User"}
+	unavailable := &dataworks.Error{Action: "SearchManualDagNodeInstance", Phase: dataworks.PhaseReplied, HTTPStatus: 503, Code: dataworks.CodeServiceUnavailable}
+
+	inWindow := errorMapper{attempt: 8, rnd: half, window: 10 * time.Second}
+	require.Equal(t, 10*time.Second, appError(t, inWindow.mapRead(throttled)).NextRetryDelay())
+	require.Equal(t, 10*time.Second, appError(t, inWindow.mapRead(unavailable)).NextRetryDelay())
+	fast := errorMapper{attempt: 8, rnd: half, window: time.Second}
+	require.Equal(t, ThrottleDelay(1, half), appError(t, fast.mapRead(throttled)).NextRetryDelay(), "a throttle never retries sooner than the first back-off")
+
+	single := errorMapper{attempt: 8, rnd: half}
+	require.Equal(t, ThrottleDelay(8, half), appError(t, single.mapRead(throttled)).NextRetryDelay(), "outside a window: back off by attempt")
+	require.Zero(t, appError(t, single.mapRead(unavailable)).NextRetryDelay(), "outside a window: the retry policy's back-off")
+}

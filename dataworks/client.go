@@ -162,8 +162,17 @@ func (c *Client) doAfter(ctx context.Context, action string, beforeSend func() e
 	if _, err := c.creds.GetCredentials(); err != nil {
 		return nil, c.finish(action, &Error{Phase: PhaseNotSent, Code: CodeCredentials, Err: err})
 	}
-	if err := c.limit.wait(ctx); err != nil {
-		return nil, c.finish(action, &Error{Phase: PhaseNotSent, Code: CodeCanceled, Err: err})
+	// Wait for the QPS cap at most one request's time, so that a caller
+	// with a heartbeat (the create) is not held past it; it is retried.
+	lctx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
+	err := c.limit.wait(lctx)
+	cancel()
+	switch {
+	case err != nil && ctx.Err() != nil:
+		return nil, c.finish(action, &Error{Phase: PhaseNotSent, Code: CodeCanceled, Err: ctx.Err()})
+	case err != nil:
+		return nil, c.finish(action, &Error{Phase: PhaseNotSent, Code: CodeQPSCap,
+			Message: fmt.Sprintf("not sent: this worker's cap of %g DataWorks requests a second (-dataworks-qps / -dataworks-workers) left no slot within %v", c.cfg.MaxQPS, c.cfg.RequestTimeout), Err: err})
 	}
 	if beforeSend != nil {
 		if err := beforeSend(); err != nil {

@@ -61,6 +61,7 @@ const (
 	CodeUnsuccessful    = "Unsuccessful"     // an HTTP 200 with Success:false and no code of its own
 	CodeCanceled        = "Canceled"         // the caller's context was done before the call started
 	CodeCredentials     = "Credentials"      // the credential provider could not sign the request
+	CodeQPSCap          = "QPSCap"           // Config.MaxQPS left no slot within RequestTimeout: nothing was sent
 	CodeClientError     = "ClientError"      // the Alibaba SDK refused to build the request
 	CodeInvalidInput    = "InvalidInput"     // the request failed validation; nothing was sent
 	CodeUnsupported     = "Unsupported"      // the API version has no such call; nothing was sent

@@ -2,6 +2,8 @@ package dataworks
 
 import (
 	"context"
+	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -58,4 +60,30 @@ func TestLimiterShapes(t *testing.T) {
 	require.Equal(t, time.Unix(1_700_000_000, 0), l.sent[0], "only the first start is counted")
 	var none *limiter
 	require.NoError(t, none.wait(context.Background()))
+}
+
+// TestClientQPSCapSendsNothingOverIt: a client capped at one request per
+// 1,000 s sends its first request, and refuses the second as not sent (a
+// transient error: the caller retries) once RequestTimeout passes waiting.
+func TestClientQPSCapSendsNothingOverIt(t *testing.T) {
+	f := &fakeDataWorks{reply: jsonReply(200, liveCreateReply)}
+	srv := httptest.NewServer(f)
+	t.Cleanup(srv.Close)
+	cfg := testConfig(strings.TrimPrefix(srv.URL, "http://"))
+	cfg.MaxQPS = 0.001
+	cfg.RequestTimeout = 50 * time.Millisecond
+	c, err := New(cfg)
+	require.NoError(t, err)
+	_, err = c.CreateManualDag(context.Background(), createReq())
+	require.NoError(t, err)
+	_, err = c.CreateManualDag(context.Background(), createReq())
+	e := mustError(t, err)
+	require.Equal(t, PhaseNotSent, e.Phase)
+	require.Equal(t, CodeQPSCap, e.Code)
+	require.True(t, Transient(err), "retried by the activities, and a create that was not sent may be")
+	require.True(t, NotSent(err))
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	require.Len(t, f.got, 1, "one request reached DataWorks")
+	require.Error(t, Config{Region: "cn-shanghai", MaxQPS: -1}.Validate())
 }

@@ -144,8 +144,10 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	if c.MaxConcurrentActivities, err = strconv.Atoi(maxConc); err != nil || c.MaxConcurrentActivities < 1 {
 		return c, fmt.Errorf("max-concurrent-activities %q must be a whole number ≥ 1", maxConc)
 	}
-	if c.TaskPollers, err = strconv.Atoi(pollers); err != nil || c.TaskPollers < 1 || c.TaskPollers > 64 {
-		return c, fmt.Errorf("task-pollers %q must be a whole number from 1 to 64", pollers)
+	if c.TaskPollers, err = strconv.Atoi(pollers); err != nil || c.TaskPollers < 2 || c.TaskPollers > 64 {
+		// The SDK refuses a single workflow task poller (it needs one for
+		// the sticky queue and one for the normal queue).
+		return c, fmt.Errorf("task-pollers %q must be a whole number from 2 to 64", pollers)
 	}
 	if c.MetricsAddress == "off" {
 		c.MetricsAddress = ""

@@ -179,7 +179,7 @@ func TestParseConfigInvalid(t *testing.T) {
 		{"negative qps", []string{"-dataworks-qps", "-1"}, nil, `dataworks-qps "-1" must be a number ≥ 0`},
 		{"qps not a number", nil, map[string]string{"MANUALDAG_DATAWORKS_QPS": "fast"}, `dataworks-qps "fast" must be a number ≥ 0`},
 		{"zero workers", []string{"-dataworks-workers", "0"}, nil, `dataworks-workers "0" must be a whole number ≥ 1`},
-		{"zero pollers", []string{"-task-pollers", "0"}, nil, `task-pollers "0" must be a whole number from 1 to 64`},
+		{"one poller", []string{"-task-pollers", "1"}, nil, `task-pollers "1" must be a whole number from 2 to 64`},
 		{"negative daily budget", []string{"-dataworks-daily-budget", "-5"}, nil, `dataworks-daily-budget "-5" must be a whole number ≥ 0`},
 		{"daily budget not a number", nil, map[string]string{"MANUALDAG_DATAWORKS_DAILY_BUDGET": "100/day"}, `dataworks-daily-budget "100/day" must be a whole number ≥ 0`},
 		{"zero concurrency", []string{"-max-concurrent-activities", "0"}, nil, `max-concurrent-activities "0" must be a whole number ≥ 1`},

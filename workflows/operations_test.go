@@ -216,8 +216,14 @@ func (s *workflowSuite) TestOpsRerunFailedTurnsFailureIntoSuccess() {
 	var before DagReport
 	s.env.RegisterDelayedCallback(func() { before = s.status() }, 5*time.Minute-time.Second)
 	s.updateAt(5*time.Minute, UpdateRerunFailed, RerunRequest{}, &up)
+	kept := false
+	s.env.OnUpsertMemo(mock.Anything).Run(func(args mock.Arguments) {
+		_, ok := args.Get(0).(map[string]any)[activities.MemoTimings]
+		kept = kept || ok
+	}).Return(nil)
 	r, err := s.run(in)
 	s.Require().NoError(err)
+	s.False(kept, "a run that succeeded only after a rerun teaches later runs nothing")
 
 	s.Equal([]string{"dwd_merge"}, before.FailedNodes)
 	s.Contains(before.Nodes[1].LogTail, "status: FAILURE", "the log of the first failure was in the live report")

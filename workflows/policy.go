@@ -187,9 +187,10 @@ func (p PredictivePolicy) Next(obs Observation) time.Duration {
 
 // predictEnds returns, for each earlier run in the profile, when this run
 // would end (unix seconds) if its unfinished nodes behaved as they did then,
-// and how uncertain that is (seconds). It fails when the profile cannot say:
-// no profile, no nodes, a node the profile does not know, or nothing left
-// that can still run.
+// and how uncertain that is (seconds); an earlier run that lacks a node still
+// pending is left out. It fails when the profile cannot say: no profile, no
+// nodes, a node no earlier run had, no earlier run with every pending node,
+// or nothing left that can still run.
 func predictEnds(obs Observation) (ends, spreads []float64, ok bool) {
 	prof := obs.Profile
 	if prof.Runs() == 0 || len(obs.Nodes) == 0 || !prof.wellFormed() {
@@ -207,6 +208,7 @@ func predictEnds(obs Observation) (ends, spreads []float64, ok bool) {
 	now := float64(obs.Now.Unix())
 	trigger := obs.TriggeredAt.Unix()
 	keys := nodeKeys(obs.Nodes)
+runs:
 	for k := range prof.Finish {
 		lag := runLag(obs.Nodes, keys, index, prof.Finish[k], trigger)
 		end, spread, pending := math.Inf(-1), 0.0, 0
@@ -215,8 +217,11 @@ func predictEnds(obs Observation) (ends, spreads []float64, ok bool) {
 				continue // done, or waits behind a failure (Decide's business)
 			}
 			i, ok := index[keys[j]]
-			if !ok || prof.Finish[k][i] < 0 {
-				return nil, nil, false
+			if !ok {
+				return nil, nil, false // no earlier run had this node
+			}
+			if prof.Finish[k][i] < 0 {
+				continue runs // this run lacks it: predict from the others
 			}
 			pending++
 			// Not started: as late as the run is so far; the whole
@@ -241,7 +246,7 @@ func predictEnds(obs Observation) (ends, spreads []float64, ok bool) {
 		ends = append(ends, end)
 		spreads = append(spreads, max(cv*spread, minSpread.Seconds()))
 	}
-	return ends, spreads, true
+	return ends, spreads, len(ends) > 0
 }
 
 // variation is the typical relative spread of a node's run time from one

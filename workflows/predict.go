@@ -69,10 +69,16 @@ func (r *run) historyFull(ctx workflow.Context) bool {
 }
 
 // keepTimings records a successful run's node timings in its memo, for the
-// flow's later runs to learn from.
+// flow's later runs to learn from, unless it succeeded only after a rerun
+// through the rerunFailed update (a rerun from the console is not seen).
 func (r *run) keepTimings(ctx workflow.Context) {
 	if r.vPredict < versionPredict || len(r.nodes) == 0 || r.report.TriggeredAt.IsZero() {
 		return
+	}
+	for _, op := range r.report.Operations {
+		if op.Op == "rerun" {
+			return // a run that needed a rerun is no measure of the next
+		}
 	}
 	t := TimingsOf(r.nodes, r.report.TriggeredAt)
 	if err := workflow.UpsertMemo(ctx, map[string]any{activities.MemoTimings: t}); err != nil {

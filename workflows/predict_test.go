@@ -71,6 +71,14 @@ func TestPredictivePolicy(t *testing.T) {
 	}
 
 	// What the profile cannot say goes to the fallback.
+	// An earlier run that lacks a pending node is left out; the others
+	// still predict.
+	partial := append(chainProfile(), activities.RunTimings{Names: []string{"extract"}, Begin: []int32{2}, Finish: []int32{600}})
+	withPartial := obs(0, node("extract", dataworks.StatusRunning, 2, -1), node("load", dataworks.StatusNotRun, -1, -1))
+	withPartial.Profile = ProfileOf(partial)
+	require.Equal(t, 4, withPartial.Profile.Runs())
+	require.Equal(t, early, p.Next(withPartial), "the three complete runs predict as before")
+
 	fallback := obs(0, node("extract", dataworks.StatusRunning, 2, -1), node("new_node", dataworks.StatusNotRun, -1, -1))
 	require.Equal(t, p.Fallback.Next(fallback), p.Next(fallback), "a node no earlier run had")
 	noProfile := obs(0, node("extract", dataworks.StatusRunning, 2, -1))

@@ -343,14 +343,15 @@ func (r *run) watch(ctx workflow.Context) (DagReport, error) {
 		})
 		if r.vPredict >= versionPredict {
 			wait = max(wait, r.pollFloor)
-		}
-		if !d.RecheckAt.IsZero() {
-			wait = min(wait, max(d.RecheckAt.Sub(workflow.Now(ctx)), MinPollInterval))
-		}
-		if r.vPredict >= versionPredict {
 			r.window = window{}
 			if w, ok := r.policy.(Windowed); ok {
 				r.window.every, r.window.polls = w.Window(wait)
+			}
+		}
+		if !d.RecheckAt.IsZero() {
+			if recheck := max(d.RecheckAt.Sub(workflow.Now(ctx)), MinPollInterval); recheck < wait {
+				// A grace period ends first: one poll then, not a window.
+				wait, r.window = recheck, window{}
 			}
 		}
 		r.sleep(ctx, wait)
@@ -392,7 +393,9 @@ func (r *run) poll(ctx workflow.Context) (bool, error) {
 		return false, nil // refused before it looked: not a poll of the report
 	}
 	r.quotaUntil = time.Time{}
-	r.pollFloor = res.PollFloor
+	if searchErr == nil {
+		r.pollFloor = res.PollFloor
+	}
 	r.report.Polls += max(res.Polls, 1)
 	now := workflow.Now(ctx)
 
@@ -577,6 +580,7 @@ func (r *run) finish(ctx workflow.Context, d Decision) (DagReport, error) {
 // after stopping the DAG's unfinished instances.
 func (r *run) canceled(ctx workflow.Context) error {
 	r.report.Outcome = OutcomeCanceled
+	r.stopping = true // updates are refused from here on, the refresh included
 	r.refresh(ctx)
 	r.stopUnfinished(ctx, "the workflow was cancelled")
 	r.closed = true
