@@ -348,7 +348,8 @@ func nodeKeys(nodes []activities.Node) []string {
 }
 
 // TimingsOf records a finished run's node timings for later runs to learn
-// from (see Profile).
+// from (see Profile): seconds after triggeredAt, 0 for a time before it, -1
+// for none.
 func TimingsOf(nodes []activities.Node, triggeredAt time.Time) activities.RunTimings {
 	t := activities.RunTimings{
 		Names:  nodeKeys(nodes),
@@ -356,10 +357,13 @@ func TimingsOf(nodes []activities.Node, triggeredAt time.Time) activities.RunTim
 		Finish: make([]int32, len(nodes)),
 	}
 	offset := func(unix int64) int32 {
-		if unix == 0 || unix < triggeredAt.Unix() {
+		if unix == 0 {
 			return -1
 		}
-		return int32(min(unix-triggeredAt.Unix(), math.MaxInt32))
+		// The workflow learns of the trigger when the create's reply is
+		// processed, a little after DataWorks started the run: a time
+		// before it is at the trigger.
+		return int32(min(max(unix-triggeredAt.Unix(), 0), math.MaxInt32))
 	}
 	for i, n := range nodes {
 		t.Begin[i], t.Finish[i] = offset(n.Begin), offset(n.Finish)

@@ -106,6 +106,9 @@ func TestProfileOfAlignsRunsByName(t *testing.T) {
 	}
 	got := TimingsOf(nodes, trigger)
 	require.Equal(t, activities.RunTimings{Names: []string{"a", "a#2", "b"}, Begin: []int32{1, 11, -1}, Finish: []int32{10, 20, -1}}, got)
+	early := TimingsOf([]activities.Node{{ID: 1, Name: "start", Status: dataworks.StatusSuccess, Begin: trigger.Unix() - 2, Finish: trigger.Unix() - 1}}, trigger)
+	require.Equal(t, []int32{0}, early.Begin, "DataWorks started it before the workflow saw the trigger's reply: at the trigger")
+	require.Equal(t, []int32{0}, early.Finish)
 
 	older := activities.RunTimings{Names: []string{"b", "c"}, Begin: []int32{0, 5}, Finish: []int32{4, 9}}
 	bad := activities.RunTimings{Names: []string{"x"}, Begin: []int32{1, 2}, Finish: []int32{3}}
