@@ -22,8 +22,9 @@ type WorkflowLookup interface {
 
 var _ WorkflowLookup = client.Client(nil)
 
-// Runs looks up earlier workflow runs in Temporal for BackfillManualDag: a
-// workflow cannot describe another workflow, an activity can. The worker
+// Runs looks up earlier workflow runs in Temporal, for BackfillManualDag
+// (LookUpRun) and for RunManualDag's predictions (FlowTimings): a workflow
+// cannot describe or list other workflows, an activity can. The worker
 // registers it with its own client (worker.RegisterActivity(&Runs{...})).
 type Runs struct {
 	// Client is the worker's Temporal client. Required.
