@@ -79,12 +79,7 @@ func BenchmarkRealServer(b *testing.B) {
 	began := time.Now()
 	loadBefore := loadAvg()
 
-	// The worker as deployed: no race detector.
-	dir := b.TempDir()
-	build := exec.Command("go", "build", "-o", dir+string(os.PathSeparator), "../worker")
-	out, err := build.CombinedOutput()
-	require.NoError(b, err, "building the worker: %s", out)
-	workerBin := filepath.Join(dir, "worker")
+	workerBin := buildBenchWorker(b)
 
 	var qpsResults, scaleResults []*benchStep
 	if cfg.qpsRuns > 0 {
@@ -187,6 +182,15 @@ const (
 	benchFlowText      = "start (30s) → extract_a (5m) and extract_b (4m) → load (6m), phases wait 10s, resources 20s, checking 10s, in DataWorks time (about 80 s of clock time end to end)"
 	benchBaseNodeID    = 104000001
 )
+
+// buildBenchWorker builds the worker as deployed (no race detector, unlike
+// TestMain's) and returns its path.
+func buildBenchWorker(b testing.TB) string {
+	dir := b.TempDir()
+	out, err := exec.Command("go", "build", "-o", dir+string(os.PathSeparator), "../worker").CombinedOutput()
+	require.NoError(b, err, "building the worker: %s", out)
+	return filepath.Join(dir, "worker")
+}
 
 func benchDefinition(b testing.TB) *emulator.Definition {
 	d := func(v time.Duration) *emulator.Duration { x := emulator.Duration(v); return &x }

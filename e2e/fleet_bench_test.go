@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -70,13 +68,8 @@ func BenchmarkFleet(b *testing.B) {
 	began := time.Now()
 	loadBefore := loadAvg()
 
-	dir := b.TempDir()
-	build := exec.Command("go", "build", "-o", dir+string(os.PathSeparator), "../worker")
-	out, err := build.CombinedOutput()
-	require.NoError(b, err, "building the worker: %s", out)
-
 	sc := benchStepConfig{runs: runs, maxActivities: base.maxActivities, histories: histories, waitLimit: stepTimeout,
-		workerBin: filepath.Join(dir, "worker"), memoryDB: base.memoryDB, workers: base.workers,
+		workerBin: buildBenchWorker(b), memoryDB: base.memoryDB, workers: base.workers,
 		flow: fleetFlow, warmup: warmup, ramp: ramp, pollers: pollers}
 	name := fmt.Sprintf("fleet/N=%d", runs)
 	if pollers > 0 {

@@ -8,7 +8,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -49,10 +48,6 @@ func BenchmarkHistory(b *testing.B) {
 		b.Skip("the history benchmark runs only with MANUALDAG_BENCH=1 (make bench)")
 	}
 	began := time.Now()
-	dir := b.TempDir()
-	out, err := exec.Command("go", "build", "-o", dir+string(os.PathSeparator), "../worker").CombinedOutput()
-	require.NoError(b, err, "building the worker: %s", out)
-
 	secret := "bench-secret-" + randomHex(b)
 	emu, err := emulator.New(emulator.Options{
 		Definition:   historyDefinition(),
@@ -68,7 +63,7 @@ func BenchmarkHistory(b *testing.B) {
 	require.NoError(b, err)
 	ts := startDevServer(b)
 	s := &stack{temporal: ts, client: ts.Client(b), emu: emu, emuLog: &syncBuffer{}, endpoint: u.Host, secret: secret,
-		recorded: map[string]string{}, workerBin: filepath.Join(dir, "worker")}
+		recorded: map[string]string{}, workerBin: buildBenchWorker(b)}
 	s.startWorker(b, workflows.TaskQueue, "MANUALDAG_DATAWORKS_QPS=0", "MANUALDAG_MAX_CONCURRENT_ACTIVITIES=200", "MANUALDAG_LOG_FORMAT=json")
 
 	var wg sync.WaitGroup
