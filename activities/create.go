@@ -27,6 +27,10 @@ type CreateManualDagInput struct {
 	ProjectEnv string `json:"projectEnv,omitempty"`
 }
 
+// CreateActivityName is the name the create activity is registered under
+// (its method name): LookUpRun finds it in a run's history.
+const CreateActivityName = "CreateManualDag"
+
 // CreateManualDagResult is the id of the DAG run that was started.
 type CreateManualDagResult struct {
 	DagID int64 `json:"dagId"`

@@ -39,6 +39,11 @@ const (
 	ErrNothingYet = "NothingYet"
 	// ErrTransient: no reply, a 5xx, an undecodable reply on a read. Retried.
 	ErrTransient = "DataWorksTransient"
+	// ErrUnexpectedReply: a read was refused with a code DataWorks does not
+	// document as permanent (a business error inside an HTTP 200, an
+	// unknown 4xx code). Not retried by the activity: the workflow repeats
+	// the read with its own bounded back-off, keeping its last snapshot.
+	ErrUnexpectedReply = "DataWorksUnexpectedReply"
 	// ErrCreateNotSent: a CreateManualDag request provably never took effect
 	// in DataWorks. The only create failure that is retried.
 	ErrCreateNotSent = "CreateNotSent"
@@ -59,6 +64,15 @@ const (
 	// that proves nothing was started (unreachable, throttled, quota spent),
 	// until the retries or the deadline ran out. Final.
 	ErrNotTriggered = "NotTriggered"
+	// ErrDagNotListed: no node of the DAG run was listed within the
+	// workflow's emptyListGrace. No verdict; final.
+	ErrDagNotListed = "DagNotListed"
+	// ErrWatchLost: the searches stayed unusable for the workflow's bounded
+	// time. No verdict; final.
+	ErrWatchLost = "WatchLost"
+	// ErrDuplicateRefused: the workflow did not trigger, because another
+	// run of its bizdate forbids it (Runs.GuardTrigger). Final.
+	ErrDuplicateRefused = "DuplicateRefused"
 )
 
 // createRetryable are the only error types a create may be retried on: each
@@ -81,7 +95,7 @@ func CreateNonRetryableErrorTypes() []string {
 
 // SearchNonRetryableErrorTypes is the same for the search activity.
 func SearchNonRetryableErrorTypes() []string {
-	return []string{ErrInvalidInput, ErrPermanent, ErrDagNotFound}
+	return []string{ErrInvalidInput, ErrPermanent, ErrDagNotFound, ErrUnexpectedReply}
 }
 
 // Backoff after throttling: ThrottleBaseDelay doubled per attempt up to
@@ -149,8 +163,10 @@ func (m errorMapper) mapRead(err error) error {
 		return temporal.NewApplicationErrorWithOptions(err.Error(), ErrThrottled, temporal.ApplicationErrorOptions{
 			NextRetryDelay: ThrottleDelay(m.attempt, m.rnd),
 		})
-	case dataworks.Permanent(err):
+	case dataworks.KnownPermanent(err):
 		return temporal.NewNonRetryableApplicationError(err.Error(), ErrPermanent, nil)
+	case dataworks.Permanent(err):
+		return temporal.NewNonRetryableApplicationError(err.Error(), ErrUnexpectedReply, nil)
 	}
 	// Transient, and anything this package does not recognise: a read may
 	// always be repeated; in a repeat window at the window's cadence rather

@@ -4,23 +4,28 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
+	"strings"
 
 	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
+	workflowpb "go.temporal.io/api/workflow/v1"
 	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 )
 
-// WorkflowLookup is what LookUpRun and FlowTimings need from a Temporal client;
-// client.Client implements it.
+// WorkflowLookup is what LookUpRun, GuardTrigger and FlowTimings need from a
+// Temporal client; client.Client implements it.
 type WorkflowLookup interface {
 	DescribeWorkflow(ctx context.Context, workflowID, runID string) (*client.WorkflowExecutionDescription, error)
 	GetWorkflow(ctx context.Context, workflowID, runID string) client.WorkflowRun
+	GetWorkflowHistory(ctx context.Context, workflowID, runID string, isLongPoll bool, filterType enums.HistoryEventFilterType) client.HistoryEventIterator
 	ListWorkflow(ctx context.Context, request *workflowservice.ListWorkflowExecutionsRequest) (*workflowservice.ListWorkflowExecutionsResponse, error)
 }
-
-var _ WorkflowLookup = client.Client(nil)
 
 // Runs looks up earlier workflow runs in Temporal, for BackfillManualDag
 // (LookUpRun) and for RunManualDag's predictions (FlowTimings): a workflow
@@ -60,6 +65,9 @@ type LookUpRunResult struct {
 	DagID     int64  `json:"dagId,omitempty"`
 	ErrorType string `json:"errorType,omitempty"`
 	Message   string `json:"message,omitempty"`
+	// CreateMaySent: the run ended without a DAG id after its trigger was
+	// scheduled, with no proof that it was not sent.
+	CreateMaySent bool `json:"createMaySent,omitempty"`
 	// Refusal, when set, says why no new run may be triggered for this id
 	// without a person checking DataWorks first.
 	Refusal string `json:"refusal,omitempty"`
@@ -73,11 +81,32 @@ type reportFields struct {
 	Message string `json:"message"`
 }
 
+// Outcomes of a DAG run after which it is known to be over: a new trigger
+// of its bizdate starts a DAG run that is alone (after a failure: the retry
+// of a failed day) or a deliberate second one (after a success, which the
+// callers refuse as a duplicate unless asked).
+const (
+	outcomeSucceeded = "SUCCEEDED"
+	outcomeFailed    = "FAILED"
+)
+
+// proofNotSent are the error types with which a run ends only when its
+// trigger was provably never processed by DataWorks.
+var proofNotSent = map[string]bool{ErrNotTriggered: true, ErrInvalidInput: true, ErrPermanent: true}
+
 // LookUpRun describes the latest run of a workflow id and says whether a new
-// RunManualDag may be started on it. It applies the starter's rules
-// (starter/previous.go): a run whose trigger outcome is unknown, one
-// terminated, and one that timed out or was cancelled with a DAG that may
-// still run in DataWorks all refuse a new trigger.
+// RunManualDag may be started on it (Refusal): the one re-trigger rule of
+// docs/design.md, which the starter, the backfill and RunManualDag itself
+// (GuardTrigger) apply. A new trigger is refused while an earlier run may
+// have a DAG run that is not over:
+//
+//   - its trigger's outcome is unknown (ErrTriggerOutcomeUnknown);
+//   - it knows a DAG id, and its outcome is neither SUCCEEDED nor FAILED
+//     (it timed out, was cancelled, or stopped watching with no verdict);
+//   - it ended with no report (terminated, an execution timeout, an
+//     unforeseen failure), or without a DAG id and with no proof that its
+//     trigger was not sent, and its history shows a DAG id (a continued
+//     run, a create that completed) or a create that was scheduled.
 func (r *Runs) LookUpRun(ctx context.Context, in LookUpRunInput) (LookUpRunResult, error) {
 	desc, err := r.Client.DescribeWorkflow(ctx, in.WorkflowID, "")
 	var notFound *serviceerror.NotFound
@@ -89,29 +118,45 @@ func (r *Runs) LookUpRun(ctx context.Context, in LookUpRunInput) (LookUpRunResul
 	}
 	info := desc.RawResponse.GetWorkflowExecutionInfo()
 	res := LookUpRunResult{Status: runStatus(info.GetStatus()), RunID: info.GetExecution().GetRunId()}
-	switch res.Status {
-	case RunRunning, RunContinuedAsNew:
-		return res, nil
-	case RunTerminated:
-		res.Refusal = fmt.Sprintf("the last run of workflow %s was terminated, so whether its DAG run exists or still runs in DataWorks is unknown: check DataWorks Operation Center > Manual Instances, then start this bizdate with `starter run --allow-duplicate`", in.WorkflowID)
+	if res.Status == RunRunning || res.Status == RunContinuedAsNew {
 		return res, nil
 	}
-	var rep reportFields
-	runErr := r.Client.GetWorkflow(ctx, in.WorkflowID, res.RunID).Get(ctx, &rep)
-	if res.Status == RunCompleted {
-		if runErr != nil {
-			return res, fmt.Errorf("read the result of workflow %s: %w", in.WorkflowID, runErr)
-		}
-		res.Outcome, res.DagID, res.Message = rep.Outcome, rep.DagID, rep.Message
-		return res, nil
-	}
-	return judgeEnded(in.WorkflowID, res, runErr), nil
+	return r.judgeRun(ctx, in.WorkflowID, res)
 }
 
-// judgeEnded reads the error a run ended with.
-func judgeEnded(workflowID string, res LookUpRunResult, runErr error) LookUpRunResult {
+// judgeRun reads how an ended run ended and applies the re-trigger rule.
+func (r *Runs) judgeRun(ctx context.Context, workflowID string, res LookUpRunResult) (LookUpRunResult, error) {
+	var rep reportFields
+	runErr := r.Client.GetWorkflow(ctx, workflowID, res.RunID).Get(ctx, &rep)
+	hasReport := false
+	if res.Status == RunCompleted {
+		if runErr != nil {
+			return res, fmt.Errorf("read the result of workflow %s: %w", workflowID, runErr)
+		}
+		res.Outcome, res.DagID, res.Message = rep.Outcome, rep.DagID, rep.Message
+		hasReport = true
+	} else {
+		res, hasReport = readEnding(res, runErr)
+	}
+	if !hasReport || res.DagID == 0 && !proofNotSent[res.ErrorType] && res.ErrorType != ErrTriggerOutcomeUnknown {
+		tr, err := r.trace(ctx, workflowID, res.RunID)
+		if err != nil {
+			return res, fmt.Errorf("read the history of workflow %s: %w", workflowID, err)
+		}
+		if res.DagID == 0 {
+			res.DagID = tr.dagID
+		}
+		res.CreateMaySent = tr.createScheduled && tr.dagID == 0
+	}
+	res.Refusal = refusal(workflowID, res)
+	return res, nil
+}
+
+// readEnding reads the report a run that did not complete carries in its
+// error's details, if any.
+func readEnding(res LookUpRunResult, runErr error) (LookUpRunResult, bool) {
 	if runErr == nil {
-		return res
+		return res, false
 	}
 	res.Message = runErr.Error()
 	var rep reportFields
@@ -122,19 +167,190 @@ func judgeEnded(workflowID string, res LookUpRunResult, runErr error) LookUpRunR
 		res.ErrorType, res.Message = appErr.Type(), appErr.Message()
 		if appErr.HasDetails() && appErr.Details(&rep) == nil {
 			res.Outcome, res.DagID = rep.Outcome, rep.DagID
+			return res, true
 		}
 	case errors.As(runErr, &canceled):
 		if canceled.HasDetails() && canceled.Details(&rep) == nil {
 			res.Outcome, res.DagID, res.Message = rep.Outcome, rep.DagID, rep.Message
+			return res, true
 		}
+	}
+	return res, false
+}
+
+// refusal is the re-trigger rule on a judged run: why no new trigger may be
+// sent for its bizdate, or "".
+func refusal(workflowID string, res LookUpRunResult) string {
+	ended := res.Outcome
+	if ended == "" {
+		ended = res.Status
 	}
 	switch {
 	case res.ErrorType == ErrTriggerOutcomeUnknown:
-		res.Refusal = fmt.Sprintf("the last run of workflow %s could not tell whether it triggered the DAG (%s): once DataWorks shows no run, start this bizdate with `starter run --allow-duplicate`", workflowID, res.Message)
-	case res.DagID != 0 && (res.Outcome == "TIMED_OUT" || res.Outcome == "CANCELED"):
-		res.Refusal = fmt.Sprintf("the last run of workflow %s ended %s while DAG %d may still be running in DataWorks: check it there, then start this bizdate with `starter run --allow-duplicate`", workflowID, res.Outcome, res.DagID)
+		return fmt.Sprintf("the last run of workflow %s could not tell whether it triggered the DAG (%s). Check DataWorks Operation Center > Manual Instances: "+
+			"if a DAG run of this bizdate exists, follow it with `starter run --dag-id ID`; if none does, start this bizdate with `starter run --allow-duplicate`", workflowID, res.Message)
+	case res.DagID != 0 && res.Outcome != outcomeSucceeded && res.Outcome != outcomeFailed:
+		return fmt.Sprintf("the last run of workflow %s ended %s while DAG %d may still be running in DataWorks. "+
+			"Follow that DAG run to its verdict with `starter run --dag-id %d`, or check it in Operation Center and then start this bizdate anew with `starter run --allow-duplicate`",
+			workflowID, ended, res.DagID, res.DagID)
+	case res.CreateMaySent:
+		return fmt.Sprintf("the last run of workflow %s ended %s after its trigger may have been sent, and no DAG id was recorded. Check DataWorks Operation Center > Manual Instances: "+
+			"if a DAG run of this bizdate exists, follow it with `starter run --dag-id ID`; if none does, start this bizdate with `starter run --allow-duplicate`", workflowID, ended)
 	}
-	return res
+	return ""
+}
+
+// trail is what a run's history says of its trigger.
+type trail struct {
+	dagID           int64 // from a continued run's input, a dagId to follow, or a completed create
+	createScheduled bool
+}
+
+// trace reads a run's history for its trigger: the first event's input and
+// the CreateManualDag activity's events.
+func (r *Runs) trace(ctx context.Context, workflowID, runID string) (trail, error) {
+	var tr trail
+	dc := converter.GetDefaultDataConverter()
+	creates := map[int64]bool{}
+	it := r.Client.GetWorkflowHistory(ctx, workflowID, runID, false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for it.HasNext() {
+		ev, err := it.Next()
+		if err != nil {
+			return tr, err
+		}
+		switch {
+		case ev.GetWorkflowExecutionStartedEventAttributes() != nil:
+			var in struct {
+				DagID     int64 `json:"dagId"`
+				Continued *struct {
+					DagID int64 `json:"dagId"`
+				} `json:"continued"`
+			}
+			if p := ev.GetWorkflowExecutionStartedEventAttributes().GetInput().GetPayloads(); len(p) > 0 && dc.FromPayload(p[0], &in) == nil {
+				tr.dagID = in.DagID
+				if in.Continued != nil && in.Continued.DagID != 0 {
+					tr.dagID = in.Continued.DagID
+				}
+			}
+		case ev.GetActivityTaskScheduledEventAttributes().GetActivityType().GetName() == CreateActivityName:
+			tr.createScheduled = true
+			creates[ev.GetEventId()] = true
+		case creates[ev.GetActivityTaskCompletedEventAttributes().GetScheduledEventId()]:
+			var out CreateManualDagResult
+			if p := ev.GetActivityTaskCompletedEventAttributes().GetResult().GetPayloads(); len(p) > 0 && dc.FromPayload(p[0], &out) == nil && out.DagID > 0 {
+				tr.dagID = out.DagID
+			}
+		}
+	}
+	return tr, nil
+}
+
+// GuardTriggerInput names the run about to trigger, and its bizdate.
+type GuardTriggerInput struct {
+	// WorkflowID and RunID are the asking run's own.
+	WorkflowID string `json:"workflowId"`
+	RunID      string `json:"runId"`
+	// BizdateWorkflowID is the bizdate's usual workflow id (the starter's
+	// and the backfill's, workflows.BizdateWorkflowID).
+	BizdateWorkflowID string `json:"bizdateWorkflowId"`
+	ProjectName       string `json:"projectName"`
+	FlowName          string `json:"flowName"`
+	Bizdate           string `json:"bizdate"` // yyyy-MM-dd, as the DataWorksBizdate search attribute holds it
+	WorkflowType      string `json:"workflowType"`
+}
+
+// GuardTriggerResult says whether the run may trigger. Refusal is empty when
+// it may; ErrorType is ErrTriggerOutcomeUnknown when an earlier trigger's
+// outcome is unknown.
+type GuardTriggerResult struct {
+	Refusal   string `json:"refusal,omitempty"`
+	ErrorType string `json:"errorType,omitempty"`
+	// Note says what could not be checked (search attributes missing).
+	Note string `json:"note,omitempty"`
+}
+
+// maxGuardRuns bounds the other runs of a bizdate GuardTrigger judges.
+const maxGuardRuns = 20
+
+// GuardTrigger applies the re-trigger rule inside RunManualDag, so that no
+// path starts a second DAG run for a bizdate: not a Temporal Schedule (whose
+// runs have ids of their own), not `temporal workflow start` with any id.
+// It refuses when another run of the same project, flow and bizdate is going
+// on, has succeeded, or may have a DAG run that is not over: the bizdate's
+// usual workflow id is looked up directly, and any other run through the
+// search attributes DataWorksProject, DataWorksFlow and DataWorksBizdate
+// (without them, only the usual id is checked, and Note says so).
+func (r *Runs) GuardTrigger(ctx context.Context, in GuardTriggerInput) (GuardTriggerResult, error) {
+	if in.WorkflowID != in.BizdateWorkflowID {
+		prev, err := r.LookUpRun(ctx, LookUpRunInput{WorkflowID: in.BizdateWorkflowID})
+		if err != nil {
+			return GuardTriggerResult{}, err
+		}
+		if res, refused := guardVerdict(in.BizdateWorkflowID, prev); refused {
+			return res, nil
+		}
+	}
+	for _, s := range []string{in.ProjectName, in.FlowName, in.Bizdate, in.WorkflowType} {
+		if strings.ContainsAny(s, "'\"\\\n") {
+			return GuardTriggerResult{Note: fmt.Sprintf("other runs of this bizdate were not looked up: a name with quotes or backslashes cannot be queried (%q)", s)}, nil
+		}
+	}
+	query := fmt.Sprintf("WorkflowType = '%s' AND DataWorksProject = '%s' AND DataWorksFlow = '%s' AND DataWorksBizdate = '%s'",
+		in.WorkflowType, in.ProjectName, in.FlowName, in.Bizdate)
+	resp, err := r.Client.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
+		Namespace: activity.GetInfo(ctx).Namespace,
+		PageSize:  maxGuardRuns,
+		Query:     query,
+	})
+	if err != nil {
+		var invalid *serviceerror.InvalidArgument
+		if errors.As(err, &invalid) {
+			return GuardTriggerResult{Note: "only workflow " + in.BizdateWorkflowID + " was checked for earlier runs of this bizdate: register the search attributes DataWorksProject, DataWorksFlow and DataWorksBizdate (deployments/temporal/search-attributes.sh) to check runs of other ids: " + err.Error()}, nil
+		}
+		return GuardTriggerResult{}, fmt.Errorf("list other runs of %s/%s bizdate %s: %w", in.ProjectName, in.FlowName, in.Bizdate, err)
+	}
+	// The latest run of each other workflow id decides for that id.
+	latest := map[string]*workflowpb.WorkflowExecutionInfo{}
+	for _, e := range resp.GetExecutions() {
+		id := e.GetExecution().GetWorkflowId()
+		if id == in.WorkflowID && e.GetExecution().GetRunId() == in.RunID || id == in.BizdateWorkflowID && in.WorkflowID != in.BizdateWorkflowID {
+			continue
+		}
+		if l, ok := latest[id]; !ok || e.GetStartTime().AsTime().After(l.GetStartTime().AsTime()) {
+			latest[id] = e
+		}
+	}
+	for _, id := range slices.Sorted(maps.Keys(latest)) {
+		e := latest[id]
+		prev := LookUpRunResult{Status: runStatus(e.GetStatus()), RunID: e.GetExecution().GetRunId()}
+		if prev.Status != RunRunning && prev.Status != RunContinuedAsNew {
+			if prev, err = r.judgeRun(ctx, id, prev); err != nil {
+				return GuardTriggerResult{}, err
+			}
+		}
+		if res, refused := guardVerdict(id, prev); refused {
+			return res, nil
+		}
+	}
+	return GuardTriggerResult{}, nil
+}
+
+// guardVerdict refuses a trigger after prev, the latest run of workflowID, if
+// it is going on, succeeded, or is refused by the re-trigger rule.
+func guardVerdict(workflowID string, prev LookUpRunResult) (GuardTriggerResult, bool) {
+	switch {
+	case prev.Refusal != "":
+		res := GuardTriggerResult{Refusal: prev.Refusal}
+		if prev.ErrorType == ErrTriggerOutcomeUnknown || prev.CreateMaySent {
+			res.ErrorType = ErrTriggerOutcomeUnknown
+		}
+		return res, true
+	case prev.Status == RunRunning || prev.Status == RunContinuedAsNew:
+		return GuardTriggerResult{Refusal: fmt.Sprintf("a run of this bizdate is going on in workflow %s: follow it there (`starter status %s`) instead of triggering a second DAG run", workflowID, workflowID)}, true
+	case prev.Outcome == outcomeSucceeded:
+		return GuardTriggerResult{Refusal: fmt.Sprintf("this bizdate already succeeded in workflow %s (DataWorks DAG %d); start it with allowDuplicate (`starter run --allow-duplicate`) to run it again", workflowID, prev.DagID)}, true
+	}
+	return GuardTriggerResult{}, false
 }
 
 func runStatus(s enums.WorkflowExecutionStatus) string {

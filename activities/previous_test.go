@@ -1,10 +1,20 @@
 package activities
 
 import (
+	"context"
 	"errors"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	commonpb "go.temporal.io/api/common/v1"
+	"go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/api/serviceerror"
+	workflowpb "go.temporal.io/api/workflow/v1"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 )
 
@@ -15,54 +25,267 @@ func asStored(err error) error {
 	return fc.FailureToError(fc.ErrorToFailure(err))
 }
 
-func TestJudgeEndedMirrorsTheStarter(t *testing.T) {
+// fakeRun is one ended (or running) workflow run in fakeTemporal.
+type fakeRun struct {
+	id, runID string
+	status    enums.WorkflowExecutionStatus
+	result    any   // a completed run's report
+	err       error // a failed run's error, as stored
+	history   []*historypb.HistoryEvent
+}
+
+// fakeTemporal is a WorkflowLookup over a few runs: the latest run of an
+// id is the last one listed.
+type fakeTemporal struct {
+	runs    []fakeRun
+	listErr error
+	queries []string
+}
+
+func (f *fakeTemporal) latest(id string) (fakeRun, bool) {
+	for i := len(f.runs) - 1; i >= 0; i-- {
+		if f.runs[i].id == id {
+			return f.runs[i], true
+		}
+	}
+	return fakeRun{}, false
+}
+
+func (f *fakeTemporal) find(id, runID string) fakeRun {
+	for _, r := range f.runs {
+		if r.id == id && r.runID == runID {
+			return r
+		}
+	}
+	panic("no run " + id + " " + runID)
+}
+
+func (f *fakeTemporal) DescribeWorkflow(_ context.Context, id, _ string) (*client.WorkflowExecutionDescription, error) {
+	r, ok := f.latest(id)
+	if !ok {
+		return nil, serviceerror.NewNotFound("no such workflow")
+	}
+	return &client.WorkflowExecutionDescription{RawResponse: &workflowservice.DescribeWorkflowExecutionResponse{
+		WorkflowExecutionInfo: r.info()}}, nil
+}
+
+func (r fakeRun) info() *workflowpb.WorkflowExecutionInfo {
+	return &workflowpb.WorkflowExecutionInfo{Status: r.status, Execution: &commonpb.WorkflowExecution{WorkflowId: r.id, RunId: r.runID}}
+}
+
+func (f *fakeTemporal) GetWorkflow(_ context.Context, id, runID string) client.WorkflowRun {
+	return fakeWorkflowRun{f.find(id, runID)}
+}
+
+func (f *fakeTemporal) GetWorkflowHistory(_ context.Context, id, runID string, _ bool, _ enums.HistoryEventFilterType) client.HistoryEventIterator {
+	return &fakeHistory{events: f.find(id, runID).history}
+}
+
+func (f *fakeTemporal) ListWorkflow(_ context.Context, req *workflowservice.ListWorkflowExecutionsRequest) (*workflowservice.ListWorkflowExecutionsResponse, error) {
+	f.queries = append(f.queries, req.GetQuery())
+	if f.listErr != nil {
+		return nil, f.listErr
+	}
+	resp := &workflowservice.ListWorkflowExecutionsResponse{}
+	for _, r := range f.runs {
+		resp.Executions = append(resp.Executions, r.info())
+	}
+	return resp, nil
+}
+
+type fakeWorkflowRun struct{ r fakeRun }
+
+func (w fakeWorkflowRun) GetID() string                  { return w.r.id }
+func (w fakeWorkflowRun) GetRunID() string               { return w.r.runID }
+func (w fakeWorkflowRun) GetFirstExecutionRunID() string { return w.r.runID }
+func (w fakeWorkflowRun) Get(_ context.Context, v any) error {
+	if w.r.err != nil {
+		return w.r.err
+	}
+	p, err := converter.GetDefaultDataConverter().ToPayload(w.r.result)
+	if err != nil {
+		return err
+	}
+	return converter.GetDefaultDataConverter().FromPayload(p, v)
+}
+func (w fakeWorkflowRun) GetWithOptions(ctx context.Context, v any, _ client.WorkflowRunGetOptions) error {
+	return w.Get(ctx, v)
+}
+
+type fakeHistory struct {
+	events []*historypb.HistoryEvent
+	i      int
+}
+
+func (h *fakeHistory) HasNext() bool { return h.i < len(h.events) }
+func (h *fakeHistory) Next() (*historypb.HistoryEvent, error) {
+	h.i++
+	return h.events[h.i-1], nil
+}
+
+// Histories: a start with input, a create scheduled, and its completion.
+func started(t *testing.T, input any) *historypb.HistoryEvent {
+	p, err := converter.GetDefaultDataConverter().ToPayloads(input)
+	require.NoError(t, err)
+	return &historypb.HistoryEvent{EventId: 1, Attributes: &historypb.HistoryEvent_WorkflowExecutionStartedEventAttributes{
+		WorkflowExecutionStartedEventAttributes: &historypb.WorkflowExecutionStartedEventAttributes{Input: p}}}
+}
+
+func createScheduled(id int64) *historypb.HistoryEvent {
+	return &historypb.HistoryEvent{EventId: id, Attributes: &historypb.HistoryEvent_ActivityTaskScheduledEventAttributes{
+		ActivityTaskScheduledEventAttributes: &historypb.ActivityTaskScheduledEventAttributes{ActivityType: &commonpb.ActivityType{Name: CreateActivityName}}}}
+}
+
+func createCompleted(t *testing.T, scheduled, dagID int64) *historypb.HistoryEvent {
+	p, err := converter.GetDefaultDataConverter().ToPayloads(CreateManualDagResult{DagID: dagID})
+	require.NoError(t, err)
+	return &historypb.HistoryEvent{EventId: scheduled + 2, Attributes: &historypb.HistoryEvent_ActivityTaskCompletedEventAttributes{
+		ActivityTaskCompletedEventAttributes: &historypb.ActivityTaskCompletedEventAttributes{ScheduledEventId: scheduled, Result: p}}}
+}
+
+// TestRetriggerRule is the one re-trigger rule (issue 12, item 2): a new
+// trigger is refused whenever an earlier run may have a DAG run that is not
+// over.
+func TestRetriggerRule(t *testing.T) {
 	const id = "manualdag/p/f/2024-06-01"
+	input := map[string]any{"projectName": "p", "flowName": "f", "bizdate": "2024-06-01"}
 	report := func(outcome string, dagID int64) reportFields {
 		return reportFields{DagID: dagID, Outcome: outcome, Message: "the report's message"}
 	}
+	failed := enums.WORKFLOW_EXECUTION_STATUS_FAILED
 	for name, tc := range map[string]struct {
-		err       error
-		refused   string
-		outcome   string
-		errorType string
+		run      fakeRun
+		refused  string // "" = a new trigger is allowed
+		unknown  bool   // the starter exits 4
+		wantDag  int64
+		wantType string
 	}{
 		"trigger outcome unknown": {
-			err:     temporal.NewNonRetryableApplicationError("may or may not have started", ErrTriggerOutcomeUnknown, nil, report("FAILED", 0)),
-			refused: "could not tell whether it triggered", outcome: "FAILED", errorType: ErrTriggerOutcomeUnknown,
+			run:     fakeRun{status: failed, err: temporal.NewNonRetryableApplicationError("may or may not have started", ErrTriggerOutcomeUnknown, nil, report("FAILED", 0))},
+			refused: "could not tell whether it triggered", unknown: true, wantType: ErrTriggerOutcomeUnknown,
 		},
 		"timed out with a DAG": {
-			err:     temporal.NewNonRetryableApplicationError("timed out", ErrDagTimedOut, nil, report("TIMED_OUT", 42)),
-			refused: "ended TIMED_OUT while DAG 42 may still be running", outcome: "TIMED_OUT", errorType: ErrDagTimedOut,
+			run:     fakeRun{status: failed, err: temporal.NewNonRetryableApplicationError("timed out", ErrDagTimedOut, nil, report("TIMED_OUT", 42))},
+			refused: "ended TIMED_OUT while DAG 42 may still be running", wantDag: 42, wantType: ErrDagTimedOut,
 		},
 		"cancelled with a DAG": {
-			err:     temporal.NewCanceledError(report("CANCELED", 43)),
-			refused: "ended CANCELED while DAG 43", outcome: "CANCELED",
+			run:     fakeRun{status: enums.WORKFLOW_EXECUTION_STATUS_CANCELED, err: temporal.NewCanceledError(report("CANCELED", 43))},
+			refused: "ended CANCELED while DAG 43", wantDag: 43,
 		},
-		"cancelled before the trigger": {
-			err:     temporal.NewCanceledError(report("CANCELED", 0)),
-			outcome: "CANCELED",
+		"stopped watching with no verdict": {
+			run:     fakeRun{status: failed, err: temporal.NewNonRetryableApplicationError("stopped watching", ErrWatchLost, nil, report("RUNNING", 45))},
+			refused: "ended RUNNING while DAG 45 may still be running", wantDag: 45, wantType: ErrWatchLost,
+		},
+		"a permanent search error with a DAG": {
+			run:     fakeRun{status: failed, err: temporal.NewNonRetryableApplicationError("Forbidden.Access", ErrPermanent, nil, report("RUNNING", 46))},
+			refused: "--dag-id 46", wantDag: 46, wantType: ErrPermanent,
+		},
+		"completed TIMED_OUT (failOnDagFailure false)": {
+			run:     fakeRun{status: enums.WORKFLOW_EXECUTION_STATUS_COMPLETED, result: report("TIMED_OUT", 47)},
+			refused: "ended TIMED_OUT while DAG 47", wantDag: 47,
+		},
+		"cancelled before the create was scheduled": {
+			run: fakeRun{status: enums.WORKFLOW_EXECUTION_STATUS_CANCELED, err: temporal.NewCanceledError(report("CANCELED", 0)),
+				history: []*historypb.HistoryEvent{started(t, input)}},
+		},
+		"cancelled after the create was scheduled, no DAG id": {
+			run: fakeRun{status: enums.WORKFLOW_EXECUTION_STATUS_CANCELED, err: temporal.NewCanceledError(report("CANCELED", 0)),
+				history: []*historypb.HistoryEvent{started(t, input), createScheduled(5)}},
+			refused: "after its trigger may have been sent", unknown: true,
+		},
+		"terminated while triggering": {
+			run:     fakeRun{status: enums.WORKFLOW_EXECUTION_STATUS_TERMINATED, err: errors.New("terminated"), history: []*historypb.HistoryEvent{started(t, input), createScheduled(5)}},
+			refused: "after its trigger may have been sent", unknown: true,
+		},
+		"terminated after the trigger": {
+			run: fakeRun{status: enums.WORKFLOW_EXECUTION_STATUS_TERMINATED, err: errors.New("terminated"),
+				history: []*historypb.HistoryEvent{started(t, input), createScheduled(5), createCompleted(t, 5, 48)}},
+			refused: "ended TERMINATED while DAG 48 may still be running", wantDag: 48,
+		},
+		"terminated in a continued run": {
+			run: fakeRun{status: enums.WORKFLOW_EXECUTION_STATUS_TERMINATED, err: errors.New("terminated"),
+				history: []*historypb.HistoryEvent{started(t, map[string]any{"projectName": "p", "continued": map[string]any{"dagId": 49}})}},
+			refused: "DAG 49", wantDag: 49,
+		},
+		"execution timeout before the create": {
+			run: fakeRun{status: enums.WORKFLOW_EXECUTION_STATUS_TIMED_OUT, err: errors.New("timeout"), history: []*historypb.HistoryEvent{started(t, input)}},
 		},
 		"failed DAG": {
-			err:     temporal.NewNonRetryableApplicationError("failed", ErrDagFailed, nil, report("FAILED", 44)),
-			outcome: "FAILED", errorType: ErrDagFailed,
+			run:     fakeRun{status: failed, err: temporal.NewNonRetryableApplicationError("failed", ErrDagFailed, nil, report("FAILED", 44))},
+			wantDag: 44, wantType: ErrDagFailed,
 		},
 		"not triggered": {
-			err:       temporal.NewNonRetryableApplicationError("not triggered", ErrNotTriggered, nil, report("FAILED", 0)),
-			outcome:   "FAILED",
-			errorType: ErrNotTriggered,
+			run:      fakeRun{status: failed, err: temporal.NewNonRetryableApplicationError("not triggered", ErrNotTriggered, nil, report("FAILED", 0))},
+			wantType: ErrNotTriggered,
 		},
-		"no report": {err: errors.New("workflow timed out")},
+		"succeeded": {
+			run:     fakeRun{status: enums.WORKFLOW_EXECUTION_STATUS_COMPLETED, result: report("SUCCEEDED", 50)},
+			wantDag: 50,
+		},
 	} {
 		t.Run(name, func(t *testing.T) {
-			res := judgeEnded(id, LookUpRunResult{Status: RunFailed}, asStored(tc.err))
+			tc.run.id, tc.run.runID = id, "run-1"
+			if tc.run.err != nil {
+				tc.run.err = asStored(tc.run.err)
+			}
+			res, err := (&Runs{Client: &fakeTemporal{runs: []fakeRun{tc.run}}}).LookUpRun(context.Background(), LookUpRunInput{WorkflowID: id})
+			require.NoError(t, err)
 			if tc.refused == "" {
 				assert.Empty(t, res.Refusal)
 			} else {
 				assert.Contains(t, res.Refusal, tc.refused)
 				assert.Contains(t, res.Refusal, "--allow-duplicate")
 			}
-			assert.Equal(t, tc.outcome, res.Outcome)
-			assert.Equal(t, tc.errorType, res.ErrorType)
+			assert.Equal(t, tc.unknown, res.ErrorType == ErrTriggerOutcomeUnknown || res.CreateMaySent, "outcome unknown")
+			assert.Equal(t, tc.wantDag, res.DagID)
+			assert.Equal(t, tc.wantType, res.ErrorType)
+		})
+	}
+}
+
+// TestGuardTrigger: a run of another id (a schedule's) refuses to trigger
+// while the bizdate's usual id has a run going on, succeeded, or may have a
+// DAG run; and any other run of the bizdate found by search attributes
+// counts the same.
+func TestGuardTrigger(t *testing.T) {
+	const usual = "manualdag/p/f/2024-06-01"
+	in := GuardTriggerInput{WorkflowID: "daily-2024-06-01T18:00:00Z", RunID: "me", BizdateWorkflowID: usual,
+		ProjectName: "p", FlowName: "f", Bizdate: "2024-06-01", WorkflowType: "RunManualDag"}
+	me := fakeRun{id: in.WorkflowID, runID: "me", status: enums.WORKFLOW_EXECUTION_STATUS_RUNNING}
+	succeeded := reportFields{DagID: 7, Outcome: "SUCCEEDED"}
+	for name, tc := range map[string]struct {
+		runs    []fakeRun
+		listErr error
+		refused string
+		unknown bool
+		note    string
+	}{
+		"alone":              {runs: []fakeRun{me}},
+		"usual id running":   {runs: []fakeRun{{id: usual, runID: "a", status: enums.WORKFLOW_EXECUTION_STATUS_RUNNING}, me}, refused: "going on in workflow " + usual},
+		"usual id succeeded": {runs: []fakeRun{{id: usual, runID: "a", status: enums.WORKFLOW_EXECUTION_STATUS_COMPLETED, result: succeeded}, me}, refused: "already succeeded"},
+		"another id running": {runs: []fakeRun{{id: "other", runID: "b", status: enums.WORKFLOW_EXECUTION_STATUS_RUNNING}, me}, refused: "going on in workflow other"},
+		"another id unknown": {runs: []fakeRun{{id: "other", runID: "b", status: enums.WORKFLOW_EXECUTION_STATUS_FAILED,
+			err: asStored(temporal.NewNonRetryableApplicationError("unknown", ErrTriggerOutcomeUnknown, nil, reportFields{Outcome: "FAILED"}))}, me}, refused: "could not tell", unknown: true},
+		"another id failed, then the same id running again": {runs: []fakeRun{
+			{id: "other", runID: "b", status: enums.WORKFLOW_EXECUTION_STATUS_FAILED, err: asStored(temporal.NewNonRetryableApplicationError("failed", ErrDagFailed, nil, reportFields{DagID: 3, Outcome: "FAILED"}))}, me}},
+		"no search attributes": {runs: []fakeRun{me}, listErr: serviceerror.NewInvalidArgument("DataWorksBizdate is not a search attribute"), note: "only workflow " + usual},
+	} {
+		t.Run(name, func(t *testing.T) {
+			env := newActivityEnvWith(t, &Activities{})
+			env.RegisterActivity(&Runs{Client: &fakeTemporal{runs: tc.runs, listErr: tc.listErr}})
+			v, err := env.ExecuteActivity((&Runs{}).GuardTrigger, in)
+			require.NoError(t, err)
+			var res GuardTriggerResult
+			require.NoError(t, v.Get(&res))
+			if tc.refused == "" {
+				assert.Empty(t, res.Refusal)
+			} else {
+				assert.Contains(t, res.Refusal, tc.refused)
+			}
+			assert.Equal(t, tc.unknown, res.ErrorType == ErrTriggerOutcomeUnknown)
+			if tc.note != "" {
+				assert.Contains(t, res.Note, tc.note)
+			}
 		})
 	}
 }

@@ -38,8 +38,9 @@ type SearchInput struct {
 	// each retry is still a task of the task queue, under its rate limit.
 	// The window returns at once when the DAG run settles (no node active),
 	// when a node fails that KnownFailed did not count, on the first sight
-	// of the node list (KnownNodes 0), or after RepeatPolls polls (attempts, so that the
-	// rule needs no clock).
+	// of the node list (KnownNodes 0), when the number of nodes differs from
+	// KnownNodes (a list still growing, or an anomaly), or after RepeatPolls
+	// polls (attempts, so that the rule needs no clock).
 	RepeatEvery time.Duration `json:"repeatEvery,omitempty"`
 	RepeatPolls int           `json:"repeatPolls,omitempty"`
 	KnownNodes  int           `json:"knownNodes,omitempty"`
@@ -163,7 +164,7 @@ func (in SearchInput) NothingYet(attempt int32, floor time.Duration) error {
 // attempt saw (the nodes' statuses): always, but in a repeat window (see
 // RepeatEvery).
 func (in SearchInput) WindowEnds(statuses []dataworks.Status, attempt int32) bool {
-	if in.RepeatEvery <= 0 || in.KnownDigest == "" || in.KnownNodes == 0 || len(statuses) == 0 || int(attempt) >= in.RepeatPolls {
+	if in.RepeatEvery <= 0 || in.KnownDigest == "" || in.KnownNodes == 0 || len(statuses) != in.KnownNodes || int(attempt) >= in.RepeatPolls {
 		return true
 	}
 	failed, active := 0, false

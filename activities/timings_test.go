@@ -6,6 +6,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 	commonpb "go.temporal.io/api/common/v1"
+	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	workflowpb "go.temporal.io/api/workflow/v1"
 	"go.temporal.io/api/workflowservice/v1"
@@ -24,6 +25,9 @@ func (l *listOnly) DescribeWorkflow(context.Context, string, string) (*client.Wo
 	panic("not used")
 }
 func (l *listOnly) GetWorkflow(context.Context, string, string) client.WorkflowRun { panic("not used") }
+func (l *listOnly) GetWorkflowHistory(context.Context, string, string, bool, enums.HistoryEventFilterType) client.HistoryEventIterator {
+	panic("not used")
+}
 func (l *listOnly) ListWorkflow(_ context.Context, req *workflowservice.ListWorkflowExecutionsRequest) (*workflowservice.ListWorkflowExecutionsResponse, error) {
 	l.queries = append(l.queries, req.GetQuery())
 	if l.err != nil {

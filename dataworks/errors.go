@@ -279,3 +279,19 @@ func NotSent(err error) bool {
 	e, ok := AsError(err)
 	return ok && (e.Phase == PhaseNotSent || Throttled(e))
 }
+
+// KnownPermanent reports whether err is a refusal that DataWorks documents as
+// final (bad credentials or signature, missing permission, an invalid
+// parameter or DAG id) or one the client raised before sending. Permanent
+// also holds for any other error reply below 500, which a read may still
+// retry: an undocumented code is no proof that the next call fails too.
+func KnownPermanent(err error) bool {
+	e, ok := AsError(err)
+	if !ok {
+		return false
+	}
+	if e.Phase != PhaseReplied {
+		return clientRefusals[e.Code]
+	}
+	return permanentCodes[e.Code]
+}

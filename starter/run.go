@@ -34,6 +34,8 @@ type runOptions struct {
 	timeout, pollInitial         string
 	pollMax, blockedGrace        string
 	workflowID                   string
+	dagID                        int64
+	listSettle                   string
 	allowDuplicate, wait, asJSON bool
 }
 
@@ -45,6 +47,7 @@ func runCmd(ctx context.Context, args []string, getenv func(string) string, stdo
 	fs.StringVar(&o.timezone, "timezone", workflows.DefaultTimezone, "time zone of the default bizdate")
 	fs.StringVar(&o.workflowID, "workflow-id", "", "workflow id (default manualdag/<project>/<flow>/<bizdate>)")
 	fs.BoolVar(&o.allowDuplicate, "allow-duplicate", false, "start even if a run for this project, flow and bizdate is running or has succeeded: triggers another DAG run")
+	fs.Int64Var(&o.dagID, "dag-id", 0, "follow this existing DAG run of the project, flow and bizdate (from Operation Center) instead of triggering one")
 	fs.BoolVar(&o.wait, "wait", false, "wait for the DAG, show progress, print the report")
 	fs.BoolVar(&o.asJSON, "json", false, "with --wait, print the report as JSON")
 	if _, err := parseFlags(fs, args, 0, "run takes flags only, e.g. starter run --project P --flow F"); err != nil {
@@ -80,7 +83,9 @@ func runCmd(ctx context.Context, args []string, getenv func(string) string, stdo
 		StaticSummary:                            fmt.Sprintf("%s/%s @ %s", in.ProjectName, in.FlowName, in.Bizdate),
 		TypedSearchAttributes:                    workflows.StartSearchAttributes(in, registeredSearchAttributes(ctx, c, o.conn.namespace, stderr)),
 	}
-	if !o.allowDuplicate {
+	// Following a DAG run triggers nothing, so an earlier run that may have
+	// left one behind (the usual reason to follow) does not stop it.
+	if !o.allowDuplicate && o.dagID == 0 {
 		if err := checkPrevious(ctx, c, id); err != nil {
 			return err
 		}
@@ -114,6 +119,7 @@ func (o *runOptions) registerDAG(fs *flag.FlagSet) {
 	fs.StringVar(&o.pollInitial, "poll-initial", "", "poll interval after a change, e.g. 10s (default 10s)")
 	fs.StringVar(&o.pollMax, "poll-max", "", "longest poll interval, e.g. 5m (default 5m)")
 	fs.StringVar(&o.blockedGrace, "blocked-grace", "", "how long a failed, blocked DAG stays open for a rerun before it fails (default 3m)")
+	fs.StringVar(&o.listSettle, "list-settle", "", "how long after the trigger no verdict is given while DataWorks may still be listing the DAG's nodes (default 5m; 1m once the flow's earlier runs vouch for the node count)")
 }
 
 // template is the input without a bizdate, validated as the workflow will
@@ -142,10 +148,12 @@ func alreadyStarted(ctx context.Context, c client.Client, id string, in workflow
 // workflow will, so that bad input never starts anything.
 func (o *runOptions) input(now time.Time) (workflows.RunManualDagInput, error) {
 	in := workflows.RunManualDagInput{
-		ProjectName: o.project,
-		FlowName:    o.flow,
-		APIVersion:  o.apiVersion,
-		ProjectEnv:  o.projectEnv,
+		ProjectName:    o.project,
+		FlowName:       o.flow,
+		APIVersion:     o.apiVersion,
+		ProjectEnv:     o.projectEnv,
+		DagID:          o.dagID,
+		AllowDuplicate: o.allowDuplicate,
 	}
 	if o.project == "" || o.flow == "" {
 		return in, errors.New("--project and --flow are required")
@@ -204,6 +212,7 @@ func (o *runOptions) input(now time.Time) (workflows.RunManualDagInput, error) {
 		{"--poll-initial", o.pollInitial, &in.Poll.InitialInterval},
 		{"--poll-max", o.pollMax, &in.Poll.MaxInterval},
 		{"--blocked-grace", o.blockedGrace, &in.BlockedGrace},
+		{"--list-settle", o.listSettle, &in.ListSettle},
 	} {
 		if d.value == "" {
 			continue

@@ -14,6 +14,7 @@ type settings struct {
 	timeout          time.Duration
 	blockedGrace     time.Duration
 	emptyListGrace   time.Duration
+	listSettle       time.Duration
 	policy           BackoffPolicy
 	predictive       bool // poll.mode predictive: PredictivePolicy over policy
 	failOnDagFailure bool
@@ -43,6 +44,7 @@ func (in RunManualDagInput) settings(now time.Time) (settings, error) {
 		timeout:          orDefault(in.Timeout, DefaultTimeout),
 		blockedGrace:     orDefault(in.BlockedGrace, DefaultBlockedGrace),
 		emptyListGrace:   orDefault(in.EmptyListGrace, DefaultEmptyListGrace),
+		listSettle:       orDefault(in.ListSettle, DefaultListSettle),
 		failOnDagFailure: in.FailOnDagFailure == nil || *in.FailOnDagFailure,
 		canEvery:         in.ContinueAsNewEvery,
 		policy: BackoffPolicy{
@@ -94,6 +96,15 @@ func (in RunManualDagInput) settings(now time.Time) (settings, error) {
 	}
 	if err := inRange("emptyListGrace", s.emptyListGrace, time.Second, MaxGrace); err != nil {
 		return settings{}, err
+	}
+	if err := inRange("listSettle", s.listSettle, time.Second, time.Hour); err != nil {
+		return settings{}, err
+	}
+	switch {
+	case in.DagID < 0:
+		return settings{}, fmt.Errorf("dagId %d is not a DataWorks DAG id: give the positive id Operation Center shows, or leave dagId out to trigger a new DAG run", in.DagID)
+	case in.DagID > 0 && in.AllowDuplicate:
+		return settings{}, fmt.Errorf("dagId follows an existing DAG run and triggers nothing, so allowDuplicate means nothing beside it: leave one of them out")
 	}
 	if s.canEvery < 1 || s.canEvery > MaxContinueAsNewEvery {
 		return settings{}, fmt.Errorf("continueAsNewEvery %d is out of range: use 1 to %d polls", s.canEvery, MaxContinueAsNewEvery)

@@ -34,7 +34,7 @@ import (
 // anything is scheduled). A panic anywhere fails the case (the SDK would
 // report a PanicError, which no case expects).
 func TestCorpus(t *testing.T) {
-	const good = `{"projectName":"demo_project","flowName":"daily_sales","bizdate":"2024-06-01"}`
+	const good = `{"projectName":"demo_project","flowName":"daily_sales","bizdate":"2024-06-01","listSettle":"1s"}`
 	with := func(fields string) string { return strings.TrimSuffix(good, "}") + "," + fields + "}" }
 	long := strings.Repeat("x", 300)
 
@@ -121,22 +121,22 @@ func TestCorpus(t *testing.T) {
 		// goes on, or stops with a clear final error. A watch that stops
 		// (DataWorksPermanent) reports the DAG as last seen (RUNNING): the
 		// run itself goes on in DataWorks.
-		{name: "search: HTML 502 page, then good", input: good, create: []reply{created}, search: []reply{htmlBadGateway, searchOK(allSucceeded)}, outcome: OutcomeSucceeded, creates: 1, searches: 2},
-		{name: "search: truncated JSON, then good", input: good, create: []reply{created}, search: []reply{ok200(`{"Data":{"NodeInsInfo":[{"InstanceId":1,`), searchOK(allSucceeded)}, outcome: OutcomeSucceeded, creates: 1, searches: 2},
-		{name: "search: numeric Code, then good", input: good, create: []reply{created}, search: []reply{status(500, `{"RequestId":"R","Code":500,"Message":"x"}`), searchOK(allSucceeded)}, outcome: OutcomeSucceeded, creates: 1, searches: 2},
-		{name: "search: Success false in a 200", input: good, create: []reply{created}, search: []reply{ok200(`{"RequestId":"R","Success":false,"ErrCode":"1234","ErrMsg":"refused"}`)}, errType: DataWorksPermanent, outcome: OutcomeRunning, msg: "stopped watching", creates: 1, searches: 1},
-		{name: "search: Success false without a code", input: good, create: []reply{created}, search: []reply{ok200(`{"RequestId":"R","Success":false}`)}, errType: DataWorksPermanent, outcome: OutcomeRunning, msg: "Unsuccessful", creates: 1, searches: 1},
+		{name: "search: HTML 502 page, then good", input: good, create: []reply{created}, search: []reply{htmlBadGateway, searchOK(allSucceeded)}, outcome: OutcomeSucceeded, creates: 1, searches: 3},
+		{name: "search: truncated JSON, then good", input: good, create: []reply{created}, search: []reply{ok200(`{"Data":{"NodeInsInfo":[{"InstanceId":1,`), searchOK(allSucceeded)}, outcome: OutcomeSucceeded, creates: 1, searches: 3},
+		{name: "search: numeric Code, then good", input: good, create: []reply{created}, search: []reply{status(500, `{"RequestId":"R","Code":500,"Message":"x"}`), searchOK(allSucceeded)}, outcome: OutcomeSucceeded, creates: 1, searches: 3},
+		{name: "search: Success false in a 200", input: good, create: []reply{created}, search: []reply{ok200(`{"RequestId":"R","Success":false,"ErrCode":"1234","ErrMsg":"refused"}`)}, errType: WatchLost, outcome: OutcomeRunning, msg: "1234", creates: 1, searches: -1},
+		{name: "search: Success false without a code", input: good, create: []reply{created}, search: []reply{ok200(`{"RequestId":"R","Success":false}`)}, errType: WatchLost, outcome: OutcomeRunning, msg: "Unsuccessful", creates: 1, searches: -1},
 		{name: "search: unknown status 99 for ever", input: with(`"timeout":"10m"`), create: []reply{created}, search: []reply{searchOK(`{"InstanceId":1,"NodeName":"a","Status":99}`)}, errType: DagTimedOut, outcome: OutcomeTimedOut, msg: "a status DataWorks does not document", creates: 1, searches: -1},
-		{name: "search: unknown status 99, then success", input: good, create: []reply{created}, search: []reply{searchOK(`{"InstanceId":1,"NodeName":"a","Status":99}`), searchOK(allSucceeded)}, outcome: OutcomeSucceeded, creates: 1, searches: 2},
-		{name: "search: negative instance id, then good", input: good, create: []reply{created}, search: []reply{searchOK(`{"InstanceId":-1,"NodeName":"a","Status":6}`), searchOK(allSucceeded)}, outcome: OutcomeSucceeded, creates: 1, searches: 2},
-		{name: "search: zero instance id, then good", input: good, create: []reply{created}, search: []reply{searchOK(`{"InstanceId":0,"NodeName":"a","Status":6}`), searchOK(allSucceeded)}, outcome: OutcomeSucceeded, creates: 1, searches: 2},
-		{name: "search: duplicated instance ids", input: good, create: []reply{created}, search: []reply{searchOK(allSucceeded + "," + allSucceeded)}, outcome: OutcomeSucceeded, creates: 1, searches: 1},
-		{name: "search: an instance of another DAG, then good", input: good, create: []reply{created}, search: []reply{searchOK(`{"InstanceId":1,"DagId":5,"NodeName":"a","Status":6}`), searchOK(allSucceeded)}, outcome: OutcomeSucceeded, creates: 1, searches: 2},
-		{name: "search: 50 MB body, then good", input: good, create: []reply{created}, search: []reply{huge, searchOK(allSucceeded)}, outcome: OutcomeSucceeded, creates: 1, searches: 2},
-		{name: "search: empty list for ever", input: good, create: []reply{created}, search: []reply{searchOK("")}, errType: DagFailed, outcome: OutcomeFailed, msg: "no node instances", creates: 1, searches: -1},
-		{name: "search: unknown DAG id for ever", input: good, create: []reply{created}, search: []reply{ok200(`{"RequestId":"R","Success":false,"ErrCode":"11020293069","ErrMsg":"invalid dag"}`)}, errType: DagFailed, outcome: OutcomeFailed, msg: "no node instances", creates: 1, searches: -1},
+		{name: "search: unknown status 99, then success", input: good, create: []reply{created}, search: []reply{searchOK(`{"InstanceId":1,"NodeName":"a","Status":99}`), searchOK(allSucceeded)}, outcome: OutcomeSucceeded, creates: 1, searches: 3},
+		{name: "search: negative instance id, then good", input: good, create: []reply{created}, search: []reply{searchOK(`{"InstanceId":-1,"NodeName":"a","Status":6}`), searchOK(allSucceeded)}, outcome: OutcomeSucceeded, creates: 1, searches: 3},
+		{name: "search: zero instance id, then good", input: good, create: []reply{created}, search: []reply{searchOK(`{"InstanceId":0,"NodeName":"a","Status":6}`), searchOK(allSucceeded)}, outcome: OutcomeSucceeded, creates: 1, searches: 3},
+		{name: "search: duplicated instance ids", input: good, create: []reply{created}, search: []reply{searchOK(allSucceeded + "," + allSucceeded)}, outcome: OutcomeSucceeded, creates: 1, searches: 2},
+		{name: "search: an instance of another DAG, then good", input: good, create: []reply{created}, search: []reply{searchOK(`{"InstanceId":1,"DagId":5,"NodeName":"a","Status":6}`), searchOK(allSucceeded)}, outcome: OutcomeSucceeded, creates: 1, searches: 3},
+		{name: "search: 50 MB body, then good", input: good, create: []reply{created}, search: []reply{huge, searchOK(allSucceeded)}, outcome: OutcomeSucceeded, creates: 1, searches: 3},
+		{name: "search: empty list for ever", input: good, create: []reply{created}, search: []reply{searchOK("")}, errType: DagNotListed, outcome: OutcomeRunning, msg: "no node instances", creates: 1, searches: -1},
+		{name: "search: unknown DAG id for ever", input: good, create: []reply{created}, search: []reply{ok200(`{"RequestId":"R","Success":false,"ErrCode":"11020293069","ErrMsg":"invalid dag"}`)}, errType: DagNotListed, outcome: OutcomeRunning, msg: "no node instances", creates: 1, searches: -1},
 		{name: "search: 403 Forbidden.Access", input: good, create: []reply{created}, search: []reply{status(403, `{"RequestId":"R","Code":"Forbidden.Access","Message":"denied"}`)}, errType: DataWorksPermanent, outcome: OutcomeRunning, msg: "Forbidden.Access", creates: 1, searches: 1},
-		{name: "search: throttled three times, then good", input: good, create: []reply{created}, search: []reply{throttled, throttled, throttled, searchOK(allSucceeded)}, outcome: OutcomeSucceeded, creates: 1, searches: 4},
+		{name: "search: throttled three times, then good", input: good, create: []reply{created}, search: []reply{throttled, throttled, throttled, searchOK(allSucceeded)}, outcome: OutcomeSucceeded, creates: 1, searches: 5},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -165,6 +165,7 @@ func TestCorpus(t *testing.T) {
 			env.SetTestTimeout(time.Minute)
 			env.RegisterWorkflowWithOptions(RunManualDag, workflow.RegisterOptions{Name: WorkflowName})
 			env.RegisterActivity(&activities.Activities{DW: client, Rand: func() float64 { return 0.5 }, RecordIntent: heartbeatIntent})
+			env.RegisterActivity(&activities.Runs{Client: noOtherRuns{}})
 			// Raw JSON, decoded by the workflow as from any client.
 			env.ExecuteWorkflow(WorkflowName, json.RawMessage(c.input))
 			if !env.IsWorkflowCompleted() {

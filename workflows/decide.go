@@ -43,6 +43,19 @@ type Timing struct {
 	// WaitForRecovery keeps a DAG with failed nodes open this long after
 	// StableSince (failurePolicy.waitForRecovery); 0 = none.
 	WaitForRecovery time.Duration
+
+	// The evidence that the node list is complete (see listSettled): right
+	// after the trigger DataWorks may list only part of a DAG's nodes.
+	//
+	// ListSettle is how long after the trigger no verdict is given at all;
+	// CountPolls is how many searches in a row saw the current node count;
+	// ExpectedNodes is the fewest nodes the flow's earlier runs had (0 =
+	// no history), and a run listing fewer waits until PartialListWait
+	// after the trigger before it is judged on what it lists.
+	ListSettle      time.Duration
+	CountPolls      int
+	ExpectedNodes   int
+	PartialListWait time.Duration
 }
 
 // Decision is Decide's verdict.
@@ -54,15 +67,23 @@ type Decision struct {
 	// RecheckAt is when a grace period runs out, for a RUNNING outcome that
 	// waits on one (zero otherwise): the poll loop should look again then.
 	RecheckAt time.Time
+	// Unlisted: DataWorks has listed no node of the DAG for EmptyListGrace
+	// after the trigger. No verdict can be given, and the watch ends without
+	// one (the DAG run may exist and go on).
+	Unlisted bool
 }
 
 // Decide is the outcome rule of docs/design.md, pure:
 //
+//   - no verdict before the node list is settled (listSettled): ListSettle
+//     after the trigger, the node count unchanged over the last two
+//     searches, and no fewer nodes than the flow's earlier runs had (or
+//     PartialListWait after the trigger);
 //   - SUCCEEDED: the list is non-empty and every node is SUCCESS;
 //   - FAILED: every node is final and one is FAILURE; or the DAG is blocked
 //     (no node active, at least one FAILURE, every other node SUCCESS or
-//     NOT_RUN) and has not changed for BlockedGrace; or the list is still
-//     empty EmptyListGrace after the trigger;
+//     NOT_RUN) and has not changed for BlockedGrace;
+//   - an empty list EmptyListGrace after the trigger is Unlisted: no verdict;
 //   - TIMED_OUT: none of the above, and the deadline has passed;
 //   - RUNNING otherwise. Unknown statuses are never final.
 //
@@ -89,11 +110,58 @@ func Decide(nodes []activities.Node, t Timing) Decision {
 }
 
 func decide(nodes []activities.Node, t Timing) Decision {
+	d := judge(nodes, t)
+	if !d.Outcome.Final() {
+		return d
+	}
+	if wait := listSettled(nodes, t); wait != nil {
+		return *wait
+	}
+	return d
+}
+
+// listSettled returns nil when the node list may be judged, else the
+// RUNNING decision that waits for it. A final verdict on a partial list is
+// the one wrong answer this rule exists to prevent: DataWorks lists a DAG's
+// nodes gradually after the trigger, and a list whose listed nodes all
+// succeeded says nothing of the ones not listed yet. The evidence, in order:
+//
+//   - time: ListSettle after the trigger; HistorySettle (or ListSettle if
+//     shorter) when the list already has as many nodes as every earlier
+//     run of the flow had, which is the strongest evidence there is;
+//   - the count: two searches in a row saw as many nodes;
+//   - history: a list with fewer nodes than every earlier run had waits
+//     until PartialListWait after the trigger, and is then judged as it is
+//     (the flow may have lost nodes; the report says so).
+func listSettled(nodes []activities.Node, t Timing) *Decision {
+	settle := t.ListSettle
+	if t.ExpectedNodes > 0 && len(nodes) >= t.ExpectedNodes {
+		settle = min(settle, HistorySettle)
+	}
+	if settled := t.TriggeredAt.Add(settle); t.Now.Before(settled) {
+		return &Decision{Outcome: OutcomeRunning, RecheckAt: settled, Reason: fmt.Sprintf(
+			"%d nodes listed; waiting until %s for DataWorks to list every node of the DAG", len(nodes), settled.UTC().Format(time.RFC3339))}
+	}
+	if t.CountPolls < 2 {
+		return &Decision{Outcome: OutcomeRunning, RecheckAt: t.Now.Add(DefaultInitialInterval), Reason: fmt.Sprintf(
+			"%d nodes listed; looking once more to see that the list is complete", len(nodes))}
+	}
+	if len(nodes) < t.ExpectedNodes {
+		if until := t.TriggeredAt.Add(t.PartialListWait); t.Now.Before(until) {
+			return &Decision{Outcome: OutcomeRunning, RecheckAt: until, Reason: fmt.Sprintf(
+				"%d nodes listed, but every earlier run of the flow had at least %d; waiting until %s for the rest", len(nodes), t.ExpectedNodes, until.UTC().Format(time.RFC3339))}
+		}
+	}
+	return nil
+}
+
+// judge is the verdict on the nodes as listed.
+func judge(nodes []activities.Node, t Timing) Decision {
 	if len(nodes) == 0 {
 		until := t.TriggeredAt.Add(t.EmptyListGrace)
 		if !t.Now.Before(until) {
-			return Decision{Outcome: OutcomeFailed, Reason: fmt.Sprintf(
-				"DataWorks listed no node instances within %v of the trigger; check the flow in Operation Center (is it empty, or were its nodes frozen?)", t.EmptyListGrace)}
+			return Decision{Outcome: OutcomeRunning, Unlisted: true, Reason: fmt.Sprintf(
+				"DataWorks listed no node instances within %v of the trigger; check the DAG run in Operation Center (is the flow empty, or were its nodes frozen?)", t.EmptyListGrace)}
 		}
 		return Decision{Outcome: OutcomeRunning, Reason: "waiting for DataWorks to list the node instances", RecheckAt: until}
 	}

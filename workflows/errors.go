@@ -25,4 +25,18 @@ const (
 	// DataWorksPermanent: DataWorks refused a call for good (permission,
 	// credentials, a bad parameter); the message has its code.
 	DataWorksPermanent = activities.ErrPermanent
+	// DagNotListed: DataWorks listed no node of the DAG run within
+	// emptyListGrace of the trigger; the watch ended with no verdict and the
+	// DAG run may exist. Details carry the DagReport.
+	DagNotListed = activities.ErrDagNotListed
+	// WatchLost: DataWorks' replies about the DAG run stayed unusable (an
+	// empty list after nodes were listed, an undocumented business error)
+	// for 30 minutes; the watch ended with no verdict while the DAG run may
+	// go on. Details carry the DagReport.
+	WatchLost = activities.ErrWatchLost
+	// DuplicateRefused: the run did not trigger, because another run of the
+	// same project, flow and bizdate is going on, has succeeded, or may have
+	// left a DAG run behind; the message says which and what to do. Details
+	// carry the DagReport (outcome REFUSED).
+	DuplicateRefused = activities.ErrDuplicateRefused
 )

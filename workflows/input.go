@@ -53,8 +53,17 @@ type RunManualDagInput struct {
 	// an operator time to rerun the failed node. Default 3m.
 	BlockedGrace Duration `json:"blockedGrace,omitzero"`
 	// EmptyListGrace is how long after the trigger an empty node list is
-	// tolerated (instances appear late). Default 5m.
+	// waited for (instances appear late); past it the watch ends with no
+	// verdict (error type DagNotListed). Default 5m.
 	EmptyListGrace Duration `json:"emptyListGrace,omitzero"`
+	// ListSettle is how long after the trigger no verdict is given, because
+	// DataWorks may list only part of a DAG's nodes at first: a DAG whose
+	// listed nodes all succeeded may have more to come. A run whose list
+	// has as many nodes as every earlier run of the flow waits at most
+	// HistorySettle (60s) instead; one that lists fewer waits up to twice
+	// ListSettle for the rest. Default 5m; lower it only for a flow whose
+	// nodes DataWorks lists at once (or an emulator).
+	ListSettle Duration `json:"listSettle,omitzero"`
 	// FailOnDagFailure makes the workflow fail (DagFailed, DagTimedOut) when
 	// the outcome is not SUCCEEDED. Default true; false returns the report.
 	FailOnDagFailure *bool `json:"failOnDagFailure,omitempty"`
@@ -76,6 +85,16 @@ type RunManualDagInput struct {
 	FailurePolicy FailurePolicy `json:"failurePolicy,omitzero"`
 	// LogTail bounds the failed nodes' log tails in the report.
 	LogTail LogTailOptions `json:"logTail,omitzero"`
+	// DagID follows an existing DAG run of this project, flow and bizdate
+	// (found in Operation Center after a trigger whose outcome was unknown)
+	// instead of triggering one: the same watch, verdict and report, and no
+	// CreateManualDag is sent. Default 0: trigger a new DAG run.
+	DagID int64 `json:"dagId,omitempty"`
+	// AllowDuplicate triggers even when another run of this project, flow
+	// and bizdate is going on, has succeeded, or may have left a DAG run
+	// behind (see activities.Runs.GuardTrigger): for a person who checked
+	// Operation Center and wants a second DAG run. Default false.
+	AllowDuplicate bool `json:"allowDuplicate,omitempty"`
 
 	// Continued is set by the workflow itself when it continues as new: the
 	// run it carries on has been triggered already.
@@ -134,6 +153,8 @@ type Continued struct {
 	Deadline    time.Time         `json:"deadline"`
 	Polls       int               `json:"polls"`
 	Unchanged   int               `json:"unchanged,omitempty"`
+	CountPolls  int               `json:"countPolls,omitempty"`
+	Trouble     trouble           `json:"trouble,omitzero"`
 	StableSince time.Time         `json:"stableSince"`
 	Nodes       []activities.Node `json:"nodes,omitempty"`
 	Digest      string            `json:"digest,omitempty"`
@@ -164,6 +185,8 @@ const (
 	DefaultPromptInterval     = 18 * time.Second
 	DefaultBlockedGrace       = 3 * time.Minute
 	DefaultEmptyListGrace     = 5 * time.Minute
+	DefaultListSettle         = 5 * time.Minute
+	HistorySettle             = time.Minute
 	MaxGrace                  = 24 * time.Hour
 	DefaultContinueAsNewEvery = 200
 	MaxContinueAsNewEvery     = 300

@@ -5,7 +5,12 @@ import (
 	"os"
 	"testing"
 
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/testsuite"
+
+	"github.com/manualdag/manualdag/activities"
 )
 
 // TestMain makes the SDK compute its binary checksum before any test runs.
@@ -29,4 +34,16 @@ func TestMain(m *testing.M) {
 		panic("warm-up activity: " + err.Error())
 	}
 	os.Exit(m.Run())
+}
+
+// noOtherRuns is a Temporal with no other run of any bizdate, for the
+// GuardTrigger activity of tests that run the real activities.
+type noOtherRuns struct{ activities.WorkflowLookup }
+
+func (noOtherRuns) DescribeWorkflow(context.Context, string, string) (*client.WorkflowExecutionDescription, error) {
+	return nil, serviceerror.NewNotFound("no such workflow")
+}
+
+func (noOtherRuns) ListWorkflow(context.Context, *workflowservice.ListWorkflowExecutionsRequest) (*workflowservice.ListWorkflowExecutionsResponse, error) {
+	return &workflowservice.ListWorkflowExecutionsResponse{}, nil
 }

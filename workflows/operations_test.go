@@ -372,7 +372,7 @@ func (s *workflowSuite) TestOps2018SendsNothingAndSaysWhatToDo() {
 		s.mockSearch(running, blocked)
 		s.env.SetOnActivityStartedListener(func(info *activity.Info, _ context.Context, _ converter.EncodedValues) {
 			switch info.ActivityType.Name {
-			case "CreateManualDag", "SearchManualDagNodeInstance":
+			case "GuardTrigger", "FlowTimings", "CreateManualDag", "SearchManualDagNodeInstance":
 			default:
 				s.Failf("activity scheduled", "%s", info.ActivityType.Name)
 			}
@@ -429,7 +429,8 @@ func TestDecideWaitForRecovery(t *testing.T) {
 	t0 := time.Date(2024, 6, 2, 1, 0, 0, 0, time.UTC)
 	failed := []activities.Node{{ID: 1, Name: "a", Status: dataworks.StatusFailure}, {ID: 2, Name: "b", Status: dataworks.StatusSuccess}}
 	blockedNodes := []activities.Node{{ID: 1, Name: "a", Status: dataworks.StatusFailure}, {ID: 2, Name: "b", Status: dataworks.StatusNotRun}}
-	base := Timing{TriggeredAt: t0, StableSince: t0, Deadline: t0.Add(24 * time.Hour), BlockedGrace: 3 * time.Minute, EmptyListGrace: 5 * time.Minute}
+	base := Timing{TriggeredAt: t0, StableSince: t0, Deadline: t0.Add(24 * time.Hour), BlockedGrace: 3 * time.Minute, EmptyListGrace: 5 * time.Minute,
+		ListSettle: time.Second, CountPolls: 2}
 	for _, tc := range []struct {
 		name     string
 		nodes    []activities.Node
@@ -444,7 +445,7 @@ func TestDecideWaitForRecovery(t *testing.T) {
 		{"blocked: the longer of grace and window", blockedNodes, 10 * time.Minute, 30 * time.Minute, 0, OutcomeRunning},
 		{"blocked: window shorter than grace", blockedNodes, 3 * time.Minute, time.Minute, 0, OutcomeFailed},
 		{"deadline inside the window: FAILED, not TIMED_OUT", failed, time.Hour, 2 * time.Hour, time.Hour, OutcomeFailed},
-		{"empty list: nothing to rerun", nil, 6 * time.Minute, 30 * time.Minute, 0, OutcomeFailed},
+		{"empty list: nothing to rerun, no verdict", nil, 6 * time.Minute, 30 * time.Minute, 0, OutcomeRunning},
 	} {
 		tm := base
 		tm.Now = t0.Add(tc.now)
@@ -456,7 +457,7 @@ func TestDecideWaitForRecovery(t *testing.T) {
 		if d.Outcome != tc.want {
 			t.Errorf("%s: %s (%s), want %s", tc.name, d.Outcome, d.Reason, tc.want)
 		}
-		if d.Outcome == OutcomeRunning && (d.RecheckAt.IsZero() || !strings.Contains(d.Reason, "waitForRecovery")) {
+		if d.Outcome == OutcomeRunning && !d.Unlisted && (d.RecheckAt.IsZero() || !strings.Contains(d.Reason, "waitForRecovery")) {
 			t.Errorf("%s: recheck %v reason %q", tc.name, d.RecheckAt, d.Reason)
 		}
 	}

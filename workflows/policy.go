@@ -104,6 +104,27 @@ func (p *Profile) Runs() int {
 	return len(p.Finish)
 }
 
+// MinNodes is the fewest nodes any earlier run in the profile had (0 for
+// none): a run listing fewer may be seeing a partial list (Decide).
+func (p *Profile) MinNodes() int {
+	if p == nil || !p.wellFormed() {
+		return 0
+	}
+	least := 0
+	for k := range p.Finish {
+		n := 0
+		for i := range p.Names {
+			if p.Finish[k][i] != -1 || p.Begin[k][i] != -1 {
+				n++
+			}
+		}
+		if k == 0 || n < least {
+			least = n
+		}
+	}
+	return least
+}
+
 // wellFormed reports whether every row has a column per name (a profile
 // handed over by hand in Continued might not).
 func (p *Profile) wellFormed() bool {

@@ -72,8 +72,8 @@ func (r *run) historyFull(ctx workflow.Context) bool {
 // flow's later runs to learn from, unless it succeeded only after a rerun
 // through the rerunFailed update (a rerun from the console is not seen).
 func (r *run) keepTimings(ctx workflow.Context) {
-	if r.vPredict < versionPredict || len(r.nodes) == 0 || r.report.TriggeredAt.IsZero() {
-		return
+	if r.vPredict < versionPredict || len(r.nodes) == 0 || r.report.TriggeredAt.IsZero() || r.in.DagID != 0 {
+		return // a followed DAG's trigger time is unknown: its timings would be offset
 	}
 	for _, op := range r.report.Operations {
 		if op.Op == "rerun" {

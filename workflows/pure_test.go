@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -37,8 +38,8 @@ func TestDecide(t *testing.T) {
 	}{
 		{"all success", st(S, S, S), time.Minute, 0, OutcomeSucceeded, false},
 		{"empty list early", nil, time.Minute, 0, OutcomeRunning, true},
-		{"empty list past grace", nil, 5 * time.Minute, 0, OutcomeFailed, false},
-		{"empty list is never success even at deadline", nil, 3 * time.Hour, 0, OutcomeFailed, false},
+		{"empty list past grace: no verdict", nil, 5 * time.Minute, 0, OutcomeRunning, false},
+		{"empty list is never success even at deadline", nil, 3 * time.Hour, 0, OutcomeTimedOut, false},
 		{"all final, one failed", st(S, F, S), time.Minute, 0, OutcomeFailed, false},
 		{"blocked within grace", st(S, F, N, N), 2 * time.Minute, time.Minute, OutcomeRunning, true},
 		{"blocked past grace", st(S, F, N, N), 4 * time.Minute, time.Minute, OutcomeFailed, false},
@@ -56,12 +57,61 @@ func TestDecide(t *testing.T) {
 			d := Decide(tc.nodes, Timing{
 				Now: t0.Add(tc.now), TriggeredAt: t0, Deadline: t0.Add(2 * time.Hour), StableSince: t0.Add(tc.stable),
 				BlockedGrace: 3 * time.Minute, EmptyListGrace: 5 * time.Minute,
+				ListSettle: 30 * time.Second, CountPolls: 2,
 			})
 			if d.Outcome != tc.want || !d.RecheckAt.IsZero() != tc.recheck {
 				t.Fatalf("got %+v, want %s (recheck %v)", d, tc.want, tc.recheck)
 			}
 			if (d.Outcome == OutcomeFailed || d.Outcome == OutcomeTimedOut) && d.Reason == "" {
 				t.Fatal("no reason given")
+			}
+		})
+	}
+}
+
+// TestDecideWaitsForACompleteList: no verdict, SUCCEEDED or FAILED, before
+// the evidence that the node list is complete (issue 12, item 1).
+func TestDecideWaitsForACompleteList(t *testing.T) {
+	t0 := time.Date(2024, 6, 2, 1, 0, 0, 0, time.UTC)
+	list := func(n int, st dataworks.Status) []activities.Node {
+		out := make([]activities.Node, n)
+		for i := range out {
+			out[i] = activities.Node{ID: int64(i + 1), Name: fmt.Sprint("n", i), Status: st}
+		}
+		return out
+	}
+	ok2, failed2 := list(2, dataworks.StatusSuccess), list(2, dataworks.StatusFailure)
+	for _, tc := range []struct {
+		name     string
+		nodes    []activities.Node
+		now      time.Duration // after trigger
+		polls    int           // searches in a row with this count
+		expected int           // fewest nodes of earlier runs
+		want     Outcome
+		recheck  time.Duration // after trigger; 0 = none
+	}{
+		{"first run within the default settle", ok2, 4 * time.Minute, 20, 0, OutcomeRunning, DefaultListSettle},
+		{"failure within the default settle", failed2, time.Minute, 5, 0, OutcomeRunning, DefaultListSettle},
+		{"first run past the settle", ok2, DefaultListSettle, 20, 0, OutcomeSucceeded, 0},
+		{"count seen once", ok2, time.Hour, 1, 0, OutcomeRunning, time.Hour + DefaultInitialInterval},
+		{"as many as history: a minute is enough", ok2, HistorySettle, 2, 2, OutcomeSucceeded, 0},
+		{"as many as history, within the minute", ok2, 30 * time.Second, 2, 2, OutcomeRunning, HistorySettle},
+		{"fewer than history waits twice the settle", ok2, 9 * time.Minute, 30, 4, OutcomeRunning, 2 * DefaultListSettle},
+		{"fewer than history, failed, waits too", failed2, 9 * time.Minute, 30, 4, OutcomeRunning, 2 * DefaultListSettle},
+		{"fewer than history past the wait is judged", ok2, 2 * DefaultListSettle, 30, 4, OutcomeSucceeded, 0},
+		{"deadline is still the deadline", ok2, 2 * time.Minute, 1, 4, OutcomeTimedOut, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := Decide(tc.nodes, Timing{
+				Now: t0.Add(tc.now), TriggeredAt: t0, Deadline: t0.Add(map[bool]time.Duration{true: 2 * time.Minute, false: 24 * time.Hour}[tc.want == OutcomeTimedOut]),
+				StableSince: t0, BlockedGrace: 3 * time.Minute, EmptyListGrace: 5 * time.Minute,
+				ListSettle: DefaultListSettle, CountPolls: tc.polls, ExpectedNodes: tc.expected, PartialListWait: 2 * DefaultListSettle,
+			})
+			if d.Outcome != tc.want {
+				t.Fatalf("got %+v, want %s", d, tc.want)
+			}
+			if want := t0.Add(tc.recheck); tc.recheck != 0 && !d.RecheckAt.Equal(want) {
+				t.Fatalf("recheck at %v, want %v (%s)", d.RecheckAt, want, d.Reason)
 			}
 		})
 	}

@@ -104,6 +104,7 @@ func (s *workflowSuite) SetupTestReal() {
 	s.env = s.NewTestWorkflowEnvironment()
 	s.env.SetStartTime(s.start)
 	s.env.RegisterWorkflowWithOptions(RunManualDag, workflow.RegisterOptions{Name: WorkflowName})
+	s.mockGuard()
 }
 
 // The tests below run RunManualDag with the real activities and the real

@@ -63,8 +63,15 @@ func RunManualDag(ctx workflow.Context, in RunManualDagInput) (_ DagReport, err 
 		workflow.UpdateHandlerOptions{Validator: r.validateExtend}); err != nil {
 		return r.report, err
 	}
-	if r.report.DagID == 0 {
+	switch {
+	case in.Continued != nil:
+	case in.DagID != 0:
+		r.follow(ctx, in.DagID)
+	default:
 		if err := r.refuseRetriedTrigger(ctx); err != nil {
+			return r.report, err
+		}
+		if err := r.guard(ctx); err != nil {
 			return r.report, err
 		}
 		if err := r.trigger(ctx); err != nil {
@@ -90,7 +97,9 @@ type run struct {
 	layout       string
 	errorsDigest string
 	unchanged    int
-	polls        int // this run's
+	countPolls   int     // searches in a row that saw len(nodes) nodes
+	trouble      trouble // searches that gave nothing to judge on
+	polls        int     // this run's
 	runs         int
 	seed         uint64
 
@@ -151,6 +160,7 @@ func (r *run) setup(ctx workflow.Context, in RunManualDagInput) error {
 		}
 		r.deadline, r.stableSince = c.Deadline, c.StableSince
 		r.nodes, r.digest, r.layout, r.errorsDigest, r.unchanged = c.Nodes, c.Digest, c.Layout, c.Errors, c.Unchanged
+		r.countPolls, r.trouble = c.CountPolls, c.Trouble
 		r.runs = c.Runs + 1
 		r.report.DagID, r.report.TriggeredAt, r.report.Polls = c.DagID, c.TriggeredAt, c.Polls
 		r.report.Outcome = OutcomeRunning
@@ -181,6 +191,78 @@ func (r *run) refuseRetriedTrigger(ctx workflow.Context) error {
 	r.report.FinishedAt = workflow.Now(ctx)
 	r.logger.Error("Refusing to trigger in a retried workflow run", "attempt", attempt)
 	return temporal.NewNonRetryableApplicationError(msg, TriggerOutcomeUnknown, nil, r.report)
+}
+
+// guard refuses to trigger when another run of the bizdate is going on, has
+// succeeded, or may have left a DAG run behind: the re-trigger rule
+// (activities.Runs.GuardTrigger), applied here so that every path that
+// starts RunManualDag (a schedule, the Temporal CLI, any workflow id) obeys
+// it. If the check itself cannot be made, nothing is sent either.
+func (r *run) guard(ctx workflow.Context) error {
+	if r.in.AllowDuplicate {
+		r.logger.Warn("allowDuplicate: triggering without looking for other runs of this bizdate")
+		return nil
+	}
+	c := r.s.create
+	info := workflow.GetInfo(ctx)
+	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout:    30 * time.Second,
+		ScheduleToCloseTimeout: 3 * time.Minute,
+		Summary:                fmt.Sprintf("look for other runs of %s/%s @ %s", c.ProjectName, c.FlowName, c.Bizdate),
+		RetryPolicy:            &temporal.RetryPolicy{MaximumInterval: 20 * time.Second},
+	})
+	var runs *activities.Runs
+	var res activities.GuardTriggerResult
+	err := workflow.ExecuteActivity(actx, runs.GuardTrigger, activities.GuardTriggerInput{
+		WorkflowID:        info.WorkflowExecution.ID,
+		RunID:             info.WorkflowExecution.RunID,
+		BizdateWorkflowID: BizdateWorkflowID(c.ProjectName, c.FlowName, c.Bizdate),
+		ProjectName:       c.ProjectName,
+		FlowName:          c.FlowName,
+		Bizdate:           c.Bizdate,
+		WorkflowType:      WorkflowName,
+	}).Get(ctx, &res)
+	typ := DuplicateRefused
+	switch {
+	case ctx.Err() != nil:
+		return r.canceled(ctx)
+	case err != nil:
+		typ = NotTriggered
+		res.Refusal = fmt.Sprintf("DataWorks flow %s/%s (bizdate %s) was not triggered, and no run was started: the other runs of this bizdate could not be looked up in Temporal (%v)",
+			c.ProjectName, c.FlowName, c.Bizdate, err)
+	case res.Refusal == "":
+		if res.Note != "" {
+			r.logger.Warn("Other runs of this bizdate were only partly checked", "note", res.Note)
+		}
+		return nil
+	case res.ErrorType == TriggerOutcomeUnknown:
+		typ = TriggerOutcomeUnknown
+	}
+	r.report.Outcome, r.report.Message = OutcomeRefused, fmt.Sprintf("DataWorks flow %s/%s (bizdate %s) was not triggered: %s", c.ProjectName, c.FlowName, c.Bizdate, res.Refusal)
+	if typ == NotTriggered {
+		r.report.Outcome, r.report.Message = OutcomeFailed, res.Refusal
+	}
+	r.report.FinishedAt = workflow.Now(ctx)
+	r.closed = true
+	r.logger.Error("Not triggering", "reason", res.Refusal)
+	return temporal.NewNonRetryableApplicationError(r.report.Message, typ, nil, r.report)
+}
+
+// follow takes an existing DAG run as this run's: nothing is sent. Its
+// trigger time is unknown, so the watch counts from now, and its node
+// timings are not kept for predictions (they would be offset).
+func (r *run) follow(ctx workflow.Context, dagID int64) {
+	now := workflow.Now(ctx)
+	r.report.DagID, r.report.TriggeredAt, r.report.Outcome = dagID, now, OutcomeRunning
+	r.report.Message = r.report.summary("")
+	r.stableSince = now
+	r.logger = log.With(r.logger, "dagId", dagID)
+	r.logger.Info("Following an existing DAG run; nothing is triggered")
+	r.note("this run follows DAG %d, which it did not trigger (input dagId)", dagID)
+	if err := workflow.UpsertMemo(ctx, map[string]any{"dagId": dagID}); err != nil {
+		r.logger.Warn("Could not record the DAG id in the memo", "error", err)
+	}
+	r.publish(ctx)
 }
 
 // trigger runs the create activity once (its retries are the activity's own
@@ -314,6 +396,24 @@ func (r *run) watch(ctx workflow.Context) (DagReport, error) {
 			}
 			continue
 		}
+		if r.trouble.active() {
+			// Nothing fit to judge on: no verdict on the last snapshot, which
+			// may be stale, until a search lists the nodes again.
+			if r.trouble.expired(workflow.Now(ctx)) {
+				return r.report, r.stopWatching(ctx, r.trouble.err(r.report.DagID))
+			}
+			r.report.Message = r.report.summary(r.trouble.reason())
+			r.publish(ctx)
+			r.window = window{}
+			r.sleep(ctx, r.trouble.wait())
+			if ctx.Err() != nil {
+				return r.report, r.canceled(ctx)
+			}
+			if r.dl.passed(ctx) {
+				return r.finish(ctx, Decide(r.nodes, r.timing(ctx)))
+			}
+			continue
+		}
 		if changed {
 			r.fetchLogs(ctx)
 			if ctx.Err() != nil {
@@ -324,6 +424,9 @@ func (r *run) watch(ctx workflow.Context) (DagReport, error) {
 		d := r.holdForReruns(Decide(r.nodes, r.timing(ctx)))
 		if d.Outcome.Final() {
 			return r.finish(ctx, d)
+		}
+		if d.Unlisted {
+			return r.report, r.stopWatching(ctx, temporal.NewApplicationError(d.Reason, DagNotListed))
 		}
 		r.report.Message = r.report.summary(d.Reason)
 		r.publish(ctx)
@@ -374,6 +477,11 @@ func (r *run) timing(ctx workflow.Context) Timing {
 		EmptyListGrace: r.s.emptyListGrace,
 
 		WaitForRecovery: r.s.waitForRecovery,
+
+		ListSettle:      r.s.listSettle,
+		CountPolls:      r.countPolls,
+		ExpectedNodes:   r.profile.MinNodes(),
+		PartialListWait: 2 * r.s.listSettle,
 	}
 }
 
@@ -399,14 +507,9 @@ func (r *run) poll(ctx workflow.Context) (bool, error) {
 	r.report.Polls += max(res.Polls, 1)
 	now := workflow.Now(ctx)
 
-	var nodes []activities.Node
 	if searchErr != nil {
 		var appErr *temporal.ApplicationError
 		switch {
-		case errors.As(searchErr, &appErr) && appErr.Type() == activities.ErrDagNotFound && len(r.nodes) == 0:
-			// Not listed yet: an empty list, which Decide tolerates for a while.
-			r.logger.Info("DataWorks does not know the DAG id yet", "error", searchErr)
-			res = activities.Compact(nil, 0, activities.Known{})
 		case errors.As(searchErr, &appErr) && appErr.Type() == activities.ErrNothingYet:
 			// A repeat window cut short (a timeout, an attempt limit such
 			// as the SDK test environment's): its last poll saw nothing new.
@@ -415,10 +518,28 @@ func (r *run) poll(ctx workflow.Context) (bool, error) {
 				r.report.Polls += int(polls) - 1 // one is counted above
 			}
 			r.unchanged++
+			r.countPolls++
+			r.trouble = trouble{}
+			return false, nil
+		case errors.As(searchErr, &appErr) && appErr.Type() == activities.ErrDagNotFound && len(r.nodes) == 0:
+			// Not listed yet: an empty list, which Decide tolerates for a while.
+			r.logger.Info("DataWorks does not know the DAG id yet", "error", searchErr)
+			res = activities.Compact(nil, 0, activities.Known{})
+		case errors.As(searchErr, &appErr) && (appErr.Type() == activities.ErrDagNotFound || appErr.Type() == activities.ErrUnexpectedReply):
+			// After nodes were listed, or a business error nobody
+			// documented: a read has no side effect, so look again.
+			r.troubled(ctx, searchErr.Error())
 			return false, nil
 		default:
 			return false, r.stopWatching(ctx, searchErr)
 		}
+	}
+	if len(r.nodes) > 0 && res.Count < len(r.nodes) {
+		// Node instances do not vanish from a DAG run: a reply that lists
+		// fewer (none at all, typically) is an anomaly of the reply, and
+		// the last full snapshot stays the one judged.
+		r.troubled(ctx, fmt.Sprintf("DataWorks listed %d node instances of DAG %d, after %d earlier", res.Count, r.report.DagID, len(r.nodes)))
+		return false, nil
 	}
 	nodes, err := res.Nodes(r.nodes)
 	if err != nil {
@@ -426,6 +547,12 @@ func (r *run) poll(ctx workflow.Context) (bool, error) {
 		r.logger.Warn("Search result does not fit the known snapshot", "error", err)
 		r.digest, r.layout, r.errorsDigest = "", "", ""
 		return false, nil
+	}
+	r.trouble = trouble{}
+	if len(nodes) == len(r.nodes) && r.countPolls > 0 {
+		r.countPolls++
+	} else {
+		r.countPolls = 1
 	}
 	changed := res.Digest != r.digest
 	r.nodes, r.digest, r.layout, r.errorsDigest = nodes, res.Digest, res.LayoutDigest, res.ErrorsDigest
@@ -500,14 +627,15 @@ func (r *run) search(ctx workflow.Context, in activities.SearchInput, stopAt *de
 
 // stopWatching ends the workflow after a search failed for good.
 func (r *run) stopWatching(ctx workflow.Context, err error) error {
-	typ := DataWorksPermanent
+	typ, why := DataWorksPermanent, err.Error()
 	var appErr *temporal.ApplicationError
 	if errors.As(err, &appErr) && appErr.Type() != "" {
-		typ = appErr.Type()
+		typ, why = appErr.Type(), appErr.Message()
 	}
 	r.report.FinishedAt = workflow.Now(ctx)
-	r.report.Message = fmt.Sprintf("manualdag stopped watching DataWorks DAG %d (%s/%s, bizdate %s): %v; the run itself goes on in DataWorks",
-		r.report.DagID, r.report.ProjectName, r.report.FlowName, r.report.Bizdate, err)
+	r.report.Message = fmt.Sprintf("manualdag stopped watching DataWorks DAG %d (%s/%s, bizdate %s) with no verdict: %s. "+
+		"The DAG run may go on in DataWorks, so a new trigger of this bizdate is refused: follow this DAG run with `starter run --dag-id %d` (input dagId), or check it in Operation Center",
+		r.report.DagID, r.report.ProjectName, r.report.FlowName, r.report.Bizdate, why, r.report.DagID)
 	r.logger.Error("Stopped watching the DAG run", "error", err)
 	r.closed = true
 	return temporal.NewNonRetryableApplicationError(r.report.Message, typ, nil, r.report)
@@ -608,6 +736,8 @@ func (r *run) continueAsNew(ctx workflow.Context) error {
 		Deadline:      r.deadline,
 		Polls:         r.report.Polls,
 		Unchanged:     r.unchanged,
+		CountPolls:    r.countPolls,
+		Trouble:       r.trouble,
 		StableSince:   r.stableSince,
 		Nodes:         r.nodes,
 		Digest:        r.digest,

@@ -1,0 +1,178 @@
+package workflows
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/stretchr/testify/mock"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/manualdag/manualdag/activities"
+	"github.com/manualdag/manualdag/dataworks"
+)
+
+// Issue 12, item 1: the 4-node chain (5s, 5s, 30m, 30m) whose first two
+// nodes DataWorks lists alone for 3 minutes. With the default settle, the
+// run waits for the rest and judges the whole DAG.
+func (s *workflowSuite) TestPartialListIsNotJudged() {
+	s.mockCreate()
+	head := nodes(n(1, "a", dataworks.StatusSuccess), n(2, "b", dataworks.StatusSuccess))
+	whole := nodes(n(1, "a", dataworks.StatusSuccess), n(2, "b", dataworks.StatusSuccess),
+		n(3, "c", dataworks.StatusRunning), n(4, "d", dataworks.StatusNotRun))
+	done := nodes(n(1, "a", dataworks.StatusSuccess), n(2, "b", dataworks.StatusSuccess),
+		n(3, "c", dataworks.StatusSuccess), n(4, "d", dataworks.StatusSuccess))
+	s.env.OnActivity(a.SearchManualDagNodeInstance, mock.Anything, mock.Anything).Return(
+		func(ctx context.Context, in activities.SearchInput) (activities.SearchResult, error) {
+			since := s.elapsed()
+			switch {
+			case since < 3*time.Minute:
+				return windowed(ctx, in, head)
+			case since < time.Hour:
+				return windowed(ctx, in, whole)
+			}
+			return windowed(ctx, in, done)
+		})
+	in := input()
+	in.ListSettle = 0 // the default
+	r, err := s.run(in)
+	s.Require().NoError(err)
+	s.Equal(OutcomeSucceeded, r.Outcome)
+	s.Len(r.Nodes, 4, "judged on the whole list")
+	s.GreaterOrEqual(s.elapsed(), time.Hour)
+}
+
+// The same partial list fails nothing early either.
+func (s *workflowSuite) TestPartialListFailureWaitsForTheList() {
+	s.mockCreate()
+	head := nodes(n(1, "a", dataworks.StatusFailure), n(2, "b", dataworks.StatusNotRun))
+	whole := nodes(n(1, "a", dataworks.StatusFailure), n(2, "b", dataworks.StatusNotRun), n(3, "c", dataworks.StatusNotRun))
+	s.env.OnActivity(a.SearchManualDagNodeInstance, mock.Anything, mock.Anything).Return(
+		func(ctx context.Context, in activities.SearchInput) (activities.SearchResult, error) {
+			if s.elapsed() < 4*time.Minute {
+				return windowed(ctx, in, head)
+			}
+			return windowed(ctx, in, whole)
+		})
+	in := input()
+	in.ListSettle = 0
+	r, err := s.run(in)
+	s.requireType(err, DagFailed)
+	s.Len(r.Nodes, 3)
+	s.GreaterOrEqual(s.elapsed(), DefaultListSettle)
+}
+
+// Issue 12, item 4: one empty reply long after the nodes were listed keeps
+// the last snapshot; the run goes on to its real verdict.
+func (s *workflowSuite) TestOneEmptyReplyIsAnAnomaly() {
+	s.mockCreate()
+	steps := []any{running, running, running, running, running, running, running, running, running, running}
+	steps = append(steps, empty, running, succeeded)
+	s.mockSearch(steps...)
+	s.env.SetStartTime(s.start)
+	r, err := s.run(input())
+	s.Require().NoError(err)
+	s.Equal(OutcomeSucceeded, r.Outcome)
+	s.Len(r.Nodes, 2)
+}
+
+// An empty list that persists after nodes were listed ends the watch after
+// troubleLimit with no verdict, never FAILED or SUCCEEDED.
+func (s *workflowSuite) TestVanishedListEndsWithoutVerdict() {
+	s.mockCreate()
+	s.mockSearch(running, running, empty)
+	r, err := s.run(input())
+	s.requireType(err, WatchLost)
+	s.Equal(OutcomeRunning, r.Outcome)
+	s.Len(r.Nodes, 2, "the last full snapshot is reported")
+	s.GreaterOrEqual(s.elapsed(), troubleLimit)
+	s.Less(s.elapsed(), troubleLimit+troubleMaxWait+time.Minute)
+}
+
+// Issue 12, item 2: an undocumented business error on a read is repeated
+// with back-off; the run reaches its verdict when the replies recover.
+func (s *workflowSuite) TestUnknownReadErrorIsRetried() {
+	s.mockCreate()
+	odd := temporal.NewNonRetryableApplicationError("DataWorks SearchManualDagNodeInstance: 9990001: system busy", activities.ErrUnexpectedReply, nil)
+	s.mockSearch(running, odd, odd, odd, odd, running, succeeded)
+	r, err := s.run(input())
+	s.Require().NoError(err)
+	s.Equal(OutcomeSucceeded, r.Outcome)
+}
+
+// A DagNotFound after the nodes were listed is an anomaly, not an empty list.
+func (s *workflowSuite) TestDagNotFoundAfterListingIsRetried() {
+	s.mockCreate()
+	gone := temporal.NewNonRetryableApplicationError("search DAG: 11020293069", activities.ErrDagNotFound, nil)
+	s.mockSearch(running, gone, gone, running, succeeded)
+	r, err := s.run(input())
+	s.Require().NoError(err)
+	s.Equal(OutcomeSucceeded, r.Outcome)
+}
+
+// A run that lists fewer nodes than every earlier run of its flow waits for
+// the rest before it is judged, and then says so.
+func (s *workflowSuite) TestFewerNodesThanHistoryWaits() {
+	s.mockCreate()
+	s.mockSearch(succeeded)
+	in := input()
+	in.ListSettle = Duration(time.Minute)
+	var runs *activities.Runs
+	s.env.RegisterActivity(runs)
+	s.env.OnActivity(runs.FlowTimings, mock.Anything, mock.Anything).Return(activities.FlowTimingsResult{Runs: []activities.RunTimings{
+		{Names: []string{"load_ods", "dwd_merge", "ads_report"}, Begin: []int32{0, 10, 20}, Finish: []int32{10, 20, 30}},
+	}}, nil)
+	r, err := s.run(in)
+	s.Require().NoError(err)
+	s.Equal(OutcomeSucceeded, r.Outcome)
+	s.GreaterOrEqual(s.elapsed(), 2*time.Minute, "waited twice listSettle for the missing node")
+}
+
+// The re-trigger rule inside the workflow: a refusal sends nothing.
+func (s *workflowSuite) TestGuardRefusalSendsNothing() {
+	s.mockCreateMaybe()
+	s.guard = activities.GuardTriggerResult{Refusal: "a run of this bizdate is going on in workflow manualdag/p/f/2024-06-01"}
+	r, err := s.run(input())
+	s.requireType(err, DuplicateRefused)
+	s.Equal(OutcomeRefused, r.Outcome)
+	s.Zero(s.creates)
+	s.Equal(1, s.guards)
+	s.Contains(err.Error(), "going on in workflow")
+}
+
+func (s *workflowSuite) TestGuardOutcomeUnknownIsOutcomeUnknown() {
+	s.mockCreateMaybe()
+	s.guard = activities.GuardTriggerResult{Refusal: "could not tell whether it triggered", ErrorType: activities.ErrTriggerOutcomeUnknown}
+	_, err := s.run(input())
+	s.requireType(err, TriggerOutcomeUnknown)
+	s.Zero(s.creates)
+}
+
+func (s *workflowSuite) TestAllowDuplicateSkipsTheGuard() {
+	s.mockCreate()
+	s.mockSearch(succeeded)
+	s.guard = activities.GuardTriggerResult{Refusal: "already succeeded"}
+	in := input()
+	in.AllowDuplicate = true
+	r, err := s.run(in)
+	s.Require().NoError(err)
+	s.Equal(OutcomeSucceeded, r.Outcome)
+	s.Zero(s.guards)
+	s.Equal(1, s.creates)
+}
+
+// Following an existing DAG run (input dagId) sends no create, asks no
+// guard, and reaches the same verdict and report.
+func (s *workflowSuite) TestFollowAnExistingDag() {
+	s.mockCreateMaybe()
+	s.mockSearch(running, running, blocked)
+	in := input()
+	in.DagID = 700000000042
+	r, err := s.run(in)
+	s.requireType(err, DagFailed)
+	s.Equal(int64(700000000042), r.DagID)
+	s.Equal(OutcomeFailed, r.Outcome)
+	s.Zero(s.creates)
+	s.Zero(s.guards)
+	s.Contains(strings.Join(r.Notes, "\n"), "follows DAG 700000000042")
+}
