@@ -135,6 +135,55 @@ func TestParseInput(t *testing.T) {
 	}
 }
 
+// A node id has one spelling: aliases of one node would be one map entry
+// each, and which of their parameters reached DataWorks would depend on the
+// map's order.
+func TestNodeParametersKeysAreCanonical(t *testing.T) {
+	for _, tc := range []struct {
+		key  string
+		want string // "" = accepted
+	}{
+		{"103180025", ""},
+		{"1", ""},
+		{"9223372036854775807", ""},
+		{"+103180025", `node id "+103180025" is not written as DataWorks writes node ids (no sign, leading zeros or spaces): use "103180025"`},
+		{"0103180025", `use "103180025"`},
+		{"00000001", `use "1"`},
+		{" 103180025", `use "103180025"`},
+		{"103180025 ", `use "103180025"`},
+		{`\t103180025`, `use "103180025"`}, // a tab, escaped in the JSON
+		{"-103180025", "is not a DataWorks node id"},
+		{"0", "is not a DataWorks node id"},
+		{"9223372036854775808", "is not a DataWorks node id"},
+		{"1e3", "is not a DataWorks node id"},
+		{"", "is not a DataWorks node id"},
+	} {
+		t.Run(tc.key, func(t *testing.T) {
+			in, err := ParseInput([]byte(`{"projectName":"p","flowName":"f","nodeParameters":{"` + tc.key + `":"k=v"}}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = in.Validate()
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatalf("refused: %v", err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want) || !strings.HasPrefix(err.Error(), "nodeParameters: ")):
+				t.Fatalf("got %v, want an error about nodeParameters with %q", err, tc.want)
+			}
+		})
+	}
+	// Two aliases of one node: refused whichever the map loop meets first.
+	in, err := ParseInput([]byte(`{"projectName":"p","flowName":"f","nodeParameters":{"103180025":"k=a","0103180025":"k=b"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 20 {
+		if err := in.Validate(); err == nil || !strings.Contains(err.Error(), `"0103180025"`) {
+			t.Fatalf("aliases: got %v", err)
+		}
+	}
+}
+
 func TestInputErrors(t *testing.T) {
 	for raw, want := range map[string]string{
 		`{"projectName":"p","flowName":"f","accessKeyId":"LTAI"}`:                    "credentials belong to the worker's environment",
