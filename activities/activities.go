@@ -34,11 +34,12 @@ type Activities struct {
 	// MaxErrorMessage bounds each node's error message in a search result,
 	// in bytes. Default 200.
 	MaxErrorMessage int
-	// RecordIntent stores the create activity's intent before it sends.
-	// Default: a synchronous heartbeat through the activity's Temporal
-	// client. Tests on the SDK's test environment, which has no client,
-	// set it.
-	RecordIntent func(ctx context.Context, p CreateProgress) error
+	// RecordIntent stores the heartbeat details of an activity whose call
+	// must not be repeated (CreateManualDag, RestartInstances) before it
+	// sends, and returns once they are stored. Default: a synchronous
+	// heartbeat through the activity's Temporal client. Tests on the SDK's
+	// test environment, which has no client, set it.
+	RecordIntent func(ctx context.Context, details any) error
 	// QuotaBackoff is the wait before a call refused for a spent daily quota
 	// (Throttling.Api.Risk) is tried again, plus up to as much again of
 	// jitter. Default QuotaRetryDelay (30m) plus up to QuotaRetryJitter

@@ -77,7 +77,7 @@ func newActivityEnv(t *testing.T, dw DataWorks) *testsuite.TestActivityEnvironme
 	env := s.NewTestActivityEnvironment()
 	a := &Activities{DW: dw, Rand: func() float64 { return 0.5 }, RecordIntent: heartbeatIntent}
 	if f, ok := dw.(*fakeDW); ok && f.intentErr != nil {
-		a.RecordIntent = func(context.Context, CreateProgress) error { return f.intentErr }
+		a.RecordIntent = func(context.Context, any) error { return f.intentErr }
 	}
 	env.RegisterActivity(a)
 	return env
@@ -85,7 +85,7 @@ func newActivityEnv(t *testing.T, dw DataWorks) *testsuite.TestActivityEnvironme
 
 // heartbeatIntent records the intent in the SDK's test environment, which
 // has no Temporal client; its first heartbeat of an attempt is synchronous.
-func heartbeatIntent(ctx context.Context, p CreateProgress) error {
+func heartbeatIntent(ctx context.Context, p any) error {
 	activity.RecordHeartbeat(ctx, p)
 	return nil
 }

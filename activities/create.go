@@ -232,7 +232,7 @@ func OutcomeUnknownMessage(project, flow, bizdate, why string) string {
 // enough: it drops its error, and some failures (a deadline exceeded, an
 // expired API key) neither reach the caller nor cancel the context, so a
 // request could be sent with no intent on record.
-func (a *Activities) recordIntent(ctx context.Context, p CreateProgress) error {
+func (a *Activities) recordIntent(ctx context.Context, p any) error {
 	if a.RecordIntent != nil {
 		return a.RecordIntent(ctx, p)
 	}

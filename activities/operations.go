@@ -64,6 +64,10 @@ type InstanceFailure struct {
 	// Code is DataWorks' error code, when it gave one.
 	Code    string `json:"code,omitempty"`
 	Message string `json:"message"`
+	// Unknown is set when the call may have taken effect (no reply, or an
+	// attempt that stopped after sending it): it is not sent again, and the
+	// message asks the user to check the instance.
+	Unknown bool `json:"unknown,omitempty"`
 }
 
 // LogsInput asks for the tails of the run logs of node instances.
@@ -94,6 +98,8 @@ type opProgress struct {
 	Done     []int64           `json:"done,omitempty"`
 	Failures []InstanceFailure `json:"failures,omitempty"`
 	Tails    map[int64]string  `json:"tails,omitempty"`
+	// Sending is ids[Next] while its call may be in flight (restarts only).
+	Sending int64 `json:"sending,omitempty"`
 }
 
 // StopInstances asks DataWorks to stop each instance. It is safe to repeat
@@ -115,10 +121,11 @@ func (a *Activities) StopInstances(ctx context.Context, in InstancesInput) (Inst
 	return InstancesResult{Done: p.Done, Failures: p.Failures, Unsupported: unsupported}, err
 }
 
-// RestartInstances reruns each (failed) instance. A restart is not repeated
-// blindly: only failures that prove nothing was done (not sent, throttled,
-// quota) are retried; a restart whose outcome is unknown is reported as a
-// failure, and the workflow's next poll shows whether it took effect.
+// RestartInstances reruns each (failed) instance, at most once over all
+// attempts: only failures that prove nothing was done (not sent, throttled,
+// quota) are retried; a restart whose outcome is unknown (no reply, or an
+// attempt that died after sending it) is not sent again but reported as an
+// Unknown failure, and the workflow's next poll shows whether it took effect.
 func (a *Activities) RestartInstances(ctx context.Context, in InstancesInput) (InstancesResult, error) {
 	ops, err := a.ops("RestartInstances", in.InstanceIDs)
 	if err != nil {
@@ -183,15 +190,58 @@ func (a *Activities) ops(activity string, ids []int64) (InstanceOps, error) {
 // that instance and the loop goes on; CodeUnsupported ends it before any
 // I/O. Any other error fails the attempt with a typed, retryable error
 // (progress kept), except that with retryUnsure false an error after which
-// the call may have taken effect is recorded as a failure instead.
+// the call may have taken effect is recorded as an unknown outcome instead.
+//
+// With retryUnsure false (a call that must not be repeated blindly) every
+// record is synchronous: the intent {sending: id} before the call, the
+// progress after it. An attempt that finds an intent without its progress
+// reports that instance as unknown and does not call it again. The batched
+// activity.RecordHeartbeat would not do: a buffered older record can reach
+// the server after a newer one, or be lost in a crash, and up to 80% of the
+// heartbeat timeout of calls would be repeated.
 func (a *Activities) eachInstance(ctx context.Context, what string, ids []int64, retryUnsure bool,
 	op func(context.Context, int64) (string, error)) (opProgress, string, error) {
+	record := func(p opProgress) error {
+		if retryUnsure {
+			activity.RecordHeartbeat(ctx, p)
+			return nil
+		}
+		return a.recordIntent(ctx, p)
+	}
 	var p opProgress
-	if activity.HasHeartbeatDetails(ctx) && activity.GetHeartbeatDetails(ctx, &p) != nil {
-		p = opProgress{}
+	if activity.HasHeartbeatDetails(ctx) {
+		if err := activity.GetHeartbeatDetails(ctx, &p); err != nil {
+			if !retryUnsure {
+				// Any instance may have been called already.
+				p = opProgress{Next: len(ids)}
+				for _, id := range ids {
+					p.Failures = append(p.Failures, unknownOutcome(id, fmt.Sprintf("the progress of an earlier attempt is unreadable (%v)", err)))
+				}
+				return p, "", nil
+			}
+			p = opProgress{}
+		}
+	}
+	if p.Sending != 0 && p.Next < len(ids) {
+		p.Failures = append(p.Failures, unknownOutcome(ids[p.Next], "an earlier attempt sent it and stopped before it learned the reply (worker crash or timeout)"))
+		p.Next++
+		p.Sending = 0
+		// Best effort: if this is lost, the next attempt concludes the same.
+		_ = record(p)
 	}
 	for ; p.Next < len(ids); p.Next++ {
 		id := ids[p.Next]
+		if !retryUnsure {
+			intent := p
+			intent.Sending = id
+			if err := record(intent); err != nil {
+				return p, "", temporal.NewApplicationError(
+					fmt.Sprintf("%s instance %d not sent: the intent could not be recorded in Temporal: %v", what, id, err), ErrTransient)
+			}
+			if err := ctx.Err(); err != nil {
+				return p, "", temporal.NewApplicationError(fmt.Sprintf("%s instance %d not sent: %v", what, id, err), ErrTransient)
+			}
+		}
 		text, err := op(ctx, id)
 		switch {
 		case err == nil:
@@ -208,15 +258,36 @@ func (a *Activities) eachInstance(ctx context.Context, what string, ids []int64,
 		case dataworks.Permanent(err):
 			p.Failures = append(p.Failures, failure(id, err, ""))
 		case !retryUnsure && !dataworks.NotSent(err):
-			p.Failures = append(p.Failures, failure(id, err, "it may or may not have taken effect; the next poll shows"))
+			p.Failures = append(p.Failures, unknownOutcome(id, err.Error()))
 		default:
-			activity.RecordHeartbeat(ctx, p)
+			// Proven not sent: take the intent back so that the retry calls
+			// it. Should that fail, the retry reports it as unknown.
+			if err := record(p); err != nil {
+				activity.GetLogger(ctx).Warn("Progress not recorded", "instanceId", id, "error", err)
+			}
 			m := errorMapper{attempt: activity.GetInfo(ctx).Attempt, rnd: a.rand(), quota: a.QuotaBackoff}
 			return p, "", m.mapRead(fmt.Errorf("%s instance %d: %w", what, id, err))
 		}
-		activity.RecordHeartbeat(ctx, p)
+		done := p
+		done.Next++
+		if err := record(done); err != nil {
+			// The next intent carries this progress too; if that one fails
+			// as well, a retry reports this instance as unknown.
+			activity.GetLogger(ctx).Warn("Progress not recorded", "instanceId", id, "error", err)
+		}
 	}
 	return p, "", nil
+}
+
+// unknownOutcome is an instance whose call may or may not have taken effect.
+// The check comes first: a long error would push it past the bound.
+func unknownOutcome(id int64, why string) InstanceFailure {
+	return InstanceFailure{
+		InstanceID: id,
+		Unknown:    true,
+		Message: truncate(fmt.Sprintf("outcome unknown, not sent again: check instance %d in DataWorks Operation Center before you rerun it (%s)", id, why),
+			maxFailureMessage),
+	}
 }
 
 func isUnsupported(err error) bool {

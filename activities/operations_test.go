@@ -3,7 +3,9 @@ package activities
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -56,14 +58,18 @@ var errUnsupported = &dataworks.Error{Phase: dataworks.PhaseNotSent, Code: dataw
 
 // opsEnv is an activity environment whose Activities run the scripted
 // operations.
-func opsEnv(t *testing.T, ops *fakeOps) (*testsuite.TestActivityEnvironment, *Activities) {
+func opsEnv(t *testing.T, ops InstanceOps) (*testsuite.TestActivityEnvironment, *Activities) {
 	t.Helper()
+	a := &Activities{DW: &fakeDW{}, Ops: ops, Rand: func() float64 { return 0.5 }, RecordIntent: heartbeatIntent}
+	return activityEnv(a), a
+}
+
+func activityEnv(a *Activities) *testsuite.TestActivityEnvironment {
 	var s testsuite.WorkflowTestSuite
 	s.SetLogger(log.NewStructuredLogger(slog.New(slog.DiscardHandler)))
 	env := s.NewTestActivityEnvironment()
-	a := &Activities{DW: &fakeDW{}, Ops: ops, Rand: func() float64 { return 0.5 }}
 	env.RegisterActivity(a)
-	return env, a
+	return env
 }
 
 func TestStopInstancesRecordsRefusalsAndGoesOn(t *testing.T) {
@@ -179,24 +185,140 @@ func TestInstanceOpsErrorMapping(t *testing.T) {
 	}
 }
 
-// A retry resumes after the instances an earlier attempt recorded.
-func TestInstanceOpsResumeFromHeartbeat(t *testing.T) {
-	ops := &fakeOps{}
-	env, a := opsEnv(t, ops)
-	env.SetHeartbeatDetails(opProgress{Next: 2, Done: []int64{1, 2}})
-	v, err := env.ExecuteActivity(a.RestartInstances, InstancesInput{InstanceIDs: []int64{1, 2, 3}})
-	if err != nil {
-		t.Fatal(err)
+// progressServer stands for the Temporal server's copy of an activity's
+// heartbeat details. Only RecordIntent writes to it: a worker that dies
+// loses whatever activity.RecordHeartbeat still buffers (up to 80% of the
+// heartbeat timeout of records), so these tests count none of them.
+type progressServer struct {
+	mu   sync.Mutex
+	last *opProgress
+}
+
+func (s *progressServer) record(_ context.Context, details any) error {
+	p, ok := details.(opProgress)
+	if !ok {
+		return fmt.Errorf("recorded %T, want opProgress", details)
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.last = &p
+	return nil
+}
+
+func (s *progressServer) get() *opProgress {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.last
+}
+
+// crashingOps restarts instances; the worker "dies" (a panic: the attempt
+// ends with no reply) right after it has sent the restart of crashAfter.
+// unrecorded lists restarts sent without their intent on the server.
+type crashingOps struct {
+	fakeOps
+	server     *progressServer
+	crashAfter int64
+	crashed    bool
+	unrecorded []int64
+}
+
+func (c *crashingOps) RestartInstance(_ context.Context, req dataworks.InstanceRequest) error {
+	if p := c.server.get(); p == nil || p.Sending != req.InstanceID {
+		c.unrecorded = append(c.unrecorded, req.InstanceID)
+	}
+	err := c.answer(req.InstanceID)
+	if req.InstanceID == c.crashAfter && !c.crashed {
+		c.crashed = true
+		panic("worker died after sending the restart")
+	}
+	return err
+}
+
+// An attempt after a worker died right after sending the restart of
+// instance k does not restart the instances before k again (their progress
+// is on record) and does not resend k (its intent is on record without its
+// completion): k is reported as unknown, the rest are restarted once.
+func TestRestartInstancesAfterCrashRestartsNothingTwice(t *testing.T) {
+	ids := []int64{11, 12, 13, 14, 15}
+	for k := range ids {
+		t.Run(fmt.Sprintf("crash after instance %d", ids[k]), func(t *testing.T) {
+			server := &progressServer{}
+			ops := &crashingOps{server: server, crashAfter: ids[k]}
+			a := &Activities{DW: &fakeDW{}, Ops: ops, Rand: func() float64 { return 0.5 }, RecordIntent: server.record}
+			in := InstancesInput{InstanceIDs: ids}
+
+			env1 := activityEnv(a)
+			if _, err := env1.ExecuteActivity(a.RestartInstances, in); err == nil || !strings.Contains(err.Error(), "worker died") {
+				t.Fatalf("first attempt: %v, want the crash", err)
+			}
+			if !slices.Equal(ops.calls, ids[:k+1]) {
+				t.Fatalf("first attempt sent %v, want %v", ops.calls, ids[:k+1])
+			}
+			// The retry, on another worker, starts from what the server kept.
+			ops.calls = nil
+			env2 := activityEnv(a)
+			if p := server.get(); p != nil {
+				env2.SetHeartbeatDetails(*p)
+			}
+			var r InstancesResult
+			if err := get(env2, a.RestartInstances, in, &r); err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(ops.calls, ids[k+1:]) {
+				t.Errorf("the retry sent %v, want only the instances after %d: %v", ops.calls, ids[k], ids[k+1:])
+			}
+			if want := slices.Delete(slices.Clone(ids), k, k+1); !slices.Equal(r.Done, want) {
+				t.Errorf("done %v, want %v", r.Done, want)
+			}
+			if len(r.Failures) != 1 || r.Failures[0].InstanceID != ids[k] || !r.Failures[0].Unknown ||
+				!strings.Contains(r.Failures[0].Message, fmt.Sprintf("check instance %d", ids[k])) {
+				t.Errorf("failures %+v, want instance %d as unknown, with what to check", r.Failures, ids[k])
+			}
+			if len(ops.unrecorded) > 0 {
+				t.Errorf("restarts %v were sent before their intent was recorded", ops.unrecorded)
+			}
+		})
+	}
+}
+
+// A restart refused as not sent is retried: its intent is taken back, so
+// the retry sends it rather than reporting it as unknown.
+func TestRestartInstancesRetriesNotSent(t *testing.T) {
+	server := &progressServer{}
+	ops := &fakeOps{errs: map[int64][]error{12: {errNotSent}}}
+	a := &Activities{DW: &fakeDW{}, Ops: ops, Rand: func() float64 { return 0.5 }, RecordIntent: server.record}
+	in := InstancesInput{InstanceIDs: []int64{11, 12, 13}}
+	env1 := activityEnv(a)
+	if _, err := env1.ExecuteActivity(a.RestartInstances, in); err == nil {
+		t.Fatal("first attempt succeeded, want the retryable not-sent error")
+	}
+	env2 := activityEnv(a)
+	p := server.get()
+	if p == nil {
+		t.Fatal("no progress on record")
+	}
+	env2.SetHeartbeatDetails(*p)
 	var r InstancesResult
-	if err := v.Get(&r); err != nil {
+	if err := get(env2, a.RestartInstances, in, &r); err != nil {
 		t.Fatal(err)
 	}
-	if len(ops.calls) != 1 || ops.calls[0] != 3 {
-		t.Errorf("calls %v, want only instance 3", ops.calls)
+	if want := []int64{11, 12, 12, 13}; !slices.Equal(ops.calls, want) {
+		t.Errorf("calls %v, want %v", ops.calls, want)
 	}
-	if len(r.Done) != 3 {
-		t.Errorf("done %v, want all three", r.Done)
+	if want := []int64{11, 12, 13}; !slices.Equal(r.Done, want) || len(r.Failures) != 0 {
+		t.Errorf("result %+v, want all done", r)
+	}
+}
+
+// No restart is sent when its intent cannot be recorded.
+func TestRestartInstancesSendsNothingUnrecorded(t *testing.T) {
+	ops := &fakeOps{}
+	a := &Activities{DW: &fakeDW{}, Ops: ops, Rand: func() float64 { return 0.5 },
+		RecordIntent: func(context.Context, any) error { return errors.New("deadline exceeded") }}
+	env := activityEnv(a)
+	_, err := env.ExecuteActivity(a.RestartInstances, InstancesInput{InstanceIDs: []int64{11}})
+	if appErr := appError(t, err); appErr.NonRetryable() || len(ops.calls) != 0 {
+		t.Errorf("error %v, calls %v: want a retryable error and nothing sent", err, ops.calls)
 	}
 }
 

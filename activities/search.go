@@ -200,7 +200,57 @@ func Compact(list []dataworks.NodeInstance, maxErr int, known Known) SearchResul
 		})
 	}
 	slices.SortStableFunc(nodes, func(a, b Node) int { return cmp.Compare(a.ID, b.ID) })
+	boundErrors(nodes, MaxErrorsTotal)
 	return encode(nodes, known)
+}
+
+// MaxErrorsTotal bounds the error messages of one snapshot, as JSON, in
+// bytes. The snapshot travels in the search result, the continue-as-new
+// input and the report, each a Temporal payload (2 MiB by default): with
+// 5,000 nodes, messages of 200 bytes alone would be 1 MB or (with <, >
+// and &, which JSON writes as 6 bytes) much more.
+const MaxErrorsTotal = 64 << 10
+
+// ErrorOmitted is the error message of a node whose message was left out
+// to keep the snapshot within MaxErrorsTotal.
+const ErrorOmitted = "…"
+
+// boundErrors keeps the error messages of failed nodes first, then the
+// others, in node order, while they fit in total bytes; the rest become
+// ErrorOmitted. The result depends on the nodes only, so the digests stay
+// stable from poll to poll.
+func boundErrors(nodes []Node, total int) {
+	used := 0
+	for _, failedPass := range []bool{true, false} {
+		for i := range nodes {
+			n := &nodes[i]
+			if n.ErrorMessage == "" || (n.Status == dataworks.StatusFailure) != failedPass {
+				continue
+			}
+			size := jsonSize(n.ErrorMessage)
+			if used+size > total {
+				n.ErrorMessage = ErrorOmitted
+				continue
+			}
+			used += size
+		}
+	}
+}
+
+// jsonSize is the length of s as encoding/json writes it, quotes left out.
+func jsonSize(s string) int {
+	n := 0
+	for _, r := range s {
+		switch {
+		case r == '"' || r == '\\':
+			n += 2
+		case r < 0x20 || r == '<' || r == '>' || r == '&' || r == '\u2028' || r == '\u2029' || r == utf8.RuneError:
+			n += 6
+		default:
+			n += utf8.RuneLen(r)
+		}
+	}
+	return n
 }
 
 func encode(nodes []Node, known Known) SearchResult {

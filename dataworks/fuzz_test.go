@@ -3,6 +3,7 @@ package dataworks
 import (
 	"maps"
 	"regexp"
+	"strconv"
 	"testing"
 )
 
@@ -175,7 +176,7 @@ func FuzzDecodeData(f *testing.F) {
 }
 
 func FuzzParseNodeID(f *testing.F) {
-	for _, s := range []string{"103180025", " 7 ", "0", "-5", "ods_orders", "9223372036854775808", "1e3", "+4"} {
+	for _, s := range []string{"103180025", " 7 ", "0", "-5", "ods_orders", "9223372036854775808", "1e3", "+4", "0103180025", "103180025 "} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -183,8 +184,8 @@ func FuzzParseNodeID(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if id <= 0 {
-			t.Fatalf("ParseNodeID(%q) = %d", s, id)
+		if id <= 0 || strconv.FormatInt(id, 10) != s {
+			t.Fatalf("ParseNodeID(%q) = %d: one id, one spelling", s, id)
 		}
 		_ = ParseStatus(s).Terminal() // any string is a status, never a panic
 	})

@@ -89,11 +89,17 @@ func (p Params) keys() []string {
 	return keys
 }
 
-// ParseNodeID reads a DataWorks node id: a positive decimal integer.
+// ParseNodeID reads a DataWorks node id: a positive decimal integer written
+// as DataWorks writes it, with no sign, leading zero or white space. Only
+// that form is accepted so that each id has one spelling: "+7", "07" and
+// " 7" would otherwise be three keys of one node in a map of parameters.
 func ParseNodeID(s string) (int64, error) {
 	id, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
 	if err != nil || id <= 0 {
 		return 0, fmt.Errorf("node id %q is not a DataWorks node id (a positive number such as 103180025)", s)
+	}
+	if canonical := strconv.FormatInt(id, 10); canonical != s {
+		return 0, fmt.Errorf("node id %q is not written as DataWorks writes node ids (no sign, leading zeros or spaces): use %q", s, canonical)
 	}
 	return id, nil
 }

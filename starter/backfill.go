@@ -44,7 +44,7 @@ func backfillCmd(ctx context.Context, args []string, getenv func(string) string,
 	}
 	id := o.workflowID
 	if id == "" {
-		id = fmt.Sprintf("manualdag-backfill/%s/%s/%s..%s", in.Run.ProjectName, in.Run.FlowName, in.From, in.To)
+		id = workflows.BackfillWorkflowID(in.Run.ProjectName, in.Run.FlowName, in.From, in.To)
 	}
 
 	c, err := o.conn.dial(ctx)

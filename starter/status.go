@@ -136,6 +136,9 @@ func printReport(w io.Writer, r workflows.DagReport) {
 	for _, n := range r.Notes {
 		fmt.Fprintf(w, "note: %s\n", n)
 	}
+	if r.Truncated != "" {
+		fmt.Fprintf(w, "note: %s\n", r.Truncated)
+	}
 	for _, n := range r.Nodes {
 		if n.LogTail != "" {
 			fmt.Fprintf(w, "--- log of %s (tail) ---\n%s", n.Name, n.LogTail)

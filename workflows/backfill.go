@@ -129,7 +129,23 @@ type BizdateResult struct {
 // same for `starter run` and a backfill: a bizdate that succeeded is not
 // triggered again by either.
 func BizdateWorkflowID(project, flow, bizdate string) string {
-	return fmt.Sprintf("manualdag/%s/%s/%s", project, flow, bizdate)
+	return "manualdag/" + idSegment(project) + "/" + idSegment(flow) + "/" + idSegment(bizdate)
+}
+
+// BackfillWorkflowID is the default workflow id of a backfill of from..to.
+func BackfillWorkflowID(project, flow, from, to string) string {
+	return "manualdag-backfill/" + idSegment(project) + "/" + idSegment(flow) + "/" + idSegment(from) + ".." + idSegment(to)
+}
+
+// idSegment escapes one part of a workflow id. Flow names may hold '/', and
+// unescaped "a/b"+"c" and "a"+"b/c" would share an id: one run would stand
+// for the other's bizdate. Only '%' and '/' are escaped, so the id of
+// every other name, the usual case, is the name itself, as before.
+func idSegment(s string) string {
+	if !strings.ContainsAny(s, "%/") {
+		return s
+	}
+	return strings.NewReplacer("%", "%25", "/", "%2F").Replace(s)
 }
 
 // Bizdates validates the input and lists its bizdates in order.

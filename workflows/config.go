@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/manualdag/manualdag/activities"
@@ -175,6 +176,11 @@ func (in RunManualDagInput) settings(now time.Time) (settings, error) {
 		}
 		if s.create.NodeParameters == nil {
 			s.create.NodeParameters = map[int64]dataworks.Params{}
+		}
+		// ParseNodeID accepts one spelling per id, so this is a guard: two
+		// keys of one node would send whichever the map loop saw last.
+		if _, dup := s.create.NodeParameters[id]; dup {
+			return settings{}, fmt.Errorf("nodeParameters: node %d is given under two keys: merge them into one, %q", id, strconv.FormatInt(id, 10))
 		}
 		s.create.NodeParameters[id] = dataworks.Params(p)
 	}

@@ -185,6 +185,101 @@ func TestParseInput(t *testing.T) {
 	}
 }
 
+// A node id has one spelling: aliases of one node would be one map entry
+// each, and which of their parameters reached DataWorks would depend on the
+// map's order.
+func TestNodeParametersKeysAreCanonical(t *testing.T) {
+	for _, tc := range []struct {
+		key  string
+		want string // "" = accepted
+	}{
+		{"103180025", ""},
+		{"1", ""},
+		{"9223372036854775807", ""},
+		{"+103180025", `node id "+103180025" is not written as DataWorks writes node ids (no sign, leading zeros or spaces): use "103180025"`},
+		{"0103180025", `use "103180025"`},
+		{"00000001", `use "1"`},
+		{" 103180025", `use "103180025"`},
+		{"103180025 ", `use "103180025"`},
+		{`\t103180025`, `use "103180025"`}, // a tab, escaped in the JSON
+		{"-103180025", "is not a DataWorks node id"},
+		{"0", "is not a DataWorks node id"},
+		{"9223372036854775808", "is not a DataWorks node id"},
+		{"1e3", "is not a DataWorks node id"},
+		{"", "is not a DataWorks node id"},
+	} {
+		t.Run(tc.key, func(t *testing.T) {
+			in, err := ParseInput([]byte(`{"projectName":"p","flowName":"f","nodeParameters":{"` + tc.key + `":"k=v"}}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = in.Validate()
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatalf("refused: %v", err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want) || !strings.HasPrefix(err.Error(), "nodeParameters: ")):
+				t.Fatalf("got %v, want an error about nodeParameters with %q", err, tc.want)
+			}
+		})
+	}
+	// Two aliases of one node: refused whichever the map loop meets first.
+	in, err := ParseInput([]byte(`{"projectName":"p","flowName":"f","nodeParameters":{"103180025":"k=a","0103180025":"k=b"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 20 {
+		if err := in.Validate(); err == nil || !strings.Contains(err.Error(), `"0103180025"`) {
+			t.Fatalf("aliases: got %v", err)
+		}
+	}
+}
+
+// Two (project, flow) pairs never share a workflow id, whatever the names
+// hold; plain names keep the ids they always had.
+func TestWorkflowIDsAreInjective(t *testing.T) {
+	for _, tc := range []struct{ project, flow, want string }{
+		{"demo_project", "daily_sales", "manualdag/demo_project/daily_sales/2024-06-01"},
+		{"p", "销售日报 v2.1-(全量)", "manualdag/p/销售日报 v2.1-(全量)/2024-06-01"},
+		{"a/b", "c", "manualdag/a%2Fb/c/2024-06-01"},
+		{"a", "b/c", "manualdag/a/b%2Fc/2024-06-01"},
+		{"a", "b%2Fc", "manualdag/a/b%252Fc/2024-06-01"},
+	} {
+		if got := BizdateWorkflowID(tc.project, tc.flow, "2024-06-01"); got != tc.want {
+			t.Errorf("BizdateWorkflowID(%q, %q) = %q, want %q", tc.project, tc.flow, got, tc.want)
+		}
+	}
+	if got, want := BackfillWorkflowID("demo_project", "daily_sales", "2024-06-01", "2024-06-30"),
+		"manualdag-backfill/demo_project/daily_sales/2024-06-01..2024-06-30"; got != want {
+		t.Errorf("BackfillWorkflowID = %q, want %q", got, want)
+	}
+	if BackfillWorkflowID("a/b", "c", "2024-06-01", "2024-06-02") == BackfillWorkflowID("a", "b/c", "2024-06-01", "2024-06-02") {
+		t.Error("two backfills share an id")
+	}
+	// Every pair of names up to three characters from the characters that
+	// matter: no two pairs share an id.
+	var names []string
+	var grow func(prefix string)
+	grow = func(prefix string) {
+		names = append(names, prefix)
+		if len(prefix) < 3 {
+			for _, c := range []string{"a", "/", "%", "2", "F"} {
+				grow(prefix + c)
+			}
+		}
+	}
+	grow("")
+	seen := map[string][2]string{}
+	for _, p := range names {
+		for _, f := range names {
+			id := BizdateWorkflowID(p, f, "2024-06-01")
+			if prev, dup := seen[id]; dup {
+				t.Fatalf("%q+%q and %q+%q share the id %q", prev[0], prev[1], p, f, id)
+			}
+			seen[id] = [2]string{p, f}
+		}
+	}
+}
+
 func TestInputErrors(t *testing.T) {
 	for raw, want := range map[string]string{
 		`{"projectName":"p","flowName":"f","accessKeyId":"LTAI"}`:                    "credentials belong to the worker's environment",

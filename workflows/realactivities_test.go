@@ -349,7 +349,7 @@ func (s *workflowSuite) TestEmulatorThrottledPollsThenRecovery() {
 // heartbeatIntent records the create's intent in the SDK's test environment,
 // which has no Temporal client; its first heartbeat of an attempt is
 // synchronous.
-func heartbeatIntent(ctx context.Context, p activities.CreateProgress) error {
+func heartbeatIntent(ctx context.Context, p any) error {
 	activity.RecordHeartbeat(ctx, p)
 	return nil
 }

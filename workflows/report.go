@@ -45,6 +45,10 @@ type DagReport struct {
 	// rerun or log calls, a log that could not be fetched) and what to do
 	// in DataWorks instead.
 	Notes []string `json:"notes,omitempty"`
+	// Truncated says what the report leaves out to stay within Temporal's
+	// payload limit (error messages of some nodes, shown as "…"); counts
+	// and node lists are complete.
+	Truncated string `json:"truncated,omitempty"`
 }
 
 // Operation is one thing done to the DAG run from the workflow.
@@ -95,6 +99,8 @@ func (r *DagReport) setNodes(nodes []activities.Node) {
 	r.Nodes = make([]NodeReport, 0, len(nodes))
 	r.FailedNodes, r.BlockedNodes, r.UnfinishedNodes = nil, nil, nil
 	r.CountsByStatus = map[string]int{}
+	r.Truncated = ""
+	omitted := 0
 	failed := false
 	for _, n := range nodes {
 		failed = failed || n.Status == dataworks.StatusFailure
@@ -110,6 +116,9 @@ func (r *DagReport) setNodes(nodes []activities.Node) {
 				nr.Duration = Duration(time.Duration(n.Finish-n.Begin) * time.Second)
 			}
 		}
+		if n.ErrorMessage == activities.ErrorOmitted {
+			omitted++
+		}
 		r.Nodes = append(r.Nodes, nr)
 		r.CountsByStatus[string(n.Status)]++
 		switch {
@@ -121,6 +130,9 @@ func (r *DagReport) setNodes(nodes []activities.Node) {
 		default:
 			r.UnfinishedNodes = append(r.UnfinishedNodes, nodeLabel(n))
 		}
+	}
+	if omitted > 0 {
+		r.Truncated = fmt.Sprintf("the error messages of %d nodes are left out (shown as %q) to keep the report within Temporal's payload limit: see them in DataWorks Operation Center", omitted, activities.ErrorOmitted)
 	}
 }
 

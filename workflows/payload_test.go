@@ -1,0 +1,81 @@
+package workflows
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/converter"
+
+	"github.com/manualdag/manualdag/activities"
+	"github.com/manualdag/manualdag/dataworks"
+)
+
+// Temporal's default limits of one payload blob: the server refuses above
+// 2 MiB and warns above 512 KiB.
+const (
+	blobLimit = 2 << 20
+	blobWarn  = 512 << 10
+)
+
+func payloadSize(t *testing.T, v any) int {
+	t.Helper()
+	p, err := converter.GetDefaultDataConverter().ToPayload(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p.Size()
+}
+
+// A 5,000-node DAG whose every node failed with a long error message (one
+// JSON inflates: <, > and & are 6 bytes each) fits in Temporal's payload
+// limit as the search result, the continue-as-new input and the report;
+// the counts stay exact and the report says what it left out.
+func TestLargeDagPayloadsStayUnderTheLimit(t *testing.T) {
+	const n = 5000
+	base := time.Date(2024, 6, 2, 1, 0, 0, 0, time.UTC)
+	errText := strings.Repeat(`ODPS-0130071:[1,8] Semantic analysis exception - column <sale_amt> & "x" cannot be resolved `, 100)
+	list := make([]dataworks.NodeInstance, n)
+	for i := range list {
+		list[i] = dataworks.NodeInstance{
+			// 64 bytes, DataWorks' longer names.
+			InstanceID: 705772600901 + int64(i), NodeName: fmt.Sprintf("%s_%04d", strings.Repeat("x", 59), i),
+			Status:           dataworks.StatusFailure,
+			BeginRunningTime: base.Add(time.Duration(i) * time.Second), FinishTime: base.Add(time.Duration(i+60) * time.Second),
+			ErrorMessage: errText,
+		}
+	}
+	res := activities.Compact(list, 200, activities.Known{})
+	nodes, err := res.Nodes(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep DagReport
+	rep.Outcome = OutcomeFailed
+	rep.setNodes(nodes)
+	rep.Message = rep.summary("")
+	in := RunManualDagInput{ProjectName: "p", FlowName: "f", Continued: &Continued{DagID: 1, Nodes: nodes}}
+	for _, p := range []struct {
+		name string
+		v    any
+	}{{"search result", res}, {"continue-as-new input", in}, {"report", rep}} {
+		size := payloadSize(t, p.v)
+		t.Logf("%s: %d bytes (Temporal warns above %d)", p.name, size, blobWarn)
+		if size > blobLimit {
+			t.Errorf("%s is %d bytes, over Temporal's %d", p.name, size, blobLimit)
+		}
+	}
+	if len(rep.Nodes) != n || len(rep.FailedNodes) != n || rep.CountsByStatus[string(dataworks.StatusFailure)] != n {
+		t.Errorf("counts: %d nodes, %d failed, %v", len(rep.Nodes), len(rep.FailedNodes), rep.CountsByStatus)
+	}
+	kept := 0
+	for _, nr := range rep.Nodes {
+		if nr.ErrorMessage != activities.ErrorOmitted {
+			kept++
+		}
+	}
+	if kept == 0 || kept == n || !strings.Contains(rep.Truncated, fmt.Sprintf("error messages of %d nodes are left out", n-kept)) {
+		t.Errorf("%d messages kept; truncated %q", kept, rep.Truncated)
+	}
+}
