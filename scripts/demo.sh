@@ -84,7 +84,7 @@ wait_for "worker" $! "$STATE/worker.log" curl -sf "http://127.0.0.1:$METRICS_POR
 export TEMPORAL_ADDRESS="127.0.0.1:$TEMPORAL_PORT" MANUALDAG_UI_URL="$UI"
 # The emulator runs 60 times faster than DataWorks, so the demo polls faster
 # than the default policy would.
-poll=(--poll-initial 2s --poll-max 5s --blocked-grace 10s)
+poll=(--poll-initial 2s --poll-max 5s --blocked-grace 10s --list-settle 5s)
 
 echo
 echo "demo: 1/2 a flow that succeeds: starter run --project demo_project --flow daily_sales --wait"
