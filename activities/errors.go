@@ -85,15 +85,8 @@ var createRetryable = map[string]bool{
 	ErrQuotaExhausted: true,
 }
 
-// CreateNonRetryableErrorTypes lists every error type the create activity may
-// raise that must not be retried, for the workflow's retry policy. The
-// activity already marks these errors non-retryable; the list keeps the
-// policy right even if an error escapes unmarked.
-func CreateNonRetryableErrorTypes() []string {
-	return []string{ErrInvalidInput, ErrPermanent, ErrTransient, ErrTriggerOutcomeUnknown}
-}
-
-// SearchNonRetryableErrorTypes is the same for the search activity.
+// SearchNonRetryableErrorTypes lists every error type the search activity
+// may raise that must not be retried, for the workflow's retry policy.
 func SearchNonRetryableErrorTypes() []string {
 	return []string{ErrInvalidInput, ErrPermanent, ErrDagNotFound, ErrUnexpectedReply}
 }

@@ -33,7 +33,11 @@ const (
 	createStartToClose = time.Minute
 	createHeartbeat    = 30 * time.Second
 	createMaxAttempts  = 10
-	searchStartToClose = 30 * time.Second
+	// The create's retries: createInitialBackoff doubled per attempt up
+	// to createMaxBackoff, unless the attempt asked for its own delay.
+	createInitialBackoff = 5 * time.Second
+	createMaxBackoff     = 2 * time.Minute
+	searchStartToClose   = 30 * time.Second
 )
 
 // RunManualDag triggers a DataWorks manual DAG once, polls its node instances
@@ -265,55 +269,41 @@ func (r *run) follow(ctx workflow.Context, dagID int64) {
 	r.publish(ctx)
 }
 
-// trigger runs the create activity once (its retries are the activity's own
-// business: only failures that prove nothing was sent are retried).
+// trigger runs the create until it returns a DagID or a final error. Each
+// attempt is an activity execution of its own (createAttempt), retried by
+// the workflow, never by Temporal: the workflow then always knows what the
+// last attempt left behind, and a cancel is honoured only once that is
+// settled (docs/design.md, "Cancel during the trigger"). A cancelled workflow
+// reports CANCELED with the DagID the create returned, CANCELED without one
+// when no attempt can have reached DataWorks, and TriggerOutcomeUnknown
+// when one may have.
 func (r *run) trigger(ctx workflow.Context) error {
-	now := workflow.Now(ctx)
-	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		ScheduleToCloseTimeout: r.deadline.Sub(now),
-		StartToCloseTimeout:    createStartToClose,
-		HeartbeatTimeout:       createHeartbeat,
-		// A cancelled workflow still learns the id of a run started meanwhile.
-		WaitForCancellation: true,
-		Summary:             fmt.Sprintf("trigger %s/%s @ %s", r.s.create.ProjectName, r.s.create.FlowName, r.s.create.Bizdate),
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval:        5 * time.Second,
-			BackoffCoefficient:     2,
-			MaximumInterval:        2 * time.Minute,
-			MaximumAttempts:        createMaxAttempts,
-			NonRetryableErrorTypes: activities.CreateNonRetryableErrorTypes(),
-		},
-	})
-	var a *activities.Activities
-	var res activities.CreateManualDagResult
-	err := workflow.ExecuteActivity(actx, a.CreateManualDag, r.s.create).Get(ctx, &res)
+	dagID, err := r.create(ctx)
 	if err != nil {
-		res.DagID, err = r.triggerError(err)
-	}
-	if err != nil {
-		if ctx.Err() != nil && temporal.IsCanceledError(err) {
-			return r.canceled(ctx)
+		var appErr *temporal.ApplicationError
+		unknown := errors.As(err, &appErr) && appErr.Type() == TriggerOutcomeUnknown
+		if ctx.Err() != nil && !unknown {
+			return r.canceled(ctx) // nothing reached DataWorks
 		}
 		r.report.Outcome = OutcomeFailed
 		r.report.FinishedAt = workflow.Now(ctx)
 		r.report.Message = err.Error()
 		typ := TriggerOutcomeUnknown // an unforeseen error is treated as the worst case
-		var appErr *temporal.ApplicationError
 		if errors.As(err, &appErr) {
 			r.report.Message, typ = appErr.Message(), appErr.Type()
 		}
-		r.logger.Error("DAG run not triggered", "error", err)
+		r.logger.Error("DAG run not triggered", "error", err, "canceled", ctx.Err() != nil)
 		r.closed = true
 		return temporal.NewNonRetryableApplicationError(r.report.Message, typ, nil, r.report)
 	}
 
-	now = workflow.Now(ctx)
-	r.report.DagID, r.report.TriggeredAt, r.report.Outcome = res.DagID, now, OutcomeRunning
+	now := workflow.Now(ctx)
+	r.report.DagID, r.report.TriggeredAt, r.report.Outcome = dagID, now, OutcomeRunning
 	r.report.Message = r.report.summary("")
 	r.stableSince = now
-	r.logger = log.With(r.logger, "dagId", res.DagID)
-	r.logger.Info("DAG run triggered", "recovered", res.Recovered)
-	if err := workflow.UpsertMemo(ctx, map[string]any{"dagId": res.DagID}); err != nil {
+	r.logger = log.With(r.logger, "dagId", dagID)
+	r.logger.Info("DAG run triggered")
+	if err := workflow.UpsertMemo(ctx, map[string]any{"dagId": dagID}); err != nil {
 		r.logger.Warn("Could not record the DAG id in the memo", "error", err)
 	}
 	r.publish(ctx)
@@ -323,45 +313,124 @@ func (r *run) trigger(ctx workflow.Context) error {
 	return nil
 }
 
-// triggerError turns the create activity's failure into the workflow's: an
-// *ApplicationError of a type from errors.go, or a DagID recovered from the
-// last heartbeat of an attempt that timed out after the reply.
-func (r *run) triggerError(err error) (int64, error) {
+// create runs createAttempt up to createMaxAttempts times, waiting
+// createBackoff between attempts on a workflow timer. It retries only after
+// an attempt that proved nothing reached DataWorks, and never once the
+// workflow is cancelled. The error is final: an *ApplicationError of a type
+// from errors.go, or a *CanceledError when the cancel came before an attempt
+// started.
+func (r *run) create(ctx workflow.Context) (int64, error) {
+	for attempt := int32(1); ; attempt++ {
+		dagID, err := r.createAttempt(ctx, attempt)
+		if err == nil {
+			return dagID, nil
+		}
+		dagID, retry, err := r.triggerError(err)
+		if !retry {
+			return dagID, err
+		}
+		wait := createBackoff(attempt, err)
+		if ctx.Err() != nil || attempt >= createMaxAttempts || !workflow.Now(ctx).Add(wait).Before(r.deadline) {
+			return 0, r.notTriggered(err)
+		}
+		r.logger.Warn("Trigger not sent; retrying", "attempt", attempt, "in", wait, "error", err)
+		_ = workflow.NewTimerWithOptions(ctx, wait, workflow.TimerOptions{
+			Summary: fmt.Sprintf("retry the trigger in %v (attempt %d of %d)", wait.Round(time.Second), attempt+1, createMaxAttempts),
+		}).Get(ctx, nil)
+		if ctx.Err() != nil {
+			return 0, r.notTriggered(err)
+		}
+	}
+}
+
+// createAttempt runs one attempt of the create: an activity that Temporal
+// does not retry. A cancel reaches it as Temporal delivers it: an attempt
+// not started yet is dropped (it never ran, so it sent nothing); a started
+// one is asked, and answers with what it did (its intent record fails once
+// the cancel is requested, so it does not send after it).
+func (r *run) createAttempt(ctx workflow.Context, attempt int32) (int64, error) {
+	c := r.s.create
+	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		ScheduleToCloseTimeout: r.deadline.Sub(workflow.Now(ctx)),
+		StartToCloseTimeout:    createStartToClose,
+		HeartbeatTimeout:       createHeartbeat,
+		WaitForCancellation:    true,
+		Summary:                fmt.Sprintf("trigger %s/%s @ %s (attempt %d)", c.ProjectName, c.FlowName, c.Bizdate, attempt),
+		RetryPolicy:            &temporal.RetryPolicy{MaximumAttempts: 1},
+	})
+	var a *activities.Activities
+	var res activities.CreateManualDagResult
+	err := workflow.ExecuteActivity(actx, a.CreateManualDag, c).Get(ctx, &res)
+	return res.DagID, err
+}
+
+// triggerError reads a failed create attempt. It returns the DagID that the
+// last heartbeat of an attempt timed out after the reply holds; or, with
+// retry, the reason an attempt proved that nothing reached DataWorks; or
+// else the final error (an *ApplicationError of a type from errors.go, or
+// the *CanceledError of an attempt cancelled before it started).
+func (r *run) triggerError(err error) (dagID int64, retry bool, _ error) {
 	c := r.s.create
 	var timeoutErr *temporal.TimeoutError
-	if errors.As(err, &timeoutErr) && timeoutErr.HasLastHeartbeatDetails() {
+	if errors.As(err, &timeoutErr) {
+		if !timeoutErr.HasLastHeartbeatDetails() {
+			// The intent is recorded before anything is sent.
+			return 0, true, err
+		}
 		var p activities.CreateProgress
 		switch {
 		case timeoutErr.LastHeartbeatDetails(&p) != nil:
-			return 0, temporal.NewApplicationError(activities.OutcomeUnknownMessage(c.ProjectName, c.FlowName, c.Bizdate, "the trigger's progress is unreadable"), TriggerOutcomeUnknown)
+			return 0, false, temporal.NewApplicationError(activities.OutcomeUnknownMessage(c.ProjectName, c.FlowName, c.Bizdate, "the trigger's progress is unreadable"), TriggerOutcomeUnknown)
 		case p.DagID > 0:
-			return p.DagID, nil
+			return p.DagID, false, nil
 		case p.State != "not-sent":
-			return 0, temporal.NewApplicationError(activities.OutcomeUnknownMessage(c.ProjectName, c.FlowName, c.Bizdate,
+			return 0, false, temporal.NewApplicationError(activities.OutcomeUnknownMessage(c.ProjectName, c.FlowName, c.Bizdate,
 				fmt.Sprintf("the trigger timed out (%v) after it was sent", timeoutErr.TimeoutType())), TriggerOutcomeUnknown)
 		}
+		return 0, true, err
 	}
 	var appErr *temporal.ApplicationError
 	if errors.As(err, &appErr) {
 		switch appErr.Type() {
 		case TriggerOutcomeUnknown, InvalidInput, DataWorksPermanent:
-			return 0, temporal.NewApplicationError(appErr.Message(), appErr.Type())
+			return 0, false, temporal.NewApplicationError(appErr.Message(), appErr.Type())
 		case activities.ErrCreateNotSent, activities.ErrThrottled, activities.ErrQuotaExhausted:
-			return 0, temporal.NewApplicationError(fmt.Sprintf("DataWorks flow %s/%s (bizdate %s) was not triggered, and no run was started: %s",
-				c.ProjectName, c.FlowName, c.Bizdate, appErr.Message()), NotTriggered)
+			return 0, true, appErr
 		}
 	}
-	if errors.As(err, &timeoutErr) {
-		// Timed out with no heartbeat, or after a not-sent one: every
-		// attempt either never recorded its intent or proved nothing left.
-		return 0, temporal.NewApplicationError(fmt.Sprintf("DataWorks flow %s/%s (bizdate %s) was not triggered before the deadline, and no run was started: %v",
-			c.ProjectName, c.FlowName, c.Bizdate, err), NotTriggered)
-	}
 	if temporal.IsCanceledError(err) {
-		return 0, err
+		return 0, false, err
 	}
 	// A panic or anything unforeseen: it may have happened after sending.
-	return 0, temporal.NewApplicationError(activities.OutcomeUnknownMessage(c.ProjectName, c.FlowName, c.Bizdate, err.Error()), TriggerOutcomeUnknown)
+	return 0, false, temporal.NewApplicationError(activities.OutcomeUnknownMessage(c.ProjectName, c.FlowName, c.Bizdate, err.Error()), TriggerOutcomeUnknown)
+}
+
+// notTriggered is the final error of a create whose every attempt proved
+// that nothing reached DataWorks; last is the last attempt's reason.
+func (r *run) notTriggered(last error) error {
+	c := r.s.create
+	msg := last.Error()
+	var appErr *temporal.ApplicationError
+	if errors.As(last, &appErr) {
+		msg = appErr.Message()
+	}
+	return temporal.NewApplicationError(fmt.Sprintf("DataWorks flow %s/%s (bizdate %s) was not triggered, and no run was started: %s",
+		c.ProjectName, c.FlowName, c.Bizdate, msg), NotTriggered)
+}
+
+// createBackoff is the wait before the attempt after attempt (1-based):
+// the delay a throttled or quota-refused attempt asked for, or 5s doubled
+// per attempt up to 2m.
+func createBackoff(attempt int32, err error) time.Duration {
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) && appErr.NextRetryDelay() > 0 {
+		return appErr.NextRetryDelay()
+	}
+	d := createInitialBackoff
+	for i := int32(1); i < attempt && d < createMaxBackoff; i++ {
+		d *= 2
+	}
+	return min(d, createMaxBackoff)
 }
 
 // watch polls until the outcome is final, the deadline passes, or the run
