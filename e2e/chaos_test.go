@@ -213,6 +213,7 @@ func chaosInput(flow, bizdate string) workflows.RunManualDagInput {
 		Bizdate:      bizdate,
 		Poll:         workflows.PollOptions{InitialInterval: workflows.Duration(time.Second), MaxInterval: workflows.Duration(3 * time.Second)},
 		BlockedGrace: workflows.Duration(5 * time.Second),
+		ListSettle:   fastSettle,
 		Timeout:      workflows.Duration(time.Hour),
 	}
 }

@@ -138,7 +138,7 @@ func (s *stack) testTemporalCLI(t *testing.T) {
 	const bizdate, id = "2024-06-02", "e2e-temporal-cli"
 	input := `{"projectName":"demo_project","flowName":"daily_sales_broken","bizdate":"2024-06-02",
 		"dagParameters":"env=cli","nodeParameters":{"103190025":{"region":"west"}},
-		"poll":{"initialInterval":"1s","maxInterval":"3s"},"blockedGrace":"5s","failOnDagFailure":false}`
+		"poll":{"initialInterval":"1s","maxInterval":"3s"},"blockedGrace":"5s","listSettle":"2s","failOnDagFailure":false}`
 	cli, err := temporalCLI()
 	require.NoError(t, err)
 	r := runCommand(t, time.Minute, nil, cli, "workflow", "start", "--address", s.temporal.Address,

@@ -59,6 +59,9 @@ var openPoll = []string{"--poll-initial", "1s", "--poll-max", "3s", "--blocked-g
 
 var fastPollInput = workflows.PollOptions{InitialInterval: workflows.Duration(time.Second), MaxInterval: workflows.Duration(3 * time.Second)}
 
+// fastSettle is fastPoll's --list-settle: the emulator lists every node at once.
+const fastSettle = workflows.Duration(2 * time.Second)
+
 // runOperations registers the operation tests in the parallel group. The
 // deadline runs start here, before the group waits for free slots: their
 // minute-long timeout then overlaps the other tests.
@@ -123,7 +126,7 @@ func (s *stack) startDeadlineRuns(t *testing.T) deadlineRuns {
 		_, err := s.client.ExecuteWorkflow(testContext(t), client.StartWorkflowOptions{ID: id, TaskQueue: queue},
 			workflows.WorkflowName, workflows.RunManualDagInput{
 				ProjectName: project, FlowName: flowSlow, Bizdate: bizdate, APIVersion: apiVersion,
-				Timeout: workflows.Duration(time.Minute), OnDeadline: onDeadline, Poll: fastPollInput,
+				Timeout: workflows.Duration(time.Minute), OnDeadline: onDeadline, Poll: fastPollInput, ListSettle: fastSettle,
 			})
 		require.NoError(t, err)
 		return id
@@ -243,7 +246,7 @@ func (s *stack) testOpsLogTailBounded(t *testing.T) {
 	run, err := s.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: workflows.TaskQueue},
 		workflows.WorkflowName, workflows.RunManualDagInput{
 			ProjectName: project, FlowName: flowBroken, Bizdate: bizdate, APIVersion: dataworks.APIVersion2020,
-			Poll: fastPollInput, BlockedGrace: workflows.Duration(2 * time.Second), FailOnDagFailure: &failOnDagFailure,
+			Poll: fastPollInput, BlockedGrace: workflows.Duration(2 * time.Second), FailOnDagFailure: &failOnDagFailure, ListSettle: fastSettle,
 			LogTail: workflows.LogTailOptions{MaxBytesPerNode: maxBytes},
 		})
 	require.NoError(t, err)
@@ -405,7 +408,7 @@ func (s *stack) testOpsWaitForRecoveryConsoleRerun(t *testing.T) {
 	run, err := s.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: workflows.TaskQueue},
 		workflows.WorkflowName, workflows.RunManualDagInput{
 			ProjectName: project, FlowName: flowBroken, Bizdate: bizdate, APIVersion: dataworks.APIVersion2020,
-			Poll: fastPollInput, BlockedGrace: workflows.Duration(2 * time.Second),
+			Poll: fastPollInput, BlockedGrace: workflows.Duration(2 * time.Second), ListSettle: fastSettle,
 			FailurePolicy: workflows.FailurePolicy{WaitForRecovery: workflows.Duration(10 * time.Minute)},
 		})
 	require.NoError(t, err)

@@ -72,7 +72,14 @@ func report(r workflows.DagReport, runErr error, workflowID string, asJSON bool,
 		if errors.As(runErr, &appErr) && appErr.Type() == workflows.InvalidInput {
 			return usageErr("workflow %s refused its input: %s", workflowID, appErr.Message())
 		}
-		if errors.As(runErr, &appErr) && appErr.Type() == workflows.TriggerOutcomeUnknown {
+		if errors.As(runErr, &appErr) && appErr.Type() == workflows.DuplicateRefused {
+			return usageErr("workflow %s: %s", workflowID, appErr.Message())
+		}
+		// A run that ended with a DAG id and no verdict left a DAG run that
+		// may go on: exit 4 like an unknown trigger, never 1, which a
+		// pipeline would answer by triggering again.
+		noVerdict := ok && r.DagID != 0 && !r.Outcome.Final()
+		if errors.As(runErr, &appErr) && appErr.Type() == workflows.TriggerOutcomeUnknown || noVerdict {
 			if ok && printOrJSON(stdout, r, asJSON) == nil {
 				// The report's message says what to check.
 				return &exitError{code: exitOutcomeUnknown, err: errors.New("")}
