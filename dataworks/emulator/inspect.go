@@ -108,9 +108,11 @@ func (e *Emulator) ResetStats() { e.stats.reset() }
 
 // SetFaults replaces the faults of action (AllActions for the default).
 func (e *Emulator) SetFaults(action string, f Faults) {
+	now := e.now()
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.faults[action] = f
+	e.faultsSetAt[action] = now
 }
 
 // ClearFaults removes the faults of action.
@@ -118,6 +120,7 @@ func (e *Emulator) ClearFaults(action string) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	delete(e.faults, action)
+	delete(e.faultsSetAt, action)
 }
 
 // Faults returns the faults in force, by action.
