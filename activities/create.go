@@ -124,7 +124,11 @@ type CreateProgress struct {
 //   - an attempt that finds a DagID returns it;
 //   - only a failure that proves nothing reached DataWorks (ErrCreateNotSent,
 //     ErrThrottled, ErrQuotaExhausted) is retryable, and it is preceded by a
-//     {not-sent} heartbeat, which the SDK flushes when the attempt fails.
+//     {not-sent} heartbeat, which the SDK flushes when the attempt fails;
+//   - a reply that refuses the create (dataworks.Refused: a 4xx, or a code
+//     DataWorks documents as a refusal) is final ErrPermanent, or retried
+//     when curable; any other business error, even inside an HTTP 200, may
+//     have started a run and is ErrTriggerOutcomeUnknown.
 func (a *Activities) CreateManualDag(ctx context.Context, in CreateManualDagInput) (CreateManualDagResult, error) {
 	if err := in.Validate(); err != nil {
 		return CreateManualDagResult{}, temporal.NewNonRetryableApplicationError("invalid CreateManualDag input: "+err.Error(), ErrInvalidInput, nil)
@@ -199,13 +203,20 @@ func (a *Activities) mapCreateError(ctx context.Context, in CreateManualDagInput
 			return temporal.NewApplicationErrorWithOptions(err.Error(), ErrThrottled, temporal.ApplicationErrorOptions{NextRetryDelay: ThrottleDelay(attempt, m.rnd)})
 		}
 		return temporal.NewApplicationError(err.Error(), ErrCreateNotSent)
-	case dataworks.Permanent(err):
+	case dataworks.Refused(err) && dataworks.Permanent(err):
 		// DataWorks refused and processed nothing: no run was started.
 		activity.RecordHeartbeat(ctx, CreateProgress{State: createNotSent, Attempt: attempt})
 		return temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("DataWorks refused to trigger %s/%s (bizdate %s), %s: %v", in.ProjectName, in.FlowName, bizdate, describe(err), err),
 			ErrPermanent, nil)
+	case dataworks.Refused(err):
+		// Refused before acting, and curable (a reused signature nonce).
+		activity.RecordHeartbeat(ctx, CreateProgress{State: createNotSent, Attempt: attempt})
+		return temporal.NewApplicationError(err.Error(), ErrCreateNotSent)
 	}
+	// Anything else may have started a run: no reply, a 5xx, a reply we
+	// cannot read, and a business error inside a 2xx with a code DataWorks
+	// does not document as a refusal (or a 2020 envelope saying 5xx).
 	return outcomeUnknown(in, bizdate, err.Error())
 }
 
