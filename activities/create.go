@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
+	"time"
 	"unicode"
 
 	"go.temporal.io/sdk/activity"
@@ -155,8 +157,12 @@ func (a *Activities) CreateManualDag(ctx context.Context, in CreateManualDagInpu
 	}
 
 	// The intent is recorded by BeforeSend: after the client has a free
-	// connection slot and the credential, immediately before the request
-	// goes out, so that no queueing separates the record from the send.
+	// connection slot, the credential and a QPS slot, immediately before
+	// the request goes out, so that no queueing separates the record from
+	// the send. Until then the attempt heartbeats {not-sent}, which is true
+	// and keeps a long wait from passing the heartbeat timeout.
+	stopWaiting := a.heartbeatWhileWaiting(ctx, info.Attempt, a.waitHeartbeatEvery(info.HeartbeatTimeout))
+	defer stopWaiting()
 	var dagID int64
 	err := measure(ctx, ActionCreateManualDag, func() (err error) {
 		dagID, err = a.DW.CreateManualDag(ctx, dataworks.CreateManualDagRequest{
@@ -168,6 +174,7 @@ func (a *Activities) CreateManualDag(ctx context.Context, in CreateManualDagInpu
 			APIVersion:     in.APIVersion,
 			ProjectEnv:     in.ProjectEnv,
 			BeforeSend: func() error {
+				stopWaiting()
 				if err := a.recordIntent(ctx, CreateProgress{State: createSending, Attempt: info.Attempt}); err != nil {
 					return fmt.Errorf("the intent to send could not be recorded in Temporal, so the request was not sent: %w", err)
 				}
@@ -232,6 +239,47 @@ func OutcomeUnknownMessage(project, flow, bizdate, why string) string {
 		"Check DataWorks Operation Center > Manual Instances (手动实例) for flow %s, bizdate %s: "+
 		"if a run exists, follow it there; start this workflow again only if none does",
 		project, flow, bizdate, why, flow, bizdate)
+}
+
+// waitHeartbeatEvery is how often a create heartbeats while it waits to
+// send: a third of the heartbeat timeout, so that one lost beat is not
+// fatal; never without a timeout.
+func (a *Activities) waitHeartbeatEvery(timeout time.Duration) time.Duration {
+	if a.createWaitHeartbeat > 0 {
+		return a.createWaitHeartbeat
+	}
+	return timeout / 3
+}
+
+// heartbeatWhileWaiting records {not-sent} every interval until stop is
+// called or ctx ends. The records are synchronous, like the intent, and
+// stop returns only once none is in flight: a {not-sent} that reached the
+// server after the {sending} intent would let the next attempt send a
+// second create.
+func (a *Activities) heartbeatWhileWaiting(ctx context.Context, attempt int32, every time.Duration) (stop func()) {
+	if every <= 0 {
+		return func() {}
+	}
+	done, exited := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(exited)
+		tick := time.NewTicker(every)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+				// A failed beat is not fatal: the intent record that
+				// follows reports its own error.
+				_ = a.recordIntent(ctx, CreateProgress{State: createNotSent, Attempt: attempt})
+			}
+		}
+	}()
+	var once sync.Once
+	return func() { once.Do(func() { close(done); <-exited }) }
 }
 
 // recordIntent stores p as the activity's heartbeat details on the server
