@@ -107,8 +107,8 @@ var permanentCodes = map[string]bool{
 // refusalCodes are the codes DataWorks documents as refusing a request
 // before acting on it, whatever HTTP status they arrive with: credentials,
 // signature and permission are checked by the API gateway before the API
-// runs, and 600011 is CreateManualDag's own Bizdate check (seen in an HTTP
-// 200). Every "Forbidden." code counts too (see isRefusalCode). Only these
+// runs, 600011 is CreateManualDag's own Bizdate check (seen in an HTTP
+// 200), and an unknown project or flow cannot have a run. Every "Forbidden." code counts too (see isRefusalCode). Only these
 // make a business error inside a 2xx reply to a write safe to call "not
 // acted on".
 var refusalCodes = map[string]bool{
@@ -121,6 +121,9 @@ var refusalCodes = map[string]bool{
 	"InvalidSecurityToken.Expired":   true,
 	"InvalidSecurityToken.Malformed": true,
 	CodeBadBizdate:                   true,
+	// The project or flow does not exist: no run of it can have started.
+	"Invalid.Tenant.ProjectNotExist": true,
+	"Invalid.Tenant.FlowNotExist":    true,
 }
 
 func isRefusalCode(code string) bool {

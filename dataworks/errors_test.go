@@ -102,6 +102,7 @@ func TestRefused(t *testing.T) {
 		{replied(200, 500, CodeProjectNoPermission), true, false, true, false, "permission, documented as 500"},
 		{replied(200, 403, "Forbidden.Other"), true, false, true, false, "any Forbidden.*"},
 		{replied(200, 400, "9990001"), false, false, true, false, "a 4xx envelope inside a 200, unknown code"},
+		{replied(200, 400, "Invalid.Tenant.FlowNotExist"), true, false, true, false, "no such flow, in a 200"},
 		{replied(400, 0, "InvalidParameter"), true, false, true, false, "4xx error reply"},
 		{replied(404, 0, CodeUnknownAccessKey), true, false, true, false, "credentials"},
 		{replied(400, 0, CodeNonceUsed), true, true, false, false, "nonce reused: refused, retry cures"},
