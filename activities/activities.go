@@ -50,6 +50,11 @@ type Activities struct {
 	// worker/budget.go); each search result carries it to the workflow,
 	// which stretches its waits to it.
 	PollFloor func() time.Duration
+
+	// createWaitHeartbeat replaces a third of the heartbeat timeout as the
+	// interval of a create's {not-sent} heartbeats while it waits to send;
+	// tests, whose environment has no heartbeat timeout, set it.
+	createWaitHeartbeat time.Duration
 }
 
 const defaultMaxErrorMessage = 200

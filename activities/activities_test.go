@@ -150,6 +150,16 @@ func TestCreateErrorMapping(t *testing.T) {
 		{"no reply", errUnknown, ErrTriggerOutcomeUnknown, false, []string{"demo_project/daily_sales", "2024-06-01", "Operation Center"}},
 		{"5xx to a write", replyErr(dataworks.CodeServiceUnavailable, 503), ErrTriggerOutcomeUnknown, false, nil},
 		{"bad reply", replyErr(dataworks.CodeInvalidResponse, 200), ErrTriggerOutcomeUnknown, false, nil},
+		// Only codes DataWorks documents as refusals prove a create was not
+		// acted on; any other business error in a 2xx may have started a run.
+		{"undocumented code in a 200", replyErr("9990001", 200), ErrTriggerOutcomeUnknown, false, []string{"Operation Center"}},
+		{"Success:false without a code", replyErr(dataworks.CodeUnsuccessful, 200), ErrTriggerOutcomeUnknown, false, nil},
+		{"throttling code in a 200", replyErr("Throttling.User", 200), ErrTriggerOutcomeUnknown, false, nil},
+		{"5xx envelope in a 200", &dataworks.Error{Action: "CreateManualDag", Phase: dataworks.PhaseReplied, HTTPStatus: 200, EnvelopeStatus: 500, Code: "9990001"}, ErrTriggerOutcomeUnknown, false, []string{"HttpStatusCode 500"}},
+		{"permission in a 5xx envelope", &dataworks.Error{Action: "CreateManualDag", Phase: dataworks.PhaseReplied, HTTPStatus: 200, EnvelopeStatus: 500, Code: dataworks.CodeProjectNoPermission}, ErrPermanent, false, nil},
+		{"forbidden in a 200", replyErr("Forbidden.Wkbench.Unlisted", 200), ErrPermanent, false, nil},
+		{"4xx refusal", replyErr("Invalid.Tenant.FlowNotExist", 400), ErrPermanent, false, nil},
+		{"nonce reused", replyErr(dataworks.CodeNonceUsed, 400), ErrCreateNotSent, true, nil},
 		{"foreign error", errors.New("boom"), ErrTriggerOutcomeUnknown, false, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
+	"time"
 	"unicode"
 
 	"go.temporal.io/sdk/activity"
@@ -128,7 +130,11 @@ type CreateProgress struct {
 //   - an attempt that finds a DagID returns it;
 //   - only a failure that proves nothing reached DataWorks (ErrCreateNotSent,
 //     ErrThrottled, ErrQuotaExhausted) is retryable, and it is preceded by a
-//     {not-sent} heartbeat, which the SDK flushes when the attempt fails.
+//     {not-sent} heartbeat, which the SDK flushes when the attempt fails;
+//   - a reply that refuses the create (dataworks.Refused: a 4xx, or a code
+//     DataWorks documents as a refusal) is final ErrPermanent, or retried
+//     when curable; any other business error, even inside an HTTP 200, may
+//     have started a run and is ErrTriggerOutcomeUnknown.
 func (a *Activities) CreateManualDag(ctx context.Context, in CreateManualDagInput) (CreateManualDagResult, error) {
 	if err := in.Validate(); err != nil {
 		return CreateManualDagResult{}, temporal.NewNonRetryableApplicationError("invalid CreateManualDag input: "+err.Error(), ErrInvalidInput, nil)
@@ -155,8 +161,12 @@ func (a *Activities) CreateManualDag(ctx context.Context, in CreateManualDagInpu
 	}
 
 	// The intent is recorded by BeforeSend: after the client has a free
-	// connection slot and the credential, immediately before the request
-	// goes out, so that no queueing separates the record from the send.
+	// connection slot, the credential and a QPS slot, immediately before
+	// the request goes out, so that no queueing separates the record from
+	// the send. Until then the attempt heartbeats {not-sent}, which is true
+	// and keeps a long wait from passing the heartbeat timeout.
+	stopWaiting := a.heartbeatWhileWaiting(ctx, info.Attempt, a.waitHeartbeatEvery(info.HeartbeatTimeout))
+	defer stopWaiting()
 	var dagID int64
 	err := measure(ctx, ActionCreateManualDag, func() (err error) {
 		dagID, err = a.DW.CreateManualDag(ctx, dataworks.CreateManualDagRequest{
@@ -168,6 +178,7 @@ func (a *Activities) CreateManualDag(ctx context.Context, in CreateManualDagInpu
 			APIVersion:     in.APIVersion,
 			ProjectEnv:     in.ProjectEnv,
 			BeforeSend: func() error {
+				stopWaiting()
 				if err := a.recordIntent(ctx, CreateProgress{State: createSending, Attempt: info.Attempt}); err != nil {
 					return fmt.Errorf("the intent to send could not be recorded in Temporal, so the request was not sent: %w", err)
 				}
@@ -203,13 +214,20 @@ func (a *Activities) mapCreateError(ctx context.Context, in CreateManualDagInput
 			return temporal.NewApplicationErrorWithOptions(err.Error(), ErrThrottled, temporal.ApplicationErrorOptions{NextRetryDelay: ThrottleDelay(attempt, m.rnd)})
 		}
 		return temporal.NewApplicationError(err.Error(), ErrCreateNotSent)
-	case dataworks.Permanent(err):
+	case dataworks.Refused(err) && dataworks.Permanent(err):
 		// DataWorks refused and processed nothing: no run was started.
 		activity.RecordHeartbeat(ctx, CreateProgress{State: createNotSent, Attempt: attempt})
 		return temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("DataWorks refused to trigger %s/%s (bizdate %s), %s: %v", in.ProjectName, in.FlowName, bizdate, describe(err), err),
 			ErrPermanent, nil)
+	case dataworks.Refused(err):
+		// Refused before acting, and curable (a reused signature nonce).
+		activity.RecordHeartbeat(ctx, CreateProgress{State: createNotSent, Attempt: attempt})
+		return temporal.NewApplicationError(err.Error(), ErrCreateNotSent)
 	}
+	// Anything else may have started a run: no reply, a 5xx, a reply we
+	// cannot read, and a business error inside a 2xx with a code DataWorks
+	// does not document as a refusal (or a 2020 envelope saying 5xx).
 	return outcomeUnknown(in, bizdate, err.Error())
 }
 
@@ -225,6 +243,47 @@ func OutcomeUnknownMessage(project, flow, bizdate, why string) string {
 		"Check DataWorks Operation Center > Manual Instances (手动实例) for flow %s, bizdate %s: "+
 		"if a run exists, follow it there; start this workflow again only if none does",
 		project, flow, bizdate, why, flow, bizdate)
+}
+
+// waitHeartbeatEvery is how often a create heartbeats while it waits to
+// send: a third of the heartbeat timeout, so that one lost beat is not
+// fatal; never without a timeout.
+func (a *Activities) waitHeartbeatEvery(timeout time.Duration) time.Duration {
+	if a.createWaitHeartbeat > 0 {
+		return a.createWaitHeartbeat
+	}
+	return timeout / 3
+}
+
+// heartbeatWhileWaiting records {not-sent} every interval until stop is
+// called or ctx ends. The records are synchronous, like the intent, and
+// stop returns only once none is in flight: a {not-sent} that reached the
+// server after the {sending} intent would let the next attempt send a
+// second create.
+func (a *Activities) heartbeatWhileWaiting(ctx context.Context, attempt int32, every time.Duration) (stop func()) {
+	if every <= 0 {
+		return func() {}
+	}
+	done, exited := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(exited)
+		tick := time.NewTicker(every)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+				// A failed beat is not fatal: the intent record that
+				// follows reports its own error.
+				_ = a.recordIntent(ctx, CreateProgress{State: createNotSent, Attempt: attempt})
+			}
+		}
+	}()
+	var once sync.Once
+	return func() { once.Do(func() { close(done); <-exited }) }
 }
 
 // recordIntent stores p as the activity's heartbeat details on the server

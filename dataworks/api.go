@@ -36,8 +36,9 @@ type CreateManualDagRequest struct {
 	ExcludeNodeIDs []int64
 
 	// BeforeSend, if set, runs after the client has waited for a free
-	// connection slot and resolved the credential, immediately before the
-	// request goes out. If it fails, nothing is sent (an *Error with Phase
+	// connection slot, resolved the credential and got a slot under the QPS
+	// cap (creates go before searches there), immediately before the
+	// request goes out on a connection of its own. If it fails, nothing is sent (an *Error with Phase
 	// NotSent). The create activity records its intent here, so that no
 	// queueing separates the record from the request.
 	BeforeSend func() error

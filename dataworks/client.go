@@ -63,8 +63,13 @@ func New(cfg Config) (*Client, error) {
 		c.domain = "[" + cfg.Endpoint + "]"
 	}
 	base := newBaseTransport(cfg)
+	// Writes never reuse a kept-alive connection: one the server closed
+	// while idle fails only after the request was written, and a create
+	// that fails that way must count as possibly sent (see callState.fresh).
+	fresh := newBaseTransport(cfg)
+	fresh.DisableKeepAlives = true
 	for range cfg.PoolSize {
-		rt := &ctxTransport{base: base}
+		rt := &ctxTransport{base: base, fresh: fresh}
 		sc := sdk.NewConfig()
 		sc.AutoRetry = false // a resent CreateManualDag starts a second DAG run
 		sc.MaxRetryTime = 0
@@ -139,13 +144,23 @@ type reply struct {
 // complete 2xx body arrived; every other outcome is an *Error whose Phase
 // says how far the request got.
 func (c *Client) do(ctx context.Context, action string, send func(*dwpub.Client) error) (*reply, error) {
-	return c.doAfter(ctx, action, nil, send)
+	return c.doWith(ctx, action, callOptions{}, send)
 }
 
-// doAfter is do with a hook that runs once a pooled client and the
-// credential are in hand, immediately before the request is handed to the
-// SDK. If the hook fails, nothing is sent.
-func (c *Client) doAfter(ctx context.Context, action string, beforeSend func() error, send func(*dwpub.Client) error) (*reply, error) {
+// callOptions set how doWith runs one call.
+type callOptions struct {
+	// write marks a call that has an effect and no idempotency token
+	// (CreateManualDag): it goes before reads at the QPS cap, and out on a
+	// fresh connection.
+	write bool
+	// beforeSend runs once a pooled client, the credential and a QPS slot
+	// are in hand, immediately before the request is handed to the SDK. If
+	// it fails, nothing is sent.
+	beforeSend func() error
+}
+
+// doWith is do with options.
+func (c *Client) doWith(ctx context.Context, action string, o callOptions, send func(*dwpub.Client) error) (*reply, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, c.finish(action, &Error{Phase: PhaseNotSent, Code: CodeCanceled, Err: err})
 	}
@@ -165,7 +180,7 @@ func (c *Client) doAfter(ctx context.Context, action string, beforeSend func() e
 	// Wait for the QPS cap at most one request's time, so that a caller
 	// with a heartbeat (the create) is not held past it; it is retried.
 	lctx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
-	err := c.limit.wait(lctx)
+	err := c.limit.wait(lctx, o.write)
 	cancel()
 	switch {
 	case err != nil && ctx.Err() != nil:
@@ -174,13 +189,13 @@ func (c *Client) doAfter(ctx context.Context, action string, beforeSend func() e
 		return nil, c.finish(action, &Error{Phase: PhaseNotSent, Code: CodeQPSCap,
 			Message: fmt.Sprintf("not sent: this worker's cap of %g DataWorks requests a second (-dataworks-qps / -dataworks-workers) left no slot within %v", c.cfg.MaxQPS, c.cfg.RequestTimeout), Err: err})
 	}
-	if beforeSend != nil {
-		if err := beforeSend(); err != nil {
+	if o.beforeSend != nil {
+		if err := o.beforeSend(); err != nil {
 			return nil, c.finish(action, &Error{Phase: PhaseNotSent, Code: CodeBeforeSend, Message: "not sent: " + err.Error(), Err: err})
 		}
 	}
 
-	st := &callState{ctx: ctx, timeout: c.cfg.RequestTimeout, maxReply: c.maxReply}
+	st := &callState{ctx: ctx, timeout: c.cfg.RequestTimeout, maxReply: c.maxReply, fresh: o.write}
 	p.rt.call = st
 	panicked, sdkErr := runSDK(p.sdk, send)
 	p.rt.call = nil

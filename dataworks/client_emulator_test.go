@@ -218,3 +218,58 @@ func TestEmulatorErrors(t *testing.T) {
 		}
 	})
 }
+
+// TestEmulatorListFaultsBothVersions: what the client makes of the
+// emulator's list faults under both API versions: a partial list right
+// after the trigger, one empty reply (both forms) after nodes were listed,
+// and HTTP-200 business errors, with the envelope's 500 kept.
+func TestEmulatorListFaultsBothVersions(t *testing.T) {
+	ctx := context.Background()
+	for _, version := range []string{dataworks.APIVersion2018, dataworks.APIVersion2020} {
+		t.Run(version, func(t *testing.T) {
+			emu, clock, ep := startEmulator(t, emulator.Options{PartialListFor: time.Minute})
+			c := newClient(t, ep, emuSecret)
+			dagID, err := c.CreateManualDag(ctx, dataworks.CreateManualDagRequest{ProjectName: "p1", FlowName: "etl", Bizdate: "2024-03-28", APIVersion: version})
+			if err != nil {
+				t.Fatal(err)
+			}
+			search := func() ([]dataworks.NodeInstance, error) {
+				return c.SearchManualDagNodeInstance(ctx, dataworks.SearchManualDagNodeInstanceRequest{ProjectName: "p1", DagID: dagID, APIVersion: version})
+			}
+			if list, err := search(); err != nil || len(list) != 1 {
+				t.Fatalf("partial window: %d nodes, %v; want 1 of 2", len(list), err)
+			}
+			clock.Advance(time.Minute)
+			if list, err := search(); err != nil || len(list) != 2 {
+				t.Fatalf("after the partial window: %d nodes, %v", len(list), err)
+			}
+
+			for _, form := range []string{emulator.EmptyFormMissing, emulator.EmptyFormEmpty} {
+				emu.SetFaults(emulator.AllActions, emulator.Faults{EmptyReplies: 1, EmptyReplyForm: form, DagID: dagID})
+				if list, err := search(); err != nil || len(list) != 0 {
+					t.Fatalf("empty reply (%s): %d nodes, %v", form, len(list), err)
+				}
+				if list, err := search(); err != nil || len(list) != 2 {
+					t.Fatalf("after one empty reply (%s): %d nodes, %v", form, len(list), err)
+				}
+			}
+
+			emu.SetFaults(emulator.AllActions, emulator.Faults{BusinessErrors: 1})
+			_, err = search()
+			e, ok := dataworks.AsError(err)
+			if !ok || e.HTTPStatus != 200 || e.Code != emulator.DefaultBusinessErrorCode {
+				t.Fatalf("business error: %v", err)
+			}
+			if version == dataworks.APIVersion2020 {
+				emu.SetFaults(emulator.AllActions, emulator.Faults{BusinessErrors: 1, BusinessErrorStatus: 500})
+				_, err = search()
+				if e, _ := dataworks.AsError(err); e == nil || e.EnvelopeStatus != 500 || !dataworks.Transient(err) {
+					t.Fatalf("a 500 inside a 200 is transient for a read: %v", err)
+				}
+			}
+			if list, err := search(); err != nil || len(list) != 2 {
+				t.Fatalf("after the business errors: %d nodes, %v", len(list), err)
+			}
+		})
+	}
+}

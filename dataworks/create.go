@@ -21,7 +21,7 @@ func (c *Client) CreateManualDag(ctx context.Context, req CreateManualDagRequest
 	if e != nil {
 		return 0, c.finish(actionCreateManualDag, e)
 	}
-	r, err := c.doAfter(ctx, actionCreateManualDag, req.BeforeSend, send)
+	r, err := c.doWith(ctx, actionCreateManualDag, callOptions{write: true, beforeSend: req.BeforeSend}, send)
 	if err != nil {
 		return 0, err
 	}

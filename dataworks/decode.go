@@ -290,7 +290,7 @@ func checkBusiness(status int, o jsonObject) *Error {
 	if code == "" || code == "0" {
 		code = CodeUnsuccessful
 	}
-	return &Error{
+	e := &Error{
 		Phase:      PhaseReplied,
 		HTTPStatus: status,
 		Code:       code,
@@ -298,6 +298,15 @@ func checkBusiness(status int, o jsonObject) *Error {
 		RequestID:  o.strOrEmpty("RequestId"),
 		Recommend:  o.strOrEmpty("ReturnErrorSolution", "Recommend"),
 	}
+	// A 2020 envelope says which status the service meant: a 500 inside a
+	// 200 is a server error, not a refusal. A value that is not a status
+	// is ignored rather than trusted.
+	if v, ok := o.get("HttpStatusCode"); ok {
+		if n, err := rawInt(v); err == nil && n >= 100 && n <= 599 {
+			e.EnvelopeStatus = int(n)
+		}
+	}
+	return e
 }
 
 // decodeEnvelope parses a 2xx reply and checks it for a business error.

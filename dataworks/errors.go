@@ -104,6 +104,32 @@ var permanentCodes = map[string]bool{
 	CodeInvalidDagID:                 true,
 }
 
+// refusalCodes are the codes DataWorks documents as refusing a request
+// before acting on it, whatever HTTP status they arrive with: credentials,
+// signature and permission are checked by the API gateway before the API
+// runs, 600011 is CreateManualDag's own Bizdate check (seen in an HTTP
+// 200), and an unknown project or flow cannot have a run. Every "Forbidden." code counts too (see isRefusalCode). Only these
+// make a business error inside a 2xx reply to a write safe to call "not
+// acted on".
+var refusalCodes = map[string]bool{
+	CodeNotAuthorized:                true,
+	CodeUnknownAccessKey:             true,
+	"InvalidAccessKeyId.Inactive":    true,
+	CodeBadSignature:                 true,
+	CodeIncompleteSignature:          true,
+	CodeNonceUsed:                    true,
+	"InvalidSecurityToken.Expired":   true,
+	"InvalidSecurityToken.Malformed": true,
+	CodeBadBizdate:                   true,
+	// The project or flow does not exist: no run of it can have started.
+	"Invalid.Tenant.ProjectNotExist": true,
+	"Invalid.Tenant.FlowNotExist":    true,
+}
+
+func isRefusalCode(code string) bool {
+	return refusalCodes[code] || strings.HasPrefix(code, "Forbidden.")
+}
+
 // transientReplyCodes are error replies that a later attempt can cure even
 // though they arrive with a 4xx status.
 var transientReplyCodes = map[string]bool{
@@ -120,6 +146,9 @@ type Error struct {
 	Message    string
 	RequestID  string
 	Recommend  string // the service's troubleshooting URL, when given
+	// EnvelopeStatus is the HttpStatusCode a 2020-05-18 envelope carried
+	// inside a 2xx reply with a business error; 0 when there was none.
+	EnvelopeStatus int
 	// AccessKeyID is the identity the call was signed with, when known, so
 	// that a permission or credential error can say which key to look at.
 	AccessKeyID string
@@ -138,6 +167,9 @@ func (e *Error) Error() string {
 		b.WriteString(e.Code)
 		if e.HTTPStatus != 0 && e.HTTPStatus != http.StatusOK {
 			fmt.Fprintf(&b, " (HTTP %d)", e.HTTPStatus)
+		}
+		if e.EnvelopeStatus != 0 && e.EnvelopeStatus != e.HTTPStatus {
+			fmt.Fprintf(&b, " (HttpStatusCode %d inside HTTP %d)", e.EnvelopeStatus, e.HTTPStatus)
 		}
 	}
 	if e.Message != "" {
@@ -204,6 +236,18 @@ func (e *Error) hint() string {
 	return ""
 }
 
+// status is the HTTP status that classifies e: a 2xx reply whose 2020
+// envelope says 5xx is a server error wrapped in a 200, and counts as that.
+func (e *Error) status() int {
+	if e.HTTPStatus >= 200 && e.HTTPStatus <= 299 && e.EnvelopeStatus >= 500 {
+		return e.EnvelopeStatus
+	}
+	return e.HTTPStatus
+}
+
+// is2xx reports whether the error came inside a successful HTTP reply.
+func (e *Error) is2xx() bool { return e.HTTPStatus >= 200 && e.HTTPStatus <= 299 }
+
 // AsError returns the *Error inside err, if any.
 func AsError(err error) (*Error, bool) {
 	var e *Error
@@ -245,7 +289,7 @@ func Transient(err error) bool {
 		e.Code == CodeInvalidResponse, e.Code == CodeSDKPanic:
 		return true
 	}
-	return e.HTTPStatus >= 500
+	return e.status() >= 500
 }
 
 // Permanent reports whether the call failed in a way no retry can cure:
@@ -268,16 +312,39 @@ func Permanent(err error) bool {
 		e.Code == CodeInvalidResponse, e.Code == CodeSDKPanic:
 		return false
 	}
-	return e.HTTPStatus < 500
+	return e.status() < 500
 }
 
 // NotSent reports whether the request provably had no effect in DataWorks, so
 // that a write may be sent again: it never left (dial, DNS, TLS handshake, a
-// context already done), or DataWorks refused it before processing (a
-// throttling reply).
+// context already done), or DataWorks refused it before processing with a
+// throttling error reply. A throttling code inside a 2xx reply is not
+// documented, and does not count.
 func NotSent(err error) bool {
 	e, ok := AsError(err)
-	return ok && (e.Phase == PhaseNotSent || Throttled(e))
+	return ok && (e.Phase == PhaseNotSent || (Throttled(e) && !e.is2xx()))
+}
+
+// Refused reports whether DataWorks answered that it did not act on the
+// request, so that a write (CreateManualDag) had no effect: an error reply
+// from 400 to 499 in the common error shape (the gateway's and the service's
+// refusals: throttling, an invalid parameter, an unknown flow), or a code
+// DataWorks documents as a refusal (credentials, signature, permission,
+// Forbidden.*, 600011) whatever the status. A business error inside a 2xx
+// reply with any other code, or a 2020 envelope saying HttpStatusCode 5xx
+// inside a 200, is not a refusal: DataWorks may have acted on the request.
+// A refusal may still be Transient (SignatureNonceUsed) or Permanent.
+func Refused(err error) bool {
+	e, ok := AsError(err)
+	switch {
+	case !ok || e.Phase != PhaseReplied:
+		return false
+	case isRefusalCode(e.Code):
+		return true
+	case e.HTTPStatus < 400 || e.HTTPStatus > 499:
+		return false
+	}
+	return !hasTransientPrefix(e.Code) && e.Code != CodeInvalidResponse && e.Code != CodeSDKPanic
 }
 
 // KnownPermanent reports whether err is a refusal that DataWorks documents as

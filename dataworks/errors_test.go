@@ -81,6 +81,82 @@ func TestClassification(t *testing.T) {
 	}
 }
 
+// TestRefused: only a 4xx error reply or a code DataWorks documents as a
+// refusal proves a write was not acted on; a business error inside a 2xx
+// with another code, or a 2020 envelope saying 5xx, may have been.
+func TestRefused(t *testing.T) {
+	replied := func(status, envelope int, code string) *Error {
+		return &Error{Phase: PhaseReplied, HTTPStatus: status, EnvelopeStatus: envelope, Code: code}
+	}
+	tests := []struct {
+		err                *Error
+		refused, transient bool
+		permanent, notSent bool
+		description        string
+	}{
+		{replied(200, 0, CodeBadBizdate), true, false, true, false, "600011 in a 200"},
+		{replied(200, 0, "9990001"), false, false, true, false, "undocumented code in a 200"},
+		{replied(200, 0, CodeUnsuccessful), false, false, true, false, "Success:false without a code"},
+		{replied(200, 0, "Throttling.User"), false, false, false, false, "throttling inside a 200 is undocumented"},
+		{replied(200, 500, "9990001"), false, true, false, false, "a 500 envelope inside a 200"},
+		{replied(200, 500, CodeProjectNoPermission), true, false, true, false, "permission, documented as 500"},
+		{replied(200, 403, "Forbidden.Other"), true, false, true, false, "any Forbidden.*"},
+		{replied(200, 400, "9990001"), false, false, true, false, "a 4xx envelope inside a 200, unknown code"},
+		{replied(200, 400, "Invalid.Tenant.FlowNotExist"), true, false, true, false, "no such flow, in a 200"},
+		{replied(400, 0, "InvalidParameter"), true, false, true, false, "4xx error reply"},
+		{replied(404, 0, CodeUnknownAccessKey), true, false, true, false, "credentials"},
+		{replied(400, 0, CodeNonceUsed), true, true, false, false, "nonce reused: refused, retry cures"},
+		{replied(429, 0, "Throttling.Api"), true, false, false, true, "throttled"},
+		{replied(400, 0, "InternalError.Odd"), false, true, false, false, "an internal error is not a refusal"},
+		{replied(503, 0, CodeServiceUnavailable), false, true, false, false, "5xx"},
+		{replied(500, 0, CodeProjectNoPermission), true, false, true, false, "permission as a 500"},
+		{replied(302, 0, "HTTP302"), false, false, true, false, "a redirect proves nothing"},
+		{replied(200, 0, CodeInvalidResponse), false, true, false, false, "unreadable 200"},
+		{&Error{Phase: PhaseUnknown, Code: CodeTransport}, false, true, false, false, "no reply"},
+		{&Error{Phase: PhaseNotSent, Code: CodeTransport}, false, true, false, true, "never left"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.description, func(t *testing.T) {
+			err := fmt.Errorf("activity: %w", tt.err)
+			if got := Refused(err); got != tt.refused {
+				t.Errorf("Refused = %v, want %v", got, tt.refused)
+			}
+			if got := Transient(err); got != tt.transient {
+				t.Errorf("Transient = %v, want %v", got, tt.transient)
+			}
+			if got := Permanent(err); got != tt.permanent {
+				t.Errorf("Permanent = %v, want %v", got, tt.permanent)
+			}
+			if got := NotSent(err); got != tt.notSent {
+				t.Errorf("NotSent = %v, want %v", got, tt.notSent)
+			}
+		})
+	}
+	if Refused(errors.New("not ours")) {
+		t.Error("a foreign error is no refusal")
+	}
+}
+
+// TestEnvelopeStatusDecoded: a 2020 envelope's HttpStatusCode inside a 200
+// is kept, and named in the message.
+func TestEnvelopeStatusDecoded(t *testing.T) {
+	_, err := decodeCreate(200, "H", []byte(`{"RequestId":"R","Success":false,"HttpStatusCode":500,"ErrorCode":"9990001","ErrorMessage":"x"}`))
+	e := mustError(t, err)
+	if e.EnvelopeStatus != 500 || e.HTTPStatus != 200 || e.Code != "9990001" {
+		t.Fatalf("got %+v", e)
+	}
+	if !strings.Contains(e.Error(), "HttpStatusCode 500 inside HTTP 200") {
+		t.Errorf("message %q", e.Error())
+	}
+	if Refused(err) || !Transient(err) {
+		t.Errorf("a 500 inside a 200 is a server error, not a refusal: %v", err)
+	}
+	_, err = decodeCreate(200, "H", []byte(`{"RequestId":"R","Success":false,"HttpStatusCode":"many","ErrorCode":"9990001"}`))
+	if e := mustError(t, err); e.EnvelopeStatus != 0 {
+		t.Errorf("a status that is not a number is ignored: %+v", e)
+	}
+}
+
 func TestErrorMessages(t *testing.T) {
 	tests := []struct {
 		err  *Error

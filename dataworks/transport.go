@@ -59,6 +59,13 @@ type callState struct {
 	ctx      context.Context
 	timeout  time.Duration
 	maxReply int // MaxReplyBytes, lowered by tests
+	// fresh sends the request on a new connection, closed after the reply.
+	// A kept-alive connection that the server closed while it sat idle
+	// fails only once a request was written on it; for a POST Go does not
+	// retry, and the failure reads as "may have been sent" although the
+	// server never read the request. Creates avoid that spurious unknown
+	// at the cost of one handshake each.
+	fresh bool
 
 	roundTrips  int
 	accessKeyID string
@@ -76,8 +83,9 @@ type callState struct {
 
 // ctxTransport is the RoundTripper of one pooled SDK client.
 type ctxTransport struct {
-	base http.RoundTripper
-	call *callState // set by the Client around each SDK call
+	base  http.RoundTripper // shared, keeps connections alive
+	fresh http.RoundTripper // shared, a new connection per request
+	call  *callState        // set by the Client around each SDK call
 }
 
 // RoundTrip sends req under the current call's context and timeout, tracing
@@ -106,7 +114,11 @@ func (t *ctxTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		WroteHeaders: func() { st.wrote.Store(true) },
 		WroteRequest: func(httptrace.WroteRequestInfo) { st.wrote.Store(true) },
 	}
-	resp, err := t.base.RoundTrip(req.WithContext(httptrace.WithClientTrace(ctx, trace)))
+	rt := t.base
+	if st.fresh && t.fresh != nil {
+		rt = t.fresh
+	}
+	resp, err := rt.RoundTrip(req.WithContext(httptrace.WithClientTrace(ctx, trace)))
 	if err != nil {
 		release()
 		st.transportErr = err

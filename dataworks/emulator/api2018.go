@@ -193,10 +193,7 @@ func (e *Emulator) searchManualDagNodeInstance(c *rpcCall) (reply, *apiError) {
 			ErrMsg:    "dag id is invalid: " + c.params["DagId"],
 		}, outcome: CodeInvalidDagID}, nil
 	}
-	e.mu.Lock()
-	reference := e.referenceFormat
-	e.mu.Unlock()
-	if reference {
+	if e.isReferenceFormat() {
 		out := make([]instanceReference, len(views))
 		for i, v := range views {
 			out[i] = instanceReference{

@@ -19,9 +19,19 @@
 // 400 but the 404), action lookup (InvalidAction.NotFound 404), daily quota
 // (Throttling.Api.Risk 400), injected faults (Throttling.User 400,
 // ServiceUnavailable 503, InternalError.System 500), key permission
-// (Forbidden.Wkbench.ProjectNoPermission 500), then the call itself. A
-// dropped call is processed first: its effect is real, only the answer is
-// lost.
+// (Forbidden.Wkbench.ProjectNoPermission 500), injected business errors
+// (HTTP 200, Success:false or a non-zero ReturnCode with an undocumented
+// code), then the call itself, then an injected empty search reply. A
+// dropped call, and a business error set with businessErrorAfterProcessing,
+// is processed first: its effect is real (a create's DAG run exists and
+// runs), only the answer is lost or wrong.
+//
+// Rate faults are drawn at random from the seed; emptyReplies and
+// businessErrors are counts used up one reply at a time (GET
+// /_emulator/faults shows what is left), and businessErrorFor is a window
+// on the emulator clock from when the faults were set, so that a test can
+// place exactly one empty reply after nodes were listed. dagId limits the
+// counted and timed faults to calls about one DAG.
 //
 // # Simulation
 //
@@ -43,7 +53,11 @@
 //	GET    /_emulator/dags/{id}                DAGInfo: status, true finish time, blocked nodes, nodes
 //	GET    /_emulator/faults                   map of action → Faults ("*": every other action)
 //	PUT    /_emulator/faults/{action}          body Faults, e.g. {"throttleRate":0.2,"serverErrorRate":0.1,
-//	                                           "dropRate":0.05,"latency":"200ms","numericCode":false}
+//	                                           "dropRate":0.05,"latency":"200ms","numericCode":false};
+//	                                           counted and timed faults: {"emptyReplies":1,"emptyReplyForm":
+//	                                           "missing"|"empty","businessErrors":3,"businessErrorFor":"30s",
+//	                                           "businessErrorCode":"9990001","businessErrorStatus":500,
+//	                                           "businessErrorAfterProcessing":true,"dagId":700000100001}
 //	DELETE /_emulator/faults/{action}
 //	GET    /_emulator/quota                    {"limit":N,"used":M}
 //	PUT    /_emulator/quota                    body {"limit":N}; 0 removes the quota

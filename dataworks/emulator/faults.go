@@ -3,9 +3,11 @@ package emulator
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"math/rand/v2"
+	"strconv"
 	"time"
 )
 
@@ -27,23 +29,110 @@ type Faults struct {
 	// NumericCode sends error bodies with a JSON number as Code, which the
 	// Alibaba SDK cannot decode (it panics): for hostile-response tests.
 	NumericCode bool `json:"numericCode,omitempty"`
+
+	// The faults below are counted or timed rather than drawn at random, so
+	// that a test can produce exactly one of them at a chosen moment (one
+	// empty reply after nodes were listed, say). They apply after the
+	// signature, quota, rate faults and permission gates, like the real
+	// business errors they model.
+
+	// EmptyReplies answers the next N searches that would have succeeded
+	// (SearchManualDagNodeInstance, GetManualDagInstances,
+	// ListManualDagInstances; other actions ignore it) with HTTP 200, a
+	// success envelope and no node list, however many nodes are visible.
+	// Each such reply uses one up; Faults() shows how many are left.
+	EmptyReplies int `json:"emptyReplies,omitempty"`
+	// EmptyReplyForm is how an empty reply looks: EmptyFormMissing (the
+	// default) leaves the list out (2018: no Data; 2020: no Instances),
+	// EmptyFormEmpty sends an empty one (2018: Data {"NodeInsInfo":[]};
+	// 2020: "Instances":[]).
+	EmptyReplyForm string `json:"emptyReplyForm,omitempty"`
+	// BusinessErrors answers the next N calls with an HTTP 200 business
+	// error: 2018 Success:false with ErrCode (searches) or ReturnCode
+	// (creates) BusinessErrorCode; 2020 the envelope Success:false,
+	// ErrorCode BusinessErrorCode, HttpStatusCode BusinessErrorStatus. Each
+	// such reply uses one up.
+	BusinessErrors int `json:"businessErrors,omitempty"`
+	// BusinessErrorFor answers every call with that business error for this
+	// long (emulator clock) after the faults were set, whatever
+	// BusinessErrors says.
+	BusinessErrorFor time.Duration `json:"-"`
+	// BusinessErrorCode is the code of those errors. Default
+	// DefaultBusinessErrorCode, a code DataWorks does not document.
+	BusinessErrorCode string `json:"businessErrorCode,omitempty"`
+	// BusinessErrorStatus is the HttpStatusCode a 2020 envelope carries
+	// inside the HTTP 200 (500 models a server error wrapped in a 200).
+	// Default 200.
+	BusinessErrorStatus int `json:"businessErrorStatus,omitempty"`
+	// BusinessErrorAfterProcessing processes the call before answering the
+	// business error: a create starts its DAG run (inspection shows it, and
+	// it runs), only the reply says it failed. Default: the error answers
+	// instead of processing.
+	BusinessErrorAfterProcessing bool `json:"businessErrorAfterProcessing,omitempty"`
+	// DagID limits EmptyReplies and the business errors to calls whose
+	// DagId parameter is this id (a create has none). Default 0: any call.
+	DagID int64 `json:"dagId,omitempty"`
 }
 
-// faultsJSON writes Latency as a duration string.
+// Values of Faults.EmptyReplyForm.
+const (
+	EmptyFormMissing = "missing"
+	EmptyFormEmpty   = "empty"
+)
+
+// DefaultBusinessErrorCode is the code of an injected business error when
+// Faults.BusinessErrorCode is empty: one DataWorks does not document, so a
+// client cannot know whether the call took effect.
+const DefaultBusinessErrorCode = "9990001"
+
+// validate refuses values that would silently inject something else.
+func (f Faults) validate() error {
+	switch {
+	case f.EmptyReplies < 0 || f.BusinessErrors < 0:
+		return errors.New("faults: emptyReplies and businessErrors must not be negative")
+	case f.BusinessErrorFor < 0:
+		return errors.New("faults: businessErrorFor must not be negative")
+	case f.BusinessErrorStatus != 0 && (f.BusinessErrorStatus < 100 || f.BusinessErrorStatus > 599):
+		return fmt.Errorf("faults: businessErrorStatus %d is not an HTTP status", f.BusinessErrorStatus)
+	}
+	switch f.EmptyReplyForm {
+	case "", EmptyFormMissing, EmptyFormEmpty:
+		return nil
+	}
+	return fmt.Errorf("faults: emptyReplyForm %q is neither %q nor %q", f.EmptyReplyForm, EmptyFormMissing, EmptyFormEmpty)
+}
+
+func (f Faults) businessCode() string {
+	if f.BusinessErrorCode == "" {
+		return DefaultBusinessErrorCode
+	}
+	return f.BusinessErrorCode
+}
+
+func (f Faults) businessStatus() int {
+	if f.BusinessErrorStatus == 0 {
+		return 200
+	}
+	return f.BusinessErrorStatus
+}
+
+// faultsJSON writes the durations as duration strings.
 type faultsJSON struct {
 	faultsAlias
-	Latency Duration `json:"latency,omitempty"`
+	Latency          Duration `json:"latency,omitempty"`
+	BusinessErrorFor Duration `json:"businessErrorFor,omitempty"`
 }
 
 type faultsAlias Faults
 
-// MarshalJSON writes Latency as a Go duration string.
+// MarshalJSON writes Latency and BusinessErrorFor as Go duration strings.
 func (f Faults) MarshalJSON() ([]byte, error) {
-	return json.Marshal(faultsJSON{faultsAlias(f), Duration(f.Latency)})
+	return json.Marshal(faultsJSON{faultsAlias(f), Duration(f.Latency), Duration(f.BusinessErrorFor)})
 }
 
-// UnmarshalJSON reads Latency as a Go duration string ("250ms"). Unknown
-// fields are refused: a misspelt rate would silently inject nothing.
+// UnmarshalJSON reads Latency and BusinessErrorFor as Go duration strings
+// ("250ms"). Unknown fields and invalid values are refused: a misspelt rate
+// would silently inject nothing.
 func (f *Faults) UnmarshalJSON(b []byte) error {
 	var v faultsJSON
 	dec := json.NewDecoder(bytes.NewReader(b))
@@ -53,7 +142,8 @@ func (f *Faults) UnmarshalJSON(b []byte) error {
 	}
 	*f = Faults(v.faultsAlias)
 	f.Latency = time.Duration(v.Latency)
-	return nil
+	f.BusinessErrorFor = time.Duration(v.BusinessErrorFor)
+	return f.validate()
 }
 
 // AllActions is the Faults key that applies to actions without their own.
@@ -99,4 +189,94 @@ func (s *faultSource) decide(f Faults) decision {
 	}
 	d.drop = d.before == faultNone && drop < f.DropRate
 	return d
+}
+
+// searchActions list node instances: the calls EmptyReplies applies to.
+var searchActions = map[string]bool{
+	"SearchManualDagNodeInstance": true,
+	"GetManualDagInstances":       true,
+	"ListManualDagInstances":      true,
+}
+
+// matchesDag reports whether f's DagID scope covers call c.
+func (f Faults) matchesDag(c *rpcCall) bool {
+	return f.DagID == 0 || c.params["DagId"] == strconv.FormatInt(f.DagID, 10)
+}
+
+// takeBusinessError decides whether c is answered with a business error,
+// using up one of BusinessErrors unless a BusinessErrorFor window is open.
+// It reads the live entry, not the caller's snapshot, so that concurrent
+// calls never use up more than the count.
+func (e *Emulator) takeBusinessError(c *rpcCall) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	f, ok := e.faults[c.faultKey]
+	if !ok || !f.matchesDag(c) {
+		return false
+	}
+	if f.BusinessErrorFor > 0 && c.now.Before(e.faultsSetAt[c.faultKey].Add(f.BusinessErrorFor)) {
+		return true
+	}
+	if f.BusinessErrors <= 0 {
+		return false
+	}
+	f.BusinessErrors--
+	e.faults[c.faultKey] = f
+	return true
+}
+
+// takeEmptyReply decides whether search c is answered empty, using up one
+// of EmptyReplies.
+func (e *Emulator) takeEmptyReply(c *rpcCall) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	f, ok := e.faults[c.faultKey]
+	if !ok || f.EmptyReplies <= 0 || !f.matchesDag(c) {
+		return false
+	}
+	f.EmptyReplies--
+	e.faults[c.faultKey] = f
+	return true
+}
+
+func (e *Emulator) isReferenceFormat() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.referenceFormat
+}
+
+// businessErrorReply is an HTTP 200 that says the call failed, in the shape
+// of c's version and action.
+func businessErrorReply(c *rpcCall, f Faults) reply {
+	code := f.businessCode()
+	const msg = "injected business error: the service did not say whether it acted on the request"
+	var body any
+	switch {
+	case c.version == version2020:
+		body = envelope2020{RequestID: c.requestID, HTTPStatusCode: f.businessStatus(), ErrorCode: code, ErrorMessage: msg}
+	case c.action == "CreateManualDag":
+		body = createReply2018{RequestID: c.requestID, ReturnCode: code, ReturnMessage: msg}
+	default:
+		body = searchReply2018{RequestID: c.requestID, ErrCode: code, ErrMsg: msg}
+	}
+	return reply{body: body, outcome: code}
+}
+
+// emptyReply is a successful search that lists no node instance.
+func emptyReply(c *rpcCall, f Faults, reference bool) reply {
+	empty := f.EmptyReplyForm == EmptyFormEmpty
+	var body any
+	switch {
+	case c.version == version2020 && empty:
+		body = instancesReply2020{okEnvelope(c), []instance2020{}}
+	case c.version == version2020:
+		body = okEnvelope(c)
+	case empty && reference:
+		body = searchReplyReference{RequestID: c.requestID, ErrCode: "0", Success: true, Data: []instanceReference{}}
+	case empty:
+		body = searchReply2018{RequestID: c.requestID, ErrCode: "0", Success: true, Data: nodeInsInfo{NodeInsInfo: []instance2018{}}}
+	default:
+		body = searchReply2018{RequestID: c.requestID, ErrCode: "0", Success: true}
+	}
+	return reply{body: body, outcome: OutcomeEmpty}
 }

@@ -2,6 +2,7 @@ package emulator
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -178,4 +179,191 @@ func TestInspectionEndpoints(t *testing.T) {
 	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	assert.JSONEq(t, `{"ok":true}`, string(b))
+}
+
+// rawCall signs and posts one call with a fresh nonce, and returns the
+// status and the decoded body, so that a test sees exactly which fields the
+// reply carried.
+func (h *harness) rawCall(action, version string, business map[string]string) (int, map[string]any) {
+	h.t.Helper()
+	h.nonce++
+	return h.postRaw(rawParams(action, version, business, time.Now(), fmt.Sprintf("raw-%d", h.nonce)))
+}
+
+func (h *harness) rawSearch(version string, dagID int64) (int, map[string]any) {
+	h.t.Helper()
+	if version == version2020 {
+		return h.rawCall("GetManualDagInstances", version2020, map[string]string{"ProjectEnv": "PROD", "ProjectName": "p1", "DagId": itoa(dagID)})
+	}
+	return h.rawCall("SearchManualDagNodeInstance", version2018, map[string]string{"ProjectName": "p1", "DagId": itoa(dagID)})
+}
+
+// listed is the number of node instances a raw search reply lists, and
+// whether the reply carried a list at all.
+func listed(t *testing.T, version string, body map[string]any) (int, bool) {
+	t.Helper()
+	var list any
+	var ok bool
+	if version == version2020 {
+		list, ok = body["Instances"]
+	} else if data, has := body["Data"]; has {
+		list, ok = data.(map[string]any)["NodeInsInfo"]
+	}
+	if !ok {
+		return 0, false
+	}
+	return len(list.([]any)), true
+}
+
+// TestEmptyReplies: the next N searches of one DAG answer success with no
+// list, in both versions and both forms, then the DAG lists again; another
+// DAG is unaffected, and the count is shown as it is used up.
+func TestEmptyReplies(t *testing.T) {
+	for _, version := range []string{version2018, version2020} {
+		for _, form := range []string{"", EmptyFormEmpty} {
+			t.Run(version+"/"+form, func(t *testing.T) {
+				h := newHarness(t, nil)
+				id, other := h.create2018("ok", nil), h.create2018("ok", nil)
+				h.clock.Advance(time.Second)
+				body := fmt.Sprintf(`{"emptyReplies":1,"dagId":%d,"emptyReplyForm":%q}`, id, form)
+				require.Equal(t, http.StatusOK, h.send(http.MethodPut, "/_emulator/faults/"+AllActions, body, nil))
+
+				status, reply := h.rawSearch(version, other)
+				n, _ := listed(t, version, reply)
+				require.Equal(t, http.StatusOK, status)
+				assert.Equal(t, 2, n, "another DAG lists as usual")
+
+				status, reply = h.rawSearch(version, id)
+				require.Equal(t, http.StatusOK, status)
+				assert.Equal(t, true, reply["Success"])
+				n, has := listed(t, version, reply)
+				assert.Zero(t, n, "the empty reply lists nothing")
+				assert.Equal(t, form == EmptyFormEmpty, has, "the list is left out unless the form is %q: %v", EmptyFormEmpty, reply)
+				assert.Zero(t, h.emu.Faults()[AllActions].EmptyReplies, "used up")
+
+				_, reply = h.rawSearch(version, id)
+				n, _ = listed(t, version, reply)
+				assert.Equal(t, 2, n, "exactly one reply was empty")
+				action := "SearchManualDagNodeInstance"
+				if version == version2020 {
+					action = "GetManualDagInstances"
+				}
+				assert.Equal(t, 1, h.emu.Stats().Calls[action].Outcomes[OutcomeEmpty])
+			})
+		}
+	}
+}
+
+// TestSearchBusinessErrors: HTTP 200 Success:false with an undocumented
+// code, counted or for a window of the emulator clock.
+func TestSearchBusinessErrors(t *testing.T) {
+	for _, version := range []string{version2018, version2020} {
+		t.Run(version+"/counted", func(t *testing.T) {
+			h := newHarness(t, nil)
+			id := h.create2018("ok", nil)
+			h.clock.Advance(time.Second)
+			h.emu.SetFaults(AllActions, Faults{BusinessErrors: 2})
+			for range 2 {
+				status, reply := h.rawSearch(version, id)
+				require.Equal(t, http.StatusOK, status)
+				assert.Equal(t, false, reply["Success"])
+				if version == version2020 {
+					assert.Equal(t, DefaultBusinessErrorCode, reply["ErrorCode"])
+					assert.Equal(t, float64(200), reply["HttpStatusCode"])
+				} else {
+					assert.Equal(t, DefaultBusinessErrorCode, reply["ErrCode"])
+				}
+				_, has := listed(t, version, reply)
+				assert.False(t, has)
+			}
+			_, reply := h.rawSearch(version, id)
+			assert.Equal(t, true, reply["Success"], "the third search succeeds: %v", reply)
+		})
+		t.Run(version+"/window", func(t *testing.T) {
+			h := newHarness(t, nil)
+			id := h.create2018("ok", nil)
+			require.Equal(t, http.StatusOK, h.send(http.MethodPut, "/_emulator/faults/"+AllActions,
+				`{"businessErrorFor":"30s","businessErrorCode":"Some.Undocumented","businessErrorStatus":500}`, nil))
+			for range 3 {
+				_, reply := h.rawSearch(version, id)
+				assert.Equal(t, false, reply["Success"])
+				h.clock.Advance(10 * time.Second)
+			}
+			_, reply := h.rawSearch(version, id)
+			assert.Equal(t, true, reply["Success"], "the window closed after 30s: %v", reply)
+			if version == version2020 {
+				h.emu.SetFaults(AllActions, Faults{BusinessErrorFor: time.Minute, BusinessErrorStatus: 500, BusinessErrorCode: "X"})
+				_, reply = h.rawSearch(version, id)
+				assert.Equal(t, float64(500), reply["HttpStatusCode"], "a 500 inside a 200")
+				assert.Equal(t, "X", reply["ErrorCode"])
+			}
+		})
+	}
+}
+
+// TestCreateBusinessErrorAfterProcessing: the DAG run is created and runs,
+// the reply says it failed with a code DataWorks does not document.
+func TestCreateBusinessErrorAfterProcessing(t *testing.T) {
+	for _, tc := range []struct {
+		version string
+		faults  Faults
+	}{
+		{version2018, Faults{BusinessErrors: 1, BusinessErrorAfterProcessing: true}},
+		{version2020, Faults{BusinessErrors: 1, BusinessErrorAfterProcessing: true}},
+		{version2020, Faults{BusinessErrors: 1, BusinessErrorAfterProcessing: true, BusinessErrorStatus: 500, BusinessErrorCode: "InternalError.Unexpected"}},
+	} {
+		t.Run(fmt.Sprintf("%s/%d", tc.version, tc.faults.BusinessErrorStatus), func(t *testing.T) {
+			h := newHarness(t, nil)
+			h.emu.SetFaults("CreateManualDag", tc.faults)
+			params := map[string]string{"ProjectName": "p1", "FlowName": "ok", "Bizdate": testBizday}
+			if tc.version == version2020 {
+				params = map[string]string{"ProjectEnv": "PROD", "ProjectName": "p1", "FlowName": "ok", "BizDate": testBizday}
+			}
+			status, reply := h.rawCall("CreateManualDag", tc.version, params)
+			require.Equal(t, http.StatusOK, status)
+			if tc.version == version2020 {
+				assert.Equal(t, false, reply["Success"])
+				assert.Equal(t, tc.faults.businessCode(), reply["ErrorCode"])
+				assert.Equal(t, float64(tc.faults.businessStatus()), reply["HttpStatusCode"])
+				assert.NotContains(t, reply, "DagId")
+			} else {
+				assert.Equal(t, DefaultBusinessErrorCode, reply["ReturnCode"])
+				assert.NotContains(t, reply, "ReturnValue")
+			}
+			ids := h.emu.CreatedDAGs("p1", "ok", "2024-03-28")
+			require.Len(t, ids, 1, "the create was processed")
+			h.clock.Advance(time.Hour)
+			info, _ := h.emu.DAG(ids[0])
+			assert.Equal(t, DAGSuccess, info.Status, "and its DAG runs")
+
+			// Without AfterProcessing the error answers instead: no DAG.
+			f := tc.faults
+			f.BusinessErrorAfterProcessing = false
+			h.emu.SetFaults("CreateManualDag", f)
+			status, _ = h.rawCall("CreateManualDag", tc.version, params)
+			require.Equal(t, http.StatusOK, status)
+			assert.Len(t, h.emu.CreatedDAGs("p1", "ok", "2024-03-28"), 1)
+		})
+	}
+}
+
+func TestFaultsJSONValidation(t *testing.T) {
+	var f Faults
+	require.NoError(t, json.Unmarshal([]byte(`{"emptyReplies":1,"emptyReplyForm":"empty","businessErrors":2,"businessErrorFor":"1m",`+
+		`"businessErrorCode":"X","businessErrorStatus":500,"businessErrorAfterProcessing":true,"dagId":7}`), &f))
+	want := Faults{EmptyReplies: 1, EmptyReplyForm: EmptyFormEmpty, BusinessErrors: 2, BusinessErrorFor: time.Minute,
+		BusinessErrorCode: "X", BusinessErrorStatus: 500, BusinessErrorAfterProcessing: true, DagID: 7}
+	assert.Equal(t, want, f)
+	b, err := json.Marshal(f)
+	require.NoError(t, err)
+	var back Faults
+	require.NoError(t, json.Unmarshal(b, &back))
+	assert.Equal(t, want, back)
+	for _, bad := range []string{`{"emptyReplies":-1}`, `{"emptyReplyForm":"none"}`, `{"businessErrorStatus":7}`, `{"businessErrorFor":"-1s"}`} {
+		assert.Error(t, json.Unmarshal([]byte(bad), &f), bad)
+	}
+	def, err := ParseDefinition([]byte(testDefinition))
+	require.NoError(t, err)
+	_, err = New(Options{Definition: def, Credentials: map[string]Key{"k": {Secret: "s"}}, Faults: map[string]Faults{"*": {EmptyReplyForm: "x"}}})
+	assert.ErrorContains(t, err, "emptyReplyForm")
 }

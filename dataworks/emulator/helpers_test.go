@@ -90,6 +90,7 @@ type harness struct {
 	host   string
 	client *sdk.Client
 	dw     *dataworks.Client
+	nonce  int // rawCall's nonce counter
 }
 
 func newHarness(t *testing.T, tweak func(*Options)) *harness {

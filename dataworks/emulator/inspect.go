@@ -106,11 +106,15 @@ func (e *Emulator) Stats() Stats {
 // ResetStats zeroes the call counters (not the quota).
 func (e *Emulator) ResetStats() { e.stats.reset() }
 
-// SetFaults replaces the faults of action (AllActions for the default).
+// SetFaults replaces the faults of action (AllActions for the default),
+// restarting their counts and the BusinessErrorFor window. Unlike the HTTP
+// API and New it does not validate them: a negative count injects nothing.
 func (e *Emulator) SetFaults(action string, f Faults) {
+	now := e.now()
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.faults[action] = f
+	e.faultsSetAt[action] = now
 }
 
 // ClearFaults removes the faults of action.
@@ -118,6 +122,7 @@ func (e *Emulator) ClearFaults(action string) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	delete(e.faults, action)
+	delete(e.faultsSetAt, action)
 }
 
 // Faults returns the faults in force, by action.

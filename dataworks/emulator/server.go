@@ -76,6 +76,7 @@ type Emulator struct {
 	mu              sync.Mutex
 	referenceFormat bool
 	faults          map[string]Faults
+	faultsSetAt     map[string]time.Time // when each entry was set (emulator clock), for BusinessErrorFor
 	sources         map[string]*faultSource
 	quotaLimit      int
 	quotaUsed       int
@@ -148,6 +149,7 @@ func New(opts Options) (*Emulator, error) {
 		stats:           newRecorder(),
 		referenceFormat: opts.ReferenceFormat,
 		faults:          map[string]Faults{},
+		faultsSetAt:     map[string]time.Time{},
 		sources:         map[string]*faultSource{},
 		quotaLimit:      opts.DailyQuota,
 		sim:             rand.New(rand.NewPCG(uint64(opts.Seed), 0x6461_6777_6f72_6b73)),
@@ -158,7 +160,11 @@ func New(opts Options) (*Emulator, error) {
 	}
 	e.stopDelay = e.scaled(opts.StopDelay)
 	for action, f := range opts.Faults {
+		if err := f.validate(); err != nil {
+			return nil, fmt.Errorf("emulator: faults of %s: %w", action, err)
+		}
 		e.faults[action] = f
+		e.faultsSetAt[action] = opts.Now()
 	}
 	e.mux = e.routes()
 	return e, nil
@@ -178,6 +184,7 @@ type rpcCall struct {
 	requestID string
 	version   string
 	action    string
+	faultKey  string // the Faults entry in force: the action or AllActions
 }
 
 // reply is a handler's successful answer: HTTP 200 with body. outcome is
@@ -204,7 +211,7 @@ func (e *Emulator) serveRPC(w http.ResponseWriter, r *http.Request) {
 	c.params, aerr = readParams(w, r)
 	if aerr == nil {
 		c.action, c.version = c.params["Action"], c.params["Version"]
-		f = e.faultsFor(c.action)
+		c.faultKey, f = e.faultsFor(c.action)
 		rep, dec, aerr = e.process(r, c, f)
 	}
 	if f.Latency > 0 {
@@ -271,8 +278,20 @@ func (e *Emulator) process(r *http.Request, c *rpcCall, f Faults) (reply, decisi
 		return reply{}, dec, newAPIError(http.StatusInternalServerError, CodeNoPermission,
 			"You have no permission on this project; ask its administrator to add your account to the workspace.")
 	}
+	if !f.BusinessErrorAfterProcessing && e.takeBusinessError(c) {
+		return businessErrorReply(c, f), dec, nil
+	}
 	rep, aerr := h(e, c)
-	return rep, dec, aerr
+	if aerr != nil {
+		return rep, dec, aerr
+	}
+	switch {
+	case f.BusinessErrorAfterProcessing && e.takeBusinessError(c):
+		rep = businessErrorReply(c, f)
+	case searchActions[c.action] && e.takeEmptyReply(c):
+		rep = emptyReply(c, f, e.isReferenceFormat())
+	}
+	return rep, dec, nil
 }
 
 // readParams merges the query string and the form body; a body value wins,
@@ -344,14 +363,14 @@ func dropConnection(w http.ResponseWriter) {
 	_ = conn.Close()
 }
 
-// faultsFor returns the faults in force for action.
-func (e *Emulator) faultsFor(action string) Faults {
+// faultsFor returns the faults in force for action, and their key.
+func (e *Emulator) faultsFor(action string) (string, Faults) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if f, ok := e.faults[action]; ok {
-		return f
+		return action, f
 	}
-	return e.faults[AllActions]
+	return AllActions, e.faults[AllActions]
 }
 
 // decide draws the fault decision for one call of action.

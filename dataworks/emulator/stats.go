@@ -10,6 +10,8 @@ import (
 const (
 	OutcomeOK      = "ok"
 	OutcomeDropped = "dropped"
+	// OutcomeEmpty is a search answered by the EmptyReplies fault.
+	OutcomeEmpty = "empty"
 )
 
 // Stats counts the calls the emulator answered since it started or since
