@@ -59,6 +59,7 @@ func TestChaos(t *testing.T) {
 		t.Run("BadCredentials", c.suiteBadCredentials)
 		t.Run("DailyQuota", c.suiteDailyQuota)
 		t.Run("GracefulStop", c.suiteGracefulStop)
+		t.Run("VerdictFaults", c.suiteVerdictFaults)
 		t.Run("CredentialsNotInInput", c.testCredentialsNotInInput)
 	})
 	c.scanHistories(t, c.sharedClient)
@@ -218,8 +219,11 @@ func chaosInput(flow, bizdate string) workflows.RunManualDagInput {
 	}
 }
 
-// bizdateN is the n-th bizdate of a suite: every run of an emulator has its
-// own, so that the emulator's create count per bizdate is the run's.
+// bizdateN is the n-th bizdate: every run of an emulator has its own, so
+// that the emulator's create count per bizdate is the run's. The suites
+// share one Temporal server, and RunManualDag refuses to trigger a bizdate
+// another run of it may have left a DAG for (the re-trigger rule), so each
+// suite counts from a base of its own (0, 1000, 2000, …).
 func bizdateN(n int) string {
 	return time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, n).Format(time.DateOnly)
 }
@@ -484,7 +488,7 @@ func (c *chaos) suiteServerRestart(t *testing.T) {
 	flow := func(i int) string { return []string{flowOK, flowBroken}[i%2] }
 	startRuns := func(from, to int) {
 		for i := from; i < to; i++ {
-			c.start(t, s, fmt.Sprintf("chaos/restart/%d", i), queue, chaosInput(flow(i), bizdateN(i)))
+			c.start(t, s, fmt.Sprintf("chaos/restart/%d", i), queue, chaosInput(flow(i), bizdateN(1000+i)))
 		}
 	}
 	startRuns(0, runs)
@@ -511,7 +515,7 @@ func (c *chaos) suiteServerRestart(t *testing.T) {
 	for i := range runs {
 		id := fmt.Sprintf("chaos/restart/%d", i)
 		rep, err := finished(t, tc, id, 4*time.Minute)
-		v := c.judge(s, flow(i), bizdateN(i), rep, err)
+		v := c.judge(s, flow(i), bizdateN(1000+i), rep, err)
 		if !v.correct {
 			t.Errorf("%s: %s", id, v.why)
 		}
@@ -543,7 +547,7 @@ func (c *chaos) suiteAPIFaults(t *testing.T) {
 	// The fault-free reports the faulty runs are compared with.
 	baseline := []string{flowOK, flowBroken}
 	for i, flow := range baseline {
-		c.start(t, s, fmt.Sprintf("chaos/faults/baseline-%d", i), queue, chaosInput(flow, bizdateN(100+i)))
+		c.start(t, s, fmt.Sprintf("chaos/faults/baseline-%d", i), queue, chaosInput(flow, bizdateN(2000+100+i)))
 	}
 	for i, flow := range baseline {
 		rep, err := finished(t, s.client, fmt.Sprintf("chaos/faults/baseline-%d", i), 3*time.Minute)
@@ -557,9 +561,9 @@ func (c *chaos) suiteAPIFaults(t *testing.T) {
 	inParallel(t, runs, runs, func(t *testing.T, i int) {
 		flow := []string{flowOK, flowBroken}[i%2]
 		id := fmt.Sprintf("chaos/faults/%d", i)
-		c.start(t, s, id, queue, chaosInput(flow, bizdateN(i)))
+		c.start(t, s, id, queue, chaosInput(flow, bizdateN(2000+i)))
 		rep, err := finished(t, s.client, id, 6*time.Minute)
-		v := c.judge(s, flow, bizdateN(i), rep, err)
+		v := c.judge(s, flow, bizdateN(2000+i), rep, err)
 		if v.unknown && v.creates != 0 {
 			t.Errorf("%s: TriggerOutcomeUnknown after a 5xx, but the emulator made a DAG: the 5xx is answered before processing", id)
 		}
@@ -601,7 +605,7 @@ func (c *chaos) suiteAmbiguousCreate(t *testing.T) {
 	const queue = "chaos-ambiguous"
 	c.worker(t, s, r, queue)
 	inParallel(t, c.n(1, 5), 5, func(t *testing.T, i int) {
-		bizdate := bizdateN(i)
+		bizdate := bizdateN(3000 + i)
 		id := "manualdag/" + project + "/" + flowOK + "/" + bizdate
 		c.start(t, s, id, queue, chaosInput(flowOK, bizdate))
 		rep, err := finished(t, s.client, id, 2*time.Minute)
@@ -647,7 +651,7 @@ func (c *chaos) suiteBadCredentials(t *testing.T) {
 			w := c.worker(t, s, r, queue, "ALIBABA_CLOUD_ACCESS_KEY_ID="+tc.keyID, "ALIBABA_CLOUD_ACCESS_KEY_SECRET="+secret)
 			id := fmt.Sprintf("chaos/creds/%d", i)
 			began := time.Now()
-			c.start(t, s, id, queue, chaosInput(flowOK, bizdateN(i)))
+			c.start(t, s, id, queue, chaosInput(flowOK, bizdateN(4000+i)))
 			_, err := finished(t, s.client, id, time.Minute)
 			elapsed := time.Since(began)
 			calls := s.emu.Stats().Total
@@ -683,7 +687,7 @@ func (c *chaos) suiteDailyQuota(t *testing.T) {
 			queue := fmt.Sprintf("chaos-quota-%d", i)
 			w := c.worker(t, s, r, queue, "MANUALDAG_QUOTA_BACKOFF=5s")
 			id := fmt.Sprintf("chaos/quota/%d", i)
-			bizdate := bizdateN(i)
+			bizdate := bizdateN(5000 + i)
 			c.start(t, s, id, queue, chaosInput(flowOK, bizdate))
 			// Counted at the emulator: a repeat window shows the workflow
 			// only its last poll.
@@ -748,7 +752,7 @@ func (c *chaos) suiteGracefulStop(t *testing.T) {
 		target := targets[i%2]
 		queue := fmt.Sprintf("chaos-term-%d", i)
 		id := fmt.Sprintf("chaos/term/%d", i)
-		bizdate := bizdateN(i)
+		bizdate := bizdateN(6000 + i)
 		w := c.worker(t, s, r, queue, "MANUALDAG_SHUTDOWN_TIMEOUT=15s")
 		c.start(t, s, id, queue, chaosInput(flowOK, bizdate))
 		if target == "create" {

@@ -55,7 +55,7 @@ const brokenFailed = "dwd_orders_merge"
 
 // Poll flags for runs that must stay open while a test acts on them: the
 // blocked grace outlasts the test.
-var openPoll = []string{"--poll-initial", "1s", "--poll-max", "3s", "--blocked-grace", "10m"}
+var openPoll = []string{"--poll-initial", "1s", "--poll-max", "3s", "--blocked-grace", "10m", "--list-settle", "2s"}
 
 var fastPollInput = workflows.PollOptions{InitialInterval: workflows.Duration(time.Second), MaxInterval: workflows.Duration(3 * time.Second)}
 
