@@ -207,6 +207,9 @@ func (r *run) guard(ctx workflow.Context) error {
 		r.logger.Warn("allowDuplicate: triggering without looking for other runs of this bizdate")
 		return nil
 	}
+	// A scheduled run picks its bizdate itself: publishing it first lets
+	// the guards of other runs of the bizdate see this one.
+	r.publish(ctx)
 	c := r.s.create
 	info := workflow.GetInfo(ctx)
 	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
