@@ -92,7 +92,7 @@ const (
 
 // proofNotSent are the error types with which a run ends only when its
 // trigger was provably never processed by DataWorks.
-var proofNotSent = map[string]bool{ErrNotTriggered: true, ErrInvalidInput: true, ErrPermanent: true}
+var proofNotSent = map[string]bool{ErrNotTriggered: true, ErrInvalidInput: true, ErrPermanent: true, ErrDuplicateRefused: true}
 
 // LookUpRun describes the latest run of a workflow id and says whether a new
 // RunManualDag may be started on it (Refusal): the one re-trigger rule of

@@ -193,10 +193,10 @@ func (in RunManualDagInput) settings(now time.Time) (settings, error) {
 	return s, nil
 }
 
-// pollPolicy is the policy of these settings. Runs whose watch began
-// before predictive polling existed (versionPredict) keep BackoffPolicy.
-func (s settings) pollPolicy(predict bool) PollPolicy {
-	if !s.predictive || !predict {
+// pollPolicy is the policy of these settings: poll.mode backoff is
+// BackoffPolicy alone, the default PredictivePolicy over it.
+func (s settings) pollPolicy() PollPolicy {
+	if !s.predictive {
 		return s.policy
 	}
 	// Without a prediction, poll promptly: a repeat window costs the
@@ -220,7 +220,7 @@ func (in RunManualDagInput) PollPolicy(now time.Time) (PollPolicy, error) {
 	if err != nil {
 		return nil, err
 	}
-	return s.pollPolicy(true), nil
+	return s.pollPolicy(), nil
 }
 
 func orDefault(d Duration, def time.Duration) time.Duration {

@@ -56,6 +56,10 @@ type Timing struct {
 	CountPolls      int
 	ExpectedNodes   int
 	PartialListWait time.Duration
+	// Stale: the latest searches gave nothing to judge on (an empty list
+	// after nodes were listed, an undocumented error), so the snapshot may
+	// be out of date and is not judged, not even at the deadline.
+	Stale bool
 }
 
 // Decision is Decide's verdict.
@@ -134,6 +138,9 @@ func decide(nodes []activities.Node, t Timing) Decision {
 //     until PartialListWait after the trigger, and is then judged as it is
 //     (the flow may have lost nodes; the report says so).
 func listSettled(nodes []activities.Node, t Timing) *Decision {
+	if t.Stale {
+		return &Decision{Outcome: OutcomeRunning, Reason: "no verdict on a snapshot DataWorks' latest replies could not confirm"}
+	}
 	settle := t.ListSettle
 	if t.ExpectedNodes > 0 && len(nodes) >= t.ExpectedNodes {
 		settle = min(settle, HistorySettle)

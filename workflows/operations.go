@@ -26,13 +26,6 @@ const (
 	UpdateExtendDeadline = "extendDeadline"
 )
 
-// Runs started before the operations existed replay without them: no log
-// fetch, no stop on cancel or at the deadline.
-const (
-	changeOperations                   = "operations"
-	versionOperations workflow.Version = 1
-)
-
 const (
 	opsStartToClose = time.Minute
 	opsHeartbeat    = 30 * time.Second
@@ -148,10 +141,6 @@ func (d *deadline) stop() {
 	}
 }
 
-// operationsOn reports whether this run has the operations (see
-// versionOperations).
-func (r *run) operationsOn() bool { return r.v >= versionOperations }
-
 // unsupported says why the instance operations cannot be used, or "".
 func (r *run) unsupported() string {
 	if r.ops.Unsupported != "" {
@@ -248,9 +237,6 @@ func (r *run) showNodes(nodes []activities.Node) {
 // fetchLogs gets the log tails of failures not seen before, within the
 // report's cap. Logs expire after about 7 days: this is the moment to ask.
 func (r *run) fetchLogs(ctx workflow.Context) {
-	if !r.operationsOn() {
-		return
-	}
 	var ids []int64
 	failed := map[int64]activities.Node{}
 	for _, n := range r.nodes {
@@ -558,7 +544,7 @@ func (r *run) extendDeadline(ctx workflow.Context, req ExtendDeadlineRequest) (E
 // until they are final or StopWait passes. It runs in a disconnected
 // context: a cancellation must not cut the cleanup short.
 func (r *run) stopUnfinished(ctx workflow.Context, why string) {
-	if !r.operationsOn() || r.report.DagID == 0 {
+	if r.report.DagID == 0 {
 		return
 	}
 	r.stopping = true

@@ -9,17 +9,6 @@ import (
 	"github.com/manualdag/manualdag/activities"
 )
 
-// Before this change every run polled with BackoffPolicy, continued as new
-// only by poll count, and kept nothing for later runs. Since, a run looks up
-// its flow's earlier runs (one FlowTimings activity), polls with
-// PredictivePolicy, honours the daily API budget's floor, continues as new
-// before its history nears historyEventLimit or historyBytesLimit, and a
-// successful run keeps its node timings in its memo.
-const (
-	changePredict                   = "predictive-poll"
-	versionPredict workflow.Version = 1
-)
-
 // A run continues as new past either bound, well inside the 2,000
 // events and 2 MiB per run: one more poll adds about a dozen events and at
 // most the size of a full search result.
@@ -31,7 +20,7 @@ const (
 // loadProfile reads the flow's earlier runs once per watch (a continued run
 // carries the result); any failure only means polling without predictions.
 func (r *run) loadProfile(ctx workflow.Context) {
-	if r.vPredict < versionPredict || !r.s.predictive || r.profileLoaded {
+	if !r.s.predictive || r.profileLoaded {
 		return
 	}
 	r.profileLoaded = true
@@ -61,9 +50,6 @@ func (r *run) loadProfile(ctx workflow.Context) {
 // historyFull reports whether the run's history nears the bounds at which it
 // continues as new.
 func (r *run) historyFull(ctx workflow.Context) bool {
-	if r.vPredict < versionPredict {
-		return false
-	}
 	info := workflow.GetInfo(ctx)
 	return info.GetCurrentHistoryLength() >= historyEventLimit || info.GetCurrentHistorySize() >= historyBytesLimit
 }
@@ -72,7 +58,7 @@ func (r *run) historyFull(ctx workflow.Context) bool {
 // flow's later runs to learn from, unless it succeeded only after a rerun
 // through the rerunFailed update (a rerun from the console is not seen).
 func (r *run) keepTimings(ctx workflow.Context) {
-	if r.vPredict < versionPredict || len(r.nodes) == 0 || r.report.TriggeredAt.IsZero() || r.in.DagID != 0 {
+	if len(r.nodes) == 0 || r.report.TriggeredAt.IsZero() || r.in.DagID != 0 {
 		return // a followed DAG's trigger time is unknown: its timings would be offset
 	}
 	for _, op := range r.report.Operations {
@@ -124,7 +110,7 @@ type window struct {
 // only its last poll, so the picture may be up to a window old, and the
 // deadline or the cancel cut the window short.
 func (r *run) refresh(ctx workflow.Context) {
-	if r.vPredict < versionPredict || r.window.polls == 0 || r.report.DagID == 0 {
+	if r.window.polls == 0 || r.report.DagID == 0 {
 		return
 	}
 	dctx, _ := workflow.NewDisconnectedContext(ctx)

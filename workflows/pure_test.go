@@ -326,3 +326,23 @@ func TestReportMessageNamesFailedNodes(t *testing.T) {
 		t.Fatalf("got  %q\nwant %q…", got, want)
 	}
 }
+
+// A snapshot the latest searches could not confirm is never judged, not
+// even at the deadline: there it is TIMED_OUT, not SUCCEEDED.
+func TestDecideNeverJudgesAStaleSnapshot(t *testing.T) {
+	t0 := time.Date(2024, 6, 2, 1, 0, 0, 0, time.UTC)
+	nodes := []activities.Node{{ID: 1, Name: "a", Status: dataworks.StatusSuccess}}
+	tm := Timing{Now: t0.Add(time.Hour), TriggeredAt: t0, Deadline: t0.Add(2 * time.Hour), StableSince: t0,
+		BlockedGrace: time.Minute, EmptyListGrace: time.Minute, ListSettle: time.Second, CountPolls: 5, Stale: true}
+	if d := Decide(nodes, tm); d.Outcome != OutcomeRunning {
+		t.Fatalf("stale: %+v", d)
+	}
+	tm.Now = tm.Deadline
+	if d := Decide(nodes, tm); d.Outcome != OutcomeTimedOut {
+		t.Fatalf("stale at the deadline: %+v", d)
+	}
+	tm.Stale = false
+	if d := Decide(nodes, tm); d.Outcome != OutcomeSucceeded {
+		t.Fatalf("confirmed: %+v", d)
+	}
+}

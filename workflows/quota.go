@@ -11,23 +11,12 @@ import (
 	"github.com/manualdag/manualdag/activities"
 )
 
-// Before this change a spent daily quota (Throttling.Api.Risk) was retried
-// inside the search activity for 30–60 minutes, and the live report said
-// nothing about it. Since, the search fails to the workflow, which waits
-// out the quota on a timer and says so in the report's message. Runs whose
-// watch began before the change keep the old retry policy.
-const (
-	changeQuotaPause                   = "quota-pause"
-	versionQuotaPause workflow.Version = 1
-)
-
-// searchNonRetryable is the search activity's NonRetryableErrorTypes.
+// searchNonRetryable is the search activity's NonRetryableErrorTypes. A
+// spent daily quota (Throttling.Api.Risk) returns to the workflow, which
+// waits it out on a timer and says so in the live report, rather than being
+// retried inside the activity where nobody would see why nothing moves.
 func (r *run) searchNonRetryable() []string {
-	types := activities.SearchNonRetryableErrorTypes()
-	if r.vQuota >= versionQuotaPause {
-		types = append(types, activities.ErrQuotaExhausted)
-	}
-	return types
+	return append(activities.SearchNonRetryableErrorTypes(), activities.ErrQuotaExhausted)
 }
 
 // quotaSpent reports whether a search failed because the daily quota is

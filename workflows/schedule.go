@@ -13,27 +13,14 @@ import (
 // started by a backfill of the schedule.
 var ScheduledStartTime = temporal.NewSearchAttributeKeyTime("TemporalScheduledStartTime")
 
-// changeScheduledBizdate: from version 1 a scheduled run counts its default
-// bizdate from its scheduled time. The marker is recorded only in scheduled
-// runs; a scheduled run begun on older code keeps its start time.
-const (
-	changeScheduledBizdate                   = "scheduled-bizdate"
-	versionScheduledBizdate workflow.Version = 1
-)
-
 // bizdateOrigin is the time the default bizdate is the day before: the
 // scheduled time of a run a Schedule started, else now (the start of the
-// workflow). Reading search attributes records no command; the version
-// marker is written only when the attribute is present.
+// workflow). Reading search attributes records no command.
 func bizdateOrigin(ctx workflow.Context, now time.Time) time.Time {
-	scheduled, ok := scheduledStartTime(ctx)
-	if !ok {
-		return now
+	if scheduled, ok := scheduledStartTime(ctx); ok {
+		return scheduled
 	}
-	if workflow.GetVersion(ctx, changeScheduledBizdate, workflow.DefaultVersion, versionScheduledBizdate) == workflow.DefaultVersion {
-		return now
-	}
-	return scheduled
+	return now
 }
 
 // scheduledStartTime reads TemporalScheduledStartTime (the server writes it

@@ -68,13 +68,6 @@ func StartSearchAttributes(in RunManualDagInput, registered func(temporal.Search
 	return temporal.NewSearchAttributes(set...)
 }
 
-// Runs started before the visibility work upsert no search attributes.
-// (Summaries and current details are not commands: they need no version.)
-const (
-	changeVisibility                   = "visibility"
-	versionVisibility workflow.Version = 1
-)
-
 // MetricDagRuns counts finished runs by outcome (a counter, exported as
 // manualdag_dag_runs_total); the SDK suppresses it during replay.
 const MetricDagRuns = "manualdag_dag_runs"
@@ -86,7 +79,6 @@ const outcomeWatchStopped = "WATCH_STOPPED"
 // visibility is what the Web UI shows of a run, as last published, so that
 // it is published again only when it changes.
 type visibility struct {
-	v       workflow.Version
 	has     map[string]bool // search attributes the run started with
 	bizdate string
 	dagID   int64
@@ -98,7 +90,6 @@ type visibility struct {
 // startVisibility reads the search attributes the run started with.
 func startVisibility(ctx workflow.Context) visibility {
 	vis := visibility{
-		v:   workflow.GetVersion(ctx, changeVisibility, workflow.DefaultVersion, versionVisibility),
 		has: map[string]bool{},
 	}
 	sa := workflow.GetTypedSearchAttributes(ctx)
@@ -118,9 +109,6 @@ func (r *run) publish(ctx workflow.Context) {
 	if d := r.details(); d != r.vis.details {
 		r.vis.details = d
 		workflow.SetCurrentDetails(ctx, d)
-	}
-	if r.vis.v < versionVisibility {
-		return
 	}
 	var set []temporal.SearchAttributeUpdate
 	if b := r.report.Bizdate; b != "" && b != r.vis.bizdate && r.vis.has[SearchAttributeBizdate.GetName()] {

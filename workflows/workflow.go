@@ -57,7 +57,6 @@ func RunManualDag(ctx workflow.Context, in RunManualDagInput) (_ DagReport, err 
 		r.report.Message = "invalid input: " + err.Error()
 		return r.report, temporal.NewNonRetryableApplicationError(r.report.Message, InvalidInput, nil)
 	}
-	r.v = workflow.GetVersion(ctx, changeOperations, workflow.DefaultVersion, versionOperations)
 	r.wake = workflow.NewBufferedChannel(ctx, 1)
 	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateRerunFailed, r.rerunFailed,
 		workflow.UpdateHandlerOptions{Validator: r.validateRerun}); err != nil {
@@ -108,7 +107,6 @@ type run struct {
 	seed         uint64
 
 	// Operations (operations.go).
-	v         workflow.Version
 	startedAt time.Time // the first run's start: the origin of timeout
 	dl        *deadline // armed by watch
 	wake      workflow.Channel
@@ -118,16 +116,14 @@ type run struct {
 
 	vis visibility // search attributes and current details (visibility.go)
 
-	// Daily quota (quota.go): vQuota gates the pause; quotaUntil is set
-	// while DataWorks says the quota is spent.
-	vQuota     workflow.Version
+	// Daily quota (quota.go): quotaUntil is set while DataWorks says the
+	// quota is spent.
 	quotaUntil time.Time
 
-	// Predictive polling (predict.go): vPredict gates it; profile holds
-	// the flow's earlier runs once loaded; pollFloor is the least wait the
-	// worker's daily API budget allows, from the last search; window is
-	// the next poll's repeat window (none before versionPredict).
-	vPredict      workflow.Version
+	// Predictive polling (predict.go): profile holds the flow's earlier
+	// runs once loaded; pollFloor is the least wait the worker's daily API
+	// budget allows, from the last search; window is the next poll's repeat
+	// window.
 	profile       *Profile
 	profileLoaded bool
 	pollFloor     time.Duration
@@ -441,9 +437,7 @@ func createBackoff(attempt int32, err error) time.Duration {
 func (r *run) watch(ctx workflow.Context) (DagReport, error) {
 	r.dl = newDeadline(ctx, "deadline", r.deadline)
 	defer r.dl.stop()
-	r.vQuota = workflow.GetVersion(ctx, changeQuotaPause, workflow.DefaultVersion, versionQuotaPause)
-	r.vPredict = workflow.GetVersion(ctx, changePredict, workflow.DefaultVersion, versionPredict)
-	r.policy = r.s.pollPolicy(r.vPredict >= versionPredict)
+	r.policy = r.s.pollPolicy()
 	r.loadProfile(ctx)
 
 	for {
@@ -516,12 +510,10 @@ func (r *run) watch(ctx workflow.Context) (DagReport, error) {
 			Nodes:        r.nodes,
 			Profile:      r.profile,
 		})
-		if r.vPredict >= versionPredict {
-			wait = max(wait, r.pollFloor)
-			r.window = window{}
-			if w, ok := r.policy.(Windowed); ok {
-				r.window.every, r.window.polls = w.Window(wait)
-			}
+		wait = max(wait, r.pollFloor)
+		r.window = window{}
+		if w, ok := r.policy.(Windowed); ok {
+			r.window.every, r.window.polls = w.Window(wait)
 		}
 		if !d.RecheckAt.IsZero() {
 			if recheck := max(d.RecheckAt.Sub(workflow.Now(ctx)), MinPollInterval); recheck < wait {
@@ -554,6 +546,7 @@ func (r *run) timing(ctx workflow.Context) Timing {
 		CountPolls:      r.countPolls,
 		ExpectedNodes:   r.profile.MinNodes(),
 		PartialListWait: 2 * r.s.listSettle,
+		Stale:           r.trouble.active(),
 	}
 }
 
@@ -753,7 +746,7 @@ func (r *run) finish(ctx workflow.Context, d Decision) (DagReport, error) {
 	r.report.Outcome = d.Outcome
 	r.report.FinishedAt = workflow.Now(ctx)
 	r.showNodes(r.nodes)
-	if d.Outcome == OutcomeTimedOut && r.operationsOn() {
+	if d.Outcome == OutcomeTimedOut {
 		if r.s.stopOnDeadline {
 			r.stopUnfinished(ctx, "the deadline passed")
 			r.report.FinishedAt = workflow.Now(ctx)
