@@ -192,7 +192,7 @@ func Compact(list []dataworks.NodeInstance, maxErr int, known Known) SearchResul
 	for _, ni := range list {
 		nodes = append(nodes, Node{
 			ID:           ni.InstanceID,
-			Name:         ni.NodeName,
+			Name:         truncate(ni.NodeName, MaxNameBytes),
 			Status:       ni.Status,
 			Begin:        unix(firstSet(ni.BeginRunningTime, ni.BeginWaitResTime, ni.BeginWaitTimeTime)),
 			Finish:       unix(ni.FinishTime),
@@ -203,6 +203,11 @@ func Compact(list []dataworks.NodeInstance, maxErr int, known Known) SearchResul
 	boundErrors(nodes, MaxErrorsTotal)
 	return encode(nodes, known)
 }
+
+// MaxNameBytes bounds a node name in a snapshot: DataWorks allows 128
+// characters (384 bytes in Chinese); a longer name is cut with "…". With
+// 5,000 nodes the names then stay under 1 MiB of a result's 2 MiB.
+const MaxNameBytes = 192
 
 // MaxErrorsTotal bounds the error messages of one snapshot, as JSON, in
 // bytes. The snapshot travels in the search result, the continue-as-new

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -381,5 +382,23 @@ func (s *stack) testAmbiguousCreate(t *testing.T) {
 	again := s.starter(t, append([]string{"run", "--project", project, "--flow", flowOK, "--bizdate", bizdate, "--wait"}, fastPoll...)...)
 	require.Equal(t, 4, again.Code, "%s", again)
 	assert.Contains(t, again.Stderr, "could not tell whether it triggered")
+	assert.Contains(t, again.Stderr, "--dag-id")
 	assert.Len(t, s.emu.CreatedDAGs(project, flowOK, bizdate), 1, "a retried step sends no second create")
+
+	// The refusal's next step: follow the DAG run Operation Center shows,
+	// on the bizdate's usual id, to its verdict, sending no create.
+	dag := s.emu.CreatedDAGs(project, flowOK, bizdate)[0]
+	follow := s.starter(t, append([]string{"run", "--project", project, "--flow", flowOK, "--bizdate", bizdate,
+		"--dag-id", strconv.FormatInt(dag, 10), "--wait", "--json"}, fastPoll...)...)
+	require.Equal(t, 0, follow.Code, "%s", follow)
+	var rep workflows.DagReport
+	require.NoError(t, json.Unmarshal([]byte(follow.Stdout), &rep), "%s", follow)
+	assert.Equal(t, workflows.OutcomeSucceeded, rep.Outcome)
+	assert.Equal(t, dag, rep.DagID)
+	assert.Len(t, rep.Nodes, len(dailySalesNodes))
+	assert.Len(t, s.emu.CreatedDAGs(project, flowOK, bizdate), 1, "following sends no create")
+	// Now the bizdate has a verdict: a plain start is refused as a duplicate.
+	done := s.starter(t, append([]string{"run", "--project", project, "--flow", flowOK, "--bizdate", bizdate, "--wait"}, fastPoll...)...)
+	assert.Equal(t, 2, done.Code, "%s", done)
+	assert.Len(t, s.emu.CreatedDAGs(project, flowOK, bizdate), 1)
 }

@@ -79,3 +79,53 @@ func TestLargeDagPayloadsStayUnderTheLimit(t *testing.T) {
 		t.Errorf("%d messages kept; truncated %q", kept, rep.Truncated)
 	}
 }
+
+// The longest names DataWorks allows (128 Chinese characters, 384 bytes) on
+// 5,000 nodes: names are cut at MaxNameBytes in the snapshot, and the report
+// drops its per-node table before it would pass Temporal's limit, keeping
+// the counts and the lists of failed, blocked and unfinished nodes.
+func TestLargeDagWithLongNamesStaysUnderTheLimit(t *testing.T) {
+	const n = 5000
+	long := strings.Repeat("销售日报汇总", 21) // 126 characters, 378 bytes
+	list := make([]dataworks.NodeInstance, n)
+	for i := range list {
+		st := dataworks.StatusSuccess
+		if i%2 == 0 {
+			st = dataworks.StatusFailure
+		}
+		list[i] = dataworks.NodeInstance{InstanceID: 705772600901 + int64(i), NodeName: fmt.Sprintf("%s%04d", long, i), Status: st,
+			ErrorMessage: strings.Repeat("e", 300)}
+	}
+	res := activities.Compact(list, 200, activities.Known{})
+	nodes, err := res.Nodes(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep DagReport
+	rep.Outcome = OutcomeFailed
+	rep.setNodes(nodes)
+	rep.Message = rep.summary("")
+	in := RunManualDagInput{ProjectName: "p", FlowName: "f", Continued: &Continued{DagID: 1, Nodes: nodes}}
+	for _, p := range []struct {
+		name string
+		v    any
+	}{{"search result", res}, {"continue-as-new input", in}, {"report", rep}} {
+		size := payloadSize(t, p.v)
+		t.Logf("%s: %d bytes", p.name, size)
+		if size > blobLimit {
+			t.Errorf("%s is %d bytes, over Temporal's %d", p.name, size, blobLimit)
+		}
+	}
+	if len(rep.FailedNodes) != n/2 || rep.CountsByStatus[string(dataworks.StatusSuccess)] != n/2 || rep.total() != n {
+		t.Errorf("counts: %d failed, %v, total %d", len(rep.FailedNodes), rep.CountsByStatus, rep.total())
+	}
+	if !strings.Contains(rep.Truncated, "left out of the node table") && !strings.Contains(rep.Truncated, "node table (5000 nodes) is left out") {
+		t.Errorf("truncated %q", rep.Truncated)
+	}
+	if !strings.Contains(rep.Message, "2500 of 5000 nodes failed") {
+		t.Errorf("message %q", rep.Message)
+	}
+	if len(nodes[0].Name) > activities.MaxNameBytes {
+		t.Errorf("name of %d bytes", len(nodes[0].Name))
+	}
+}

@@ -134,6 +134,50 @@ func (r *DagReport) setNodes(nodes []activities.Node) {
 	if omitted > 0 {
 		r.Truncated = fmt.Sprintf("the error messages of %d nodes are left out (shown as %q) to keep the report within Temporal's payload limit: see them in DataWorks Operation Center", omitted, activities.ErrorOmitted)
 	}
+	r.fit()
+}
+
+// reportBudget bounds the estimated size of a report's node sections, well
+// inside Temporal's 2 MiB payload limit: the report is the workflow's
+// result, its error's details and the status query's answer.
+const reportBudget = 3 << 19 // 1.5 MiB
+
+// fit keeps the report within reportBudget for very large DAGs: first the
+// succeeded nodes leave the per-node table, then the table goes; the
+// failed, blocked and unfinished lists and the counts always stay.
+func (r *DagReport) fit() {
+	if r.nodeBytes() <= reportBudget {
+		return
+	}
+	kept := r.Nodes[:0:0]
+	for _, n := range r.Nodes {
+		if n.Status != dataworks.StatusSuccess {
+			kept = append(kept, n)
+		}
+	}
+	dropped := len(r.Nodes) - len(kept)
+	r.Nodes = kept
+	what := fmt.Sprintf("the %d succeeded nodes are left out of the node table", dropped)
+	if r.nodeBytes() > reportBudget {
+		what = fmt.Sprintf("the node table (%d nodes) is left out", dropped+len(r.Nodes))
+		r.Nodes = nil
+	}
+	r.Truncated = strings.TrimPrefix(r.Truncated+"; "+what+" to keep the report within Temporal's payload limit (the counts and the failed, blocked and unfinished lists are complete)", "; ")
+}
+
+// nodeBytes estimates the JSON size of the report's node sections: about
+// 160 bytes of fields per node row, and each name again in its list.
+func (r *DagReport) nodeBytes() int {
+	n := 0
+	for _, nr := range r.Nodes {
+		n += 160 + len(nr.Name) + len(nr.ErrorMessage) + len(nr.LogTail)
+	}
+	for _, list := range [][]string{r.FailedNodes, r.BlockedNodes, r.UnfinishedNodes} {
+		for _, name := range list {
+			n += 3 + len(name)
+		}
+	}
+	return n
 }
 
 func nodeLabel(n activities.Node) string {
@@ -148,7 +192,7 @@ func nodeLabel(n activities.Node) string {
 func (r *DagReport) summary(reason string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "DataWorks DAG %d (%s/%s, bizdate %s) ", r.DagID, r.ProjectName, r.FlowName, r.Bizdate)
-	total := len(r.Nodes)
+	total := r.total()
 	switch r.Outcome {
 	case OutcomeSucceeded:
 		fmt.Fprintf(&b, "succeeded: %d of %d nodes succeeded", total, total)
@@ -198,6 +242,15 @@ func (r *DagReport) summary(reason string) string {
 		fmt.Fprintf(&b, "; %d not stopped (see stopFailures)", n)
 	}
 	return b.String()
+}
+
+// total is the number of nodes: the counts, which fit never trims.
+func (r *DagReport) total() int {
+	n := 0
+	for _, c := range r.CountsByStatus {
+		n += c
+	}
+	return max(n, len(r.Nodes))
 }
 
 // names lists up to five names.
