@@ -264,7 +264,7 @@ func TestRunRefusesBadLogSettingsBeforeDialing(t *testing.T) {
 }
 
 // The address of a TOML profile is used unless a flag or TEMPORAL_ADDRESS
-// names another: the flag's default no longer hides it.
+// names another.
 func TestParseConfigTemporalProfile(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "temporal.toml")
 	toml := "[profile.prod]\naddress = \"temporal.prod.internal:7233\"\nnamespace = \"data-platform\"\n"
