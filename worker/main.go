@@ -17,13 +17,7 @@ import (
 	// every worker, whatever its image, keeps replays deterministic.
 	_ "time/tzdata"
 
-	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/worker"
-	"go.uber.org/zap"
-
-	"github.com/manualdag/manualdag/dataworks"
 	"github.com/manualdag/manualdag/internal/logging"
-	"github.com/manualdag/manualdag/internal/temporalclient"
 )
 
 func main() {
@@ -88,70 +82,5 @@ func refuseSDKDebug(debug string) error {
 	if strings.Contains(strings.ToLower(debug), "sdk") {
 		return fmt.Errorf("DEBUG=%s makes the Alibaba SDK print signed requests and security tokens; unset DEBUG (use -log-level debug for manualdag's own detail)", debug)
 	}
-	return nil
-}
-
-// newDataWorks builds the DataWorks client and checks, before anything
-// polls, that the credential chain yields a key.
-func newDataWorks(cfg dataworks.Config) (*dataworks.Client, error) {
-	dw, err := dataworks.New(cfg)
-	if err != nil {
-		return nil, err
-	}
-	if err := dw.CheckCredentials(); err != nil {
-		return nil, err
-	}
-	return dw, nil
-}
-
-// dial connects to Temporal with the worker's logger and metrics.
-func dial(ctx context.Context, opts client.Options, logger *zap.Logger, metrics client.MetricsHandler) (client.Client, error) {
-	opts.Logger = logging.NewTemporal(logger.Named("temporal"))
-	opts.MetricsHandler = metrics
-	return temporalclient.Dial(ctx, opts)
-}
-
-func logStart(logger *zap.Logger, cfg config, dw *dataworks.Client) {
-	endpoint := cfg.DataWorks.Endpoint
-	if endpoint == "" {
-		endpoint = dataworks.EndpointForRegion(cfg.DataWorks.Region)
-	}
-	logger.Info("worker starting",
-		zap.String("temporalAddress", cfg.Temporal.HostPort),
-		zap.String("namespace", cfg.Temporal.Namespace),
-		zap.String("taskQueue", cfg.TaskQueue),
-		zap.String("dataworksEndpoint", endpoint),
-		zap.String("dataworksAPIVersion", cfg.DataWorks.APIVersion),
-		zap.String("accessKeyId", dw.AccessKeyID()),
-		zap.Float64("qps", cfg.QPS),
-		zap.Int("dailyBudget", cfg.DailyBudget),
-	)
-}
-
-// serve starts w and stops it on the first signal (a second one ends the
-// process at once) or a fatal error.
-func serve(ctx context.Context, w worker.Worker, fatal <-chan error, ready *readiness, cfg config, logger *zap.Logger) error {
-	interrupt := make(chan any)
-	go func() {
-		<-ctx.Done()
-		signal.Reset(os.Interrupt, syscall.SIGTERM)
-		logger.Info("signal received: stopping, in-flight activities may finish (a second signal stops at once)", zap.Duration("shutdownTimeout", cfg.ShutdownTimeout))
-		close(interrupt)
-	}()
-	if err := w.Start(); err != nil {
-		return fmt.Errorf("worker on task queue %q: %w", cfg.TaskQueue, err)
-	}
-	ready.started.Store(true)
-	var err error
-	select {
-	case <-interrupt:
-	case err = <-fatal:
-	}
-	ready.started.Store(false)
-	w.Stop()
-	if err != nil {
-		return fmt.Errorf("worker on task queue %q: %w", cfg.TaskQueue, err)
-	}
-	logger.Info("worker stopped")
 	return nil
 }
