@@ -42,11 +42,6 @@ func backfillCmd(ctx context.Context, args []string, getenv func(string) string,
 	if err != nil {
 		return usageErr("%v", err)
 	}
-	id := o.workflowID
-	if id == "" {
-		id = workflows.BackfillWorkflowID(in.Run.ProjectName, in.Run.FlowName, in.From, in.To)
-	}
-
 	c, err := o.conn.dial(ctx)
 	if err != nil {
 		return err
@@ -58,9 +53,26 @@ func backfillCmd(ctx context.Context, args []string, getenv func(string) string,
 			in.SearchAttributes = append(in.SearchAttributes, k.GetName())
 		}
 	}
+	run, err := startBackfill(ctx, c, o.workflowID, o.conn.taskQueue, in)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "started backfill %s (run %s)\nWeb UI: %s\n", run.GetID(), run.GetRunID(), o.conn.link(run.GetID(), run.GetRunID()))
+	if !o.wait {
+		fmt.Fprintln(stdout, run.GetID())
+		return nil
+	}
+	return waitBackfill(ctx, c, run, o.asJSON, stdout, stderr)
+}
+
+// startBackfill starts the backfill on id, by default the range's id.
+func startBackfill(ctx context.Context, c client.Client, id, taskQueue string, in workflows.BackfillManualDagInput) (client.WorkflowRun, error) {
+	if id == "" {
+		id = workflows.BackfillWorkflowID(in.Run.ProjectName, in.Run.FlowName, in.From, in.To)
+	}
 	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID:        id,
-		TaskQueue: o.conn.taskQueue,
+		TaskQueue: taskQueue,
 		// Running a backfill again is how its failed bizdates are retried:
 		// the bizdates that succeeded are skipped.
 		WorkflowIDReusePolicy:                    enums.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
@@ -71,16 +83,11 @@ func backfillCmd(ctx context.Context, args []string, getenv func(string) string,
 	if err != nil {
 		var started *serviceerror.WorkflowExecutionAlreadyStarted
 		if errors.As(err, &started) {
-			return usageErr("a backfill of %s/%s %s..%s is going on (workflow %s): follow it with `temporal workflow describe --workflow-id %s`, or cancel it with `starter cancel %s`", in.Run.ProjectName, in.Run.FlowName, in.From, in.To, id, id, id)
+			return nil, usageErr("a backfill of %s/%s %s..%s is going on (workflow %s): follow it with `temporal workflow describe --workflow-id %s`, or cancel it with `starter cancel %s`", in.Run.ProjectName, in.Run.FlowName, in.From, in.To, id, id, id)
 		}
-		return infraErr(fmt.Errorf("start workflow %s: %w", id, err))
+		return nil, infraErr(fmt.Errorf("start workflow %s: %w", id, err))
 	}
-	fmt.Fprintf(stderr, "started backfill %s (run %s)\nWeb UI: %s\n", run.GetID(), run.GetRunID(), o.conn.link(run.GetID(), run.GetRunID()))
-	if !o.wait {
-		fmt.Fprintln(stdout, run.GetID())
-		return nil
-	}
-	return waitBackfill(ctx, c, run, o.asJSON, stdout, stderr)
+	return run, nil
 }
 
 // backfillInput builds and validates the workflow's input.

@@ -17,11 +17,16 @@ import (
 	"github.com/manualdag/manualdag/workflows"
 )
 
-// connection holds the flags every command shares. TLS, mTLS and API keys
-// come from the SDK's envconfig conventions (TEMPORAL_TLS*, TEMPORAL_API_KEY,
-// TEMPORAL_PROFILE).
+// connection holds the flags every command shares. Address and namespace
+// resolve through temporalclient.Load: flag, TEMPORAL_* environment, the
+// TOML profile (TEMPORAL_CONFIG_FILE, TEMPORAL_PROFILE), default; TLS, mTLS
+// and API keys come from the environment and the profile.
 type connection struct {
-	address, namespace, taskQueue, uiURL string
+	temporal         temporalclient.Flags
+	getenv           func(string) string
+	taskQueue, uiURL string
+	// namespace is the resolved namespace, set by dial.
+	namespace string
 }
 
 func (c *connection) register(fs *flag.FlagSet, getenv func(string) string) {
@@ -31,8 +36,8 @@ func (c *connection) register(fs *flag.FlagSet, getenv func(string) string) {
 		}
 		return def
 	}
-	fs.StringVar(&c.address, "temporal-address", env("TEMPORAL_ADDRESS", "localhost:7233"), "Temporal frontend host:port (env TEMPORAL_ADDRESS)")
-	fs.StringVar(&c.namespace, "temporal-namespace", env("TEMPORAL_NAMESPACE", "default"), "Temporal namespace (env TEMPORAL_NAMESPACE)")
+	c.getenv = getenv
+	c.temporal.Register(fs)
 	fs.StringVar(&c.taskQueue, "task-queue", env("MANUALDAG_TASK_QUEUE", workflows.TaskQueue), "task queue of the manualdag workers (env MANUALDAG_TASK_QUEUE)")
 	fs.StringVar(&c.uiURL, "ui-url", env("MANUALDAG_UI_URL", "http://localhost:8233"), "Temporal Web UI base address, for links (env MANUALDAG_UI_URL)")
 }
@@ -47,16 +52,18 @@ func (c *connection) newFlagSet(name string, getenv func(string) string, stderr 
 }
 
 func (c *connection) dial(ctx context.Context) (client.Client, error) {
+	opts, err := temporalclient.Load(c.temporal, c.getenv)
+	if err != nil {
+		return nil, usageErr("%v", err)
+	}
+	c.namespace = opts.Namespace
 	// Only the SDK's warnings and errors reach the terminal.
 	z, err := logging.New(logging.FormatConsole, "warn")
 	if err != nil {
 		return nil, err
 	}
-	cl, err := temporalclient.Dial(ctx, temporalclient.Options{
-		Address:   c.address,
-		Namespace: c.namespace,
-		Logger:    logging.NewTemporal(z.WithOptions(zap.WithCaller(false))),
-	})
+	opts.Logger = logging.NewTemporal(z.WithOptions(zap.WithCaller(false)))
+	cl, err := temporalclient.Dial(ctx, opts)
 	if err != nil {
 		return nil, infraErr(err)
 	}

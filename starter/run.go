@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/manualdag/manualdag/dataworks"
 	"github.com/manualdag/manualdag/workflows"
@@ -41,48 +42,23 @@ type runOptions struct {
 
 func runCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	var o runOptions
-	fs := o.conn.newFlagSet("starter run", getenv, stderr)
-	o.registerDAG(fs)
-	fs.StringVar(&o.bizdate, "bizdate", "", "business date yyyy-MM-dd (default: yesterday in --timezone, the DataWorks convention)")
-	fs.StringVar(&o.timezone, "timezone", workflows.DefaultTimezone, "time zone of the default bizdate")
-	fs.StringVar(&o.workflowID, "workflow-id", "", "workflow id (default manualdag/<project>/<flow>/<bizdate>)")
-	fs.BoolVar(&o.allowDuplicate, "allow-duplicate", false, "start even if a run for this project, flow and bizdate is running or has succeeded: triggers another DAG run")
-	fs.Int64Var(&o.dagID, "dag-id", 0, "follow this existing DAG run of the project, flow and bizdate (from Operation Center) instead of triggering one")
-	fs.BoolVar(&o.wait, "wait", false, "wait for the DAG, show progress, print the report")
-	fs.BoolVar(&o.asJSON, "json", false, "with --wait, print the report as JSON")
+	fs := o.runFlagSet(getenv, stderr)
 	if _, err := parseFlags(fs, args, 0, "run takes flags only, e.g. starter run --project P --flow F"); err != nil {
 		return err
 	}
-	in, err := o.input(time.Now())
+	now := time.Now()
+	in, err := o.input(now)
 	if err != nil {
 		return usageErr("%v", err)
 	}
-	id := o.workflowID
-	if id == "" {
-		id = workflows.BizdateWorkflowID(in.ProjectName, in.FlowName, in.Bizdate)
-	}
-	if o.allowDuplicate && o.workflowID == "" {
-		id += "/" + strconv.FormatInt(time.Now().UnixMilli(), 10)
-	}
+	id := o.runWorkflowID(in, now)
 
 	c, err := o.conn.dial(ctx)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	opts := client.StartWorkflowOptions{
-		ID:        id,
-		TaskQueue: o.conn.taskQueue,
-		// A bizdate whose run succeeded is not triggered again by accident
-		// (a retried pipeline step); a failed one may be rerun.
-		WorkflowIDReusePolicy:    enums.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY,
-		WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
-		// Without it the SDK answers a refused start with the existing run,
-		// and the refusal below would never be said.
-		WorkflowExecutionErrorWhenAlreadyStarted: true,
-		StaticSummary:                            fmt.Sprintf("%s/%s @ %s", in.ProjectName, in.FlowName, in.Bizdate),
-		TypedSearchAttributes:                    workflows.StartSearchAttributes(in, registeredSearchAttributes(ctx, c, o.conn.namespace, stderr)),
-	}
+	opts := runStartOptions(id, o.conn.taskQueue, in, registeredSearchAttributes(ctx, c, o.conn.namespace, stderr))
 	// Following a DAG run triggers nothing, so an earlier run that may have
 	// left one behind (the usual reason to follow) does not stop it.
 	if !o.allowDuplicate && o.dagID == 0 {
@@ -104,6 +80,48 @@ func runCmd(ctx context.Context, args []string, getenv func(string) string, stdo
 		return nil
 	}
 	return waitAndReport(ctx, c, run, o.asJSON, stdout, stderr)
+}
+
+func (o *runOptions) runFlagSet(getenv func(string) string, stderr io.Writer) *flag.FlagSet {
+	fs := o.conn.newFlagSet("starter run", getenv, stderr)
+	o.registerDAG(fs)
+	fs.StringVar(&o.bizdate, "bizdate", "", "business date yyyy-MM-dd (default: yesterday in --timezone, the DataWorks convention)")
+	fs.StringVar(&o.timezone, "timezone", workflows.DefaultTimezone, "time zone of the default bizdate")
+	fs.StringVar(&o.workflowID, "workflow-id", "", "workflow id (default manualdag/<project>/<flow>/<bizdate>)")
+	fs.BoolVar(&o.allowDuplicate, "allow-duplicate", false, "start even if a run for this project, flow and bizdate is running or has succeeded: triggers another DAG run")
+	fs.Int64Var(&o.dagID, "dag-id", 0, "follow this existing DAG run of the project, flow and bizdate (from Operation Center) instead of triggering one")
+	fs.BoolVar(&o.wait, "wait", false, "wait for the DAG, show progress, print the report")
+	fs.BoolVar(&o.asJSON, "json", false, "with --wait, print the report as JSON")
+	return fs
+}
+
+// runWorkflowID is --workflow-id, or the bizdate's id; --allow-duplicate
+// without --workflow-id makes it unique.
+func (o *runOptions) runWorkflowID(in workflows.RunManualDagInput, now time.Time) string {
+	if o.workflowID != "" {
+		return o.workflowID
+	}
+	id := workflows.BizdateWorkflowID(in.ProjectName, in.FlowName, in.Bizdate)
+	if o.allowDuplicate {
+		id += "/" + strconv.FormatInt(now.UnixMilli(), 10)
+	}
+	return id
+}
+
+func runStartOptions(id, taskQueue string, in workflows.RunManualDagInput, registered func(temporal.SearchAttributeKey) bool) client.StartWorkflowOptions {
+	return client.StartWorkflowOptions{
+		ID:        id,
+		TaskQueue: taskQueue,
+		// A bizdate whose run succeeded is not triggered again by accident
+		// (a retried pipeline step); a failed one may be rerun.
+		WorkflowIDReusePolicy:    enums.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY,
+		WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+		// Without it the SDK answers a refused start with the existing run,
+		// and the refusal would never be said.
+		WorkflowExecutionErrorWhenAlreadyStarted: true,
+		StaticSummary:                            fmt.Sprintf("%s/%s @ %s", in.ProjectName, in.FlowName, in.Bizdate),
+		TypedSearchAttributes:                    workflows.StartSearchAttributes(in, registered),
+	}
 }
 
 // registerDAG registers the flags of the DAG run itself, shared by run,
@@ -158,52 +176,94 @@ func (o *runOptions) input(now time.Time) (workflows.RunManualDagInput, error) {
 	if o.project == "" || o.flow == "" {
 		return in, errors.New("--project and --flow are required")
 	}
-	if o.bizdate == "" {
-		loc, err := time.LoadLocation(o.timezone)
-		if err != nil {
-			return in, fmt.Errorf("--timezone %q is not an IANA time zone such as Asia/Shanghai", o.timezone)
-		}
-		in.Bizdate = dataworks.DefaultBizdate(now, loc)
-	} else {
+	var err error
+	if in.Bizdate, err = o.bizdateAt(now); err != nil {
+		return in, err
+	}
+	if in.DagParameters, err = parseParams(o.params); err != nil {
+		return in, err
+	}
+	if in.NodeParameters, err = parseNodeParams(o.nodeParams); err != nil {
+		return in, err
+	}
+	if err := o.setDurations(&in); err != nil {
+		return in, err
+	}
+	// Round-trip through JSON so the checks are exactly the workflow's.
+	b, err := json.Marshal(in)
+	if err != nil {
+		return in, err
+	}
+	if _, err := workflows.ParseInput(b); err != nil {
+		return in, err
+	}
+	return in, in.Validate()
+}
+
+// bizdateAt is --bizdate, or by default yesterday in --timezone.
+func (o *runOptions) bizdateAt(now time.Time) (string, error) {
+	if o.bizdate != "" {
 		d, err := dataworks.ParseBizdate(o.bizdate)
 		if err != nil {
-			return in, fmt.Errorf("--bizdate: %w", err)
+			return "", fmt.Errorf("--bizdate: %w", err)
 		}
-		in.Bizdate = d
+		return d, nil
 	}
-	if len(o.params) > 0 {
-		in.DagParameters = workflows.Params{}
-		for _, p := range o.params {
-			k, v, ok := strings.Cut(p, "=")
-			if !ok || k == "" {
-				return in, fmt.Errorf("--param %q: write it as key=value", p)
-			}
-			if _, dup := in.DagParameters[k]; dup {
-				return in, fmt.Errorf("--param %q is given twice", k)
-			}
-			in.DagParameters[k] = v
+	loc, err := time.LoadLocation(o.timezone)
+	if err != nil {
+		return "", fmt.Errorf("--timezone %q is not an IANA time zone such as Asia/Shanghai", o.timezone)
+	}
+	return dataworks.DefaultBizdate(now, loc), nil
+}
+
+// parseParams reads --param k=v; nil when none is given.
+func parseParams(flags multiFlag) (workflows.Params, error) {
+	if len(flags) == 0 {
+		return nil, nil
+	}
+	params := workflows.Params{}
+	for _, p := range flags {
+		k, v, ok := strings.Cut(p, "=")
+		if !ok || k == "" {
+			return nil, fmt.Errorf("--param %q: write it as key=value", p)
 		}
-	}
-	if len(o.nodeParams) > 0 {
-		in.NodeParameters = map[string]workflows.Params{}
-		for _, p := range o.nodeParams {
-			node, kv, ok := strings.Cut(p, ":")
-			k, v, ok2 := strings.Cut(kv, "=")
-			if !ok || !ok2 || k == "" {
-				return in, fmt.Errorf("--node-param %q: write it as NODEID:key=value, e.g. 103180025:region=east", p)
-			}
-			if _, err := dataworks.ParseNodeID(node); err != nil {
-				return in, fmt.Errorf("--node-param %q: %w", p, err)
-			}
-			if in.NodeParameters[node] == nil {
-				in.NodeParameters[node] = workflows.Params{}
-			}
-			if _, dup := in.NodeParameters[node][k]; dup {
-				return in, fmt.Errorf("--node-param %q is given twice", node+":"+k)
-			}
-			in.NodeParameters[node][k] = v
+		if _, dup := params[k]; dup {
+			return nil, fmt.Errorf("--param %q is given twice", k)
 		}
+		params[k] = v
 	}
+	return params, nil
+}
+
+// parseNodeParams reads --node-param NODEID:k=v; nil when none is given.
+func parseNodeParams(flags multiFlag) (map[string]workflows.Params, error) {
+	if len(flags) == 0 {
+		return nil, nil
+	}
+	params := map[string]workflows.Params{}
+	for _, p := range flags {
+		node, kv, ok := strings.Cut(p, ":")
+		k, v, ok2 := strings.Cut(kv, "=")
+		if !ok || !ok2 || k == "" {
+			return nil, fmt.Errorf("--node-param %q: write it as NODEID:key=value, e.g. 103180025:region=east", p)
+		}
+		if _, err := dataworks.ParseNodeID(node); err != nil {
+			return nil, fmt.Errorf("--node-param %q: %w", p, err)
+		}
+		if params[node] == nil {
+			params[node] = workflows.Params{}
+		}
+		if _, dup := params[node][k]; dup {
+			return nil, fmt.Errorf("--node-param %q is given twice", node+":"+k)
+		}
+		params[node][k] = v
+	}
+	return params, nil
+}
+
+// setDurations sets the durations given as flags; the others keep the
+// workflow's defaults.
+func (o *runOptions) setDurations(in *workflows.RunManualDagInput) error {
 	for _, d := range []struct {
 		flag, value string
 		dst         *workflows.Duration
@@ -219,17 +279,9 @@ func (o *runOptions) input(now time.Time) (workflows.RunManualDagInput, error) {
 		}
 		v, err := time.ParseDuration(d.value)
 		if err != nil || v <= 0 {
-			return in, fmt.Errorf("%s %q is not a positive duration such as 30s, 5m or 2h", d.flag, d.value)
+			return fmt.Errorf("%s %q is not a positive duration such as 30s, 5m or 2h", d.flag, d.value)
 		}
 		*d.dst = workflows.Duration(v)
 	}
-	// Round-trip through JSON so the checks are exactly the workflow's.
-	b, err := json.Marshal(in)
-	if err != nil {
-		return in, err
-	}
-	if _, err := workflows.ParseInput(b); err != nil {
-		return in, err
-	}
-	return in, in.Validate()
+	return nil
 }

@@ -132,18 +132,9 @@ func scheduleCreateOptions(id string, o *runOptions, so *scheduleOptions) (clien
 	if err != nil {
 		return opts, err
 	}
-	spec := client.ScheduleSpec{CronExpressions: so.crons, TimeZoneName: o.timezone}
-	for _, s := range so.calendars {
-		cal, err := parseCalendar(s)
-		if err != nil {
-			return opts, err
-		}
-		spec.Calendars = append(spec.Calendars, cal)
-	}
-	for _, c := range so.crons {
-		if n := len(strings.Fields(c)); n != 5 && !strings.HasPrefix(c, "@") {
-			return opts, fmt.Errorf("--cron %q has %d fields; write minute hour day-of-month month day-of-week, e.g. \"0 2 * * *\" (the time zone is --timezone)", c, n)
-		}
+	spec, err := so.spec(o.timezone)
+	if err != nil {
+		return opts, err
 	}
 	return client.ScheduleOptions{
 		ID:   id,
@@ -162,6 +153,28 @@ func scheduleCreateOptions(id string, o *runOptions, so *scheduleOptions) (clien
 		Note:          so.note,
 		Memo:          map[string]any{"project": in.ProjectName, "flow": in.FlowName},
 	}, nil
+}
+
+// spec is the schedule's spec in tz. Temporal parses the cron strings on
+// create; the SDK has no parser for either form, so --cron is checked only
+// for its number of fields, and --calendar is read here into Temporal's
+// ScheduleCalendarSpec ranges, so that a bad one is refused before anything
+// is dialled.
+func (so *scheduleOptions) spec(tz string) (client.ScheduleSpec, error) {
+	spec := client.ScheduleSpec{CronExpressions: so.crons, TimeZoneName: tz}
+	for _, c := range so.crons {
+		if n := len(strings.Fields(c)); n != 5 && !strings.HasPrefix(c, "@") {
+			return spec, fmt.Errorf("--cron %q has %d fields; write minute hour day-of-month month day-of-week, e.g. \"0 2 * * *\" (the time zone is --timezone)", c, n)
+		}
+	}
+	for _, s := range so.calendars {
+		cal, err := parseCalendar(s)
+		if err != nil {
+			return spec, err
+		}
+		spec.Calendars = append(spec.Calendars, cal)
+	}
+	return spec, nil
 }
 
 func overlapPolicy(s string) (enums.ScheduleOverlapPolicy, error) {
@@ -262,39 +275,11 @@ func scheduleList(ctx context.Context, args []string, getenv func(string) string
 		return err
 	}
 	defer c.Close()
-	iter, err := c.ScheduleClient().List(ctx, client.ScheduleListOptions{})
+	rows, err := listSchedules(ctx, c)
 	if err != nil {
 		return infraErr(fmt.Errorf("list schedules: %w", err))
 	}
-	type row struct {
-		ID      string    `json:"id"`
-		Project string    `json:"project,omitempty"`
-		Flow    string    `json:"flow,omitempty"`
-		Spec    string    `json:"spec"`
-		Paused  bool      `json:"paused"`
-		Next    time.Time `json:"nextRun,omitzero"`
-		Note    string    `json:"note,omitempty"`
-	}
-	var rows []row
-	for iter.HasNext() {
-		e, err := iter.Next()
-		if err != nil {
-			return infraErr(fmt.Errorf("list schedules: %w", err))
-		}
-		if e.WorkflowType.Name != workflows.WorkflowName {
-			continue // not manualdag's
-		}
-		r := row{ID: e.ID, Spec: specString(e.Spec), Paused: e.Paused, Note: e.Note,
-			Project: memoString(e.Memo, "project"), Flow: memoString(e.Memo, "flow")}
-		if len(e.NextActionTimes) > 0 {
-			r.Next = e.NextActionTimes[0]
-		}
-		rows = append(rows, r)
-	}
 	if asJSON {
-		if rows == nil {
-			rows = []row{}
-		}
 		return printJSON(stdout, rows)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
@@ -307,6 +292,43 @@ func scheduleList(ctx context.Context, args []string, getenv func(string) string
 		fmt.Fprintf(tw, "%s\t%s/%s\t%s\t%v\t%s\n", r.ID, r.Project, r.Flow, r.Spec, r.Paused, next)
 	}
 	return tw.Flush()
+}
+
+// scheduleRow is one schedule of `schedule list`.
+type scheduleRow struct {
+	ID      string    `json:"id"`
+	Project string    `json:"project,omitempty"`
+	Flow    string    `json:"flow,omitempty"`
+	Spec    string    `json:"spec"`
+	Paused  bool      `json:"paused"`
+	Next    time.Time `json:"nextRun,omitzero"`
+	Note    string    `json:"note,omitempty"`
+}
+
+// listSchedules lists the schedules that start RunManualDag (never nil,
+// so that JSON shows an empty list).
+func listSchedules(ctx context.Context, c client.Client) ([]scheduleRow, error) {
+	iter, err := c.ScheduleClient().List(ctx, client.ScheduleListOptions{})
+	if err != nil {
+		return nil, err
+	}
+	rows := []scheduleRow{}
+	for iter.HasNext() {
+		e, err := iter.Next()
+		if err != nil {
+			return nil, err
+		}
+		if e.WorkflowType.Name != workflows.WorkflowName {
+			continue // not manualdag's
+		}
+		r := scheduleRow{ID: e.ID, Spec: specString(e.Spec), Paused: e.Paused, Note: e.Note,
+			Project: memoString(e.Memo, "project"), Flow: memoString(e.Memo, "flow")}
+		if len(e.NextActionTimes) > 0 {
+			r.Next = e.NextActionTimes[0]
+		}
+		rows = append(rows, r)
+	}
+	return rows, nil
 }
 
 func memoString(m *commonpb.Memo, key string) string {
@@ -381,73 +403,96 @@ func scheduleDescribe(ctx context.Context, args []string, getenv func(string) st
 	if err != nil {
 		return scheduleErr("describe", pos[0], err)
 	}
-	type run struct {
-		ScheduledAt time.Time `json:"scheduledAt"`
-		StartedAt   time.Time `json:"startedAt"`
-		Bizdate     string    `json:"bizdate"`
-		WorkflowID  string    `json:"workflowId,omitempty"`
-		RunID       string    `json:"runId,omitempty"`
+	v := newScheduleView(pos[0], desc)
+	if asJSON {
+		return printJSON(stdout, v)
 	}
-	out := struct {
-		ID       string                       `json:"id"`
-		Spec     string                       `json:"spec"`
-		Timezone string                       `json:"timezone"`
-		Paused   bool                         `json:"paused"`
-		Note     string                       `json:"note,omitempty"`
-		Input    *workflows.RunManualDagInput `json:"input,omitempty"`
-		Next     []run                        `json:"nextRuns"`
-		Recent   []run                        `json:"recentRuns"`
-		Running  []string                     `json:"runningWorkflows"`
-	}{ID: pos[0], Next: []run{}, Recent: []run{}, Running: []string{}}
-	spec := desc.Schedule.Spec
-	out.Spec = specString(spec)
-	if spec != nil {
-		out.Timezone = spec.TimeZoneName
+	return printSchedule(stdout, v)
+}
+
+// scheduleView is what describe shows of a schedule.
+type scheduleView struct {
+	ID       string                       `json:"id"`
+	Spec     string                       `json:"spec"`
+	Timezone string                       `json:"timezone"`
+	Paused   bool                         `json:"paused"`
+	Note     string                       `json:"note,omitempty"`
+	Input    *workflows.RunManualDagInput `json:"input,omitempty"`
+	Next     []scheduledRun               `json:"nextRuns"`
+	Recent   []scheduledRun               `json:"recentRuns"`
+	Running  []string                     `json:"runningWorkflows"`
+}
+
+// scheduledRun is one past or coming action of a schedule.
+type scheduledRun struct {
+	ScheduledAt time.Time `json:"scheduledAt"`
+	StartedAt   time.Time `json:"startedAt"`
+	Bizdate     string    `json:"bizdate"`
+	WorkflowID  string    `json:"workflowId,omitempty"`
+	RunID       string    `json:"runId,omitempty"`
+}
+
+func newScheduleView(id string, desc *client.ScheduleDescription) scheduleView {
+	v := scheduleView{ID: id, Spec: specString(desc.Schedule.Spec), Next: []scheduledRun{}, Recent: []scheduledRun{}, Running: []string{}}
+	if spec := desc.Schedule.Spec; spec != nil {
+		v.Timezone = spec.TimeZoneName
 	}
 	if st := desc.Schedule.State; st != nil {
-		out.Paused, out.Note = st.Paused, st.Note
+		v.Paused, v.Note = st.Paused, st.Note
 	}
-	if a, ok := desc.Schedule.Action.(*client.ScheduleWorkflowAction); ok && len(a.Args) == 1 {
-		if p, ok := a.Args[0].(*commonpb.Payload); ok {
-			var in workflows.RunManualDagInput
-			if converter.GetDefaultDataConverter().FromPayload(p, &in) == nil {
-				out.Input = &in
-				if in.Timezone != "" {
-					out.Timezone = in.Timezone
-				}
-			}
-		}
+	// The input's time zone decides the bizdates, when it has one.
+	if v.Input = actionInput(desc.Schedule.Action); v.Input != nil && v.Input.Timezone != "" {
+		v.Timezone = v.Input.Timezone
 	}
 	for _, t := range desc.Info.NextActionTimes {
-		out.Next = append(out.Next, run{ScheduledAt: t, Bizdate: bizdateFor(t, out.Timezone)})
+		v.Next = append(v.Next, scheduledRun{ScheduledAt: t, Bizdate: bizdateFor(t, v.Timezone)})
 	}
 	for _, a := range desc.Info.RecentActions {
-		r := run{ScheduledAt: a.ScheduleTime, StartedAt: a.ActualTime, Bizdate: bizdateFor(a.ScheduleTime, out.Timezone)}
+		r := scheduledRun{ScheduledAt: a.ScheduleTime, StartedAt: a.ActualTime, Bizdate: bizdateFor(a.ScheduleTime, v.Timezone)}
 		if w := a.StartWorkflowResult; w != nil {
 			r.WorkflowID, r.RunID = w.WorkflowID, w.FirstExecutionRunID
 		}
-		out.Recent = append(out.Recent, r)
+		v.Recent = append(v.Recent, r)
 	}
 	for _, w := range desc.Info.RunningWorkflows {
-		out.Running = append(out.Running, w.WorkflowID)
+		v.Running = append(v.Running, w.WorkflowID)
 	}
-	if asJSON {
-		return printJSON(stdout, out)
+	return v
+}
+
+// actionInput is the RunManualDag input of a schedule's action; nil for an
+// action that is not manualdag's.
+func actionInput(action client.ScheduleAction) *workflows.RunManualDagInput {
+	a, ok := action.(*client.ScheduleWorkflowAction)
+	if !ok || len(a.Args) != 1 {
+		return nil
 	}
-	fmt.Fprintf(stdout, "schedule %s: %s, paused %v", out.ID, out.Spec, out.Paused)
-	if out.Note != "" {
-		fmt.Fprintf(stdout, " (%s)", out.Note)
+	p, ok := a.Args[0].(*commonpb.Payload)
+	if !ok {
+		return nil
 	}
-	fmt.Fprintln(stdout)
-	if in := out.Input; in != nil {
-		fmt.Fprintf(stdout, "runs %s/%s, bizdate: the day before the scheduled time in %s\n", in.ProjectName, in.FlowName, out.Timezone)
+	var in workflows.RunManualDagInput
+	if converter.GetDefaultDataConverter().FromPayload(p, &in) != nil {
+		return nil
 	}
-	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	return &in
+}
+
+func printSchedule(w io.Writer, v scheduleView) error {
+	fmt.Fprintf(w, "schedule %s: %s, paused %v", v.ID, v.Spec, v.Paused)
+	if v.Note != "" {
+		fmt.Fprintf(w, " (%s)", v.Note)
+	}
+	fmt.Fprintln(w)
+	if in := v.Input; in != nil {
+		fmt.Fprintf(w, "runs %s/%s, bizdate: the day before the scheduled time in %s\n", in.ProjectName, in.FlowName, v.Timezone)
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "\tSCHEDULED\tBIZDATE\tWORKFLOW")
-	for _, r := range out.Recent {
+	for _, r := range v.Recent {
 		fmt.Fprintf(tw, "recent\t%s\t%s\t%s\n", r.ScheduledAt.Format(time.RFC3339), r.Bizdate, r.WorkflowID)
 	}
-	for _, r := range out.Next {
+	for _, r := range v.Next {
 		fmt.Fprintf(tw, "next\t%s\t%s\t-\n", r.ScheduledAt.Format(time.RFC3339), r.Bizdate)
 	}
 	return tw.Flush()

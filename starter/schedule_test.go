@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 
 	"github.com/manualdag/manualdag/workflows"
 )
@@ -140,4 +141,32 @@ BIZDATE     OUTCOME    DAG ID  FAILED NODES  MESSAGE
 2024-06-02  FAILED     8       a,b           failed: 2 nodes
 `
 	assert.Equal(t, want, b.String())
+}
+
+// describe shows the bizdates in the time zone of the action's input.
+func TestNewScheduleView(t *testing.T) {
+	p, err := converter.GetDefaultDataConverter().ToPayload(workflows.RunManualDagInput{ProjectName: "p", FlowName: "f", Timezone: "Asia/Shanghai"})
+	require.NoError(t, err)
+	at := time.Date(2024, 6, 1, 18, 0, 0, 0, time.UTC) // 02:00 on 2 June in Shanghai
+	v := newScheduleView("daily", &client.ScheduleDescription{
+		Schedule: client.Schedule{
+			Action: &client.ScheduleWorkflowAction{Args: []any{p}},
+			Spec:   &client.ScheduleSpec{CronExpressions: []string{"0 2 * * *"}},
+			State:  &client.ScheduleState{Paused: true, Note: "holiday"},
+		},
+		Info: client.ScheduleInfo{NextActionTimes: []time.Time{at}},
+	})
+	assert.Equal(t, "0 2 * * * (UTC)", v.Spec)
+	assert.Equal(t, "Asia/Shanghai", v.Timezone)
+	assert.True(t, v.Paused)
+	require.NotNil(t, v.Input)
+	assert.Equal(t, "p", v.Input.ProjectName)
+	require.Len(t, v.Next, 1)
+	assert.Equal(t, "2024-06-01", v.Next[0].Bizdate)
+	assert.Empty(t, v.Recent)
+
+	var out bytes.Buffer
+	require.NoError(t, printSchedule(&out, v))
+	assert.Contains(t, out.String(), "schedule daily: 0 2 * * * (UTC), paused true (holiday)\nruns p/f, bizdate: the day before the scheduled time in Asia/Shanghai")
+	assert.Contains(t, out.String(), "next  2024-06-01T18:00:00Z  2024-06-01  -")
 }

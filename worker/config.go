@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -9,16 +10,20 @@ import (
 	"strings"
 	"time"
 
+	"go.temporal.io/sdk/client"
+
 	"github.com/manualdag/manualdag/dataworks"
 	"github.com/manualdag/manualdag/internal/logging"
+	"github.com/manualdag/manualdag/internal/temporalclient"
 	"github.com/manualdag/manualdag/workflows"
 )
 
 // config is everything the worker reads at start. Each field has a flag and
-// an environment variable; the flag wins. Temporal connection settings beyond
-// address and namespace (TLS, mTLS, API key, gRPC metadata, a TOML profile)
-// come from the SDK's envconfig conventions: TEMPORAL_TLS*,
-// TEMPORAL_API_KEY, TEMPORAL_CONFIG_FILE, TEMPORAL_PROFILE, …
+// an environment variable; the flag wins. The Temporal connection resolves
+// through temporalclient.Load, as the starter's does: the flag, the
+// environment variable, the TOML profile (TEMPORAL_CONFIG_FILE,
+// TEMPORAL_PROFILE), the default; TLS, mTLS, API key and gRPC metadata come
+// from the SDK's envconfig conventions (TEMPORAL_TLS*, TEMPORAL_API_KEY, …).
 //
 //	flag                         env                                  default
 //	-temporal-address            TEMPORAL_ADDRESS                     localhost:7233
@@ -40,9 +45,10 @@ import (
 //	-log-format                  MANUALDAG_LOG_FORMAT                 json
 //	-log-level                   MANUALDAG_LOG_LEVEL                  info
 type config struct {
-	TemporalAddress   string
-	TemporalNamespace string
-	TaskQueue         string
+	// Temporal holds the resolved connection settings; Dial adds the logger
+	// and the metrics handler.
+	Temporal  client.Options
+	TaskQueue string
 
 	DataWorks dataworks.Config
 	// QPS caps DataWorks calls per second across every worker of the task
@@ -77,93 +83,129 @@ type config struct {
 // parseConfig reads flags over environment over defaults. getenv is injected
 // so that tests do not touch the process environment.
 func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
-	env := func(name, def string) string {
-		if v := strings.TrimSpace(getenv(name)); v != "" {
-			return v
-		}
-		return def
-	}
 	var c config
-	var timeout, qps, workers, daily, maxConc, pollers, shutdown, quota string
-	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.StringVar(&c.TemporalAddress, "temporal-address", env("TEMPORAL_ADDRESS", "localhost:7233"), "Temporal frontend host:port (env TEMPORAL_ADDRESS)")
-	fs.StringVar(&c.TemporalNamespace, "temporal-namespace", env("TEMPORAL_NAMESPACE", "default"), "Temporal namespace (env TEMPORAL_NAMESPACE)")
-	fs.StringVar(&c.TaskQueue, "task-queue", env("MANUALDAG_TASK_QUEUE", workflows.TaskQueue), "task queue to serve (env MANUALDAG_TASK_QUEUE)")
-	fs.StringVar(&c.DataWorks.Region, "dataworks-region", env("DATAWORKS_REGION", "cn-shanghai"), "Alibaba Cloud region of the DataWorks workspace (env DATAWORKS_REGION)")
-	fs.StringVar(&c.DataWorks.Endpoint, "dataworks-endpoint", env("DATAWORKS_ENDPOINT", ""), "DataWorks host[:port], overrides the region's endpoint (env DATAWORKS_ENDPOINT)")
-	fs.StringVar(&c.DataWorks.Scheme, "dataworks-scheme", env("DATAWORKS_SCHEME", "https"), "https, or http for a loopback endpoint only (env DATAWORKS_SCHEME)")
-	fs.StringVar(&c.DataWorks.APIVersion, "dataworks-api-version", env("DATAWORKS_API_VERSION", dataworks.APIVersion2018), "2018-06-01 or 2020-05-18 (env DATAWORKS_API_VERSION)")
-	fs.StringVar(&timeout, "dataworks-timeout", env("DATAWORKS_TIMEOUT", "10s"), "whole-request timeout of one DataWorks call (env DATAWORKS_TIMEOUT)")
-	fs.StringVar(&qps, "dataworks-qps", env("MANUALDAG_DATAWORKS_QPS", "5"), "DataWorks calls per second across the whole task queue; 0 = no limit (env MANUALDAG_DATAWORKS_QPS)")
-	fs.StringVar(&workers, "dataworks-workers", env("MANUALDAG_DATAWORKS_WORKERS", "1"), "how many workers share -dataworks-qps: each sends at most qps/workers DataWorks requests in any one second (env MANUALDAG_DATAWORKS_WORKERS)")
-	fs.StringVar(&daily, "dataworks-daily-budget", env("MANUALDAG_DATAWORKS_DAILY_BUDGET", "0"), "DataWorks calls a day that polling may spend across the whole task queue: waits stretch so that the open DAG runs share it; 0 = no budget (env MANUALDAG_DATAWORKS_DAILY_BUDGET)")
-	fs.StringVar(&maxConc, "max-concurrent-activities", env("MANUALDAG_MAX_CONCURRENT_ACTIVITIES", "20"), "DataWorks calls in flight in this worker (env MANUALDAG_MAX_CONCURRENT_ACTIVITIES)")
-	fs.StringVar(&pollers, "task-pollers", env("MANUALDAG_TASK_POLLERS", "2"), "long polls kept open for workflow tasks, and as many for activity tasks (env MANUALDAG_TASK_POLLERS)")
-	fs.StringVar(&shutdown, "shutdown-timeout", env("MANUALDAG_SHUTDOWN_TIMEOUT", "30s"), "how long a stopping worker lets in-flight calls finish (env MANUALDAG_SHUTDOWN_TIMEOUT)")
-	fs.StringVar(&quota, "quota-backoff", env("MANUALDAG_QUOTA_BACKOFF", ""), "wait before calling again after DataWorks said the daily API quota is spent, plus up to as much jitter; default 30m (env MANUALDAG_QUOTA_BACKOFF)")
-	fs.StringVar(&c.MetricsAddress, "metrics-address", env("MANUALDAG_METRICS_ADDRESS", defaultMetricsAddress), `host:port of the Prometheus /metrics and the /healthz and /readyz endpoints; "off" or "" disables them (env MANUALDAG_METRICS_ADDRESS)`)
-	fs.StringVar(&c.LogFormat, "log-format", env("MANUALDAG_LOG_FORMAT", logging.FormatJSON), "json or console (env MANUALDAG_LOG_FORMAT)")
-	fs.StringVar(&c.LogLevel, "log-level", env("MANUALDAG_LOG_LEVEL", "info"), "debug, info, warn or error (env MANUALDAG_LOG_LEVEL)")
+	var raw rawConfig
+	fs := c.flagSet(&raw, getenv, stderr)
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected argument %q: the worker takes only flags (see -h)", fs.Arg(0))
 	}
-
 	var err error
-	if c.DataWorks.RequestTimeout, err = positiveDuration("dataworks-timeout", timeout); err != nil {
+	if c.Temporal, err = temporalclient.Load(raw.temporal, getenv); err != nil {
 		return c, err
+	}
+	if c.TaskQueue == "" {
+		return c, errors.New("task-queue must not be empty")
+	}
+	if err := c.parseDurations(raw); err != nil {
+		return c, err
+	}
+	if err := c.parseNumbers(raw); err != nil {
+		return c, err
+	}
+	if err := c.parseMetricsAddress(); err != nil {
+		return c, err
+	}
+	return c, c.DataWorks.Validate()
+}
+
+// rawConfig are the settings that parseConfig checks after the flags are
+// read, as the text given.
+type rawConfig struct {
+	temporal                                       temporalclient.Flags
+	timeout, qps, workers, daily, maxConc, pollers string
+	shutdown, quota                                string
+}
+
+// flagSet declares every flag, with its environment variable as default.
+func (c *config) flagSet(raw *rawConfig, getenv func(string) string, stderr io.Writer) *flag.FlagSet {
+	env := func(name, def string) string {
+		if v := strings.TrimSpace(getenv(name)); v != "" {
+			return v
+		}
+		return def
+	}
+	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	raw.temporal.Register(fs)
+	fs.StringVar(&c.TaskQueue, "task-queue", env("MANUALDAG_TASK_QUEUE", workflows.TaskQueue), "task queue to serve (env MANUALDAG_TASK_QUEUE)")
+	fs.StringVar(&c.DataWorks.Region, "dataworks-region", env("DATAWORKS_REGION", "cn-shanghai"), "Alibaba Cloud region of the DataWorks workspace (env DATAWORKS_REGION)")
+	fs.StringVar(&c.DataWorks.Endpoint, "dataworks-endpoint", env("DATAWORKS_ENDPOINT", ""), "DataWorks host[:port], overrides the region's endpoint (env DATAWORKS_ENDPOINT)")
+	fs.StringVar(&c.DataWorks.Scheme, "dataworks-scheme", env("DATAWORKS_SCHEME", "https"), "https, or http for a loopback endpoint only (env DATAWORKS_SCHEME)")
+	fs.StringVar(&c.DataWorks.APIVersion, "dataworks-api-version", env("DATAWORKS_API_VERSION", dataworks.APIVersion2018), "2018-06-01 or 2020-05-18 (env DATAWORKS_API_VERSION)")
+	fs.StringVar(&raw.timeout, "dataworks-timeout", env("DATAWORKS_TIMEOUT", "10s"), "whole-request timeout of one DataWorks call (env DATAWORKS_TIMEOUT)")
+	fs.StringVar(&raw.qps, "dataworks-qps", env("MANUALDAG_DATAWORKS_QPS", "5"), "DataWorks calls per second across the whole task queue; 0 = no limit (env MANUALDAG_DATAWORKS_QPS)")
+	fs.StringVar(&raw.workers, "dataworks-workers", env("MANUALDAG_DATAWORKS_WORKERS", "1"), "how many workers share -dataworks-qps: each sends at most qps/workers DataWorks requests in any one second (env MANUALDAG_DATAWORKS_WORKERS)")
+	fs.StringVar(&raw.daily, "dataworks-daily-budget", env("MANUALDAG_DATAWORKS_DAILY_BUDGET", "0"), "DataWorks calls a day that polling may spend across the whole task queue: waits stretch so that the open DAG runs share it; 0 = no budget (env MANUALDAG_DATAWORKS_DAILY_BUDGET)")
+	fs.StringVar(&raw.maxConc, "max-concurrent-activities", env("MANUALDAG_MAX_CONCURRENT_ACTIVITIES", "20"), "DataWorks calls in flight in this worker (env MANUALDAG_MAX_CONCURRENT_ACTIVITIES)")
+	fs.StringVar(&raw.pollers, "task-pollers", env("MANUALDAG_TASK_POLLERS", "2"), "long polls kept open for workflow tasks, and as many for activity tasks (env MANUALDAG_TASK_POLLERS)")
+	fs.StringVar(&raw.shutdown, "shutdown-timeout", env("MANUALDAG_SHUTDOWN_TIMEOUT", "30s"), "how long a stopping worker lets in-flight calls finish (env MANUALDAG_SHUTDOWN_TIMEOUT)")
+	fs.StringVar(&raw.quota, "quota-backoff", env("MANUALDAG_QUOTA_BACKOFF", ""), "wait before calling again after DataWorks said the daily API quota is spent, plus up to as much jitter; default 30m (env MANUALDAG_QUOTA_BACKOFF)")
+	fs.StringVar(&c.MetricsAddress, "metrics-address", env("MANUALDAG_METRICS_ADDRESS", defaultMetricsAddress), `host:port of the Prometheus /metrics and the /healthz and /readyz endpoints; "off" or "" disables them (env MANUALDAG_METRICS_ADDRESS)`)
+	fs.StringVar(&c.LogFormat, "log-format", env("MANUALDAG_LOG_FORMAT", logging.FormatJSON), "json or console (env MANUALDAG_LOG_FORMAT)")
+	fs.StringVar(&c.LogLevel, "log-level", env("MANUALDAG_LOG_LEVEL", "info"), "debug, info, warn or error (env MANUALDAG_LOG_LEVEL)")
+	return fs
+}
+
+func (c *config) parseDurations(raw rawConfig) error {
+	var err error
+	if c.DataWorks.RequestTimeout, err = positiveDuration("dataworks-timeout", raw.timeout); err != nil {
+		return err
 	}
 	if c.DataWorks.RequestTimeout > maxRequestTimeout {
 		// A create still in flight when its heartbeat timeout (30s) passes
 		// is written off as "outcome unknown" and its DAG id lost.
-		return c, fmt.Errorf("dataworks-timeout %s is too long: at most %s, so that a trigger's reply arrives within its 30s heartbeat timeout", c.DataWorks.RequestTimeout, maxRequestTimeout)
+		return fmt.Errorf("dataworks-timeout %s is too long: at most %s, so that a trigger's reply arrives within its 30s heartbeat timeout", c.DataWorks.RequestTimeout, maxRequestTimeout)
 	}
-	if c.ShutdownTimeout, err = positiveDuration("shutdown-timeout", shutdown); err != nil {
-		return c, err
+	if c.ShutdownTimeout, err = positiveDuration("shutdown-timeout", raw.shutdown); err != nil {
+		return err
 	}
-	if quota != "" {
-		if c.QuotaBackoff, err = positiveDuration("quota-backoff", quota); err != nil {
-			return c, err
+	if raw.quota != "" {
+		if c.QuotaBackoff, err = positiveDuration("quota-backoff", raw.quota); err != nil {
+			return err
 		}
 	}
-	if c.QPS, err = strconv.ParseFloat(qps, 64); err != nil || c.QPS < 0 {
-		return c, fmt.Errorf("dataworks-qps %q must be a number ≥ 0 (calls per second; 0 = no limit)", qps)
+	return nil
+}
+
+func (c *config) parseNumbers(raw rawConfig) error {
+	var err error
+	if c.QPS, err = strconv.ParseFloat(raw.qps, 64); err != nil || c.QPS < 0 {
+		return fmt.Errorf("dataworks-qps %q must be a number ≥ 0 (calls per second; 0 = no limit)", raw.qps)
 	}
-	if c.Workers, err = strconv.Atoi(workers); err != nil || c.Workers < 1 {
-		return c, fmt.Errorf("dataworks-workers %q must be a whole number ≥ 1 (the workers of the task queue that share -dataworks-qps)", workers)
+	if c.Workers, err = strconv.Atoi(raw.workers); err != nil || c.Workers < 1 {
+		return fmt.Errorf("dataworks-workers %q must be a whole number ≥ 1 (the workers of the task queue that share -dataworks-qps)", raw.workers)
 	}
 	if c.QPS > 0 {
 		c.DataWorks.MaxQPS = c.QPS / float64(c.Workers)
 	}
-	if c.DailyBudget, err = strconv.Atoi(daily); err != nil || c.DailyBudget < 0 {
-		return c, fmt.Errorf("dataworks-daily-budget %q must be a whole number ≥ 0 (calls a day; 0 = no budget)", daily)
+	if c.DailyBudget, err = strconv.Atoi(raw.daily); err != nil || c.DailyBudget < 0 {
+		return fmt.Errorf("dataworks-daily-budget %q must be a whole number ≥ 0 (calls a day; 0 = no budget)", raw.daily)
 	}
-	if c.MaxConcurrentActivities, err = strconv.Atoi(maxConc); err != nil || c.MaxConcurrentActivities < 1 {
-		return c, fmt.Errorf("max-concurrent-activities %q must be a whole number ≥ 1", maxConc)
+	if c.MaxConcurrentActivities, err = strconv.Atoi(raw.maxConc); err != nil || c.MaxConcurrentActivities < 1 {
+		return fmt.Errorf("max-concurrent-activities %q must be a whole number ≥ 1", raw.maxConc)
 	}
-	if c.TaskPollers, err = strconv.Atoi(pollers); err != nil || c.TaskPollers < 2 || c.TaskPollers > 64 {
+	if c.TaskPollers, err = strconv.Atoi(raw.pollers); err != nil || c.TaskPollers < 2 || c.TaskPollers > 64 {
 		// The SDK refuses a single workflow task poller (it needs one for
 		// the sticky queue and one for the normal queue).
-		return c, fmt.Errorf("task-pollers %q must be a whole number from 2 to 64", pollers)
+		return fmt.Errorf("task-pollers %q must be a whole number from 2 to 64", raw.pollers)
 	}
+	return nil
+}
+
+func (c *config) parseMetricsAddress() error {
 	if c.MetricsAddress == "off" {
 		c.MetricsAddress = ""
 	}
-	if c.MetricsAddress != "" {
-		if _, _, err := net.SplitHostPort(c.MetricsAddress); err != nil {
-			return c, fmt.Errorf("metrics-address %q is not host:port (e.g. :9090 or 127.0.0.1:9090; \"off\" disables): %v", c.MetricsAddress, err)
-		}
+	if c.MetricsAddress == "" {
+		return nil
 	}
-	if c.TemporalAddress == "" || c.TemporalNamespace == "" || c.TaskQueue == "" {
-		return c, fmt.Errorf("temporal-address, temporal-namespace and task-queue must not be empty")
+	if _, _, err := net.SplitHostPort(c.MetricsAddress); err != nil {
+		return fmt.Errorf("metrics-address %q is not host:port (e.g. :9090 or 127.0.0.1:9090; \"off\" disables): %v", c.MetricsAddress, err)
 	}
-	if err := c.DataWorks.Validate(); err != nil {
-		return c, err
-	}
-	return c, nil
+	return nil
 }
 
 // defaultMetricsAddress serves the metrics and health endpoints on every

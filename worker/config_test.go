@@ -5,16 +5,29 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"os"
+	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"go.temporal.io/sdk/client"
 
 	"github.com/manualdag/manualdag/dataworks"
 	"github.com/manualdag/manualdag/workflows"
 )
 
+// envOf is an environment of m only: unless m names one, the Temporal
+// config file is one that does not exist, so that no profile on the machine
+// running the tests counts.
 func envOf(m map[string]string) func(string) string {
-	return func(k string) string { return m[k] }
+	return func(k string) string {
+		if v, ok := m[k]; ok || k != "TEMPORAL_CONFIG_FILE" {
+			return v
+		}
+		return "/nonexistent/temporal.toml"
+	}
 }
 
 func TestParseConfigDefaults(t *testing.T) {
@@ -24,9 +37,8 @@ func TestParseConfigDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := config{
-		TemporalAddress:   "localhost:7233",
-		TemporalNamespace: "default",
-		TaskQueue:         workflows.TaskQueue,
+		Temporal:  client.Options{HostPort: "localhost:7233", Namespace: "default"},
+		TaskQueue: workflows.TaskQueue,
 		DataWorks: dataworks.Config{
 			Region:         "cn-shanghai",
 			Scheme:         "https",
@@ -43,7 +55,7 @@ func TestParseConfigDefaults(t *testing.T) {
 		LogFormat:               "json",
 		LogLevel:                "info",
 	}
-	if c != want {
+	if !reflect.DeepEqual(c, want) {
 		t.Errorf("defaults\n got %+v\nwant %+v", c, want)
 	}
 	if stderr.Len() > 0 {
@@ -75,9 +87,8 @@ func TestParseConfigEnvironment(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := config{
-		TemporalAddress:   "temporal.internal:7233",
-		TemporalNamespace: "data-platform",
-		TaskQueue:         "dw-q",
+		Temporal:  client.Options{HostPort: "temporal.internal:7233", Namespace: "data-platform"},
+		TaskQueue: "dw-q",
 		DataWorks: dataworks.Config{
 			Region:         "cn-beijing",
 			Endpoint:       "127.0.0.1:8089",
@@ -96,7 +107,7 @@ func TestParseConfigEnvironment(t *testing.T) {
 		LogFormat:               "console",
 		LogLevel:                "debug",
 	}
-	if c != want {
+	if !reflect.DeepEqual(c, want) {
 		t.Errorf("from the environment\n got %+v\nwant %+v", c, want)
 	}
 }
@@ -107,8 +118,8 @@ func TestParseConfigBlankEnvironmentIsUnset(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.TemporalAddress != "localhost:7233" || c.DataWorks.RequestTimeout != 10*time.Second {
-		t.Errorf("got %q, %v", c.TemporalAddress, c.DataWorks.RequestTimeout)
+	if c.Temporal.HostPort != "localhost:7233" || c.DataWorks.RequestTimeout != 10*time.Second {
+		t.Errorf("got %q, %v", c.Temporal.HostPort, c.DataWorks.RequestTimeout)
 	}
 }
 
@@ -135,9 +146,8 @@ func TestParseConfigFlagsWinOverEnvironment(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := config{
-		TemporalAddress:   "flag-host:7233",
-		TemporalNamespace: "flag-ns",
-		TaskQueue:         "flag-q",
+		Temporal:  client.Options{HostPort: "flag-host:7233", Namespace: "flag-ns"},
+		TaskQueue: "flag-q",
 		DataWorks: dataworks.Config{
 			Region:         "cn-hangzhou",
 			Endpoint:       "localhost:9000",
@@ -154,7 +164,7 @@ func TestParseConfigFlagsWinOverEnvironment(t *testing.T) {
 		LogFormat:               "json",
 		LogLevel:                "warn",
 	}
-	if c != want {
+	if !reflect.DeepEqual(c, want) {
 		t.Errorf("flags over environment\n got %+v\nwant %+v", c, want)
 	}
 }
@@ -184,7 +194,8 @@ func TestParseConfigInvalid(t *testing.T) {
 		{"daily budget not a number", nil, map[string]string{"MANUALDAG_DATAWORKS_DAILY_BUDGET": "100/day"}, `dataworks-daily-budget "100/day" must be a whole number ≥ 0`},
 		{"zero concurrency", []string{"-max-concurrent-activities", "0"}, nil, `max-concurrent-activities "0" must be a whole number ≥ 1`},
 		{"fractional concurrency", []string{"-max-concurrent-activities", "2.5"}, nil, `max-concurrent-activities "2.5" must be a whole number ≥ 1`},
-		{"empty address", []string{"-temporal-address", ""}, nil, "temporal-address, temporal-namespace and task-queue must not be empty"},
+		{"empty address", []string{"-temporal-address", ""}, nil, "temporal-address must not be empty"},
+		{"empty namespace", []string{"-temporal-namespace="}, nil, "temporal-namespace must not be empty"},
 		{"empty task queue", []string{"-task-queue="}, nil, "must not be empty"},
 		{"http to the public endpoint", nil, map[string]string{"DATAWORKS_SCHEME": "http"},
 			`Scheme http is allowed only for a loopback Endpoint (127.0.0.1, ::1, localhost), not "dataworks.cn-shanghai.aliyuncs.com": use https`},
@@ -249,5 +260,30 @@ func TestRunRefusesBadLogSettingsBeforeDialing(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("env %v: %v, want %q", tc.env, err, tc.want)
 		}
+	}
+}
+
+// The address of a TOML profile is used unless a flag or TEMPORAL_ADDRESS
+// names another.
+func TestParseConfigTemporalProfile(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "temporal.toml")
+	toml := "[profile.prod]\naddress = \"temporal.prod.internal:7233\"\nnamespace = \"data-platform\"\n"
+	if err := os.WriteFile(file, []byte(toml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := envOf(map[string]string{"TEMPORAL_CONFIG_FILE": file, "TEMPORAL_PROFILE": "prod"})
+	c, err := parseConfig(nil, env, &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Temporal.HostPort != "temporal.prod.internal:7233" || c.Temporal.Namespace != "data-platform" {
+		t.Errorf("from the profile: got %s, namespace %s", c.Temporal.HostPort, c.Temporal.Namespace)
+	}
+	c, err = parseConfig([]string{"-temporal-address", "flag-host:7233"}, env, &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Temporal.HostPort != "flag-host:7233" || c.Temporal.Namespace != "data-platform" {
+		t.Errorf("flag over the profile: got %s, namespace %s", c.Temporal.HostPort, c.Temporal.Namespace)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/manualdag/manualdag/internal/temporalclient"
 	"github.com/manualdag/manualdag/workflows"
 )
 
@@ -16,7 +17,7 @@ func TestSearchAttributesScript(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, k := range workflows.SearchAttributeKeys() {
-		if line := `"` + k.GetName() + " " + typeName(k.GetValueType()) + `"`; !strings.Contains(string(b), line) {
+		if line := `"` + k.GetName() + " " + temporalclient.TypeName(k.GetValueType()) + `"`; !strings.Contains(string(b), line) {
 			t.Errorf("deployments/temporal/search-attributes.sh lacks %s", line)
 		}
 	}

@@ -160,6 +160,23 @@ func reportWaiting(ctx context.Context, c client.Client, namespace, taskQueue st
 	}
 }
 
+// countWaiting runs reportWaiting for the daily budget and the
+// MetricDagsWaiting gauge until stop is called; without either it does
+// nothing.
+func countWaiting(c client.Client, cfg config, metrics client.MetricsHandler, b *budget, logger *zap.Logger) (stop func()) {
+	if metrics == nil && cfg.DailyBudget <= 0 {
+		return func() {}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	onCount := func(n int64) { b.waiting.Store(n) }
+	if metrics != nil {
+		gauge := metrics.WithTags(map[string]string{"namespace": cfg.Temporal.Namespace, "task_queue": cfg.TaskQueue}).Gauge(MetricDagsWaiting)
+		onCount = func(n int64) { b.waiting.Store(n); gauge.Update(float64(n)) }
+	}
+	go reportWaiting(ctx, c, cfg.Temporal.Namespace, cfg.TaskQueue, onCount, logger)
+	return cancel
+}
+
 // startTelemetry serves the metrics and health endpoints on addr ("" = no
 // endpoint: a nil handler, the SDK then reports nothing). stop shuts them
 // down.
