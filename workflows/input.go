@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/manualdag/manualdag/activities"
 	"github.com/manualdag/manualdag/dataworks"
 )
 
@@ -98,7 +97,7 @@ type RunManualDagInput struct {
 
 	// Continued is set by the workflow itself when it continues as new: the
 	// run it carries on has been triggered already.
-	Continued *Continued `json:"continued,omitempty"`
+	Continued *WatchState `json:"continued,omitempty"`
 
 	// decodeErr is what UnmarshalJSON found wrong; Validate reports it.
 	decodeErr error
@@ -144,31 +143,6 @@ type LogTailOptions struct {
 	// MaxBytesTotal caps the tails of one report. Default 32768, at most
 	// 262144.
 	MaxBytesTotal int `json:"maxBytesTotal,omitempty"`
-}
-
-// Continued is the state a run hands to its continuation.
-type Continued struct {
-	DagID       int64             `json:"dagId"`
-	TriggeredAt time.Time         `json:"triggeredAt"`
-	Deadline    time.Time         `json:"deadline"`
-	Polls       int               `json:"polls"`
-	Unchanged   int               `json:"unchanged,omitempty"`
-	CountPolls  int               `json:"countPolls,omitempty"`
-	Trouble     trouble           `json:"trouble,omitzero"`
-	StableSince time.Time         `json:"stableSince"`
-	Nodes       []activities.Node `json:"nodes,omitempty"`
-	Digest      string            `json:"digest,omitempty"`
-	Layout      string            `json:"layout,omitempty"`
-	Errors      string            `json:"errors,omitempty"`
-	Runs        int               `json:"runs"`
-	// StartedAt is the first run's start (the origin of timeout); Ops the
-	// state of operations (log tails, reruns under way, notes).
-	StartedAt time.Time `json:"startedAt,omitzero"`
-	Ops       *OpsState `json:"ops,omitempty"`
-	// Profile is what the flow's earlier runs taught (predictive polling);
-	// ProfileLoaded says it was looked up, found or not.
-	Profile       *Profile `json:"profile,omitempty"`
-	ProfileLoaded bool     `json:"profileLoaded,omitempty"`
 }
 
 // Limits and defaults of the input.

@@ -143,8 +143,8 @@ func (d *deadline) stop() {
 
 // unsupported says why the instance operations cannot be used, or "".
 func (r *run) unsupported() string {
-	if r.ops.Unsupported != "" {
-		return r.ops.Unsupported
+	if r.st.Ops.Unsupported != "" {
+		return r.st.Ops.Unsupported
 	}
 	if r.s.create.APIVersion == dataworks.APIVersion2018 {
 		return "the input asks for apiVersion " + dataworks.APIVersion2018
@@ -172,7 +172,7 @@ func (r *run) record(ctx workflow.Context, op string, nodes []string, detail str
 }
 
 func (r *run) pending(id int64) bool {
-	_, ok := r.ops.Reruns[id]
+	_, ok := r.st.Ops.Reruns[id]
 	return ok
 }
 
@@ -194,7 +194,7 @@ func (r *run) opsOptions(ctx workflow.Context, scheduleToClose time.Duration, su
 }
 
 func (r *run) label(id int64) string {
-	for _, n := range r.nodes {
+	for _, n := range r.st.Nodes {
 		if n.ID == id {
 			return nodeLabel(n)
 		}
@@ -228,7 +228,7 @@ func (r *run) operationsRef() string {
 func (r *run) showNodes(nodes []activities.Node) {
 	r.report.setNodes(nodes)
 	for i, n := range nodes {
-		if l, ok := r.ops.Logs[n.ID]; ok && n.Status == dataworks.StatusFailure && l.Finish == n.Finish {
+		if l, ok := r.st.Ops.Logs[n.ID]; ok && n.Status == dataworks.StatusFailure && l.Finish == n.Finish {
 			r.report.Nodes[i].LogTail = l.Tail
 		}
 	}
@@ -239,19 +239,19 @@ func (r *run) showNodes(nodes []activities.Node) {
 func (r *run) fetchLogs(ctx workflow.Context) {
 	var ids []int64
 	failed := map[int64]activities.Node{}
-	for _, n := range r.nodes {
+	for _, n := range r.st.Nodes {
 		if n.Status != dataworks.StatusFailure {
 			continue
 		}
 		failed[n.ID] = n
-		if l, ok := r.ops.Logs[n.ID]; !ok || l.Finish != n.Finish {
+		if l, ok := r.st.Ops.Logs[n.ID]; !ok || l.Finish != n.Finish {
 			ids = append(ids, n.ID)
 		}
 	}
 	// A log whose node is no longer failed gives its share back.
-	for id := range r.ops.Logs {
+	for id := range r.st.Ops.Logs {
 		if _, ok := failed[id]; !ok {
-			delete(r.ops.Logs, id)
+			delete(r.st.Ops.Logs, id)
 		}
 	}
 	if len(ids) == 0 {
@@ -259,9 +259,9 @@ func (r *run) fetchLogs(ctx workflow.Context) {
 	}
 	mark := func(tails map[int64]string) {
 		for _, id := range ids {
-			r.ops.Logs[id] = NodeLog{Finish: failed[id].Finish, Tail: tails[id]}
+			r.st.Ops.Logs[id] = NodeLog{Finish: failed[id].Finish, Tail: tails[id]}
 		}
-		r.showNodes(r.nodes)
+		r.showNodes(r.st.Nodes)
 	}
 	if why := r.unsupported(); why != "" {
 		r.note("failed-node logs: DataWorks API %s has no GetInstanceLog (%s); read the logs of %s in %s, or run with apiVersion %s",
@@ -270,13 +270,13 @@ func (r *run) fetchLogs(ctx workflow.Context) {
 		return
 	}
 	used := 0
-	for id, l := range r.ops.Logs {
+	for id, l := range r.st.Ops.Logs {
 		if !slices.Contains(ids, id) {
 			used += len(l.Tail)
 		}
 	}
 	per := min(r.s.logPerNode, (r.s.logTotal-used)/len(ids))
-	left := r.deadline.Sub(workflow.Now(ctx))
+	left := r.st.Deadline.Sub(workflow.Now(ctx))
 	switch {
 	case per < minLogTail:
 		r.note("failed-node logs: the report's cap of %d bytes (logTail.maxBytesTotal) is used up; read the logs of %s in %s",
@@ -302,7 +302,7 @@ func (r *run) fetchLogs(ctx workflow.Context) {
 	case err != nil:
 		r.note("failed-node logs of %s could not be fetched (%v); read them in %s", strings.Join(r.labels(ids), ", "), err, r.operationsRef())
 	case res.Unsupported != "":
-		r.ops.Unsupported = res.Unsupported
+		r.st.Ops.Unsupported = res.Unsupported
 		r.note("failed-node logs: DataWorks API %s has no GetInstanceLog (%s); read the logs of %s in %s, or run with apiVersion %s",
 			dataworks.APIVersion2018, res.Unsupported, strings.Join(r.labels(ids), ", "), r.operationsRef(), dataworks.APIVersion2020)
 	}
@@ -316,9 +316,9 @@ func (r *run) fetchLogs(ctx workflow.Context) {
 // left its failure, or failed again), or that DataWorks never showed.
 func (r *run) settleReruns(ctx workflow.Context) {
 	now := workflow.Now(ctx)
-	for id, p := range r.ops.Reruns {
+	for id, p := range r.st.Ops.Reruns {
 		shown := true
-		for _, n := range r.nodes {
+		for _, n := range r.st.Nodes {
 			if n.ID == id {
 				shown = n.Status != dataworks.StatusFailure || n.Finish != p.Finish
 			}
@@ -329,20 +329,20 @@ func (r *run) settleReruns(ctx workflow.Context) {
 			shown = true
 		}
 		if shown {
-			delete(r.ops.Reruns, id)
+			delete(r.st.Ops.Reruns, id)
 		}
 	}
 }
 
 // holdForReruns keeps a FAILED verdict open while a rerun has not shown.
 func (r *run) holdForReruns(d Decision) Decision {
-	if d.Outcome != OutcomeFailed || len(r.ops.Reruns) == 0 {
+	if d.Outcome != OutcomeFailed || len(r.st.Ops.Reruns) == 0 {
 		return d
 	}
 	var recheck time.Time
 	var ids []int64
-	for _, id := range slices.Sorted(maps.Keys(r.ops.Reruns)) {
-		p := r.ops.Reruns[id]
+	for _, id := range slices.Sorted(maps.Keys(r.st.Ops.Reruns)) {
+		p := r.st.Ops.Reruns[id]
 		ids = append(ids, id)
 		if at := p.At.Add(rerunSettle); recheck.IsZero() || at.Before(recheck) {
 			recheck = at
@@ -389,7 +389,7 @@ func (r *run) rerunTargets(req RerunRequest) ([]activities.Node, error) {
 		}
 	}
 	if len(req.Nodes) == 0 {
-		for _, n := range r.nodes {
+		for _, n := range r.st.Nodes {
 			if n.Status == dataworks.StatusFailure && !r.pending(n.ID) {
 				add(n)
 			}
@@ -403,9 +403,9 @@ func (r *run) rerunTargets(req RerunRequest) ([]activities.Node, error) {
 		want = strings.TrimSpace(want)
 		id, _ := strconv.ParseInt(want, 10, 64)
 		var found *activities.Node
-		for i, n := range r.nodes {
+		for i, n := range r.st.Nodes {
 			if n.ID == id || n.Name == want {
-				found = &r.nodes[i]
+				found = &r.st.Nodes[i]
 				break
 			}
 		}
@@ -434,11 +434,11 @@ func (r *run) rerunFailed(ctx workflow.Context, req RerunRequest) (RerunResult, 
 		ids = append(ids, n.ID)
 		// Pending before the call, so that a second request is refused
 		// and the loop does not call the DAG failed meanwhile.
-		r.ops.Reruns[n.ID] = PendingRerun{Finish: n.Finish, At: now}
+		r.st.Ops.Reruns[n.ID] = PendingRerun{Finish: n.Finish, At: now}
 	}
 	forget := func(ids []int64) {
 		for _, id := range ids {
-			delete(r.ops.Reruns, id)
+			delete(r.st.Ops.Reruns, id)
 		}
 	}
 	var a *activities.Activities
@@ -456,7 +456,7 @@ func (r *run) rerunFailed(ctx workflow.Context, req RerunRequest) (RerunResult, 
 	}
 	if res.Unsupported != "" {
 		forget(ids)
-		r.ops.Unsupported = res.Unsupported
+		r.st.Ops.Unsupported = res.Unsupported
 		return RerunResult{}, r.validateRerun(ctx, req)
 	}
 	failedIDs := make([]int64, 0, len(res.Failures))
@@ -490,11 +490,11 @@ func (r *run) newDeadlineFor(req ExtendDeadlineRequest) (time.Time, error) {
 	var at time.Time
 	if req.By > 0 {
 		set++
-		at = r.deadline.Add(req.By.D())
+		at = r.st.Deadline.Add(req.By.D())
 	}
 	if req.Timeout > 0 {
 		set++
-		at = r.startedAt.Add(req.Timeout.D())
+		at = r.st.StartedAt.Add(req.Timeout.D())
 	}
 	if !req.Until.IsZero() {
 		set++
@@ -503,13 +503,13 @@ func (r *run) newDeadlineFor(req ExtendDeadlineRequest) (time.Time, error) {
 	if set != 1 {
 		return time.Time{}, errors.New(`give exactly one of by (e.g. "2h"), timeout (a new overall timeout from the start, e.g. "36h") or until (RFC 3339 time)`)
 	}
-	if !at.After(r.deadline) {
+	if !at.After(r.st.Deadline) {
 		return time.Time{}, fmt.Errorf("the new deadline %s is not later than the current one, %s; to stop earlier, cancel the workflow",
-			at.UTC().Format(time.RFC3339), r.deadline.UTC().Format(time.RFC3339))
+			at.UTC().Format(time.RFC3339), r.st.Deadline.UTC().Format(time.RFC3339))
 	}
-	if limit := r.startedAt.Add(MaxTimeout); at.After(limit) {
+	if limit := r.st.StartedAt.Add(MaxTimeout); at.After(limit) {
 		return time.Time{}, fmt.Errorf("the new deadline %s is more than %v after the workflow's start (%s)",
-			at.UTC().Format(time.RFC3339), MaxTimeout, r.startedAt.UTC().Format(time.RFC3339))
+			at.UTC().Format(time.RFC3339), MaxTimeout, r.st.StartedAt.UTC().Format(time.RFC3339))
 	}
 	return at, nil
 }
@@ -530,8 +530,8 @@ func (r *run) extendDeadline(ctx workflow.Context, req ExtendDeadlineRequest) (E
 	if err != nil {
 		return ExtendDeadlineResult{}, err
 	}
-	res := ExtendDeadlineResult{Previous: r.deadline, Deadline: at}
-	r.deadline = at
+	res := ExtendDeadlineResult{Previous: r.st.Deadline, Deadline: at}
+	r.st.Deadline = at
 	if r.dl != nil {
 		r.dl.set(ctx, at)
 	}
@@ -550,7 +550,7 @@ func (r *run) stopUnfinished(ctx workflow.Context, why string) {
 	r.stopping = true
 	if u := r.unsupported(); u != "" {
 		var open []string
-		for _, n := range r.nodes {
+		for _, n := range r.st.Nodes {
 			if !n.Status.Terminal() {
 				open = append(open, nodeLabel(n))
 			}
@@ -568,7 +568,7 @@ func (r *run) stopUnfinished(ctx workflow.Context, why string) {
 	defer bound.stop()
 	accepted := map[int64]bool{}
 	refused := map[int64]string{}
-	cur := r.nodes
+	cur := r.st.Nodes
 	var a *activities.Activities
 	for round := 0; ; round++ {
 		if round > 0 || len(cur) == 0 {
@@ -597,7 +597,7 @@ func (r *run) stopUnfinished(ctx workflow.Context, why string) {
 					refused[id] = err.Error()
 				}
 			case res.Unsupported != "":
-				r.ops.Unsupported = res.Unsupported
+				r.st.Ops.Unsupported = res.Unsupported
 				r.stopUnfinished(ctx, why) // writes the note
 				return
 			}

@@ -55,7 +55,7 @@ func TestLargeDagPayloadsStayUnderTheLimit(t *testing.T) {
 	rep.Outcome = OutcomeFailed
 	rep.setNodes(nodes)
 	rep.Message = rep.summary("")
-	in := RunManualDagInput{ProjectName: "p", FlowName: "f", Continued: &Continued{DagID: 1, Nodes: nodes}}
+	in := RunManualDagInput{ProjectName: "p", FlowName: "f", Continued: &WatchState{DagID: 1, Nodes: nodes}}
 	for _, p := range []struct {
 		name string
 		v    any
@@ -105,7 +105,7 @@ func TestLargeDagWithLongNamesStaysUnderTheLimit(t *testing.T) {
 	rep.Outcome = OutcomeFailed
 	rep.setNodes(nodes)
 	rep.Message = rep.summary("")
-	in := RunManualDagInput{ProjectName: "p", FlowName: "f", Continued: &Continued{DagID: 1, Nodes: nodes}}
+	in := RunManualDagInput{ProjectName: "p", FlowName: "f", Continued: &WatchState{DagID: 1, Nodes: nodes}}
 	for _, p := range []struct {
 		name string
 		v    any

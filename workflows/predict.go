@@ -20,10 +20,10 @@ const (
 // loadProfile reads the flow's earlier runs once per watch (a continued run
 // carries the result); any failure only means polling without predictions.
 func (r *run) loadProfile(ctx workflow.Context) {
-	if !r.s.predictive || r.profileLoaded {
+	if !r.s.predictive || r.st.ProfileLoaded {
 		return
 	}
-	r.profileLoaded = true
+	r.st.ProfileLoaded = true
 	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: 10 * time.Second,
 		Summary:             "learn from earlier runs of " + r.s.create.ProjectName + "/" + r.s.create.FlowName,
@@ -39,12 +39,12 @@ func (r *run) loadProfile(ctx workflow.Context) {
 		r.logger.Warn("Could not read earlier runs of the flow: polling without predictions", "error", err)
 		return
 	}
-	r.profile = ProfileOf(res.Runs)
-	if r.profile == nil {
+	r.st.Profile = ProfileOf(res.Runs)
+	if r.st.Profile == nil {
 		r.logger.Info("Polling without predictions", "reason", res.Note)
 		return
 	}
-	r.logger.Info("Polling predicted from earlier runs", "runs", r.profile.Runs(), "nodes", len(r.profile.Names))
+	r.logger.Info("Polling predicted from earlier runs", "runs", r.st.Profile.Runs(), "nodes", len(r.st.Profile.Names))
 }
 
 // historyFull reports whether the run's history nears the bounds at which it
@@ -58,7 +58,7 @@ func (r *run) historyFull(ctx workflow.Context) bool {
 // flow's later runs to learn from, unless it succeeded only after a rerun
 // through the rerunFailed update (a rerun from the console is not seen).
 func (r *run) keepTimings(ctx workflow.Context) {
-	if len(r.nodes) == 0 || r.report.TriggeredAt.IsZero() || r.in.DagID != 0 {
+	if len(r.st.Nodes) == 0 || r.report.TriggeredAt.IsZero() || r.in.DagID != 0 {
 		return // a followed DAG's trigger time is unknown: its timings would be offset
 	}
 	for _, op := range r.report.Operations {
@@ -66,7 +66,7 @@ func (r *run) keepTimings(ctx workflow.Context) {
 			return // a run that needed a rerun is no measure of the next
 		}
 	}
-	t := TimingsOf(r.nodes, r.report.TriggeredAt)
+	t := TimingsOf(r.st.Nodes, r.report.TriggeredAt)
 	if err := workflow.UpsertMemo(ctx, map[string]any{activities.MemoTimings: t}); err != nil {
 		r.logger.Warn("Could not keep the run's timings in its memo", "error", err)
 	}
@@ -119,14 +119,14 @@ func (r *run) refresh(ctx workflow.Context) {
 		r.logger.Warn("Could not read the nodes once more before reporting", "error", err)
 		return
 	}
-	nodes, err := res.Nodes(r.nodes)
+	nodes, err := res.Nodes(r.st.Nodes)
 	if err != nil {
 		return
 	}
 	r.report.Polls += max(res.Polls, 1)
-	if res.Digest != r.digest {
-		r.nodes, r.digest, r.layout, r.errorsDigest = nodes, res.Digest, res.LayoutDigest, res.ErrorsDigest
-		r.stableSince = workflow.Now(ctx)
+	if res.Digest != r.st.Digest {
+		r.st.Nodes, r.st.Digest, r.st.Layout, r.st.Errors = nodes, res.Digest, res.LayoutDigest, res.ErrorsDigest
+		r.st.StableSince = workflow.Now(ctx)
 		r.report.setNodes(nodes)
 	}
 }

@@ -58,11 +58,11 @@ func (t trouble) err(dagID int64) error {
 
 // troubled records a search that gave nothing to judge on.
 func (r *run) troubled(ctx workflow.Context, what string) {
-	if !r.trouble.active() {
-		r.trouble.Since = workflow.Now(ctx)
+	if !r.st.Trouble.active() {
+		r.st.Trouble.Since = workflow.Now(ctx)
 	}
-	r.trouble.What = what
-	r.trouble.Polls++
-	r.unchanged++
-	r.logger.Warn("Search gave nothing to judge on; keeping the last snapshot", "problem", what, "since", r.trouble.Since)
+	r.st.Trouble.What = what
+	r.st.Trouble.Polls++
+	r.st.Unchanged++
+	r.logger.Warn("Search gave nothing to judge on; keeping the last snapshot", "problem", what, "since", r.st.Trouble.Since)
 }

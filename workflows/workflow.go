@@ -6,7 +6,6 @@ package workflows
 import (
 	"errors"
 	"fmt"
-	"maps"
 	"time"
 
 	"go.temporal.io/sdk/log"
@@ -84,50 +83,34 @@ func RunManualDag(ctx workflow.Context, in RunManualDagInput) (_ DagReport, err 
 	return r.watch(ctx)
 }
 
-// run is one workflow run's state; a continued run restores it from
-// RunManualDagInput.Continued.
+// run is one workflow run. What it carries across continue-as-new is st;
+// the rest is rebuilt by every run (settings, logger, timers, channels) or
+// lives in the report.
 type run struct {
 	in     RunManualDagInput
 	s      settings
+	st     WatchState
 	policy PollPolicy
 	logger log.Logger
 	report DagReport
-
-	deadline     time.Time
-	stableSince  time.Time
-	nodes        []activities.Node
-	digest       string
-	layout       string
-	errorsDigest string
-	unchanged    int
-	countPolls   int     // searches in a row that saw len(nodes) nodes
-	trouble      trouble // searches that gave nothing to judge on
-	polls        int     // this run's
-	runs         int
-	seed         uint64
+	seed   uint64 // of the poll jitter, from the workflow id
+	polls  int    // searches of this run, for continue-as-new
 
 	// Operations (operations.go).
-	startedAt time.Time // the first run's start: the origin of timeout
-	dl        *deadline // armed by watch
-	wake      workflow.Channel
-	ops       OpsState
-	stopping  bool // stopping the DAG run: updates are refused
-	closed    bool // the outcome is final: updates are refused
+	dl       *deadline // armed by watch
+	wake     workflow.Channel
+	stopping bool // stopping the DAG run: updates are refused
+	closed   bool // the outcome is final: updates are refused
 
 	vis visibility // search attributes and current details (visibility.go)
 
-	// Daily quota (quota.go): quotaUntil is set while DataWorks says the
-	// quota is spent.
+	// quotaUntil is set while DataWorks says the daily quota is spent
+	// (quota.go); pollFloor is the least wait the worker's daily API budget
+	// allows, from the last search; window is the next poll's repeat window
+	// (predict.go).
 	quotaUntil time.Time
-
-	// Predictive polling (predict.go): profile holds the flow's earlier
-	// runs once loaded; pollFloor is the least wait the worker's daily API
-	// budget allows, from the last search; window is the next poll's repeat
-	// window.
-	profile       *Profile
-	profileLoaded bool
-	pollFloor     time.Duration
-	window        window
+	pollFloor  time.Duration
+	window     window
 }
 
 func (r *run) setup(ctx workflow.Context, in RunManualDagInput) error {
@@ -146,33 +129,15 @@ func (r *run) setup(ctx workflow.Context, in RunManualDagInput) error {
 	r.seed = JitterSeed(info.WorkflowExecution.ID)
 	r.report.Bizdate = s.create.Bizdate
 	r.logger = log.With(r.logger, "project", in.ProjectName, "flow", in.FlowName, "bizdate", s.create.Bizdate)
-	r.ops = OpsState{Logs: map[int64]NodeLog{}, Reruns: map[int64]PendingRerun{}}
 	if c := in.Continued; c != nil {
-		r.startedAt = c.StartedAt
-		if r.startedAt.IsZero() {
-			r.startedAt = c.Deadline.Add(-s.timeout)
-		}
-		if o := c.Ops; o != nil {
-			r.ops.Unsupported = o.Unsupported
-			maps.Copy(r.ops.Logs, o.Logs)
-			maps.Copy(r.ops.Reruns, o.Reruns)
-			r.report.Operations, r.report.Notes = o.Operations, o.Notes
-		}
-		r.deadline, r.stableSince = c.Deadline, c.StableSince
-		r.nodes, r.digest, r.layout, r.errorsDigest, r.unchanged = c.Nodes, c.Digest, c.Layout, c.Errors, c.Unchanged
-		r.countPolls, r.trouble = c.CountPolls, c.Trouble
-		r.runs = c.Runs + 1
-		r.report.DagID, r.report.TriggeredAt, r.report.Polls = c.DagID, c.TriggeredAt, c.Polls
-		r.report.Outcome = OutcomeRunning
-		r.nodes = c.Nodes
-		r.profile, r.profileLoaded = c.Profile, c.ProfileLoaded
-		r.showNodes(c.Nodes)
+		r.resume(*c)
 		r.logger = log.With(r.logger, "dagId", c.DagID)
-		r.logger.Info("Continuing to watch the DAG run", "polls", c.Polls, "run", r.runs)
+		r.logger.Info("Continuing to watch the DAG run", "polls", c.Polls, "run", r.st.Runs)
 		return nil
 	}
-	r.startedAt = now
-	r.deadline = now.Add(s.timeout)
+	r.st.Ops = OpsState{Logs: map[int64]NodeLog{}, Reruns: map[int64]PendingRerun{}}
+	r.st.StartedAt = now
+	r.st.Deadline = now.Add(s.timeout)
 	return nil
 }
 
@@ -258,7 +223,7 @@ func (r *run) follow(ctx workflow.Context, dagID int64) {
 	now := workflow.Now(ctx)
 	r.report.DagID, r.report.TriggeredAt, r.report.Outcome = dagID, now, OutcomeRunning
 	r.report.Message = r.report.summary("")
-	r.stableSince = now
+	r.st.StableSince = now
 	r.logger = log.With(r.logger, "dagId", dagID)
 	r.logger.Info("Following an existing DAG run; nothing is triggered")
 	r.note("this run follows DAG %d, which it did not trigger (input dagId)", dagID)
@@ -299,7 +264,7 @@ func (r *run) trigger(ctx workflow.Context) error {
 	now := workflow.Now(ctx)
 	r.report.DagID, r.report.TriggeredAt, r.report.Outcome = dagID, now, OutcomeRunning
 	r.report.Message = r.report.summary("")
-	r.stableSince = now
+	r.st.StableSince = now
 	r.logger = log.With(r.logger, "dagId", dagID)
 	r.logger.Info("DAG run triggered")
 	if err := workflow.UpsertMemo(ctx, map[string]any{"dagId": dagID}); err != nil {
@@ -329,7 +294,7 @@ func (r *run) create(ctx workflow.Context) (int64, error) {
 			return dagID, err
 		}
 		wait := createBackoff(attempt, err)
-		if ctx.Err() != nil || attempt >= createMaxAttempts || !workflow.Now(ctx).Add(wait).Before(r.deadline) {
+		if ctx.Err() != nil || attempt >= createMaxAttempts || !workflow.Now(ctx).Add(wait).Before(r.st.Deadline) {
 			return 0, r.notTriggered(err)
 		}
 		r.logger.Warn("Trigger not sent; retrying", "attempt", attempt, "in", wait, "error", err)
@@ -350,7 +315,7 @@ func (r *run) create(ctx workflow.Context) (int64, error) {
 func (r *run) createAttempt(ctx workflow.Context, attempt int32) (int64, error) {
 	c := r.s.create
 	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		ScheduleToCloseTimeout: r.deadline.Sub(workflow.Now(ctx)),
+		ScheduleToCloseTimeout: r.st.Deadline.Sub(workflow.Now(ctx)),
 		StartToCloseTimeout:    createStartToClose,
 		HeartbeatTimeout:       createHeartbeat,
 		WaitForCancellation:    true,
@@ -435,7 +400,7 @@ func createBackoff(attempt int32, err error) time.Duration {
 // watch polls until the outcome is final, the deadline passes, or the run
 // continues as new.
 func (r *run) watch(ctx workflow.Context) (DagReport, error) {
-	r.dl = newDeadline(ctx, "deadline", r.deadline)
+	r.dl = newDeadline(ctx, "deadline", r.st.Deadline)
 	defer r.dl.stop()
 	r.policy = r.s.pollPolicy()
 	r.loadProfile(ctx)
@@ -458,25 +423,25 @@ func (r *run) watch(ctx workflow.Context) (DagReport, error) {
 				return r.report, r.canceled(ctx)
 			}
 			if r.dl.passed(ctx) {
-				return r.finish(ctx, Decide(r.nodes, r.timing(ctx)))
+				return r.finish(ctx, Decide(r.st.Nodes, r.timing(ctx)))
 			}
 			continue
 		}
-		if r.trouble.active() {
+		if r.st.Trouble.active() {
 			// Nothing fit to judge on: no verdict on the last snapshot, which
 			// may be stale, until a search lists the nodes again.
-			if r.trouble.expired(workflow.Now(ctx)) {
-				return r.report, r.stopWatching(ctx, r.trouble.err(r.report.DagID))
+			if r.st.Trouble.expired(workflow.Now(ctx)) {
+				return r.report, r.stopWatching(ctx, r.st.Trouble.err(r.report.DagID))
 			}
-			r.report.Message = r.report.summary(r.trouble.reason())
+			r.report.Message = r.report.summary(r.st.Trouble.reason())
 			r.publish(ctx)
 			r.window = window{}
-			r.sleep(ctx, r.trouble.wait())
+			r.sleep(ctx, r.st.Trouble.wait())
 			if ctx.Err() != nil {
 				return r.report, r.canceled(ctx)
 			}
 			if r.dl.passed(ctx) {
-				return r.finish(ctx, Decide(r.nodes, r.timing(ctx)))
+				return r.finish(ctx, Decide(r.st.Nodes, r.timing(ctx)))
 			}
 			continue
 		}
@@ -487,7 +452,7 @@ func (r *run) watch(ctx workflow.Context) (DagReport, error) {
 			}
 		}
 		r.settleReruns(ctx)
-		d := r.holdForReruns(Decide(r.nodes, r.timing(ctx)))
+		d := r.holdForReruns(Decide(r.st.Nodes, r.timing(ctx)))
 		if d.Outcome.Final() {
 			return r.finish(ctx, d)
 		}
@@ -501,14 +466,14 @@ func (r *run) watch(ctx workflow.Context) (DagReport, error) {
 			Polls:        r.report.Polls,
 			SinceTrigger: workflow.Now(ctx).Sub(r.report.TriggeredAt),
 			Changed:      changed,
-			Unchanged:    r.unchanged,
-			Active:       countNodes(r.nodes, dataworks.Status.Active),
-			Total:        len(r.nodes),
+			Unchanged:    r.st.Unchanged,
+			Active:       countNodes(r.st.Nodes, dataworks.Status.Active),
+			Total:        len(r.st.Nodes),
 			Seed:         r.seed,
 			Now:          workflow.Now(ctx),
 			TriggeredAt:  r.report.TriggeredAt,
-			Nodes:        r.nodes,
-			Profile:      r.profile,
+			Nodes:        r.st.Nodes,
+			Profile:      r.st.Profile,
 		})
 		wait = max(wait, r.pollFloor)
 		r.window = window{}
@@ -526,7 +491,7 @@ func (r *run) watch(ctx workflow.Context) (DagReport, error) {
 			return r.report, r.canceled(ctx)
 		}
 		if r.dl.passed(ctx) {
-			return r.finish(ctx, Decide(r.nodes, r.timing(ctx)))
+			return r.finish(ctx, Decide(r.st.Nodes, r.timing(ctx)))
 		}
 	}
 }
@@ -535,18 +500,18 @@ func (r *run) timing(ctx workflow.Context) Timing {
 	return Timing{
 		Now:            workflow.Now(ctx),
 		TriggeredAt:    r.report.TriggeredAt,
-		Deadline:       r.deadline,
-		StableSince:    r.stableSince,
+		Deadline:       r.st.Deadline,
+		StableSince:    r.st.StableSince,
 		BlockedGrace:   r.s.blockedGrace,
 		EmptyListGrace: r.s.emptyListGrace,
 
 		WaitForRecovery: r.s.waitForRecovery,
 
 		ListSettle:      r.s.listSettle,
-		CountPolls:      r.countPolls,
-		ExpectedNodes:   r.profile.MinNodes(),
+		CountPolls:      r.st.CountPolls,
+		ExpectedNodes:   r.st.Profile.MinNodes(),
 		PartialListWait: 2 * r.s.listSettle,
-		Stale:           r.trouble.active(),
+		Stale:           r.st.Trouble.active(),
 	}
 }
 
@@ -555,8 +520,8 @@ func (r *run) timing(ctx workflow.Context) Timing {
 func (r *run) poll(ctx workflow.Context) (bool, error) {
 	in := r.searchInput()
 	in.RepeatEvery, in.RepeatPolls = r.window.every, r.window.polls
-	in.KnownNodes = len(r.nodes)
-	in.KnownFailed = countNodes(r.nodes, func(s dataworks.Status) bool { return s == dataworks.StatusFailure })
+	in.KnownNodes = len(r.st.Nodes)
+	in.KnownFailed = countNodes(r.st.Nodes, func(s dataworks.Status) bool { return s == dataworks.StatusFailure })
 	res, done, searchErr := r.search(ctx, in, r.dl, 0)
 	if !done || ctx.Err() != nil {
 		return false, nil // the deadline passed or the workflow was cancelled: the caller sees which
@@ -582,11 +547,11 @@ func (r *run) poll(ctx workflow.Context) (bool, error) {
 			if appErr.Details(&polls) == nil && polls > 1 {
 				r.report.Polls += int(polls) - 1 // one is counted above
 			}
-			r.unchanged++
-			r.countPolls++
-			r.trouble = trouble{}
+			r.st.Unchanged++
+			r.st.CountPolls++
+			r.st.Trouble = trouble{}
 			return false, nil
-		case errors.As(searchErr, &appErr) && appErr.Type() == activities.ErrDagNotFound && len(r.nodes) == 0:
+		case errors.As(searchErr, &appErr) && appErr.Type() == activities.ErrDagNotFound && len(r.st.Nodes) == 0:
 			// Not listed yet: an empty list, which Decide tolerates for a while.
 			r.logger.Info("DataWorks does not know the DAG id yet", "error", searchErr)
 			res = activities.Compact(nil, 0, activities.Known{})
@@ -599,34 +564,34 @@ func (r *run) poll(ctx workflow.Context) (bool, error) {
 			return false, r.stopWatching(ctx, searchErr)
 		}
 	}
-	if len(r.nodes) > 0 && res.Count < len(r.nodes) {
+	if len(r.st.Nodes) > 0 && res.Count < len(r.st.Nodes) {
 		// Node instances do not vanish from a DAG run: a reply that lists
 		// fewer (none at all, typically) is an anomaly of the reply, and
 		// the last full snapshot stays the one judged.
-		r.troubled(ctx, fmt.Sprintf("DataWorks listed %d node instances of DAG %d, after %d earlier", res.Count, r.report.DagID, len(r.nodes)))
+		r.troubled(ctx, fmt.Sprintf("DataWorks listed %d node instances of DAG %d, after %d earlier", res.Count, r.report.DagID, len(r.st.Nodes)))
 		return false, nil
 	}
-	nodes, err := res.Nodes(r.nodes)
+	nodes, err := res.Nodes(r.st.Nodes)
 	if err != nil {
 		// The digests fell out of step; ask for everything next time.
 		r.logger.Warn("Search result does not fit the known snapshot", "error", err)
-		r.digest, r.layout, r.errorsDigest = "", "", ""
+		r.st.Digest, r.st.Layout, r.st.Errors = "", "", ""
 		return false, nil
 	}
-	r.trouble = trouble{}
-	if len(nodes) == len(r.nodes) && r.countPolls > 0 {
-		r.countPolls++
+	r.st.Trouble = trouble{}
+	if len(nodes) == len(r.st.Nodes) && r.st.CountPolls > 0 {
+		r.st.CountPolls++
 	} else {
-		r.countPolls = 1
+		r.st.CountPolls = 1
 	}
-	changed := res.Digest != r.digest
-	r.nodes, r.digest, r.layout, r.errorsDigest = nodes, res.Digest, res.LayoutDigest, res.ErrorsDigest
+	changed := res.Digest != r.st.Digest
+	r.st.Nodes, r.st.Digest, r.st.Layout, r.st.Errors = nodes, res.Digest, res.LayoutDigest, res.ErrorsDigest
 	if changed {
-		r.stableSince, r.unchanged = now, 0
+		r.st.StableSince, r.st.Unchanged = now, 0
 		r.report.setNodes(nodes)
 		r.logger.Debug("DAG run changed", "nodes", len(nodes), "counts", r.report.CountsByStatus)
 	} else {
-		r.unchanged++
+		r.st.Unchanged++
 	}
 	return changed, nil
 }
@@ -639,9 +604,9 @@ func (r *run) searchInput() activities.SearchInput {
 		DagID:       r.report.DagID,
 		APIVersion:  r.s.create.APIVersion,
 		ProjectEnv:  r.s.create.ProjectEnv,
-		KnownDigest: r.digest,
-		KnownLayout: r.layout,
-		KnownErrors: r.errorsDigest,
+		KnownDigest: r.st.Digest,
+		KnownLayout: r.st.Layout,
+		KnownErrors: r.st.Errors,
 	}
 }
 
@@ -740,12 +705,12 @@ func (r *run) finish(ctx workflow.Context, d Decision) (DagReport, error) {
 	r.closed = true
 	if d.Outcome == OutcomeTimedOut {
 		r.refresh(ctx)
-		d = Decide(r.nodes, r.timing(ctx))
+		d = Decide(r.st.Nodes, r.timing(ctx))
 	}
 	r.awaitHandlers(ctx)
 	r.report.Outcome = d.Outcome
 	r.report.FinishedAt = workflow.Now(ctx)
-	r.showNodes(r.nodes)
+	r.showNodes(r.st.Nodes)
 	if d.Outcome == OutcomeTimedOut {
 		if r.s.stopOnDeadline {
 			r.stopUnfinished(ctx, "the deadline passed")
@@ -795,31 +760,7 @@ func (r *run) continueAsNew(ctx workflow.Context) error {
 	next := r.in
 	// The bizdate is fixed now; a timezone beside it would be refused.
 	next.Timezone = ""
-	next.Continued = &Continued{
-		DagID:         r.report.DagID,
-		TriggeredAt:   r.report.TriggeredAt,
-		Deadline:      r.deadline,
-		Polls:         r.report.Polls,
-		Unchanged:     r.unchanged,
-		CountPolls:    r.countPolls,
-		Trouble:       r.trouble,
-		StableSince:   r.stableSince,
-		Nodes:         r.nodes,
-		Digest:        r.digest,
-		Layout:        r.layout,
-		Errors:        r.errorsDigest,
-		Runs:          r.runs,
-		StartedAt:     r.startedAt,
-		Profile:       r.profile,
-		ProfileLoaded: r.profileLoaded,
-		Ops: &OpsState{
-			Unsupported: r.ops.Unsupported,
-			Logs:        r.ops.Logs,
-			Reruns:      r.ops.Reruns,
-			Operations:  r.report.Operations,
-			Notes:       r.report.Notes,
-		},
-	}
+	next.Continued = r.carry()
 	r.logger.Info("Continuing as new", "polls", r.report.Polls, "historyLength", workflow.GetInfo(ctx).GetCurrentHistoryLength())
 	return workflow.NewContinueAsNewError(ctx, WorkflowName, next)
 }
