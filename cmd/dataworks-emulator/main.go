@@ -18,7 +18,7 @@
 //	-daily-quota       DATAWORKS_EMULATOR_DAILY_QUOTA       calls a day before Throttling.Api.Risk (0: none)
 //
 // Faults and the quota can be changed at run time under /_emulator/ (see
-// the package documentation of dataworks/emulator).
+// the package documentation of internal/emulator).
 package main
 
 import (
@@ -37,7 +37,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/manualdag/manualdag/dataworks/emulator"
+	"github.com/manualdag/manualdag/internal/emulator"
 )
 
 func main() {

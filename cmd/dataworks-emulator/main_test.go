@@ -51,7 +51,7 @@ func TestParseConfigPrecedence(t *testing.T) {
 
 func TestRunServesAndShutsDown(t *testing.T) {
 	_, file, _, _ := runtime.Caller(0)
-	sample := filepath.Join(filepath.Dir(file), "..", "..", "..", "..", "deployments", "emulator", "sample-project.yaml")
+	sample := filepath.Join(filepath.Dir(file), "..", "..", "deployments", "emulator", "sample-project.yaml")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	out, w := io.Pipe()
