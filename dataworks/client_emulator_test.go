@@ -263,7 +263,7 @@ func TestEmulatorListFaultsBothVersions(t *testing.T) {
 			if version == dataworks.APIVersion2020 {
 				emu.SetFaults(emulator.AllActions, emulator.Faults{BusinessErrors: 1, BusinessErrorStatus: 500})
 				_, err = search()
-				if e, _ := dataworks.AsError(err); e == nil || e.EnvelopeStatus != 500 || !dataworks.Transient(err) {
+				if e, _ := dataworks.AsError(err); e == nil || e.EnvelopeStatus != 500 || dataworks.Permanent(err) || dataworks.Throttled(err) {
 					t.Fatalf("a 500 inside a 200 is transient for a read: %v", err)
 				}
 			}

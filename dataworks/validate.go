@@ -8,7 +8,7 @@ import (
 )
 
 // Requests are validated before any I/O. A mistake is an *Error with Phase
-// NotSent and Code CodeInvalidInput (Permanent, never Transient): the request
+// NotSent and Code CodeInvalidInput (Permanent): the request
 // itself must change, and the Error's Message says how. The activities layer
 // validates its own input too; this is the last line before the wire.
 
