@@ -143,7 +143,6 @@ func TestCreateManualDag2020Wire(t *testing.T) {
 	})
 	req := createReq()
 	req.APIVersion = APIVersion2020
-	req.IncludeNodeIDs = []int64{74324, 74325}
 	req.ProjectEnv = "dev"
 	id, err := c.CreateManualDag(context.Background(), req)
 	if err != nil {
@@ -160,7 +159,6 @@ func TestCreateManualDag2020Wire(t *testing.T) {
 		"BizDate":        "2024-06-01 00:00:00",
 		"DagParameters":  `{"param_k1":"param_v1","param_k2":"param_v2"}`,
 		"NodeParameters": `{"103180025":"test=$[yyyy-mm-dd]"}`,
-		"IncludeNodeIds": "74324,74325",
 	}
 	for k, v := range want {
 		if got.Get(k) != v {
@@ -474,15 +472,14 @@ func TestRequestValidation(t *testing.T) {
 		return r
 	}
 	creates := map[string]CreateManualDagRequest{
-		"empty project":      mod(func(r *CreateManualDagRequest) { r.ProjectName = "" }),
-		"empty flow":         mod(func(r *CreateManualDagRequest) { r.FlowName = " " }),
-		"bad bizdate":        mod(func(r *CreateManualDagRequest) { r.Bizdate = "2024-06-01 12:00:00" }),
-		"bad dag param":      mod(func(r *CreateManualDagRequest) { r.DagParameters = Params{"a": "b c"} }),
-		"bad node id":        mod(func(r *CreateManualDagRequest) { r.NodeParameters = map[int64]Params{-1: {}} }),
-		"bad api version":    mod(func(r *CreateManualDagRequest) { r.APIVersion = "2019-01-01" }),
-		"include under 2018": mod(func(r *CreateManualDagRequest) { r.IncludeNodeIDs = []int64{1} }),
-		"DEV under 2018":     mod(func(r *CreateManualDagRequest) { r.ProjectEnv = ProjectEnvDev }),
-		"bad env":            mod(func(r *CreateManualDagRequest) { r.ProjectEnv = "STAGING"; r.APIVersion = APIVersion2020 }),
+		"empty project":   mod(func(r *CreateManualDagRequest) { r.ProjectName = "" }),
+		"empty flow":      mod(func(r *CreateManualDagRequest) { r.FlowName = " " }),
+		"bad bizdate":     mod(func(r *CreateManualDagRequest) { r.Bizdate = "2024-06-01 12:00:00" }),
+		"bad dag param":   mod(func(r *CreateManualDagRequest) { r.DagParameters = Params{"a": "b c"} }),
+		"bad node id":     mod(func(r *CreateManualDagRequest) { r.NodeParameters = map[int64]Params{-1: {}} }),
+		"bad api version": mod(func(r *CreateManualDagRequest) { r.APIVersion = "2019-01-01" }),
+		"DEV under 2018":  mod(func(r *CreateManualDagRequest) { r.ProjectEnv = ProjectEnvDev }),
+		"bad env":         mod(func(r *CreateManualDagRequest) { r.ProjectEnv = "STAGING"; r.APIVersion = APIVersion2020 }),
 	}
 	for name, req := range creates {
 		_, err := c.CreateManualDag(ctx, req)
