@@ -66,7 +66,7 @@ func TestRunServesAndShutsDown(t *testing.T) {
 	base := strings.Fields(strings.SplitN(line, "listening on ", 2)[1])[0]
 	go func() { _, _ = io.Copy(io.Discard, out) }()
 
-	resp, err := http.Get(base + "/_emulator/healthz")
+	resp, err := http.Get(base + "/_emulator/stats")
 	require.NoError(t, err)
 	resp.Body.Close()
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
