@@ -60,7 +60,7 @@ bench-fleet: $(TEMPORAL)
 	MANUALDAG_BENCH=1 MANUALDAG_BENCH_POLLERS=$${MANUALDAG_BENCH_POLLERS:-8} go test -tags e2e -run '^$$' -bench '^BenchmarkFleet$$' -benchtime 1x -timeout 90m ./e2e/
 
 build:
-	go build -trimpath -o $(BIN)/ ./worker ./starter ./dataworks/emulator/cmd/dataworks-emulator
+	go build -trimpath -o $(BIN)/ ./worker ./starter ./cmd/dataworks-emulator
 
 ## emulator: run the DataWorks emulator alone on 127.0.0.1:8089.
 emulator: build

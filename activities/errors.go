@@ -161,7 +161,7 @@ func (m errorMapper) mapRead(err error) error {
 	case dataworks.Permanent(err):
 		return temporal.NewNonRetryableApplicationError(err.Error(), ErrUnexpectedReply, nil)
 	}
-	// Transient, and anything this package does not recognise: a read may
+	// Anything else, retryable or not recognised here: a read may
 	// always be repeated; in a repeat window at the window's cadence rather
 	// than the retry policy's back-off by attempt.
 	if m.window > 0 {

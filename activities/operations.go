@@ -25,7 +25,8 @@ type InstanceOps interface {
 
 var _ InstanceOps = (*dataworks.Client)(nil)
 
-// Log tail bounds of GetInstanceLogs.
+// Log tail bounds of GetInstanceLogs, and of the workflow's
+// logTail.maxBytesPerNode.
 const (
 	DefaultLogTailBytes = 4 << 10
 	MaxLogTailBytes     = 64 << 10

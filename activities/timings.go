@@ -41,12 +41,13 @@ type FlowTimingsResult struct {
 	Note string       `json:"note,omitempty"`
 }
 
-// FlowTimings reads the timings of at most maxTimingRuns runs, from at most
-// maxTimingPages pages of completed runs.
-const (
-	maxTimingRuns  = 7
-	maxTimingPages = 3
-)
+// MaxTimingRuns bounds how many runs FlowTimings returns, and so how many a
+// workflow's profile holds (and the size it adds to the history): a week of
+// a daily flow.
+const MaxTimingRuns = 7
+
+// maxTimingPages bounds how many pages of completed runs FlowTimings reads.
+const maxTimingPages = 3
 
 // FlowTimings reads the node timings that the flow's latest successful runs
 // kept in their memos (MemoTimings), through Temporal's visibility: the
@@ -66,10 +67,10 @@ func (r *Runs) FlowTimings(ctx context.Context, in FlowTimingsInput) (FlowTiming
 	var res FlowTimingsResult
 	dc := converter.GetDefaultDataConverter()
 	var token []byte
-	for page := 0; page < maxTimingPages && len(res.Runs) < maxTimingRuns; page++ {
+	for page := 0; page < maxTimingPages && len(res.Runs) < MaxTimingRuns; page++ {
 		resp, err := r.Client.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
 			Namespace:     activity.GetInfo(ctx).Namespace,
-			PageSize:      maxTimingRuns * 3,
+			PageSize:      MaxTimingRuns * 3,
 			Query:         query,
 			NextPageToken: token,
 		})
@@ -91,7 +92,7 @@ func (r *Runs) FlowTimings(ctx context.Context, in FlowTimingsInput) (FlowTiming
 				continue
 			}
 			res.Runs = append(res.Runs, t)
-			if len(res.Runs) == maxTimingRuns {
+			if len(res.Runs) == MaxTimingRuns {
 				break
 			}
 		}

@@ -30,10 +30,7 @@ type CreateManualDagRequest struct {
 	// (empty = the client's).
 	APIVersion string
 
-	// 2020-05-18 only.
-	ProjectEnv     string // PROD (default) or DEV
-	IncludeNodeIDs []int64
-	ExcludeNodeIDs []int64
+	ProjectEnv string // 2020-05-18 only: PROD (default) or DEV
 
 	// BeforeSend, if set, runs after the client has waited for a free
 	// connection slot, resolved the credential and got a slot under the QPS
@@ -64,8 +61,6 @@ type InstanceRequest struct {
 // (2020-05-18 only). Logs older than about 7 days may be gone.
 type InstanceLogRequest struct {
 	InstanceID int64
-	// InstanceHistoryID picks one run of a rerun instance; 0 = the latest.
-	InstanceHistoryID int64
-	ProjectEnv        string // PROD (default) or DEV
-	APIVersion        string // empty = the client's; must resolve to 2020-05-18
+	ProjectEnv string // PROD (default) or DEV
+	APIVersion string // empty = the client's; must resolve to 2020-05-18
 }

@@ -11,7 +11,7 @@ import (
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/auth/credentials"
 
 	"github.com/manualdag/manualdag/dataworks"
-	"github.com/manualdag/manualdag/dataworks/emulator"
+	"github.com/manualdag/manualdag/internal/emulator"
 )
 
 // These tests run the client, through the real Alibaba SDK and its request
@@ -85,13 +85,16 @@ func newClient(t *testing.T, endpoint, secret string) *dataworks.Client {
 	return c
 }
 
+// china is the zone of DataWorks' dates, which the client decodes into.
+var china = time.FixedZone("CST", 8*60*60)
+
 func TestEmulatorRunBothVersions(t *testing.T) {
 	for _, version := range []string{dataworks.APIVersion2018, dataworks.APIVersion2020} {
 		t.Run(version, func(t *testing.T) {
 			_, clock, ep := startEmulator(t, emulator.Options{})
 			c := newClient(t, ep, emuSecret)
 			ctx := context.Background()
-			bizdate := dataworks.DefaultBizdate(clock.Now(), dataworks.ServiceLocation())
+			bizdate := dataworks.DefaultBizdate(clock.Now(), china)
 			dagID, err := c.CreateManualDag(ctx, dataworks.CreateManualDagRequest{
 				ProjectName:    "p1",
 				FlowName:       "etl",
@@ -124,7 +127,7 @@ func TestEmulatorRunBothVersions(t *testing.T) {
 				if ni.Status != dataworks.StatusSuccess || ni.DagID != dagID || ni.InstanceID <= 0 || ni.NodeName == "" {
 					t.Errorf("instance %+v", ni)
 				}
-				if got := ni.Bizdate.In(dataworks.ServiceLocation()).Format(dataworks.BizdateLayout); got != bizdate {
+				if got := ni.Bizdate.In(china).Format(dataworks.BizdateLayout); got != bizdate {
 					t.Errorf("Bizdate %s, want %s", got, bizdate)
 				}
 			}
@@ -263,7 +266,7 @@ func TestEmulatorListFaultsBothVersions(t *testing.T) {
 			if version == dataworks.APIVersion2020 {
 				emu.SetFaults(emulator.AllActions, emulator.Faults{BusinessErrors: 1, BusinessErrorStatus: 500})
 				_, err = search()
-				if e, _ := dataworks.AsError(err); e == nil || e.EnvelopeStatus != 500 || !dataworks.Transient(err) {
+				if e, _ := dataworks.AsError(err); e == nil || e.EnvelopeStatus != 500 || dataworks.Permanent(err) || dataworks.Throttled(err) {
 					t.Fatalf("a 500 inside a 200 is transient for a read: %v", err)
 				}
 			}

@@ -143,7 +143,6 @@ func TestCreateManualDag2020Wire(t *testing.T) {
 	})
 	req := createReq()
 	req.APIVersion = APIVersion2020
-	req.IncludeNodeIDs = []int64{74324, 74325}
 	req.ProjectEnv = "dev"
 	id, err := c.CreateManualDag(context.Background(), req)
 	if err != nil {
@@ -160,7 +159,6 @@ func TestCreateManualDag2020Wire(t *testing.T) {
 		"BizDate":        "2024-06-01 00:00:00",
 		"DagParameters":  `{"param_k1":"param_v1","param_k2":"param_v2"}`,
 		"NodeParameters": `{"103180025":"test=$[yyyy-mm-dd]"}`,
-		"IncludeNodeIds": "74324,74325",
 	}
 	for k, v := range want {
 		if got.Get(k) != v {
@@ -216,12 +214,12 @@ func TestErrorRepliesThroughSDK(t *testing.T) {
 		{"daily quota", 400, `{"RequestId":"R1","Code":"Throttling.Api.Risk","Message":"quota"}`, "Throttling.Api.Risk", 400, QuotaExhausted},
 		{"numeric code makes the SDK panic", 400, `{"RequestId":"R2","Code":12345,"Message":"odd"}`, "12345", 400, Permanent},
 		{"no permission is a 500", 500, `{"RequestId":"R3","Code":"Forbidden.Wkbench.ProjectNoPermission","Message":"no"}`, "Forbidden.Wkbench.ProjectNoPermission", 500, Permanent},
-		{"service unavailable", 503, `{"RequestId":"R4","Code":"ServiceUnavailable","Message":"busy"}`, "ServiceUnavailable", 503, Transient},
-		{"HTML gateway page", 502, `<html><body><h1>502 Bad Gateway</h1></body></html>`, "HTTP502", 502, Transient},
+		{"service unavailable", 503, `{"RequestId":"R4","Code":"ServiceUnavailable","Message":"busy"}`, "ServiceUnavailable", 503, retried},
+		{"HTML gateway page", 502, `<html><body><h1>502 Bad Gateway</h1></body></html>`, "HTTP502", 502, retried},
 		{"HTML 429", 429, `<html>slow down</html>`, "Throttling", 429, Throttled},
 		{"business error in 200", 200, `{"RequestId":"R5","ReturnCode":"600011","ReturnMessage":"bizdate format","ReturnValue":0}`, "600011", 200, Permanent},
 		{"Success false in 200", 200, `{"RequestId":"R6","Success":false,"ErrorCode":"Invalid.Tenant","ErrorMessage":"x"}`, "Invalid.Tenant", 200, Permanent},
-		{"truncated JSON in 200", 200, `{"RequestId":"R7","ReturnCode":"0","ReturnValue":7000`, CodeInvalidResponse, 200, Transient},
+		{"truncated JSON in 200", 200, `{"RequestId":"R7","ReturnCode":"0","ReturnValue":7000`, CodeInvalidResponse, 200, retried},
 		{"redirect is not followed", 302, ``, "HTTP302", 302, Permanent},
 	}
 	for _, tt := range tests {
@@ -266,8 +264,8 @@ func TestWrongSecret(t *testing.T) {
 		jsonReply(400, string(body))(w, r, p)
 	})
 	_, err := c.CreateManualDag(context.Background(), createReq())
-	if !Permanent(err) || Transient(err) || NotSent(err) {
-		t.Fatalf("wrong secret: Permanent=%v Transient=%v NotSent=%v", Permanent(err), Transient(err), NotSent(err))
+	if !Permanent(err) || retried(err) || NotSent(err) {
+		t.Fatalf("wrong secret: Permanent=%v retried=%v NotSent=%v", Permanent(err), retried(err), NotSent(err))
 	}
 	msg := err.Error()
 	for _, leak := range []string{testSecret, sig, url.QueryEscape(sig)} {
@@ -296,7 +294,7 @@ func TestTransportPhases(t *testing.T) {
 		}
 		_, err = c.CreateManualDag(context.Background(), createReq())
 		e := mustError(t, err)
-		if e.Phase != PhaseNotSent || e.Code != CodeTransport || !NotSent(err) || !Transient(err) {
+		if e.Phase != PhaseNotSent || e.Code != CodeTransport || !NotSent(err) || !retried(err) {
 			t.Fatalf("got %v phase %v", err, e.Phase)
 		}
 		if strings.Contains(err.Error(), "Signature") {
@@ -326,7 +324,7 @@ func TestTransportPhases(t *testing.T) {
 		}
 		_, err = c.CreateManualDag(context.Background(), createReq())
 		e := mustError(t, err)
-		if e.Phase != PhaseUnknown || NotSent(err) || !Transient(err) {
+		if e.Phase != PhaseUnknown || NotSent(err) || !retried(err) {
 			t.Fatalf("got %v phase %v", err, e.Phase)
 		}
 	})
@@ -474,20 +472,19 @@ func TestRequestValidation(t *testing.T) {
 		return r
 	}
 	creates := map[string]CreateManualDagRequest{
-		"empty project":      mod(func(r *CreateManualDagRequest) { r.ProjectName = "" }),
-		"empty flow":         mod(func(r *CreateManualDagRequest) { r.FlowName = " " }),
-		"bad bizdate":        mod(func(r *CreateManualDagRequest) { r.Bizdate = "2024-06-01 12:00:00" }),
-		"bad dag param":      mod(func(r *CreateManualDagRequest) { r.DagParameters = Params{"a": "b c"} }),
-		"bad node id":        mod(func(r *CreateManualDagRequest) { r.NodeParameters = map[int64]Params{-1: {}} }),
-		"bad api version":    mod(func(r *CreateManualDagRequest) { r.APIVersion = "2019-01-01" }),
-		"include under 2018": mod(func(r *CreateManualDagRequest) { r.IncludeNodeIDs = []int64{1} }),
-		"DEV under 2018":     mod(func(r *CreateManualDagRequest) { r.ProjectEnv = ProjectEnvDev }),
-		"bad env":            mod(func(r *CreateManualDagRequest) { r.ProjectEnv = "STAGING"; r.APIVersion = APIVersion2020 }),
+		"empty project":   mod(func(r *CreateManualDagRequest) { r.ProjectName = "" }),
+		"empty flow":      mod(func(r *CreateManualDagRequest) { r.FlowName = " " }),
+		"bad bizdate":     mod(func(r *CreateManualDagRequest) { r.Bizdate = "2024-06-01 12:00:00" }),
+		"bad dag param":   mod(func(r *CreateManualDagRequest) { r.DagParameters = Params{"a": "b c"} }),
+		"bad node id":     mod(func(r *CreateManualDagRequest) { r.NodeParameters = map[int64]Params{-1: {}} }),
+		"bad api version": mod(func(r *CreateManualDagRequest) { r.APIVersion = "2019-01-01" }),
+		"DEV under 2018":  mod(func(r *CreateManualDagRequest) { r.ProjectEnv = ProjectEnvDev }),
+		"bad env":         mod(func(r *CreateManualDagRequest) { r.ProjectEnv = "STAGING"; r.APIVersion = APIVersion2020 }),
 	}
 	for name, req := range creates {
 		_, err := c.CreateManualDag(ctx, req)
 		e := mustError(t, err)
-		if e.Phase != PhaseNotSent || e.Code != CodeInvalidInput || !Permanent(err) || Transient(err) || !NotSent(err) {
+		if e.Phase != PhaseNotSent || e.Code != CodeInvalidInput || !Permanent(err) || retried(err) || !NotSent(err) {
 			t.Errorf("%s: %v (phase %v code %s)", name, err, e.Phase, e.Code)
 		}
 	}

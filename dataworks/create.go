@@ -59,19 +59,8 @@ func (c *Client) buildCreate(req CreateManualDagRequest) (func(*dwpub.Client) er
 	if e != nil {
 		return nil, e
 	}
-	include, e := joinIDs("IncludeNodeIDs", req.IncludeNodeIDs)
-	if e != nil {
-		return nil, e
-	}
-	exclude, e := joinIDs("ExcludeNodeIDs", req.ExcludeNodeIDs)
-	if e != nil {
-		return nil, e
-	}
 
 	if version == APIVersion2018 {
-		if include != "" || exclude != "" {
-			return nil, invalid("IncludeNodeIDs and ExcludeNodeIDs need API version %s: %s has no such parameters", APIVersion2020, APIVersion2018)
-		}
 		r := c.commonRequest(actionCreateManualDag, version)
 		q := r.QueryParams
 		q["ProjectName"] = req.ProjectName
@@ -101,8 +90,6 @@ func (c *Client) buildCreate(req CreateManualDagRequest) (func(*dwpub.Client) er
 		r.DagParameters = jsonString(map[string]string(req.DagParameters))
 	}
 	r.NodeParameters = nodePara
-	r.IncludeNodeIds = include
-	r.ExcludeNodeIds = exclude
 	return func(cl *dwpub.Client) error {
 		_, err := cl.CreateManualDag(r)
 		return err

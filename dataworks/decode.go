@@ -37,15 +37,12 @@ import (
 // ModifyTime, the later one in the list on a tie, at the position of its
 // first appearance.
 
-// serviceZone is China Standard Time. China has kept UTC+8 without daylight
-// saving since 1991, so a fixed zone is exact for every date DataWorks can
-// hold, and the binary needs no tzdata.
+// serviceZone is the time zone of DataWorks' date strings: China Standard
+// Time. China has kept UTC+8 without daylight saving since 1991, so a fixed
+// zone is exact for every date DataWorks can hold, and the binary needs no
+// tzdata. Decoded times are returned in it, so that
+// Bizdate.Format("2006-01-02") is the business date.
 var serviceZone = time.FixedZone("CST", 8*60*60)
-
-// ServiceLocation is the time zone of DataWorks' date strings (UTC+8).
-// Decoded times are returned in it, so that Bizdate.Format("2006-01-02") is
-// the business date.
-func ServiceLocation() *time.Location { return serviceZone }
 
 // jsonObject is one decoded JSON object, values left raw.
 type jsonObject map[string]json.RawMessage

@@ -225,7 +225,7 @@ func TestRawTime(t *testing.T) {
 		if (err == nil) != tt.ok || !got.Equal(tt.want) {
 			t.Errorf("rawTime(%s) = %v, %v; want %v ok=%v", tt.in, got, err, tt.want, tt.ok)
 		}
-		if err == nil && !got.IsZero() && got.Location() != ServiceLocation() {
+		if err == nil && !got.IsZero() && got.Location() != serviceZone {
 			t.Errorf("rawTime(%s) in %v, want China time", tt.in, got.Location())
 		}
 	}

@@ -29,5 +29,6 @@
 //     instead of a crash.
 //
 // Every error a Client call returns is an *Error; the predicates Throttled,
-// QuotaExhausted, Transient, Permanent and NotSent classify it.
+// QuotaExhausted, Permanent, NotSent and Refused classify it. An *Error that
+// is neither Throttled nor Permanent may succeed on a later attempt.
 package dataworks

@@ -269,34 +269,18 @@ func QuotaExhausted(err error) bool {
 	return ok && e.Phase == PhaseReplied && e.Code == CodeDailyQuotaSpent
 }
 
-// Transient reports whether a later attempt may succeed: no reply at all
-// (connection errors, timeouts, a credential provider that failed, a context
-// that was done), a 5xx reply that is not a known-permanent code, an
-// InternalError* or ServiceUnavailable* code whatever its status, or a reply
-// that is not the documented JSON. Throttling is reported by Throttled, not
-// here. For a write, Transient is not enough to resend: see NotSent.
-func Transient(err error) bool {
-	e, ok := AsError(err)
-	if !ok {
-		return false
-	}
-	switch {
-	case e.Phase != PhaseReplied:
-		return !clientRefusals[e.Code]
-	case Throttled(e), permanentCodes[e.Code]:
-		return false
-	case transientReplyCodes[e.Code], hasTransientPrefix(e.Code),
-		e.Code == CodeInvalidResponse, e.Code == CodeSDKPanic:
-		return true
-	}
-	return e.status() >= 500
-}
-
 // Permanent reports whether the call failed in a way no retry can cure:
 // DataWorks refused it for bad credentials or signature, missing permission,
 // an invalid parameter, an unknown DAG id, or with any other non-throttling
 // error reply below 500 and any business error inside an HTTP 200; or the
 // client refused it before sending (CodeInvalidInput, CodeUnsupported).
+//
+// A *Error that is neither Throttled nor Permanent may succeed on a later
+// attempt: no reply at all (connection errors, timeouts, a credential
+// provider that failed, a context that was done), a 5xx reply that is not a
+// known-permanent code, an InternalError* or ServiceUnavailable* code
+// whatever its status, or a reply that is not the documented JSON. For a
+// write, that is not enough to resend: see NotSent.
 func Permanent(err error) bool {
 	e, ok := AsError(err)
 	if !ok {
@@ -333,7 +317,7 @@ func NotSent(err error) bool {
 // Forbidden.*, 600011) whatever the status. A business error inside a 2xx
 // reply with any other code, or a 2020 envelope saying HttpStatusCode 5xx
 // inside a 200, is not a refusal: DataWorks may have acted on the request.
-// A refusal may still be Transient (SignatureNonceUsed) or Permanent.
+// A refusal may still be retryable (SignatureNonceUsed) or Permanent.
 func Refused(err error) bool {
 	e, ok := AsError(err)
 	switch {

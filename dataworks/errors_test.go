@@ -8,6 +8,13 @@ import (
 	"testing"
 )
 
+// retried is how the activities read an error of this package: neither
+// Throttled nor Permanent, so a later attempt may succeed.
+func retried(err error) bool {
+	_, ok := AsError(err)
+	return ok && !Throttled(err) && !Permanent(err)
+}
+
 // TestClassification puts every code of the fact sheet, and every code the
 // client sets itself, through the predicates.
 func TestClassification(t *testing.T) {
@@ -66,17 +73,14 @@ func TestClassification(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			// Wrapped, as an activity would see it.
 			err := fmt.Errorf("activity: %w", tt.err)
-			got := want{Throttled(err), QuotaExhausted(err), Transient(err), Permanent(err), NotSent(err)}
+			got := want{Throttled(err), QuotaExhausted(err), retried(err), Permanent(err), NotSent(err)}
 			if got != tt.want {
 				t.Errorf("got %+v, want %+v", got, tt.want)
-			}
-			if got.transient && got.permanent {
-				t.Error("both transient and permanent")
 			}
 		})
 	}
 	plain := errors.New("not ours")
-	if Throttled(plain) || Transient(plain) || Permanent(plain) || NotSent(plain) || QuotaExhausted(plain) {
+	if Throttled(plain) || retried(plain) || Permanent(plain) || NotSent(plain) || QuotaExhausted(plain) {
 		t.Error("a foreign error must match no predicate")
 	}
 }
@@ -121,8 +125,8 @@ func TestRefused(t *testing.T) {
 			if got := Refused(err); got != tt.refused {
 				t.Errorf("Refused = %v, want %v", got, tt.refused)
 			}
-			if got := Transient(err); got != tt.transient {
-				t.Errorf("Transient = %v, want %v", got, tt.transient)
+			if got := retried(err); got != tt.transient {
+				t.Errorf("retried = %v, want %v", got, tt.transient)
 			}
 			if got := Permanent(err); got != tt.permanent {
 				t.Errorf("Permanent = %v, want %v", got, tt.permanent)
@@ -148,7 +152,7 @@ func TestEnvelopeStatusDecoded(t *testing.T) {
 	if !strings.Contains(e.Error(), "HttpStatusCode 500 inside HTTP 200") {
 		t.Errorf("message %q", e.Error())
 	}
-	if Refused(err) || !Transient(err) {
+	if Refused(err) || !retried(err) {
 		t.Errorf("a 500 inside a 200 is a server error, not a refusal: %v", err)
 	}
 	_, err = decodeCreate(200, "H", []byte(`{"RequestId":"R","Success":false,"HttpStatusCode":"many","ErrorCode":"9990001"}`))

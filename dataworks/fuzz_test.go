@@ -141,14 +141,10 @@ func FuzzDecodeErrorReply(f *testing.F) {
 		if e == nil || e.Code == "" || e.Phase != PhaseReplied {
 			t.Fatalf("decodeErrorReply(%d, %q) = %+v: want a replied *Error with a code", status, body, e)
 		}
-		// Exactly one of the predicates that decide retries, or none (a
-		// code this package has no rule for is neither retried nor final
-		// by itself; the callers' defaults apply).
-		if Transient(e) && Permanent(e) {
-			t.Fatalf("%+v is both transient and permanent", e)
-		}
-		if Throttled(e) && (Transient(e) || Permanent(e)) {
-			t.Fatalf("%+v is throttled and transient or permanent", e)
+		// At most one of the predicates that decide retries; with
+		// neither, the error is retried with back-off.
+		if Throttled(e) && Permanent(e) {
+			t.Fatalf("%+v is throttled and permanent", e)
 		}
 		_ = e.Error()
 	})

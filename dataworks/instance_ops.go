@@ -59,9 +59,6 @@ func (c *Client) instanceOp(ctx context.Context, action string, req InstanceRequ
 func (c *Client) GetInstanceLog(ctx context.Context, req InstanceLogRequest) (string, error) {
 	const action = "GetInstanceLog"
 	env, e := c.checkInstanceOp(action, req.APIVersion, req.ProjectEnv, req.InstanceID)
-	if e == nil && req.InstanceHistoryID < 0 {
-		e = invalid("InstanceHistoryID %d is negative: leave it 0 for the latest run", req.InstanceHistoryID)
-	}
 	if e != nil {
 		return "", c.finish(action, e)
 	}
@@ -69,9 +66,6 @@ func (c *Client) GetInstanceLog(ctx context.Context, req InstanceLogRequest) (st
 	c.rpc(r.RpcRequest)
 	r.InstanceId = requests.NewInteger64(req.InstanceID)
 	r.ProjectEnv = env
-	if req.InstanceHistoryID > 0 {
-		r.InstanceHistoryId = requests.NewInteger64(req.InstanceHistoryID)
-	}
 	rep, err := c.do(ctx, action, func(cl *dwpub.Client) error { _, err := cl.GetInstanceLog(r); return err })
 	if err != nil {
 		return "", err

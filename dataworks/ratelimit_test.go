@@ -242,7 +242,7 @@ func TestClientQPSCapSendsNothingOverIt(t *testing.T) {
 	e := mustError(t, err)
 	require.Equal(t, PhaseNotSent, e.Phase)
 	require.Equal(t, CodeQPSCap, e.Code)
-	require.True(t, Transient(err), "retried by the activities, and a create that was not sent may be")
+	require.True(t, retried(err), "retried by the activities, and a create that was not sent may be")
 	require.True(t, NotSent(err))
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -2,13 +2,12 @@ package dataworks
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 	"unicode"
 )
 
 // Requests are validated before any I/O. A mistake is an *Error with Phase
-// NotSent and Code CodeInvalidInput (Permanent, never Transient): the request
+// NotSent and Code CodeInvalidInput (Permanent): the request
 // itself must change, and the Error's Message says how. The activities layer
 // validates its own input too; this is the last line before the wire.
 
@@ -53,18 +52,6 @@ func checkID(setting string, id int64) *Error {
 		return invalid("%s %d is not a DataWorks id: it must be positive", setting, id)
 	}
 	return nil
-}
-
-// joinIDs is the comma-separated form of IncludeNodeIds / ExcludeNodeIds.
-func joinIDs(setting string, ids []int64) (string, *Error) {
-	parts := make([]string, len(ids))
-	for i, id := range ids {
-		if e := checkID(setting, id); e != nil {
-			return "", e
-		}
-		parts[i] = strconv.FormatInt(id, 10)
-	}
-	return strings.Join(parts, ","), nil
 }
 
 func (c *Client) resolveVersion(override string) (string, *Error) {

@@ -524,7 +524,7 @@ func TestDockerfile(t *testing.T) {
 	assert.Equal(t, "/usr/local/bin/dataworks-emulator", df.entrypoint["emulator"][0])
 	assert.Contains(t, df.copies["emulator"], "/usr/local/bin/dataworks-emulator")
 	for _, c := range slices.Concat(df.copies["manualdag"], df.copies["emulator"]) {
-		assert.Contains(t, pkgs, "./"+map[string]string{"worker": "worker", "starter": "starter", "dataworks-emulator": "dataworks/emulator/cmd/dataworks-emulator"}[filepath.Base(c)],
+		assert.Contains(t, pkgs, "./"+map[string]string{"worker": "worker", "starter": "starter", "dataworks-emulator": "cmd/dataworks-emulator"}[filepath.Base(c)],
 			"%s is built by the build stage", c)
 	}
 }

@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/manualdag/manualdag/dataworks/emulator"
+	"github.com/manualdag/manualdag/internal/emulator"
 	"github.com/manualdag/manualdag/workflows"
 )
 

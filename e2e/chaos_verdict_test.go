@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/manualdag/manualdag/dataworks/emulator"
+	"github.com/manualdag/manualdag/internal/emulator"
 	"github.com/manualdag/manualdag/workflows"
 )
 

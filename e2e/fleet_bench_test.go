@@ -14,7 +14,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/manualdag/manualdag/dataworks/emulator"
+	"github.com/manualdag/manualdag/internal/emulator"
 )
 
 // BenchmarkFleet is the learned fleet (`make bench-fleet`): issue 6's scale

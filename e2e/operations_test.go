@@ -24,7 +24,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/manualdag/manualdag/dataworks"
-	"github.com/manualdag/manualdag/dataworks/emulator"
+	"github.com/manualdag/manualdag/internal/emulator"
 	"github.com/manualdag/manualdag/workflows"
 )
 

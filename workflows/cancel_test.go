@@ -37,11 +37,11 @@ func (s *workflowSuite) mockCreateAttempts(took time.Duration, answers ...any) {
 // read as "no DAG was triggered", which would let the next start send a
 // second create.
 func (s *workflowSuite) TestCancelAfterCreateDiedWhileSendingIsOutcomeUnknown() {
-	s.mockCreateAttempts(createHeartbeat,
+	s.mockCreateAttempts(heartbeatTimeout,
 		temporal.NewTimeoutError(enumspb.TIMEOUT_TYPE_HEARTBEAT, nil, activities.CreateProgress{State: "sending", Attempt: 1}),
 		// What a retry would answer on finding the intent.
 		temporal.NewNonRetryableApplicationError("attempt 1 sent the request", activities.ErrTriggerOutcomeUnknown, nil))
-	s.env.RegisterDelayedCallback(s.env.CancelWorkflow, createHeartbeat+createInitialBackoff/2)
+	s.env.RegisterDelayedCallback(s.env.CancelWorkflow, heartbeatTimeout+createInitialBackoff/2)
 	r, err := s.run(input())
 	s.requireType(err, TriggerOutcomeUnknown)
 	s.Equal(1, s.creates)
@@ -86,7 +86,7 @@ func (s *workflowSuite) TestCancelInCreateBackoffSendsNoMore() {
 // proved nothing was sent, is retried; a throttled one after the delay it
 // asked for.
 func (s *workflowSuite) TestCreateRetriedAfterTimeoutBeforeSending() {
-	s.mockCreateAttempts(createHeartbeat,
+	s.mockCreateAttempts(heartbeatTimeout,
 		temporal.NewTimeoutError(enumspb.TIMEOUT_TYPE_HEARTBEAT, nil),
 		temporal.NewTimeoutError(enumspb.TIMEOUT_TYPE_HEARTBEAT, nil, activities.CreateProgress{State: "not-sent", Attempt: 1}),
 		temporal.NewApplicationErrorWithOptions("Throttling.User", activities.ErrThrottled, temporal.ApplicationErrorOptions{NextRetryDelay: time.Minute}),
@@ -96,5 +96,5 @@ func (s *workflowSuite) TestCreateRetriedAfterTimeoutBeforeSending() {
 	s.Require().NoError(err)
 	s.Equal(int64(testDagID), r.DagID)
 	s.Equal(4, s.creates)
-	s.Equal(4*createHeartbeat+createInitialBackoff+2*createInitialBackoff+time.Minute, r.TriggeredAt.Sub(s.start))
+	s.Equal(4*heartbeatTimeout+createInitialBackoff+2*createInitialBackoff+time.Minute, r.TriggeredAt.Sub(s.start))
 }

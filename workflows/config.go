@@ -128,13 +128,13 @@ func (in RunManualDagInput) settings(now time.Time) (settings, error) {
 	}
 	s.logPerNode, s.logTotal = in.LogTail.MaxBytesPerNode, in.LogTail.MaxBytesTotal
 	if s.logPerNode == 0 {
-		s.logPerNode = DefaultLogTailPerNode
+		s.logPerNode = activities.DefaultLogTailBytes
 	}
 	if s.logTotal == 0 {
 		s.logTotal = DefaultLogTailTotal
 	}
-	if s.logPerNode < MinLogTailPerNode || s.logPerNode > MaxLogTailPerNode {
-		return settings{}, fmt.Errorf("logTail.maxBytesPerNode %d is out of range: use %d to %d", s.logPerNode, MinLogTailPerNode, MaxLogTailPerNode)
+	if s.logPerNode < MinLogTailPerNode || s.logPerNode > activities.MaxLogTailBytes {
+		return settings{}, fmt.Errorf("logTail.maxBytesPerNode %d is out of range: use %d to %d", s.logPerNode, MinLogTailPerNode, activities.MaxLogTailBytes)
 	}
 	if s.logTotal < MinLogTailPerNode || s.logTotal > MaxLogTailTotal {
 		return settings{}, fmt.Errorf("logTail.maxBytesTotal %d is out of range: use %d to %d", s.logTotal, MinLogTailPerNode, MaxLogTailTotal)

@@ -169,9 +169,7 @@ const (
 	MinStopWait               = 10 * time.Second
 	MaxStopWait               = time.Hour
 	MaxWaitForRecovery        = 7 * 24 * time.Hour
-	DefaultLogTailPerNode     = 4 << 10
 	MinLogTailPerNode         = 256
-	MaxLogTailPerNode         = 64 << 10
 	DefaultLogTailTotal       = 32 << 10
 	MaxLogTailTotal           = 256 << 10
 )

@@ -28,7 +28,6 @@ const (
 
 const (
 	opsStartToClose = time.Minute
-	opsHeartbeat    = 30 * time.Second
 	// opsScheduleToClose bounds one operation activity, retries included.
 	opsScheduleToClose = 5 * time.Minute
 	// logFetchBound bounds a log fetch, retries included: the poll loop
@@ -183,7 +182,7 @@ func (r *run) opsOptions(ctx workflow.Context, scheduleToClose time.Duration, su
 		Summary:                summary,
 		ScheduleToCloseTimeout: scheduleToClose,
 		StartToCloseTimeout:    opsStartToClose,
-		HeartbeatTimeout:       opsHeartbeat,
+		HeartbeatTimeout:       heartbeatTimeout,
 		RetryPolicy: &temporal.RetryPolicy{
 			InitialInterval:        2 * time.Second,
 			BackoffCoefficient:     2,

@@ -16,7 +16,7 @@ import (
 
 	"github.com/manualdag/manualdag/activities"
 	"github.com/manualdag/manualdag/dataworks"
-	"github.com/manualdag/manualdag/dataworks/emulator"
+	"github.com/manualdag/manualdag/internal/emulator"
 )
 
 const unsupported2018 = "the 2018-06-01 API has no such call: set APIVersion to 2020-05-18"

@@ -393,13 +393,13 @@ func TimingsOf(nodes []activities.Node, triggeredAt time.Time) activities.RunTim
 }
 
 // ProfileOf aligns earlier runs' timings (the most recent first) by node
-// name; a node some runs lack is -1 in those. At most maxProfileRuns are
+// name; a node some runs lack is -1 in those. At most activities.MaxTimingRuns are
 // kept, and none that are malformed.
 func ProfileOf(runs []activities.RunTimings) *Profile {
 	p := &Profile{}
 	index := map[string]int{}
 	for _, r := range runs {
-		if len(p.Finish) == maxProfileRuns {
+		if len(p.Finish) == activities.MaxTimingRuns {
 			break
 		}
 		if len(r.Begin) != len(r.Names) || len(r.Finish) != len(r.Names) || len(r.Names) == 0 {
@@ -437,7 +437,3 @@ func ProfileOf(runs []activities.RunTimings) *Profile {
 	}
 	return p
 }
-
-// maxProfileRuns bounds how many earlier runs a profile holds (and so the
-// size it adds to the history): a week of a daily flow.
-const maxProfileRuns = 7

@@ -121,7 +121,7 @@ func TestProfileOfAlignsRunsByName(t *testing.T) {
 	for i := range many {
 		many[i] = got
 	}
-	require.Equal(t, maxProfileRuns, ProfileOf(many).Runs())
+	require.Equal(t, activities.MaxTimingRuns, ProfileOf(many).Runs())
 	require.Nil(t, ProfileOf(nil))
 }
 

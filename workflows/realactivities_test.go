@@ -15,7 +15,7 @@ import (
 
 	"github.com/manualdag/manualdag/activities"
 	"github.com/manualdag/manualdag/dataworks"
-	"github.com/manualdag/manualdag/dataworks/emulator"
+	"github.com/manualdag/manualdag/internal/emulator"
 )
 
 // fakeDW is a scripted DataWorks behind the real activities.

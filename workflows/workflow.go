@@ -25,12 +25,13 @@ const (
 	QueryStatus = "status"
 )
 
-// Activity settings. The create's heartbeat timeout is how soon a crashed
-// worker is noticed; it must exceed one DataWorks call (10s by default),
-// since the activity cannot heartbeat while the SDK call runs.
+// Activity settings. heartbeatTimeout, of the create and the operations, is
+// how soon a crashed worker is noticed; it must exceed one DataWorks call
+// (10s by default), since an activity cannot heartbeat while the SDK call
+// runs.
 const (
+	heartbeatTimeout   = 30 * time.Second
 	createStartToClose = time.Minute
-	createHeartbeat    = 30 * time.Second
 	createMaxAttempts  = 10
 	// The create's retries: createInitialBackoff doubled per attempt up
 	// to createMaxBackoff, unless the attempt asked for its own delay.
@@ -317,7 +318,7 @@ func (r *run) createAttempt(ctx workflow.Context, attempt int32) (int64, error) 
 	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		ScheduleToCloseTimeout: r.st.Deadline.Sub(workflow.Now(ctx)),
 		StartToCloseTimeout:    createStartToClose,
-		HeartbeatTimeout:       createHeartbeat,
+		HeartbeatTimeout:       heartbeatTimeout,
 		WaitForCancellation:    true,
 		Summary:                fmt.Sprintf("trigger %s/%s @ %s (attempt %d)", c.ProjectName, c.FlowName, c.Bizdate, attempt),
 		RetryPolicy:            &temporal.RetryPolicy{MaximumAttempts: 1},

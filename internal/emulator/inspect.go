@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"maps"
 	"net/http"
-	"strconv"
 	"time"
 )
 
@@ -153,41 +152,13 @@ func (e *Emulator) Quota() QuotaStats {
 	return QuotaStats{Limit: e.quotaLimit, Used: e.quotaUsed}
 }
 
-// SetReferenceFormat switches SearchManualDagNodeInstance between the live
-// format (false) and the reference-page format (true).
-func (e *Emulator) SetReferenceFormat(on bool) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.referenceFormat = on
-}
-
 func (e *Emulator) routes() *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/", e.serveRPC)
-	mux.HandleFunc("GET /_emulator/healthz", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
-	})
 	mux.HandleFunc("GET /_emulator/stats", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, e.Stats())
 	})
-	mux.HandleFunc("POST /_emulator/stats/reset", func(w http.ResponseWriter, _ *http.Request) {
-		e.ResetStats()
-		writeJSON(w, http.StatusOK, e.Stats())
-	})
 	mux.HandleFunc("GET /_emulator/dags", e.serveDAGs)
-	mux.HandleFunc("GET /_emulator/dags/{id}", func(w http.ResponseWriter, r *http.Request) {
-		id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
-		if err != nil {
-			inspectError(w, http.StatusBadRequest, "the DAG id must be a number")
-			return
-		}
-		d, ok := e.DAG(id)
-		if !ok {
-			inspectError(w, http.StatusNotFound, "no DAG "+r.PathValue("id"))
-			return
-		}
-		writeJSON(w, http.StatusOK, d)
-	})
 	mux.HandleFunc("GET /_emulator/faults", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, e.Faults())
 	})
@@ -201,39 +172,6 @@ func (e *Emulator) routes() *http.ServeMux {
 		}
 		e.SetFaults(r.PathValue("action"), f)
 		writeJSON(w, http.StatusOK, e.Faults())
-	})
-	mux.HandleFunc("DELETE /_emulator/faults/{action}", func(w http.ResponseWriter, r *http.Request) {
-		e.ClearFaults(r.PathValue("action"))
-		writeJSON(w, http.StatusOK, e.Faults())
-	})
-	mux.HandleFunc("GET /_emulator/quota", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, e.Quota())
-	})
-	mux.HandleFunc("PUT /_emulator/quota", func(w http.ResponseWriter, r *http.Request) {
-		var q struct {
-			Limit *int `json:"limit"`
-		}
-		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody)).Decode(&q); err != nil || q.Limit == nil || *q.Limit < 0 {
-			inspectError(w, http.StatusBadRequest, `the body must be {"limit": N} with N >= 0 (0: no quota)`)
-			return
-		}
-		e.SetDailyQuota(*q.Limit)
-		writeJSON(w, http.StatusOK, e.Quota())
-	})
-	mux.HandleFunc("POST /_emulator/quota/reset", func(w http.ResponseWriter, _ *http.Request) {
-		e.ResetQuota()
-		writeJSON(w, http.StatusOK, e.Quota())
-	})
-	mux.HandleFunc("PUT /_emulator/reference-format", func(w http.ResponseWriter, r *http.Request) {
-		var v struct {
-			On bool `json:"on"`
-		}
-		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody)).Decode(&v); err != nil {
-			inspectError(w, http.StatusBadRequest, `the body must be {"on": true|false}`)
-			return
-		}
-		e.SetReferenceFormat(v.On)
-		writeJSON(w, http.StatusOK, v)
 	})
 	return mux
 }

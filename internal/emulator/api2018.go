@@ -193,7 +193,7 @@ func (e *Emulator) searchManualDagNodeInstance(c *rpcCall) (reply, *apiError) {
 			ErrMsg:    "dag id is invalid: " + c.params["DagId"],
 		}, outcome: CodeInvalidDagID}, nil
 	}
-	if e.isReferenceFormat() {
+	if e.referenceFormat {
 		out := make([]instanceReference, len(views))
 		for i, v := range views {
 			out[i] = instanceReference{

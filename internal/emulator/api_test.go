@@ -114,9 +114,6 @@ func TestReferenceFormat(t *testing.T) {
 	assert.Equal(t, float64(StatusSuccess), first["status"])
 	assert.Equal(t, "a=b", first["paraValue"])
 	assert.NotContains(t, r.Data[1], "finishTime")
-
-	h.emu.SetReferenceFormat(false)
-	assert.Len(t, h.search2018(id).Data.NodeInsInfo, 2)
 }
 
 func TestNoPermissionKey(t *testing.T) {

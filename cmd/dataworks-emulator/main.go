@@ -17,8 +17,8 @@
 //	-reference-format  DATAWORKS_EMULATOR_REFERENCE_FORMAT  answer searches in the reference-page format (false)
 //	-daily-quota       DATAWORKS_EMULATOR_DAILY_QUOTA       calls a day before Throttling.Api.Risk (0: none)
 //
-// Faults and the quota can be changed at run time under /_emulator/ (see
-// the package documentation of dataworks/emulator).
+// Faults can be changed at run time under /_emulator/ (see the package
+// documentation of internal/emulator).
 package main
 
 import (
@@ -37,7 +37,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/manualdag/manualdag/dataworks/emulator"
+	"github.com/manualdag/manualdag/internal/emulator"
 )
 
 func main() {

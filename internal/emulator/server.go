@@ -72,22 +72,23 @@ type Emulator struct {
 	verifier  *verifier
 	stats     *recorder
 	mux       *http.ServeMux
-
-	mu              sync.Mutex
+	// referenceFormat is fixed by New, so it is read without mu.
 	referenceFormat bool
-	faults          map[string]Faults
-	faultsSetAt     map[string]time.Time // when each entry was set (emulator clock), for BusinessErrorFor
-	sources         map[string]*faultSource
-	quotaLimit      int
-	quotaUsed       int
-	quotaDay        string
-	sim             *rand.Rand
-	requestSeq      uint64
-	nextDagID       int64
-	nextInstanceID  int64
-	dags            map[int64]*dagRun
-	dagOrder        []*dagRun
-	instances       map[int64]instanceRef
+
+	mu             sync.Mutex
+	faults         map[string]Faults
+	faultsSetAt    map[string]time.Time // when each entry was set (emulator clock), for BusinessErrorFor
+	sources        map[string]*faultSource
+	quotaLimit     int
+	quotaUsed      int
+	quotaDay       string
+	sim            *rand.Rand
+	requestSeq     uint64
+	nextDagID      int64
+	nextInstanceID int64
+	dags           map[int64]*dagRun
+	dagOrder       []*dagRun
+	instances      map[int64]instanceRef
 }
 
 type instanceRef struct {
@@ -289,7 +290,7 @@ func (e *Emulator) process(r *http.Request, c *rpcCall, f Faults) (reply, decisi
 	case f.BusinessErrorAfterProcessing && e.takeBusinessError(c):
 		rep = businessErrorReply(c, f)
 	case searchActions[c.action] && e.takeEmptyReply(c):
-		rep = emptyReply(c, f, e.isReferenceFormat())
+		rep = emptyReply(c, f, e.referenceFormat)
 	}
 	return rep, dec, nil
 }

@@ -51,7 +51,7 @@ func TestParseConfigPrecedence(t *testing.T) {
 
 func TestRunServesAndShutsDown(t *testing.T) {
 	_, file, _, _ := runtime.Caller(0)
-	sample := filepath.Join(filepath.Dir(file), "..", "..", "..", "..", "deployments", "emulator", "sample-project.yaml")
+	sample := filepath.Join(filepath.Dir(file), "..", "..", "deployments", "emulator", "sample-project.yaml")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	out, w := io.Pipe()
@@ -66,7 +66,7 @@ func TestRunServesAndShutsDown(t *testing.T) {
 	base := strings.Fields(strings.SplitN(line, "listening on ", 2)[1])[0]
 	go func() { _, _ = io.Copy(io.Discard, out) }()
 
-	resp, err := http.Get(base + "/_emulator/healthz")
+	resp, err := http.Get(base + "/_emulator/stats")
 	require.NoError(t, err)
 	resp.Body.Close()
 	assert.Equal(t, http.StatusOK, resp.StatusCode)

@@ -18,7 +18,7 @@ import (
 // The emulator must never panic, must answer JSON, and must never answer an
 // unsigned request with success. Seeds run in every `go test`; run with
 //
-//	go test -run '^$' -fuzz '^FuzzRequest$' -fuzztime 5m ./dataworks/emulator/
+//	go test -run '^$' -fuzz '^FuzzRequest$' -fuzztime 5m ./internal/emulator/
 func FuzzRequest(f *testing.F) {
 	for _, s := range []struct {
 		action, version, query, body string

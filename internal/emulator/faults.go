@@ -239,12 +239,6 @@ func (e *Emulator) takeEmptyReply(c *rpcCall) bool {
 	return true
 }
 
-func (e *Emulator) isReferenceFormat() bool {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.referenceFormat
-}
-
 // businessErrorReply is an HTTP 200 that says the call failed, in the shape
 // of c's version and action.
 func businessErrorReply(c *rpcCall, f Faults) reply {

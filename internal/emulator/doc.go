@@ -46,25 +46,19 @@
 //
 // JSON endpoints, not signed (the emulator guards nothing):
 //
-//	GET    /_emulator/healthz                  {"ok":true}
 //	GET    /_emulator/stats                    Stats: calls by action and outcome, per-second buckets, quota
-//	POST   /_emulator/stats/reset              zero the counters
-//	GET    /_emulator/dags[?project=&flow=&bizdate=yyyy-MM-dd]   []DAGInfo
-//	GET    /_emulator/dags/{id}                DAGInfo: status, true finish time, blocked nodes, nodes
+//	GET    /_emulator/dags[?project=&flow=&bizdate=yyyy-MM-dd]   []DAGInfo: status, true finish time, blocked nodes, nodes
 //	GET    /_emulator/faults                   map of action → Faults ("*": every other action)
 //	PUT    /_emulator/faults/{action}          body Faults, e.g. {"throttleRate":0.2,"serverErrorRate":0.1,
 //	                                           "dropRate":0.05,"latency":"200ms","numericCode":false};
 //	                                           counted and timed faults: {"emptyReplies":1,"emptyReplyForm":
 //	                                           "missing"|"empty","businessErrors":3,"businessErrorFor":"30s",
 //	                                           "businessErrorCode":"9990001","businessErrorStatus":500,
-//	                                           "businessErrorAfterProcessing":true,"dagId":700000100001}
-//	DELETE /_emulator/faults/{action}
-//	GET    /_emulator/quota                    {"limit":N,"used":M}
-//	PUT    /_emulator/quota                    body {"limit":N}; 0 removes the quota
-//	POST   /_emulator/quota/reset              forget today's calls
-//	PUT    /_emulator/reference-format         body {"on":true|false}
+//	                                           "businessErrorAfterProcessing":true,"dagId":700000100001};
+//	                                           {} injects none for that action
 //
-// The same are Go methods: Stats, ResetStats, DAGs, DAG, CreatedDAGs,
-// Faults, SetFaults, ClearFaults, Quota, SetDailyQuota, ResetQuota,
-// SetReferenceFormat.
+// Tests in Go use the methods: Stats, ResetStats, DAGs, DAG, CreatedDAGs,
+// Faults, SetFaults, ClearFaults, Quota, SetDailyQuota, ResetQuota. Over
+// HTTP only the faults change at run time; the daily quota and the
+// reference format come from Options (the command's flags).
 package emulator
