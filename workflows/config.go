@@ -19,12 +19,8 @@ type settings struct {
 	policy           BackoffPolicy
 	predictive       bool // poll.mode predictive: PredictivePolicy over policy
 	failOnDagFailure bool
-	canEvery         int
 	stopOnDeadline   bool
-	stopWait         time.Duration
 	waitForRecovery  time.Duration
-	logPerNode       int
-	logTotal         int
 }
 
 // Validate checks the input as the workflow will, taking today as the start
@@ -47,7 +43,6 @@ func (in RunManualDagInput) settings(now time.Time) (settings, error) {
 		emptyListGrace:   orDefault(in.EmptyListGrace, DefaultEmptyListGrace),
 		listSettle:       orDefault(in.ListSettle, DefaultListSettle),
 		failOnDagFailure: in.FailOnDagFailure == nil || *in.FailOnDagFailure,
-		canEvery:         in.ContinueAsNewEvery,
 		policy: BackoffPolicy{
 			Initial:    orDefault(in.Poll.InitialInterval, DefaultInitialInterval),
 			Max:        orDefault(in.Poll.MaxInterval, DefaultMaxInterval),
@@ -61,9 +56,6 @@ func (in RunManualDagInput) settings(now time.Time) (settings, error) {
 	case PollBackoff:
 	default:
 		return settings{}, fmt.Errorf("poll.mode %q is not %q (default: learn from the flow's earlier runs) or %q (back off while nothing changes)", in.Poll.Mode, PollPredictive, PollBackoff)
-	}
-	if s.canEvery == 0 {
-		s.canEvery = DefaultContinueAsNewEvery
 	}
 	if s.policy.Multiplier == 0 {
 		s.policy.Multiplier = DefaultMultiplier
@@ -107,9 +99,6 @@ func (in RunManualDagInput) settings(now time.Time) (settings, error) {
 	case in.DagID > 0 && in.AllowDuplicate:
 		return settings{}, fmt.Errorf("dagId follows an existing DAG run and triggers nothing, so allowDuplicate means nothing beside it: leave one of them out")
 	}
-	if s.canEvery < 1 || s.canEvery > MaxContinueAsNewEvery {
-		return settings{}, fmt.Errorf("continueAsNewEvery %d is out of range: use 1 to %d polls", s.canEvery, MaxContinueAsNewEvery)
-	}
 	switch in.OnDeadline {
 	case "", OnDeadlineStop:
 		s.stopOnDeadline = true
@@ -117,27 +106,10 @@ func (in RunManualDagInput) settings(now time.Time) (settings, error) {
 	default:
 		return settings{}, fmt.Errorf("onDeadline %q is not %q (default: stop the unfinished instances in DataWorks) or %q (let them run on)", in.OnDeadline, OnDeadlineStop, OnDeadlineLeave)
 	}
-	s.stopWait = orDefault(in.StopWait, DefaultStopWait)
-	if err := inRange("stopWait", s.stopWait, MinStopWait, MaxStopWait); err != nil {
-		return settings{}, err
-	}
 	if s.waitForRecovery = in.FailurePolicy.WaitForRecovery.D(); s.waitForRecovery != 0 {
 		if err := inRange("failurePolicy.waitForRecovery", s.waitForRecovery, time.Second, MaxWaitForRecovery); err != nil {
 			return settings{}, err
 		}
-	}
-	s.logPerNode, s.logTotal = in.LogTail.MaxBytesPerNode, in.LogTail.MaxBytesTotal
-	if s.logPerNode == 0 {
-		s.logPerNode = activities.DefaultLogTailBytes
-	}
-	if s.logTotal == 0 {
-		s.logTotal = DefaultLogTailTotal
-	}
-	if s.logPerNode < MinLogTailPerNode || s.logPerNode > activities.MaxLogTailBytes {
-		return settings{}, fmt.Errorf("logTail.maxBytesPerNode %d is out of range: use %d to %d", s.logPerNode, MinLogTailPerNode, activities.MaxLogTailBytes)
-	}
-	if s.logTotal < MinLogTailPerNode || s.logTotal > MaxLogTailTotal {
-		return settings{}, fmt.Errorf("logTail.maxBytesTotal %d is out of range: use %d to %d", s.logTotal, MinLogTailPerNode, MaxLogTailTotal)
 	}
 
 	bizdate := in.Bizdate

@@ -90,7 +90,7 @@ func TestCorpus(t *testing.T) {
 		input("timeout a bare number", with(`"timeout":7200`), "must be a string"),
 		input("multiplier below 1", with(`"poll":{"multiplier":0.5}`), "multiplier"),
 		input("jitter above 0.5", with(`"poll":{"jitter":0.9}`), "jitter"),
-		input("continue-as-new every 100000 polls", with(`"continueAsNewEvery":100000`), "continueAsNewEvery"),
+		input("a dropped option (continueAsNewEvery)", with(`"continueAsNewEvery":100000`), "unknown field"),
 		input("blocked grace zero", with(`"blockedGrace":"0s"`), "positive"),
 		input("misspelt field", `{"projectName":"p","flwoName":"f","bizdate":"2024-06-01"}`, "unknown field"),
 		input("credential: accessKeySecret", with(`"accessKeySecret":"xyz"`), "credentials belong to the worker's environment"),
@@ -100,7 +100,7 @@ func TestCorpus(t *testing.T) {
 		input("unknown API version", with(`"apiVersion":"2019-01-01"`), "2019-01-01"),
 		input("projectEnv under 2018-06-01", with(`"projectEnv":"DEV"`), "projectEnv"),
 		input("unknown onDeadline", with(`"onDeadline":"explode"`), "onDeadline"),
-		input("log tail of 10 bytes", with(`"logTail":{"maxBytesPerNode":10}`), "maxBytesPerNode"),
+		input("a dropped option (logTail)", with(`"logTail":{"maxBytesPerNode":10}`), "unknown field"),
 
 		// Hostile replies to the create: never a second create.
 		{name: "create: HTML 502 page", input: good, create: []reply{htmlBadGateway}, errType: TriggerOutcomeUnknown, outcome: OutcomeFailed, msg: "may or may not have started", creates: 1},

@@ -66,24 +66,13 @@ type RunManualDagInput struct {
 	// FailOnDagFailure makes the workflow fail (DagFailed, DagTimedOut) when
 	// the outcome is not SUCCEEDED. Default true; false returns the report.
 	FailOnDagFailure *bool `json:"failOnDagFailure,omitempty"`
-	// ContinueAsNewEvery is the number of searches returned (single polls
-	// or repeat windows) after which a run continues as new. Default 200, at
-	// most 300 (about 3,300 history events); a run also continues as new
-	// when its history reaches 1,800 events or 1.5 MiB.
-	ContinueAsNewEvery int `json:"continueAsNewEvery,omitempty"`
 	// OnDeadline is what becomes of the DAG's unfinished instances when the
 	// deadline passes: "stop" (default) stops them in DataWorks, "leave"
 	// lets them run on. A cancelled workflow always stops them.
 	// 2020-05-18 only; under 2018-06-01 the report says what to stop by hand.
 	OnDeadline string `json:"onDeadline,omitempty"`
-	// StopWait bounds how long, after asking DataWorks to stop the
-	// unfinished instances, the workflow waits for them to be final.
-	// Default 5m, 10s to 1h.
-	StopWait Duration `json:"stopWait,omitzero"`
 	// FailurePolicy says how long a failed DAG stays open for a rerun.
 	FailurePolicy FailurePolicy `json:"failurePolicy,omitzero"`
-	// LogTail bounds the failed nodes' log tails in the report.
-	LogTail LogTailOptions `json:"logTail,omitzero"`
 	// DagID follows an existing DAG run of this project, flow and bizdate
 	// (found in Operation Center after a trigger whose outcome was unknown)
 	// instead of triggering one: the same watch, verdict and report, and no
@@ -135,43 +124,25 @@ type FailurePolicy struct {
 	WaitForRecovery Duration `json:"waitForRecovery,omitzero"`
 }
 
-// LogTailOptions bound the log tails of failed nodes in the report
-// (2020-05-18 only: the 2018-06-01 API has no GetInstanceLog).
-type LogTailOptions struct {
-	// MaxBytesPerNode: default 4096, 256 to 65536.
-	MaxBytesPerNode int `json:"maxBytesPerNode,omitempty"`
-	// MaxBytesTotal caps the tails of one report. Default 32768, at most
-	// 262144.
-	MaxBytesTotal int `json:"maxBytesTotal,omitempty"`
-}
-
 // Limits and defaults of the input.
 const (
-	DefaultTimeout            = 24 * time.Hour
-	MaxTimeout                = 30 * 24 * time.Hour
-	DefaultInitialInterval    = 10 * time.Second
-	MinPollInterval           = time.Second
-	DefaultMaxInterval        = 5 * time.Minute
-	MaxPollInterval           = 6 * time.Hour
-	DefaultMultiplier         = 1.5
-	DefaultJitter             = 0.1
-	DefaultDelayBudget        = 250 * time.Millisecond
-	DefaultPromptInterval     = 18 * time.Second
-	DefaultBlockedGrace       = 3 * time.Minute
-	DefaultEmptyListGrace     = 5 * time.Minute
-	DefaultListSettle         = 5 * time.Minute
-	HistorySettle             = time.Minute
-	MaxGrace                  = 24 * time.Hour
-	DefaultContinueAsNewEvery = 200
-	MaxContinueAsNewEvery     = 300
-	DefaultTimezone           = "Asia/Shanghai"
-	DefaultStopWait           = 5 * time.Minute
-	MinStopWait               = 10 * time.Second
-	MaxStopWait               = time.Hour
-	MaxWaitForRecovery        = 7 * 24 * time.Hour
-	MinLogTailPerNode         = 256
-	DefaultLogTailTotal       = 32 << 10
-	MaxLogTailTotal           = 256 << 10
+	DefaultTimeout         = 24 * time.Hour
+	MaxTimeout             = 30 * 24 * time.Hour
+	DefaultInitialInterval = 10 * time.Second
+	MinPollInterval        = time.Second
+	DefaultMaxInterval     = 5 * time.Minute
+	MaxPollInterval        = 6 * time.Hour
+	DefaultMultiplier      = 1.5
+	DefaultJitter          = 0.1
+	DefaultDelayBudget     = 250 * time.Millisecond
+	DefaultPromptInterval  = 18 * time.Second
+	DefaultBlockedGrace    = 3 * time.Minute
+	DefaultEmptyListGrace  = 5 * time.Minute
+	DefaultListSettle      = 5 * time.Minute
+	HistorySettle          = time.Minute
+	MaxGrace               = 24 * time.Hour
+	DefaultTimezone        = "Asia/Shanghai"
+	MaxWaitForRecovery     = 7 * 24 * time.Hour
 )
 
 // Poll modes.
@@ -224,7 +195,7 @@ func (in *RunManualDagInput) UnmarshalJSON(b []byte) error {
 func decodeError(err error) error {
 	msg := strings.TrimPrefix(err.Error(), "json: ")
 	if strings.HasPrefix(msg, "unknown field") {
-		return fmt.Errorf("input has an %s; the fields are projectName, flowName, bizdate, timezone, dagParameters, nodeParameters, apiVersion, projectEnv, timeout, poll, blockedGrace, emptyListGrace, failOnDagFailure, continueAsNewEvery, onDeadline, stopWait, failurePolicy, logTail", msg)
+		return fmt.Errorf("input has an %s; the fields are projectName, flowName, bizdate, timezone, dagParameters, nodeParameters, apiVersion, projectEnv, timeout, poll, blockedGrace, emptyListGrace, listSettle, failOnDagFailure, onDeadline, failurePolicy, dagId, allowDuplicate", msg)
 	}
 	return fmt.Errorf("input: %s", msg)
 }

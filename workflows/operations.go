@@ -40,6 +40,13 @@ const (
 	maxNotes      = 20
 	// minLogTail: a smaller share of the report's log cap is not fetched.
 	minLogTail = 128
+	// logTailPerNode and logTailTotal bound the failed nodes' log tails in
+	// one report: enough to see the error, small beside the report.
+	logTailPerNode = activities.DefaultLogTailBytes
+	logTailTotal   = 32 << 10
+	// stopWait bounds how long, after asking DataWorks to stop the
+	// unfinished instances, the workflow waits for them to be final.
+	stopWait = 5 * time.Minute
 )
 
 // RerunRequest is the argument of the rerunFailed update.
@@ -274,12 +281,12 @@ func (r *run) fetchLogs(ctx workflow.Context) {
 			used += len(l.Tail)
 		}
 	}
-	per := min(r.s.logPerNode, (r.s.logTotal-used)/len(ids))
+	per := min(logTailPerNode, (logTailTotal-used)/len(ids))
 	left := r.st.Deadline.Sub(workflow.Now(ctx))
 	switch {
 	case per < minLogTail:
-		r.note("failed-node logs: the report's cap of %d bytes (logTail.maxBytesTotal) is used up; read the logs of %s in %s",
-			r.s.logTotal, strings.Join(r.labels(ids), ", "), r.operationsRef())
+		r.note("failed-node logs: the report's cap of %d bytes (logTailTotal) is used up; read the logs of %s in %s",
+			logTailTotal, strings.Join(r.labels(ids), ", "), r.operationsRef())
 		mark(nil)
 		return
 	case left < 10*time.Second:
@@ -563,7 +570,7 @@ func (r *run) stopUnfinished(ctx workflow.Context, why string) {
 		return
 	}
 	dctx, _ := workflow.NewDisconnectedContext(ctx)
-	bound := newDeadline(dctx, "stop wait until", workflow.Now(dctx).Add(r.s.stopWait))
+	bound := newDeadline(dctx, "stop wait until", workflow.Now(dctx).Add(stopWait))
 	defer bound.stop()
 	accepted := map[int64]bool{}
 	refused := map[int64]string{}
@@ -622,7 +629,7 @@ func (r *run) stopUnfinished(ctx workflow.Context, why string) {
 	var stopped []int64
 	for _, id := range slices.Sorted(maps.Keys(accepted)) {
 		if st, ok := status[id]; ok && !st.Terminal() {
-			refused[id] = fmt.Sprintf("still %s %v after the stop request", st, r.s.stopWait)
+			refused[id] = fmt.Sprintf("still %s %v after the stop request", st, stopWait)
 			continue
 		}
 		stopped = append(stopped, id)

@@ -140,14 +140,13 @@ func (s *workflowSuite) TestOpsStopBoundedByStopWait() {
 			return activities.InstancesResult{Done: in.InstanceIDs}, nil
 		})
 	in := input()
-	in.StopWait = Duration(time.Minute)
 	s.env.RegisterDelayedCallback(s.env.CancelWorkflow, 10*time.Minute)
 	r, err := s.run(in)
 	s.Require().Error(err)
 	s.Equal(OutcomeCanceled, r.Outcome)
 	s.Empty(r.StoppedNodes)
-	s.Equal([]string{"load_ods: still RUNNING 1m0s after the stop request", "dwd_merge: still NOT_RUN 1m0s after the stop request"}, r.StopFailures)
-	s.LessOrEqual(s.elapsed(), 11*time.Minute+5*time.Second)
+	s.Equal([]string{"load_ods: still RUNNING 5m0s after the stop request", "dwd_merge: still NOT_RUN 5m0s after the stop request"}, r.StopFailures)
+	s.LessOrEqual(s.elapsed(), 15*time.Minute+5*time.Second)
 	s.Contains(r.Message, "2 not stopped")
 }
 
@@ -156,7 +155,6 @@ func (s *workflowSuite) TestOpsFailedNodeLogTailInReport() {
 	e := s.useEmulator("", emulator.Options{})
 	in := input2020()
 	in.FlowName = "broken_sales"
-	in.LogTail.MaxBytesPerNode = 256
 	r, err := s.run(in)
 	s.requireType(err, DagFailed)
 	var tail string
@@ -167,7 +165,7 @@ func (s *workflowSuite) TestOpsFailedNodeLogTailInReport() {
 			s.Empty(n.LogTail, "node %s did not fail", n.Name)
 		}
 	}
-	s.LessOrEqual(len(tail), 256)
+	s.LessOrEqual(len(tail), logTailPerNode)
 	s.Contains(tail, "ODPS-0130071")
 	s.Contains(tail, "status: FAILURE")
 	s.Equal(1, s.calls(e, "GetInstanceLog"), "fetched once, when the failure was first seen")
@@ -178,7 +176,9 @@ func (s *workflowSuite) TestOpsLogTailsShareTheReportCap() {
 	s.opsEnv()
 	s.mockCreate()
 	var list []dataworks.NodeInstance
-	for i := range int64(10) {
+	// More failures than the report's cap gives each its full per-node share.
+	const failures = 20
+	for i := range int64(failures) {
 		list = append(list, n(100+i, "node_"+string(rune('a'+i)), dataworks.StatusFailure))
 	}
 	s.mockSearch(list)
@@ -192,17 +192,17 @@ func (s *workflowSuite) TestOpsLogTailsShareTheReportCap() {
 			}
 			return res, nil
 		}).Once()
-	in := input()
-	in.LogTail = LogTailOptions{MaxBytesPerNode: 1024, MaxBytesTotal: 2048}
-	r, err := s.run(in)
+	r, err := s.run(input())
 	s.requireType(err, DagFailed)
-	s.Equal([]int{204}, asked)
+	share := logTailTotal / failures
+	s.Less(share, logTailPerNode)
+	s.Equal([]int{share}, asked)
 	total := 0
 	for _, n := range r.Nodes {
-		s.Len(n.LogTail, 204)
+		s.Len(n.LogTail, share)
 		total += len(n.LogTail)
 	}
-	s.LessOrEqual(total, 2048)
+	s.LessOrEqual(total, logTailTotal)
 }
 
 // rerunFailed restarts the failed node during the blocked grace; the same
@@ -400,7 +400,7 @@ func (s *workflowSuite) TestOpsStateSurvivesContinueAsNew() {
 	s.env.OnActivity(a.RestartInstances, mock.Anything, mock.Anything).After(time.Minute).Return(
 		activities.InstancesResult{Done: []int64{1}}, nil).Once()
 	in := input()
-	in.ContinueAsNewEvery = 3
+	s.env.RegisterDelayedCallback(func() { s.env.SetContinueAsNewSuggested(true) }, 13*time.Second)
 	var up updateOutcome
 	s.updateAt(12*time.Second, UpdateRerunFailed, RerunRequest{Nodes: []string{"1"}}, &up)
 	s.env.ExecuteWorkflow(WorkflowName, in)

@@ -12,9 +12,12 @@ import (
 // A run continues as new past either bound, well inside the 2,000
 // events and 2 MiB per run: one more poll adds about a dozen events and at
 // most the size of a full search result.
+// continueAsNewPolls bounds the searches (single polls or repeat windows)
+// of one run whatever their size: about 2,400 events.
 const (
-	historyEventLimit = 1800
-	historyBytesLimit = 3 << 19 // 1.5 MiB
+	historyEventLimit  = 1800
+	historyBytesLimit  = 3 << 19 // 1.5 MiB
+	continueAsNewPolls = 200
 )
 
 // loadProfile reads the flow's earlier runs once per watch (a continued run

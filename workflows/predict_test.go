@@ -194,7 +194,7 @@ func (s *workflowSuite) TestContinueAsNewBeforeTheHistoryIsFull() {
 	var next RunManualDagInput
 	s.Require().NoError(converter.GetDefaultDataConverter().FromPayloads(can.Input, &next))
 	s.Require().NotNil(next.Continued)
-	s.Equal(1, next.Continued.Polls, "continued after one poll, not %d", DefaultContinueAsNewEvery)
+	s.Equal(1, next.Continued.Polls, "continued after one poll, not %d", continueAsNewPolls)
 	s.True(next.Continued.ProfileLoaded)
 	s.Equal(3, next.Continued.Profile.Runs())
 }

@@ -180,7 +180,7 @@ func TestParseInput(t *testing.T) {
 	}
 	d, _ := ParseInput([]byte(`{"projectName":"p","flowName":"f","dagParameters":{"k":"v"}}`))
 	if s, err := d.settings(time.Now()); err != nil || !s.failOnDagFailure || s.timeout != DefaultTimeout ||
-		s.blockedGrace != DefaultBlockedGrace || s.emptyListGrace != DefaultEmptyListGrace || s.canEvery != DefaultContinueAsNewEvery {
+		s.blockedGrace != DefaultBlockedGrace || s.emptyListGrace != DefaultEmptyListGrace || s.listSettle != DefaultListSettle {
 		t.Fatalf("defaults: %+v, %v", s, err)
 	}
 }
@@ -299,7 +299,7 @@ func TestInputErrors(t *testing.T) {
 		`{"projectName":"p","flowName":"f","timezone":"Nowhere/City"}`:               "not an IANA time zone",
 		`{"projectName":"p","flowName":"f","bizdate":"2024-06-01","timezone":"UTC"}`: "leave it out when bizdate is given",
 		`{"projectName":"p","flowName":"f","projectEnv":"DEV"}`:                      "set apiVersion",
-		`{"projectName":"p","flowName":"f","continueAsNewEvery":100000}`:             "continueAsNewEvery",
+		`{"projectName":"p","flowName":"f","continueAsNewEvery":100000}`:             "unknown field",
 		`{"projectName":"p","flowName":"f","continued":{"polls":3}}`:                 "leave it out",
 		`[1,2]`: "not a JSON object",
 	} {

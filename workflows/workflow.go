@@ -407,7 +407,7 @@ func (r *run) watch(ctx workflow.Context) (DagReport, error) {
 	r.loadProfile(ctx)
 
 	for {
-		if r.polls >= r.s.canEvery || r.polls > 0 && (workflow.GetInfo(ctx).GetContinueAsNewSuggested() || r.historyFull(ctx)) {
+		if r.polls >= continueAsNewPolls || r.polls > 0 && (workflow.GetInfo(ctx).GetContinueAsNewSuggested() || r.historyFull(ctx)) {
 			return r.report, r.continueAsNew(ctx)
 		}
 		changed, err := r.poll(ctx)

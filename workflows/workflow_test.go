@@ -429,9 +429,8 @@ func (s *workflowSuite) TestBadInputsScheduleNoActivity() {
 func (s *workflowSuite) TestContinueAsNewKeepsDagAndNeverRetriggers() {
 	s.mockCreate()
 	s.mockSearch(empty, running, running, running)
-	in := input()
-	in.ContinueAsNewEvery = 3
-	s.env.ExecuteWorkflow(WorkflowName, in)
+	s.env.SetContinueAsNewSuggested(true)
+	s.env.ExecuteWorkflow(WorkflowName, input())
 	err := s.env.GetWorkflowError()
 	var can *workflow.ContinueAsNewError
 	s.Require().True(errors.As(err, &can), "%v", err)
@@ -487,7 +486,7 @@ func (s *workflowSuite) TestContinueAsNewWithTimezoneKeepsWatching() {
 	s.mockSearch(running, running)
 	in := input()
 	in.Bizdate, in.Timezone = "", "Asia/Shanghai"
-	in.ContinueAsNewEvery = 2
+	s.env.SetContinueAsNewSuggested(true)
 	s.env.ExecuteWorkflow(WorkflowName, in)
 	var can *workflow.ContinueAsNewError
 	s.Require().True(errors.As(s.env.GetWorkflowError(), &can), "%v", s.env.GetWorkflowError())
