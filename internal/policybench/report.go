@@ -131,9 +131,12 @@ func (r *Result) Markdown() string {
 	w := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
 	w("# Poll policy benchmark\n\n")
 	r.workload(&b)
-	w("Delay is the time from the moment the DAG's nodes stop changing to the first poll that sees it. ")
-	w("Decide's grace periods are not added: a blocked failed run waits blockedGrace (3m by default) more under every policy alike. ")
-	w("Calls per DAG count the searches and the create. A return is a search activity's result reaching the workflow (a repeat window returns once, however many polls it made): the workflow's history grows by about a dozen events per return, not per poll.\n\n")
+	w("Each run is a RunManualDag workflow run on the Temporal SDK's test environment (mock clock), with the product's search activity over a simulated DataWorks that answers from the run's timeline; ")
+	w("the policies are poll options of the workflow's input (fixed N s: mode backoff, initialInterval = maxInterval = N s, multiplier 1, no jitter). ")
+	w("The inputs set listSettle %s, since the simulated DataWorks lists every node at once (the default, 5m, holds back the verdict on short runs), ", ListSettle)
+	w("and blockedGrace %s: a blocked failed run otherwise waits 3m more under every policy alike.\n\n", BlockedGrace)
+	w("Delay is the time from the moment the DAG's nodes stop changing (for a failed run, when its failure leaves nothing running) to the report's finishedAt. ")
+	w("Calls per DAG count the searches DataWorks received (every poll of a repeat window is one) and the create. A return is a search activity's result reaching the workflow (a repeat window returns once, however many polls it made): the workflow's history grows by about a dozen events per return, not per poll.\n\n")
 	base := r.policyIndex(Baseline)
 	for _, seg := range Segments {
 		w("## %s\n\n", seg.Name)
@@ -156,6 +159,13 @@ func (r *Result) Markdown() string {
 		w("\n")
 	}
 	r.targets(&b)
+	runs := 0
+	for _, outs := range r.Outcomes {
+		for _, o := range outs {
+			runs += o.Runs
+		}
+	}
+	w("\nWall time: %s for %d workflow runs (continue-as-new included), %d at once.\n", r.Elapsed.Round(100*time.Millisecond), runs, r.Workers)
 	return b.String()
 }
 
