@@ -42,15 +42,15 @@ type Outcome struct {
 	Delay           time.Duration
 }
 
-// Bench settings of RunManualDagInput. The simulated DataWorks lists every
-// node of a DAG run at once, so the list needs no time to settle: the
-// default ListSettle (5m) would only hold back the verdict of short runs.
-// A blocked failed run waits BlockedGrace under every policy alike before
-// it counts as failed (default 3m): the benchmark measures how late the
-// polls see the end, not the grace.
+// The benchmark's settings of RunManualDagInput (DefaultConfig). The
+// simulated DataWorks lists every node of a DAG run at once, so the list
+// needs no time to settle: the default listSettle (5m) would only hold back
+// the verdict of short runs. A blocked failed run waits blockedGrace under
+// every policy alike before it counts as failed (default 3m): the figures
+// measure how late the polls see the end, not the grace.
 const (
-	ListSettle   = time.Second
-	BlockedGrace = time.Second
+	BenchListSettle   = time.Second
+	BenchBlockedGrace = time.Second
 	// Project is the DataWorks project of every run.
 	Project = "bench"
 	// DagID is what the create answers.
@@ -58,27 +58,26 @@ const (
 )
 
 // Input is the input a user would start run with under the poll options.
-func Input(run *Run, poll workflows.PollOptions) workflows.RunManualDagInput {
+func (cfg Config) Input(run *Run, poll workflows.PollOptions) workflows.RunManualDagInput {
 	return workflows.RunManualDagInput{
 		ProjectName:  Project,
 		FlowName:     run.Flow,
 		Bizdate:      run.Bizdate,
 		Poll:         poll,
-		ListSettle:   workflows.Duration(ListSettle),
-		BlockedGrace: workflows.Duration(BlockedGrace),
+		ListSettle:   workflows.Duration(cfg.ListSettle),
+		BlockedGrace: workflows.Duration(cfg.BlockedGrace),
 	}
 }
 
-// Follow runs RunManualDag over run's timeline on the SDK's test
+// Follow runs RunManualDag with input in over run's timeline on the SDK's test
 // environment (a mock clock: no wall time passes while the workflow waits)
 // and measures it. The workflow and the search activity are the product's;
 // DataWorks answers from the timeline at the mock clock's time; the create,
 // the guard ("no other runs") and FlowTimings (run.Earlier) are answered
 // as a worker would answer them. A run that continues as new goes on in a
 // fresh environment with the continued input, as on a server.
-func Follow(run *Run, poll workflows.PollOptions) (Outcome, error) {
+func Follow(run *Run, in workflows.RunManualDagInput) (Outcome, error) {
 	dw := &simDataWorks{tl: &run.Timeline}
-	in := Input(run, poll)
 	start := run.TriggeredAt()
 	out := Outcome{Final: time.Unix(run.Timeline.Final(), 0).UTC()}
 	for {

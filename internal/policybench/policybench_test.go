@@ -51,7 +51,7 @@ func follow(t *testing.T, run *Run, poll workflows.PollOptions) Outcome {
 	if err := warmUp(); err != nil {
 		t.Fatal(err)
 	}
-	out, err := Follow(run, poll)
+	out, err := Follow(run, DefaultConfig().Input(run, poll))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,10 +134,23 @@ func TestFailureBlocksDownstream(t *testing.T) {
 		t.Errorf("statuses at the end %v, want %v", statuses, want)
 	}
 	// Polls at +0…+70 every 10 s; +70 sees it blocked, and Decide calls it
-	// failed BlockedGrace (1 s) later, at one more poll.
+	// failed blockedGrace (1 s) later, at one more poll.
 	out := follow(t, run, Fixed(10*time.Second))
 	if out.Verdict != workflows.OutcomeFailed || out.Polls != 9 || out.Delay != 8*time.Second {
 		t.Errorf("fixed 10 s: %s after %d polls, delay %v; want FAILED after 9 polls (+0…+70, +71), delay 8s", out.Verdict, out.Polls, out.Delay)
+	}
+}
+
+// Under the workflow's default listSettle (5m) a DAG that ends sooner is
+// reported at the end of it, whatever the polls saw.
+func TestDefaultListSettleHoldsTheVerdict(t *testing.T) {
+	run := twoNodes()
+	out, err := Follow(run, Config{}.Input(run, Fixed(30*time.Second)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Verdict != workflows.OutcomeSucceeded || out.Detected.Unix() != trigger+300 || out.Polls != 11 {
+		t.Errorf("%+v; want SUCCEEDED at +300 s after 11 polls (+0…+300)", out)
 	}
 }
 
@@ -298,7 +311,7 @@ func TestProfileOnlyAfterSucceededRuns(t *testing.T) {
 // failed runs and runs with a profile among them.
 func shortRuns(t *testing.T) (Config, []Run) {
 	t.Helper()
-	cfg := Config{Seed: 11, DailyFlows: 12, Days: 4, OneOffs: 6}
+	cfg := Config{Seed: 11, DailyFlows: 12, Days: 4, OneOffs: 6, ListSettle: BenchListSettle, BlockedGrace: BenchBlockedGrace}
 	var runs []Run
 	failed, profiled := 0, 0
 	for _, run := range Generate(cfg) {
@@ -319,7 +332,7 @@ func shortRuns(t *testing.T) (Config, []Run) {
 }
 
 // Every policy gives every run its true verdict, after its end; fixed 5 s
-// sees the end within 5 s (a blocked failure BlockedGrace and a poll later).
+// sees the end within 5 s (a blocked failure blockedGrace and a poll later).
 func TestReplayGivesTrueVerdicts(t *testing.T) {
 	cfg, runs := shortRuns(t)
 	res, err := Replay(cfg, runs, Policies())
@@ -335,7 +348,7 @@ func TestReplayGivesTrueVerdicts(t *testing.T) {
 				t.Fatalf("%s, %s: %+v (final +%d s)", runs[i].WorkflowID, name, o, tl.Final()-tl.Trigger)
 			}
 		}
-		if o := res.Outcomes[0][i]; o.Delay >= 5*time.Second+BlockedGrace+time.Second {
+		if o := res.Outcomes[0][i]; o.Delay >= 5*time.Second+BenchBlockedGrace+time.Second {
 			t.Fatalf("%s: fixed 5 s sees the end %v late", runs[i].WorkflowID, o.Delay)
 		}
 	}
@@ -351,6 +364,24 @@ func TestReplayGivesTrueVerdicts(t *testing.T) {
 	s := res.Stats(0, Segments[0])
 	if s.Runs != len(runs) || s.CallsMean <= 1 || s.DAGHours <= 0 || s.PollsPerDAGHour() <= 0 {
 		t.Errorf("fixed 5 s stats %+v", s)
+	}
+
+	cfg.ListSettle, cfg.BlockedGrace = 0, 0
+	product, err := Replay(cfg, runs, []Policy{{Name: Default}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	md = product.PolicyMarkdown(Default)
+	for _, want := range []string{"## " + Default, "listSettle at its default", "blockedGrace at its default", "| all runs |", "| failed runs |", "Wall time"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("report lacks %q:\n%s", want, md)
+		}
+	}
+	for i := range runs {
+		// Short runs wait out the list's settling, failed ones the grace.
+		if o := product.Outcomes[0][i]; o.Detected.Before(runs[i].TriggeredAt().Add(workflows.HistorySettle)) {
+			t.Fatalf("%s: reported %v after the trigger", runs[i].WorkflowID, o.Detected.Sub(runs[i].TriggeredAt()))
+		}
 	}
 }
 

@@ -83,7 +83,7 @@ func Replay(cfg Config, runs []Run, policies []Policy) (*Result, error) {
 	for range res.Workers {
 		wg.Go(func() {
 			for j := range jobs {
-				out, err := Follow(&runs[j.i], policies[j.p].Poll)
+				out, err := Follow(&runs[j.i], cfg.Input(&runs[j.i], policies[j.p].Poll))
 				if err != nil {
 					cancel(fmt.Errorf("%s: %w", policies[j.p].Name, err))
 				}

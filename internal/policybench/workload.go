@@ -56,17 +56,23 @@ const (
 	EarlierRuns = 7
 )
 
-// Config shapes a workload; DefaultConfig is the benchmark's.
+// Config shapes a workload and the input its runs are started with;
+// DefaultConfig is the benchmark's.
 type Config struct {
 	Seed       uint64
 	DailyFlows int // flows that run Days days in a row
 	Days       int
 	OneOffs    int // flows that run once
+	// ListSettle and BlockedGrace go into every run's input; 0 leaves the
+	// workflow's default (5m and 3m).
+	ListSettle, BlockedGrace time.Duration
 }
 
-// DefaultConfig is the benchmark's workload.
+// DefaultConfig is the benchmark's workload, started with BenchListSettle
+// and BenchBlockedGrace.
 func DefaultConfig() Config {
-	return Config{Seed: DefaultSeed, DailyFlows: DefaultDailyFlows, Days: DefaultDays, OneOffs: DefaultOneOffs}
+	return Config{Seed: DefaultSeed, DailyFlows: DefaultDailyFlows, Days: DefaultDays, OneOffs: DefaultOneOffs,
+		ListSettle: BenchListSettle, BlockedGrace: BenchBlockedGrace}
 }
 
 // NodeTimes is one node instance's life in a run. A node is NOT_RUN until
