@@ -192,7 +192,7 @@ func (r *Result) PolicyMarkdown(name string) string {
 	}
 	var b strings.Builder
 	w := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
-	w("## %s, %d runs: %s\n\n", name, len(r.Runs), r.settings())
+	w("## %s, %d runs, on their own\n\n%s\n\n", name, len(r.Runs), r.settings())
 	w("| runs | segment | calls/DAG mean | calls/DAG p95 | delay p50 | delay p95 | delay max |\n")
 	w("|---:|---|---:|---:|---:|---:|---:|\n")
 	for _, seg := range Segments {
