@@ -37,8 +37,9 @@ chaos: $(TEMPORAL)
 	MANUALDAG_CHAOS=full MANUALDAG_CHAOS_TABLE=$(CHAOS_TABLE) go test -race -tags e2e -run '^TestChaos$$' -count=1 -timeout 60m ./e2e/; \
 	  rc=$$?; echo; cat $(CHAOS_TABLE) 2>/dev/null || echo "no figure table: the suites did not finish"; exit $$rc
 
-## bench-policy: replay simulated DAG timelines through the poll policies (fixed 5/30/60 s, backoff,
-## predictive) and print calls per DAG and detection delay side by side (internal/policybench).
+## bench-policy: replay simulated DAG timelines through RunManualDag on the SDK's test environment (mock
+## clock) under each poll policy (fixed 5/30/60 s, backoff, predictive) and print calls per DAG and detection
+## delay side by side, with the wall time it took (internal/policybench).
 ## MANUALDAG_BENCH_OUT=FILE also writes the tables to FILE.
 bench-policy:
 	go test -run '^$$' -bench '^BenchmarkPolicies$$' -benchtime 1x ./internal/policybench/

@@ -1,16 +1,21 @@
 package policybench
 
 import (
+	"context"
 	"fmt"
+	"runtime"
+	"sync"
 	"time"
+
+	"go.temporal.io/sdk/testsuite"
 
 	"github.com/manualdag/manualdag/workflows"
 )
 
-// Policy is a named poll policy.
+// Policy is a named poll policy: the poll options of RunManualDagInput.
 type Policy struct {
-	Name   string
-	Policy workflows.PollPolicy
+	Name string
+	Poll workflows.PollOptions
 }
 
 // Names of the policies Policies returns; Baseline is the one the others
@@ -23,40 +28,28 @@ const (
 	Default  = "predictive (default)"
 )
 
-// Fixed polls every d, whatever it sees.
-func Fixed(d time.Duration) workflows.PollPolicy {
-	return workflows.BackoffPolicy{Initial: d, Max: d, Multiplier: 1, Jitter: 0}
-}
-
-// ProductInput is the input whose policies the benchmark measures: every
-// poll option left at its default but the mode.
-func ProductInput(mode string) workflows.RunManualDagInput {
-	return workflows.RunManualDagInput{
-		ProjectName: "p",
-		FlowName:    "f",
-		Bizdate:     "2024-06-01",
-		Poll:        workflows.PollOptions{Mode: mode},
+// Fixed polls every d, whatever it sees: the backoff mode with a constant
+// interval and no jitter.
+func Fixed(d time.Duration) workflows.PollOptions {
+	return workflows.PollOptions{
+		Mode:            workflows.PollBackoff,
+		InitialInterval: workflows.Duration(d),
+		MaxInterval:     workflows.Duration(d),
+		Multiplier:      1,
+		Jitter:          -1, // none
 	}
 }
 
-// Policies are the fixed baselines and the product's two modes, built by
-// RunManualDagInput.PollPolicy exactly as a run would get them.
-func Policies() ([]Policy, error) {
-	backoff, err := ProductInput(workflows.PollBackoff).PollPolicy(origin)
-	if err != nil {
-		return nil, fmt.Errorf("backoff policy: %w", err)
-	}
-	predictive, err := ProductInput("").PollPolicy(origin)
-	if err != nil {
-		return nil, fmt.Errorf("default policy: %w", err)
-	}
+// Policies are the fixed baselines and the product's two modes with every
+// other poll option at its default.
+func Policies() []Policy {
 	return []Policy{
 		{Baseline, Fixed(5 * time.Second)},
 		{Fixed30, Fixed(30 * time.Second)},
 		{Fixed60, Fixed(60 * time.Second)},
-		{Backoff, backoff},
-		{Default, predictive},
-	}, nil
+		{Backoff, workflows.PollOptions{Mode: workflows.PollBackoff}},
+		{Default, workflows.PollOptions{}},
+	}
 }
 
 // Result is a replay: each policy's outcome for each run.
@@ -65,30 +58,74 @@ type Result struct {
 	Runs     []Run
 	Policies []string
 	Outcomes [][]Outcome // [policy][run]
+	// Elapsed is the wall time of the replay, Workers how many runs it
+	// followed at once.
+	Elapsed time.Duration
+	Workers int
 }
 
-// Replay follows every run with every policy.
+// Replay follows every run with every policy, GOMAXPROCS runs at once.
 func Replay(cfg Config, runs []Run, policies []Policy) (*Result, error) {
-	res := &Result{Config: cfg, Runs: runs, Outcomes: make([][]Outcome, len(policies))}
+	if err := warmUp(); err != nil {
+		return nil, err
+	}
+	begin := time.Now()
+	res := &Result{Config: cfg, Runs: runs, Outcomes: make([][]Outcome, len(policies)), Workers: runtime.GOMAXPROCS(0)}
 	for p, pol := range policies {
 		res.Policies = append(res.Policies, pol.Name)
 		res.Outcomes[p] = make([]Outcome, len(runs))
-		for i := range runs {
-			out, err := Simulate(&runs[i], pol.Policy)
-			if err != nil {
-				return nil, fmt.Errorf("%s: %w", pol.Name, err)
+	}
+	type job struct{ p, i int }
+	jobs := make(chan job)
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	var wg sync.WaitGroup
+	for range res.Workers {
+		wg.Go(func() {
+			for j := range jobs {
+				out, err := Follow(&runs[j.i], cfg.Input(&runs[j.i], policies[j.p].Poll))
+				if err != nil {
+					cancel(fmt.Errorf("%s: %w", policies[j.p].Name, err))
+				}
+				res.Outcomes[j.p][j.i] = out
 			}
-			res.Outcomes[p][i] = out
+		})
+	}
+feed:
+	for p := range policies {
+		for i := range runs {
+			select {
+			case jobs <- job{p, i}:
+			case <-ctx.Done():
+				break feed
+			}
 		}
 	}
+	close(jobs)
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil {
+		return nil, err
+	}
+	res.Elapsed = time.Since(begin)
 	return res, nil
+}
+
+// warmUp makes the SDK compute its binary checksum (a hash of the whole
+// binary, once per process) in an activity environment: done lazily inside
+// the first workflow's coroutine it can outlast the deadlock detector's
+// second on a loaded machine (workflows/main_test.go).
+func warmUp() error {
+	var ts testsuite.WorkflowTestSuite
+	env := ts.NewTestActivityEnvironment()
+	noop := func(context.Context) error { return nil }
+	env.RegisterActivity(noop)
+	if _, err := env.ExecuteActivity(noop); err != nil {
+		return fmt.Errorf("warm-up activity: %w", err)
+	}
+	return nil
 }
 
 // Bench generates cfg's workload and replays it with Policies.
 func Bench(cfg Config) (*Result, error) {
-	policies, err := Policies()
-	if err != nil {
-		return nil, err
-	}
-	return Replay(cfg, Generate(cfg), policies)
+	return Replay(cfg, Generate(cfg), Policies())
 }

@@ -131,9 +131,11 @@ func (r *Result) Markdown() string {
 	w := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
 	w("# Poll policy benchmark\n\n")
 	r.workload(&b)
-	w("Delay is the time from the moment the DAG's nodes stop changing to the first poll that sees it. ")
-	w("Decide's grace periods are not added: a blocked failed run waits blockedGrace (3m by default) more under every policy alike. ")
-	w("Calls per DAG count the searches and the create. A return is a search activity's result reaching the workflow (a repeat window returns once, however many polls it made): the workflow's history grows by about a dozen events per return, not per poll.\n\n")
+	w("Each run is a RunManualDag workflow run on the Temporal SDK's test environment (mock clock), with the product's search activity over a simulated DataWorks that answers from the run's timeline; ")
+	w("the policies are poll options of the workflow's input (fixed N s: mode backoff, initialInterval = maxInterval = N s, multiplier 1, no jitter). ")
+	w("%s\n\n", r.settings())
+	w("Delay is the time from the moment the DAG's nodes stop changing (for a failed run, when its failure leaves nothing running) to the report's finishedAt. ")
+	w("Calls per DAG count the searches DataWorks received (every poll of a repeat window is one) and the create. A return is a search activity's result reaching the workflow (a repeat window returns once, however many polls it made): the workflow's history grows by about a dozen events per return, not per poll.\n\n")
 	base := r.policyIndex(Baseline)
 	for _, seg := range Segments {
 		w("## %s\n\n", seg.Name)
@@ -156,6 +158,49 @@ func (r *Result) Markdown() string {
 		w("\n")
 	}
 	r.targets(&b)
+	runs := 0
+	for _, outs := range r.Outcomes {
+		for _, o := range outs {
+			runs += o.Runs
+		}
+	}
+	w("\nWall time: %s for %d workflow runs (continue-as-new included), %d at once.\n", r.Elapsed.Round(100*time.Millisecond), runs, r.Workers)
+	return b.String()
+}
+
+// settings says what the runs' inputs set besides the poll options.
+func (r *Result) settings() string {
+	var b strings.Builder
+	if d := r.Config.ListSettle; d > 0 {
+		fmt.Fprintf(&b, "The inputs set listSettle %v, since the simulated DataWorks lists every node at once (the default, 5m, holds back the verdict on short runs); ", d)
+	} else {
+		b.WriteString("The inputs leave listSettle at its default (no verdict within 5m of the trigger, 1m when the flow's earlier runs vouch for the node count); ")
+	}
+	if d := r.Config.BlockedGrace; d > 0 {
+		fmt.Fprintf(&b, "they set blockedGrace %v: a blocked failed run otherwise waits 3m more under every policy alike.", d)
+	} else {
+		b.WriteString("they leave blockedGrace at its default: a blocked failed run is called failed 3m after a poll saw it blocked, and its delay includes that.")
+	}
+	return b.String()
+}
+
+// PolicyMarkdown is a short report of one policy: a row per segment.
+func (r *Result) PolicyMarkdown(name string) string {
+	p := r.policyIndex(name)
+	if p < 0 {
+		return ""
+	}
+	var b strings.Builder
+	w := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
+	w("## %s, %d runs, on their own\n\n%s\n\n", name, len(r.Runs), r.settings())
+	w("| runs | segment | calls/DAG mean | calls/DAG p95 | delay p50 | delay p95 | delay max |\n")
+	w("|---:|---|---:|---:|---:|---:|---:|\n")
+	for _, seg := range Segments {
+		if s := r.Stats(p, seg); s.Runs > 0 {
+			w("| %d | %s | %.1f | %d | %s | %s | %s |\n", s.Runs, seg.Name, s.CallsMean, s.CallsP95, secs(s.DelayP50), secs(s.DelayP95), secs(s.Delay))
+		}
+	}
+	w("\nWall time: %s.\n", r.Elapsed.Round(100*time.Millisecond))
 	return b.String()
 }
 

@@ -1,13 +1,16 @@
-// Package policybench replays simulated DataWorks DAG timelines through the
-// poll policies RunManualDag uses (built with RunManualDagInput.PollPolicy,
-// never copied) and through fixed-interval baselines, and tabulates how many
-// DataWorks calls each spends per DAG and how late each sees the DAG end
-// (issue 6 §1). Everything is deterministic for a seed and takes no wall
-// time: the simulator moves a virtual clock from poll to poll.
+// Package policybench replays simulated DataWorks DAG timelines through
+// RunManualDag itself, under each poll policy a user can ask for in its
+// input (the predictive default, backoff, and fixed-interval baselines),
+// and tabulates how many DataWorks calls each spends per DAG and how late
+// each reports the DAG's end (issue 6 §1). Each run is a workflow run on
+// the Temporal SDK's test environment: a mock clock, so that hours of DAG
+// take milliseconds, and the product's search activity over a simulated
+// DataWorks that answers from the timeline. Figures are deterministic for a
+// seed.
 //
-// Generate builds the workload, Replay polls it with each policy, and
-// Result.Markdown prints the figures; BenchmarkPolicies (bench_test.go, make
-// bench-policy) runs the three.
+// Generate builds the workload, Replay follows it with each policy (Follow
+// runs one workflow), and Result.Markdown prints the figures;
+// BenchmarkPolicies (bench_test.go, make bench-policy) runs the three.
 package policybench
 
 import (
@@ -48,19 +51,28 @@ const (
 	// fails after FailAtMin..1 of its duration.
 	FailureRate = 0.08
 	FailAtMin   = 0.2
+	// EarlierRuns is how many earlier runs' timings the FlowTimings
+	// activity reads at most.
+	EarlierRuns = 7
 )
 
-// Config shapes a workload; DefaultConfig is the benchmark's.
+// Config shapes a workload and the input its runs are started with;
+// DefaultConfig is the benchmark's.
 type Config struct {
 	Seed       uint64
 	DailyFlows int // flows that run Days days in a row
 	Days       int
 	OneOffs    int // flows that run once
+	// ListSettle and BlockedGrace go into every run's input; 0 leaves the
+	// workflow's default (5m and 3m).
+	ListSettle, BlockedGrace time.Duration
 }
 
-// DefaultConfig is the benchmark's workload.
+// DefaultConfig is the benchmark's workload, started with BenchListSettle
+// and BenchBlockedGrace.
 func DefaultConfig() Config {
-	return Config{Seed: DefaultSeed, DailyFlows: DefaultDailyFlows, Days: DefaultDays, OneOffs: DefaultOneOffs}
+	return Config{Seed: DefaultSeed, DailyFlows: DefaultDailyFlows, Days: DefaultDays, OneOffs: DefaultOneOffs,
+		ListSettle: BenchListSettle, BlockedGrace: BenchBlockedGrace}
 }
 
 // NodeTimes is one node instance's life in a run. A node is NOT_RUN until
@@ -107,6 +119,37 @@ func (tl *Timeline) Snapshot(t int64, dst []activities.Node) []activities.Node {
 	return dst
 }
 
+// Instances is what DataWorks answers a search at unix second t: the
+// node instances as dataworks.Client returns them, which the search
+// activity compacts into Snapshot's nodes.
+func (tl *Timeline) Instances(t int64) []dataworks.NodeInstance {
+	list := make([]dataworks.NodeInstance, len(tl.Nodes))
+	for i, n := range tl.Nodes {
+		ni := &list[i]
+		ni.InstanceID, ni.NodeName, ni.Status = n.ID, n.Name, dataworks.StatusNotRun
+		switch {
+		case n.Ready == 0 || t < n.Ready:
+			continue
+		case n.Wait == dataworks.StatusWaitTime:
+			ni.BeginWaitTimeTime = time.Unix(n.Ready, 0)
+		default:
+			ni.BeginWaitResTime = time.Unix(n.Ready, 0)
+		}
+		switch {
+		case t < n.Start:
+			ni.Status = n.Wait
+		case t < n.Finish:
+			ni.Status, ni.BeginRunningTime = dataworks.StatusRunning, time.Unix(n.Start, 0)
+		default:
+			ni.Status, ni.BeginRunningTime, ni.FinishTime = dataworks.StatusSuccess, time.Unix(n.Start, 0), time.Unix(n.Finish, 0)
+			if n.Failed {
+				ni.Status = dataworks.StatusFailure
+			}
+		}
+	}
+	return list
+}
+
 // Final is the unix second after which no node changes any more: every
 // node that will ever run has finished, and the rest wait behind a failure.
 func (tl *Timeline) Final() int64 {
@@ -130,9 +173,11 @@ type Run struct {
 	Bizdate    string
 	WorkflowID string // manualdag/bench/<flow>/<bizdate>: seeds the jitter
 	Timeline   Timeline
-	// Profile is workflows.ProfileOf the flow's earlier succeeded runs
-	// (most recent first); nil for a first run, a one-off, or after
-	// failures only.
+	// Earlier are the timings the flow's earlier succeeded runs kept
+	// (most recent first), as RunManualDag keeps them in its memo: what the
+	// FlowTimings activity answers. Profile is workflows.ProfileOf them,
+	// nil for a first run, a one-off, or after failures only.
+	Earlier []activities.RunTimings
 	Profile *workflows.Profile
 }
 
@@ -165,6 +210,7 @@ func Generate(cfg Config) []Run {
 			day := origin.AddDate(0, 0, d)
 			trigger := day.Add(offset + time.Duration(rng.IntN(60))*time.Second)
 			run := fl.run(rng, day, trigger, int64(len(runs)))
+			run.Earlier = slices.Clone(learned[:min(len(learned), EarlierRuns)])
 			run.Profile = workflows.ProfileOf(learned)
 			if !run.Timeline.Failed() {
 				end := run.Timeline.Snapshot(run.Timeline.Final(), nil)
