@@ -16,6 +16,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 
+	"github.com/manualdag/manualdag/dag"
 	"github.com/manualdag/manualdag/dataworks"
 )
 
@@ -120,8 +121,8 @@ func TestCreateValidatesBeforeSending(t *testing.T) {
 		{FlowName: "f", Bizdate: "2024-06-01"},
 		{ProjectName: "p", Bizdate: "2024-06-01"},
 		{ProjectName: "p", FlowName: "f", Bizdate: "2024-06-01 12:00:00"},
-		{ProjectName: "p", FlowName: "f", Bizdate: "2024-06-01", DagParameters: dataworks.Params{"k": "a b"}},
-		{ProjectName: "p", FlowName: "f", Bizdate: "2024-06-01", NodeParameters: map[int64]dataworks.Params{-1: {"k": "v"}}},
+		{ProjectName: "p", FlowName: "f", Bizdate: "2024-06-01", DagParameters: dag.Params{"k": "a b"}},
+		{ProjectName: "p", FlowName: "f", Bizdate: "2024-06-01", NodeParameters: map[int64]dag.Params{-1: {"k": "v"}}},
 		{ProjectName: "p", FlowName: "f", Bizdate: "2024-06-01", ProjectEnv: "DEV"},
 	} {
 		dw := &fakeDW{dagID: 1}
@@ -304,7 +305,7 @@ func TestThrottleDelayBacksOffWithJitter(t *testing.T) {
 	}
 }
 
-func node(id int64, name string, st dataworks.Status, begin, finish int64) dataworks.NodeInstance {
+func node(id int64, name string, st dag.Status, begin, finish int64) dataworks.NodeInstance {
 	ni := dataworks.NodeInstance{InstanceID: id, DagID: 700019657457, NodeName: name, Status: st}
 	if begin > 0 {
 		ni.BeginRunningTime = time.Unix(begin, 0)
@@ -316,19 +317,19 @@ func node(id int64, name string, st dataworks.Status, begin, finish int64) dataw
 }
 
 func bigDag(n int) []dataworks.NodeInstance {
-	statuses := []dataworks.Status{dataworks.StatusSuccess, dataworks.StatusRunning, dataworks.StatusNotRun, dataworks.StatusFailure, dataworks.StatusWaitResource}
+	statuses := []dag.Status{dag.StatusSuccess, dag.StatusRunning, dag.StatusNotRun, dag.StatusFailure, dag.StatusWaitResource}
 	var list []dataworks.NodeInstance
 	start := time.Date(2024, 6, 2, 0, 30, 0, 0, time.UTC).Unix()
 	for i := range n {
 		st := statuses[i%len(statuses)]
 		ni := node(705772600901+int64(i)*7, fmt.Sprintf("ods_sales_order_detail_%03d", i), st, 0, 0)
-		if st != dataworks.StatusNotRun {
+		if st != dag.StatusNotRun {
 			ni.BeginRunningTime = time.Unix(start+int64(i)*37, 0)
 		}
 		if st.Terminal() {
 			ni.FinishTime = time.Unix(start+int64(i)*37+600, 0)
 		}
-		if st == dataworks.StatusFailure {
+		if st == dag.StatusFailure {
 			ni.ErrorMessage = "ODPS-0130071:[1,8] Semantic analysis exception - column sale_amt cannot be resolved"
 		}
 		list = append(list, ni)
@@ -358,9 +359,9 @@ func TestSearchResultSize(t *testing.T) {
 
 func TestSearchResultRoundTrip(t *testing.T) {
 	list := []dataworks.NodeInstance{
-		node(30, "c", dataworks.Status("CODE_42"), 0, 0),
-		node(10, "a", dataworks.StatusSuccess, 1717200000, 1717200600),
-		node(20, "b", dataworks.StatusFailure, 1717200600, 1717200700),
+		node(30, "c", dag.Status("CODE_42"), 0, 0),
+		node(10, "a", dag.StatusSuccess, 1717200000, 1717200600),
+		node(20, "b", dag.StatusFailure, 1717200600, 1717200700),
 	}
 	list[2].ErrorMessage = strings.Repeat("é", 300)
 	r1 := Compact(list, 50, Known{})
@@ -374,8 +375,8 @@ func TestSearchResultRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []Node{
-		{ID: 10, Name: "a", Status: dataworks.StatusSuccess, Begin: 1717200000, Finish: 1717200600},
-		{ID: 20, Name: "b", Status: dataworks.StatusFailure, Begin: 1717200600, Finish: 1717200700, ErrorMessage: nodesErr(t, nodes)},
+		{ID: 10, Name: "a", Status: dag.StatusSuccess, Begin: 1717200000, Finish: 1717200600},
+		{ID: 20, Name: "b", Status: dag.StatusFailure, Begin: 1717200600, Finish: 1717200700, ErrorMessage: nodesErr(t, nodes)},
 		{ID: 30, Name: "c", Status: "CODE_42"},
 	}
 	if fmt.Sprint(nodes) != fmt.Sprint(want) {
@@ -386,13 +387,13 @@ func TestSearchResultRoundTrip(t *testing.T) {
 	}
 
 	// States change, layout known: ids and names are left out and restored.
-	list[0].Status = dataworks.StatusRunning
+	list[0].Status = dag.StatusRunning
 	r2 := Compact(list, 50, Known{Digest: r1.Digest, Layout: r1.LayoutDigest, Errors: r1.ErrorsDigest})
 	if r2.IDs != nil || r2.Unchanged || !r2.ErrorsOmitted {
 		t.Fatalf("layout not left out: %+v", r2)
 	}
 	nodes2, err := r2.Nodes(nodes)
-	if err != nil || nodes2[2].Name != "c" || nodes2[2].Status != dataworks.StatusRunning || nodes2[1].ErrorMessage != nodes[1].ErrorMessage {
+	if err != nil || nodes2[2].Name != "c" || nodes2[2].Status != dag.StatusRunning || nodes2[1].ErrorMessage != nodes[1].ErrorMessage {
 		t.Fatalf("got %+v, %v", nodes2, err)
 	}
 	// Nothing changes: a tiny result, the same snapshot.

@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/manualdag/manualdag/dag"
 	"github.com/manualdag/manualdag/dataworks"
 )
 
@@ -90,9 +91,9 @@ type SearchResult struct {
 
 // Node is one node instance as the workflow sees it.
 type Node struct {
-	ID     int64            `json:"id"` // instance id
-	Name   string           `json:"name"`
-	Status dataworks.Status `json:"status"`
+	ID     int64      `json:"id"` // instance id
+	Name   string     `json:"name"`
+	Status dag.Status `json:"status"`
 	// Begin is when the node started running (or, before that, waiting);
 	// Finish when it finished. Unix seconds, 0 = not yet.
 	Begin        int64  `json:"begin,omitempty"`
@@ -135,7 +136,7 @@ func (a *Activities) SearchManualDagNodeInstance(ctx context.Context, in SearchI
 	}
 	info := activity.GetInfo(ctx)
 	res.Polls = int(info.Attempt)
-	statuses := make([]dataworks.Status, len(list))
+	statuses := make([]dag.Status, len(list))
 	for i, n := range list {
 		statuses[i] = n.Status
 	}
@@ -163,13 +164,13 @@ func (in SearchInput) NothingYet(attempt int32, floor time.Duration) error {
 // WindowEnds reports whether the search returns what its poll number
 // attempt saw (the nodes' statuses): always, but in a repeat window (see
 // RepeatEvery).
-func (in SearchInput) WindowEnds(statuses []dataworks.Status, attempt int32) bool {
+func (in SearchInput) WindowEnds(statuses []dag.Status, attempt int32) bool {
 	if in.RepeatEvery <= 0 || in.KnownDigest == "" || in.KnownNodes == 0 || len(statuses) != in.KnownNodes || int(attempt) >= in.RepeatPolls {
 		return true
 	}
 	failed, active := 0, false
 	for _, s := range statuses {
-		if s == dataworks.StatusFailure {
+		if s == dag.StatusFailure {
 			failed++
 		}
 		active = active || s.Active()
@@ -229,7 +230,7 @@ func boundErrors(nodes []Node, total int) {
 	for _, failedPass := range []bool{true, false} {
 		for i := range nodes {
 			n := &nodes[i]
-			if n.ErrorMessage == "" || (n.Status == dataworks.StatusFailure) != failedPass {
+			if n.ErrorMessage == "" || (n.Status == dag.StatusFailure) != failedPass {
 				continue
 			}
 			size := jsonSize(n.ErrorMessage)
@@ -344,9 +345,9 @@ func (r SearchResult) Nodes(prev []Node) ([]Node, error) {
 	}
 	for i := range nodes {
 		if c := r.Statuses[i]; c == '?' {
-			nodes[i].Status = dataworks.Status(r.Other[i])
+			nodes[i].Status = dag.Status(r.Other[i])
 		} else {
-			nodes[i].Status = dataworks.StatusFromCode(int(c - '0'))
+			nodes[i].Status = dag.StatusFromCode(int(c - '0'))
 		}
 		if r.Base > 0 && i < len(r.Begin) && i < len(r.Finish) {
 			nodes[i].Begin = absolute(r.Begin[i], r.Base)

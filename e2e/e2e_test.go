@@ -19,7 +19,7 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/temporal"
 
-	"github.com/manualdag/manualdag/dataworks"
+	"github.com/manualdag/manualdag/dag"
 	"github.com/manualdag/manualdag/internal/emulator"
 	"github.com/manualdag/manualdag/workflows"
 )
@@ -65,7 +65,7 @@ func (s *stack) testStarterRunSucceeds(t *testing.T) {
 	var names []string
 	for _, n := range rep.Nodes {
 		names = append(names, n.Name)
-		assert.Equal(t, dataworks.StatusSuccess, n.Status, "node %s", n.Name)
+		assert.Equal(t, dag.StatusSuccess, n.Status, "node %s", n.Name)
 	}
 	assert.ElementsMatch(t, dailySalesNodes, names)
 	assert.Empty(t, rep.FailedNodes)
@@ -101,7 +101,7 @@ func (s *stack) testStarterRunFails(t *testing.T) {
 	t.Parallel()
 	const bizdate = "2024-06-01"
 	r := s.starter(t, append([]string{"run", "--project", project, "--flow", flowBroken, "--bizdate", bizdate,
-		"--api-version", dataworks.APIVersion2020, "--wait"}, fastPoll...)...)
+		"--api-version", dag.APIVersion2020, "--wait"}, fastPoll...)...)
 	require.Equal(t, 1, r.Code, "%s", r)
 	assert.Contains(t, r.Stdout, "FAILED")
 	assert.Contains(t, r.Stdout, "ODPS-0130071", "the node's error message is in the table")

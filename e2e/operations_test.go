@@ -23,6 +23,8 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/manualdag/manualdag/activities"
+	"github.com/manualdag/manualdag/dag"
 	"github.com/manualdag/manualdag/dataworks"
 	"github.com/manualdag/manualdag/internal/emulator"
 	"github.com/manualdag/manualdag/workflows"
@@ -133,8 +135,8 @@ func (s *stack) startDeadlineRuns(t *testing.T) deadlineRuns {
 	}
 	return deadlineRuns{
 		// onDeadline left to its default, stop.
-		stop:     start("2024-08-02", workflows.TaskQueue, dataworks.APIVersion2020, ""),
-		leave:    start("2024-08-03", workflows.TaskQueue, dataworks.APIVersion2020, workflows.OnDeadlineLeave),
+		stop:     start("2024-08-02", workflows.TaskQueue, dag.APIVersion2020, ""),
+		leave:    start("2024-08-03", workflows.TaskQueue, dag.APIVersion2020, workflows.OnDeadlineLeave),
 		stop2018: start("2024-08-12", queue2018, "", ""),
 	}
 }
@@ -146,12 +148,12 @@ func (s *stack) testOpsCancelStopsRemoteNodes(t *testing.T) {
 	t.Parallel()
 	const bizdate = "2024-08-01"
 	r := s.starter(t, append([]string{"run", "--project", project, "--flow", flowSlow, "--bizdate", bizdate,
-		"--api-version", dataworks.APIVersion2020}, fastPoll...)...)
+		"--api-version", dag.APIVersion2020}, fastPoll...)...)
 	require.Equal(t, 0, r.Code, "%s", r)
 	id := strings.TrimSpace(r.Stdout)
 	dagID := s.dagFor(t, flowSlow, bizdate)
 	s.waitReport(t, id, "the workflow sees slow_node RUNNING", func(rep workflows.DagReport) bool {
-		return nodeStatus(rep, "slow_node") == dataworks.StatusRunning
+		return nodeStatus(rep, "slow_node") == dag.StatusRunning
 	})
 
 	c := s.starter(t, "cancel", id)
@@ -199,7 +201,7 @@ func (s *stack) testOpsDeadline(t *testing.T, d deadlineRuns, emu2018 *emulator.
 		rep, ok := workflows.ReportFromError(err)
 		require.True(t, ok, "the failure carries the report: %v", err)
 		assert.Equal(t, workflows.OutcomeTimedOut, rep.Outcome)
-		assert.Equal(t, dataworks.StatusRunning, nodeStatus(rep, "slow_node"), "the node table keeps the picture at the deadline")
+		assert.Equal(t, dag.StatusRunning, nodeStatus(rep, "slow_node"), "the node table keeps the picture at the deadline")
 		return rep
 	}
 
@@ -236,18 +238,17 @@ func (s *stack) testOpsDeadline(t *testing.T, d deadlineRuns, emu2018 *emulator.
 }
 
 // A failed node's log tail reaches the report, cut to
-// logTail.maxBytesPerNode: the end of the log DataWorks holds.
+// the per-node bound (activities.DefaultLogTailBytes): the end of the log DataWorks holds.
 func (s *stack) testOpsLogTailBounded(t *testing.T) {
 	t.Parallel()
-	const bizdate, maxBytes = "2024-08-04", workflows.MinLogTailPerNode
+	const bizdate, maxBytes = "2024-08-04", activities.DefaultLogTailBytes
 	id := "manualdag/" + project + "/" + flowBroken + "/" + bizdate
 	failOnDagFailure := false
 	ctx := testContext(t)
 	run, err := s.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: workflows.TaskQueue},
 		workflows.WorkflowName, workflows.RunManualDagInput{
-			ProjectName: project, FlowName: flowBroken, Bizdate: bizdate, APIVersion: dataworks.APIVersion2020,
+			ProjectName: project, FlowName: flowBroken, Bizdate: bizdate, APIVersion: dag.APIVersion2020,
 			Poll: fastPollInput, BlockedGrace: workflows.Duration(2 * time.Second), FailOnDagFailure: &failOnDagFailure, ListSettle: fastSettle,
-			LogTail: workflows.LogTailOptions{MaxBytesPerNode: maxBytes},
 		})
 	require.NoError(t, err)
 	var rep workflows.DagReport
@@ -285,7 +286,7 @@ func (s *stack) testOpsRerunFailed(t *testing.T) {
 	const bizdate = "2024-08-05"
 	id := "manualdag/" + project + "/" + flowBroken + "/" + bizdate
 	waiting := s.starterAsync(t, append([]string{"run", "--project", project, "--flow", flowBroken, "--bizdate", bizdate,
-		"--api-version", dataworks.APIVersion2020, "--wait", "--json"}, openPoll...)...)
+		"--api-version", dag.APIVersion2020, "--wait", "--json"}, openPoll...)...)
 
 	var failed workflows.DagReport
 	var st result
@@ -314,7 +315,7 @@ func (s *stack) testOpsRerunFailed(t *testing.T) {
 	assert.Empty(t, rep.FailedNodes)
 	assert.Empty(t, rep.BlockedNodes)
 	for _, n := range rep.Nodes {
-		assert.Equal(t, dataworks.StatusSuccess, n.Status, "node %s", n.Name)
+		assert.Equal(t, dag.StatusSuccess, n.Status, "node %s", n.Name)
 		assert.Empty(t, n.LogTail, "node %s: a tail goes with its failure", n.Name)
 	}
 	requireOperation(t, rep, "rerun", []string{brokenFailed})
@@ -334,7 +335,7 @@ func (s *stack) testOpsRerunValidatorRejects(t *testing.T) {
 	t.Parallel()
 	const bizdate = "2024-08-06"
 	r := s.starter(t, append([]string{"run", "--project", project, "--flow", flowBroken, "--bizdate", bizdate,
-		"--api-version", dataworks.APIVersion2020}, openPoll...)...)
+		"--api-version", dag.APIVersion2020}, openPoll...)...)
 	require.Equal(t, 0, r.Code, "%s", r)
 	id := strings.TrimSpace(r.Stdout)
 	failed := s.waitReport(t, id, "the DAG is blocked behind its failure", func(rep workflows.DagReport) bool {
@@ -407,7 +408,7 @@ func (s *stack) testOpsWaitForRecoveryConsoleRerun(t *testing.T) {
 	ctx := testContext(t)
 	run, err := s.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: workflows.TaskQueue},
 		workflows.WorkflowName, workflows.RunManualDagInput{
-			ProjectName: project, FlowName: flowBroken, Bizdate: bizdate, APIVersion: dataworks.APIVersion2020,
+			ProjectName: project, FlowName: flowBroken, Bizdate: bizdate, APIVersion: dag.APIVersion2020,
 			Poll: fastPollInput, BlockedGrace: workflows.Duration(2 * time.Second), ListSettle: fastSettle,
 			FailurePolicy: workflows.FailurePolicy{WaitForRecovery: workflows.Duration(10 * time.Minute)},
 		})
@@ -461,7 +462,7 @@ func (s *stack) testOps2018(t *testing.T, emu2018 *emulator.Emulator) {
 	}
 
 	s.waitReport(t, slowID, "the workflow sees slow_node RUNNING", func(rep workflows.DagReport) bool {
-		return nodeStatus(rep, "slow_node") == dataworks.StatusRunning
+		return nodeStatus(rep, "slow_node") == dag.StatusRunning
 	})
 	rep := cancel(t, slowID)
 	note := requireNote(t, rep, "nothing was stopped (the workflow was cancelled)")
@@ -514,7 +515,7 @@ func (s *stack) dataworks2020(t *testing.T) *dataworks.Client {
 	c, err := dataworks.New(dataworks.Config{
 		Endpoint:   s.endpoint,
 		Scheme:     "http",
-		APIVersion: dataworks.APIVersion2020,
+		APIVersion: dag.APIVersion2020,
 		Credential: credentials.NewStaticAKCredentialsProvider(accessKeyID, s.secret),
 	})
 	require.NoError(t, err)
@@ -589,7 +590,7 @@ func requireNote(t *testing.T, rep workflows.DagReport, part string) string {
 	return ""
 }
 
-func nodeStatus(rep workflows.DagReport, name string) dataworks.Status {
+func nodeStatus(rep workflows.DagReport, name string) dag.Status {
 	for _, n := range rep.Nodes {
 		if n.Name == name {
 			return n.Status

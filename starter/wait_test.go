@@ -13,7 +13,7 @@ import (
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/manualdag/manualdag/dataworks"
+	"github.com/manualdag/manualdag/dag"
 	"github.com/manualdag/manualdag/workflows"
 )
 
@@ -31,11 +31,11 @@ func failedReport() workflows.DagReport {
 		DagID: 700019657457, ProjectName: "demo_project", FlowName: "broken_sales", Bizdate: "2024-06-01",
 		Outcome: workflows.OutcomeFailed, Polls: 9,
 		Nodes: []workflows.NodeReport{
-			{ID: 1, Name: "load_ods", Status: dataworks.StatusSuccess, Duration: workflows.Duration(2 * time.Minute),
+			{ID: 1, Name: "load_ods", Status: dag.StatusSuccess, Duration: workflows.Duration(2 * time.Minute),
 				BeginTime: time.Date(2024, 6, 2, 1, 0, 0, 0, time.UTC), FinishTime: time.Date(2024, 6, 2, 1, 2, 0, 0, time.UTC)},
-			{ID: 2, Name: "dwd_merge", Status: dataworks.StatusFailure, ErrorMessage: "ODPS-0130071: Semantic analysis exception"},
-			{ID: 3, Name: "ads_report", Status: dataworks.StatusNotRun},
-			{ID: 4, Name: "ads_export", Status: dataworks.StatusNotRun},
+			{ID: 2, Name: "dwd_merge", Status: dag.StatusFailure, ErrorMessage: "ODPS-0130071: Semantic analysis exception"},
+			{ID: 3, Name: "ads_report", Status: dag.StatusNotRun},
+			{ID: 4, Name: "ads_export", Status: dag.StatusNotRun},
 		},
 		FailedNodes:    []string{"dwd_merge"},
 		BlockedNodes:   []string{"ads_report", "ads_export"},
@@ -66,7 +66,7 @@ func TestReportExitCodes(t *testing.T) {
 	fc := temporal.GetDefaultFailureConverter()
 	roundTrip := func(err error) error { return fc.FailureToError(fc.ErrorToFailure(err)) }
 	succeeded := workflows.DagReport{DagID: 7, ProjectName: "p", FlowName: "f", Bizdate: "2024-06-01", Outcome: workflows.OutcomeSucceeded,
-		Nodes: []workflows.NodeReport{{ID: 1, Name: "load_ods", Status: dataworks.StatusSuccess}}, CountsByStatus: map[string]int{"SUCCESS": 1}}
+		Nodes: []workflows.NodeReport{{ID: 1, Name: "load_ods", Status: dag.StatusSuccess}}, CountsByStatus: map[string]int{"SUCCESS": 1}}
 	failed := failedReport()
 	timedOut := failedReport()
 	timedOut.Outcome = workflows.OutcomeTimedOut

@@ -16,7 +16,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/manualdag/manualdag/activities"
-	"github.com/manualdag/manualdag/dataworks"
+	"github.com/manualdag/manualdag/dag"
 )
 
 const (
@@ -175,23 +175,23 @@ func (in BackfillManualDagInput) Bizdates() ([]string, error) {
 		return nil, fmt.Errorf("parallel %d is out of range: use 1 to %d (0 for the default, %d)", in.Parallel, MaxBackfillParallel, DefaultBackfillParallel)
 	}
 	first := in.Run
-	first.Bizdate = from.Format(dataworks.BizdateLayout)
+	first.Bizdate = from.Format(dag.BizdateLayout)
 	if _, err := first.settings(time.Time{}); err != nil {
 		return nil, fmt.Errorf("run: %w", err)
 	}
 	dates := make([]string, 0, days)
 	for d := from; !d.After(to); d = d.AddDate(0, 0, 1) {
-		dates = append(dates, d.Format(dataworks.BizdateLayout))
+		dates = append(dates, d.Format(dag.BizdateLayout))
 	}
 	return dates, nil
 }
 
 func parseDay(field, s string) (time.Time, error) {
-	d, err := dataworks.ParseBizdate(s)
+	d, err := dag.ParseBizdate(s)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("%s: %w", field, err)
 	}
-	return time.Parse(dataworks.BizdateLayout, d)
+	return time.Parse(dag.BizdateLayout, d)
 }
 
 // BackfillManualDag runs RunManualDag once per bizdate from From to To, at

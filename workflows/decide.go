@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/manualdag/manualdag/activities"
-	"github.com/manualdag/manualdag/dataworks"
+	"github.com/manualdag/manualdag/dag"
 )
 
 // Outcome is where a DAG run stands, as the report tells it.
@@ -175,11 +175,11 @@ func judge(nodes []activities.Node, t Timing) Decision {
 	var success, failure, notRun, active int
 	for _, n := range nodes {
 		switch {
-		case n.Status == dataworks.StatusSuccess:
+		case n.Status == dag.StatusSuccess:
 			success++
-		case n.Status == dataworks.StatusFailure:
+		case n.Status == dag.StatusFailure:
 			failure++
-		case n.Status == dataworks.StatusNotRun:
+		case n.Status == dag.StatusNotRun:
 			notRun++
 		case n.Status.Active():
 			active++
@@ -207,7 +207,7 @@ func judge(nodes []activities.Node, t Timing) Decision {
 
 func hasFailure(nodes []activities.Node) bool {
 	for _, n := range nodes {
-		if n.Status == dataworks.StatusFailure {
+		if n.Status == dag.StatusFailure {
 			return true
 		}
 	}

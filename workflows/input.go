@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/manualdag/manualdag/dataworks"
+	"github.com/manualdag/manualdag/dag"
 )
 
 // RunManualDagInput is the workflow's input, shaped for a command line:
@@ -256,7 +256,7 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 // Params are DataWorks parameters, written as an object {"k":"v"} or as the
 // raw DataWorks string "k=v k2=v2". Numbers and booleans in the object form
 // are taken as written.
-type Params dataworks.Params
+type Params dag.Params
 
 // UnmarshalJSON accepts both forms.
 func (p *Params) UnmarshalJSON(b []byte) error {
@@ -270,7 +270,7 @@ func (p *Params) UnmarshalJSON(b []byte) error {
 		if err := json.Unmarshal(b, &s); err != nil {
 			return err
 		}
-		v, err := dataworks.ParseParams(s)
+		v, err := dag.ParseParams(s)
 		if err != nil {
 			return err
 		}

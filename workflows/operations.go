@@ -13,7 +13,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/manualdag/manualdag/activities"
-	"github.com/manualdag/manualdag/dataworks"
+	"github.com/manualdag/manualdag/dag"
 )
 
 // Updates of RunManualDag (docs/design.md, "Operate a run").
@@ -152,8 +152,8 @@ func (r *run) unsupported() string {
 	if r.st.Ops.Unsupported != "" {
 		return r.st.Ops.Unsupported
 	}
-	if r.s.create.APIVersion == dataworks.APIVersion2018 {
-		return "the input asks for apiVersion " + dataworks.APIVersion2018
+	if r.s.create.APIVersion == dag.APIVersion2018 {
+		return "the input asks for apiVersion " + dag.APIVersion2018
 	}
 	return ""
 }
@@ -234,7 +234,7 @@ func (r *run) operationsRef() string {
 func (r *run) showNodes(nodes []activities.Node) {
 	r.report.setNodes(nodes)
 	for i, n := range nodes {
-		if l, ok := r.st.Ops.Logs[n.ID]; ok && n.Status == dataworks.StatusFailure && l.Finish == n.Finish {
+		if l, ok := r.st.Ops.Logs[n.ID]; ok && n.Status == dag.StatusFailure && l.Finish == n.Finish {
 			r.report.Nodes[i].LogTail = l.Tail
 		}
 	}
@@ -246,7 +246,7 @@ func (r *run) fetchLogs(ctx workflow.Context) {
 	var ids []int64
 	failed := map[int64]activities.Node{}
 	for _, n := range r.st.Nodes {
-		if n.Status != dataworks.StatusFailure {
+		if n.Status != dag.StatusFailure {
 			continue
 		}
 		failed[n.ID] = n
@@ -271,7 +271,7 @@ func (r *run) fetchLogs(ctx workflow.Context) {
 	}
 	if why := r.unsupported(); why != "" {
 		r.note("failed-node logs: DataWorks API %s has no GetInstanceLog (%s); read the logs of %s in %s, or run with apiVersion %s",
-			dataworks.APIVersion2018, why, strings.Join(r.labels(ids), ", "), r.operationsRef(), dataworks.APIVersion2020)
+			dag.APIVersion2018, why, strings.Join(r.labels(ids), ", "), r.operationsRef(), dag.APIVersion2020)
 		mark(nil)
 		return
 	}
@@ -310,7 +310,7 @@ func (r *run) fetchLogs(ctx workflow.Context) {
 	case res.Unsupported != "":
 		r.st.Ops.Unsupported = res.Unsupported
 		r.note("failed-node logs: DataWorks API %s has no GetInstanceLog (%s); read the logs of %s in %s, or run with apiVersion %s",
-			dataworks.APIVersion2018, res.Unsupported, strings.Join(r.labels(ids), ", "), r.operationsRef(), dataworks.APIVersion2020)
+			dag.APIVersion2018, res.Unsupported, strings.Join(r.labels(ids), ", "), r.operationsRef(), dag.APIVersion2020)
 	}
 	for _, f := range res.Failures {
 		r.note("failed-node log of %s could not be fetched: %s", r.label(f.InstanceID), f.Message)
@@ -326,7 +326,7 @@ func (r *run) settleReruns(ctx workflow.Context) {
 		shown := true
 		for _, n := range r.st.Nodes {
 			if n.ID == id {
-				shown = n.Status != dataworks.StatusFailure || n.Finish != p.Finish
+				shown = n.Status != dag.StatusFailure || n.Finish != p.Finish
 			}
 		}
 		if !shown && now.Sub(p.At) >= rerunSettle {
@@ -366,7 +366,7 @@ func (r *run) validateRerun(_ workflow.Context, req RerunRequest) error {
 	if why := r.unsupported(); why != "" {
 		return fmt.Errorf("DataWorks API %s has no RestartInstance (%s): rerun the failed nodes in %s; "+
 			"this workflow keeps watching the DAG while it is blocked (blockedGrace) or failed (failurePolicy.waitForRecovery) and reports the merged result",
-			dataworks.APIVersion2018, why, r.operationsRef())
+			dag.APIVersion2018, why, r.operationsRef())
 	}
 	_, err := r.rerunTargets(req)
 	return err
@@ -396,7 +396,7 @@ func (r *run) rerunTargets(req RerunRequest) ([]activities.Node, error) {
 	}
 	if len(req.Nodes) == 0 {
 		for _, n := range r.st.Nodes {
-			if n.Status == dataworks.StatusFailure && !r.pending(n.ID) {
+			if n.Status == dag.StatusFailure && !r.pending(n.ID) {
 				add(n)
 			}
 		}
@@ -418,7 +418,7 @@ func (r *run) rerunTargets(req RerunRequest) ([]activities.Node, error) {
 		switch {
 		case found == nil:
 			return nil, fmt.Errorf("DAG %d has no node %q: give a node name or instance id from the report", r.report.DagID, want)
-		case found.Status != dataworks.StatusFailure:
+		case found.Status != dag.StatusFailure:
 			return nil, fmt.Errorf("node %s is %s, not FAILURE: only failed nodes can be rerun", nodeLabel(*found), found.Status)
 		case r.pending(found.ID):
 			return nil, fmt.Errorf("a rerun of node %s is under way already", nodeLabel(*found))
@@ -566,7 +566,7 @@ func (r *run) stopUnfinished(ctx workflow.Context, why string) {
 			what = strings.Join(open, ", ")
 		}
 		r.note("nothing was stopped (%s): DataWorks API %s has no StopInstance (%s); stop %s in %s",
-			why, dataworks.APIVersion2018, u, what, r.operationsRef())
+			why, dag.APIVersion2018, u, what, r.operationsRef())
 		return
 	}
 	dctx, _ := workflow.NewDisconnectedContext(ctx)
@@ -622,7 +622,7 @@ func (r *run) stopUnfinished(ctx workflow.Context, why string) {
 	}
 
 	// Report against the names the workflow knows.
-	status := map[int64]dataworks.Status{}
+	status := map[int64]dag.Status{}
 	for _, n := range cur {
 		status[n.ID] = n.Status
 	}

@@ -15,6 +15,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/manualdag/manualdag/activities"
+	"github.com/manualdag/manualdag/dag"
 	"github.com/manualdag/manualdag/dataworks"
 	"github.com/manualdag/manualdag/internal/emulator"
 )
@@ -68,7 +69,7 @@ func (s *workflowSuite) calls(e emulated, action string) int {
 
 func input2020() RunManualDagInput {
 	in := input()
-	in.APIVersion = dataworks.APIVersion2020
+	in.APIVersion = dag.APIVersion2020
 	return in
 }
 
@@ -90,8 +91,8 @@ func (s *workflowSuite) TestOpsCancelStopsRemoteNodes() {
 	s.Require().Len(r.Operations, 1)
 	s.Equal("stop", r.Operations[0].Op)
 	s.Equal(2, s.calls(e, "StopInstance"))
-	dag := s.onlyDAG(e, "daily_sales")
-	s.Equal(emulator.DAGFailure, dag.Status, "every instance is final after the stop")
+	info := s.onlyDAG(e, "daily_sales")
+	s.Equal(emulator.DAGFailure, info.Status, "every instance is final after the stop")
 	s.Less(s.elapsed(), 3*time.Minute+time.Minute, "the stop takes seconds in the emulator, not the bound")
 }
 
@@ -179,7 +180,7 @@ func (s *workflowSuite) TestOpsLogTailsShareTheReportCap() {
 	// More failures than the report's cap gives each its full per-node share.
 	const failures = 20
 	for i := range int64(failures) {
-		list = append(list, n(100+i, "node_"+string(rune('a'+i)), dataworks.StatusFailure))
+		list = append(list, n(100+i, "node_"+string(rune('a'+i)), dag.StatusFailure))
 	}
 	s.mockSearch(list)
 	var asked []int
@@ -277,12 +278,12 @@ func (s *workflowSuite) TestOpsWaitForRecoveryPicksUpConsoleRerun() {
 	var during DagReport
 	s.env.RegisterDelayedCallback(func() {
 		during = s.status()
-		dag := s.onlyDAG(e, "rerun_sales")
-		s.Require().Equal(emulator.DAGFailure, dag.Status)
-		for _, n := range dag.Nodes {
+		info := s.onlyDAG(e, "rerun_sales")
+		s.Require().Equal(emulator.DAGFailure, info.Status)
+		for _, n := range info.Nodes {
 			if n.Name == "dwd_merge" {
 				s.Require().NoError(e.client.RestartInstance(context.Background(),
-					dataworks.InstanceRequest{InstanceID: n.InstanceID, APIVersion: dataworks.APIVersion2020}))
+					dataworks.InstanceRequest{InstanceID: n.InstanceID, APIVersion: dag.APIVersion2020}))
 			}
 		}
 	}, 20*time.Minute) // long after the 3m blocked grace
@@ -297,7 +298,7 @@ func (s *workflowSuite) TestOpsWaitForRecoveryPicksUpConsoleRerun() {
 // Without a rerun, waitForRecovery ends in FAILED when it runs out.
 func (s *workflowSuite) TestOpsWaitForRecoveryRunsOut() {
 	s.mockCreate()
-	s.mockSearch(running, nodes(n(1, "load_ods", dataworks.StatusFailure), n(2, "dwd_merge", dataworks.StatusSuccess)))
+	s.mockSearch(running, nodes(n(1, "load_ods", dag.StatusFailure), n(2, "dwd_merge", dag.StatusSuccess)))
 	in := input()
 	in.FailurePolicy.WaitForRecovery = Duration(30 * time.Minute)
 	r, err := s.run(in)
@@ -378,7 +379,7 @@ func (s *workflowSuite) TestOps2018SendsNothingAndSaysWhatToDo() {
 			}
 		})
 		in := input()
-		in.APIVersion = dataworks.APIVersion2018
+		in.APIVersion = dag.APIVersion2018
 		in.Timeout = Duration(time.Hour)
 		var rerun updateOutcome
 		s.updateAt(time.Minute, UpdateRerunFailed, RerunRequest{}, &rerun)
@@ -427,8 +428,8 @@ func continuedInput(err error) (RunManualDagInput, bool) {
 
 func TestDecideWaitForRecovery(t *testing.T) {
 	t0 := time.Date(2024, 6, 2, 1, 0, 0, 0, time.UTC)
-	failed := []activities.Node{{ID: 1, Name: "a", Status: dataworks.StatusFailure}, {ID: 2, Name: "b", Status: dataworks.StatusSuccess}}
-	blockedNodes := []activities.Node{{ID: 1, Name: "a", Status: dataworks.StatusFailure}, {ID: 2, Name: "b", Status: dataworks.StatusNotRun}}
+	failed := []activities.Node{{ID: 1, Name: "a", Status: dag.StatusFailure}, {ID: 2, Name: "b", Status: dag.StatusSuccess}}
+	blockedNodes := []activities.Node{{ID: 1, Name: "a", Status: dag.StatusFailure}, {ID: 2, Name: "b", Status: dag.StatusNotRun}}
 	base := Timing{TriggeredAt: t0, StableSince: t0, Deadline: t0.Add(24 * time.Hour), BlockedGrace: 3 * time.Minute, EmptyListGrace: 5 * time.Minute,
 		ListSettle: time.Second, CountPolls: 2}
 	for _, tc := range []struct {

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/manualdag/manualdag/activities"
-	"github.com/manualdag/manualdag/dataworks"
+	"github.com/manualdag/manualdag/dag"
 )
 
 // Observation is what the poll loop knows when it picks the next wait.
@@ -223,7 +223,7 @@ func predictEnds(obs Observation) (ends, spreads []float64, ok bool) {
 	}
 	failed := false
 	for _, n := range obs.Nodes {
-		failed = failed || n.Status == dataworks.StatusFailure
+		failed = failed || n.Status == dag.StatusFailure
 	}
 	cv := prof.variation()
 	now := float64(obs.Now.Unix())
@@ -249,7 +249,7 @@ runs:
 			// remaining time is uncertain.
 			f := float64(trigger+int64(prof.Finish[k][i])) + lag
 			basis := f - now
-			if n.Status == dataworks.StatusRunning || n.Status == dataworks.StatusChecking {
+			if n.Status == dag.StatusRunning || n.Status == dag.StatusChecking {
 				if b := prof.Begin[k][i]; n.Begin > 0 && b >= 0 {
 					// Running: as long as it ran then; its run time is
 					// what is uncertain.

@@ -7,12 +7,12 @@ import (
 	"time"
 
 	"github.com/manualdag/manualdag/activities"
-	"github.com/manualdag/manualdag/dataworks"
+	"github.com/manualdag/manualdag/dag"
 )
 
 func TestDecide(t *testing.T) {
 	t0 := time.Date(2024, 6, 2, 1, 0, 0, 0, time.UTC)
-	st := func(ss ...dataworks.Status) []activities.Node {
+	st := func(ss ...dag.Status) []activities.Node {
 		var out []activities.Node
 		for i, s := range ss {
 			out = append(out, activities.Node{ID: int64(i + 1), Name: string(s), Status: s})
@@ -20,14 +20,14 @@ func TestDecide(t *testing.T) {
 		return out
 	}
 	const (
-		S = dataworks.StatusSuccess
-		F = dataworks.StatusFailure
-		N = dataworks.StatusNotRun
-		R = dataworks.StatusRunning
-		W = dataworks.StatusWaitResource
-		C = dataworks.StatusChecking
+		S = dag.StatusSuccess
+		F = dag.StatusFailure
+		N = dag.StatusNotRun
+		R = dag.StatusRunning
+		W = dag.StatusWaitResource
+		C = dag.StatusChecking
 	)
-	U := dataworks.StatusFromCode(42)
+	U := dag.StatusFromCode(42)
 	for _, tc := range []struct {
 		name    string
 		nodes   []activities.Node
@@ -73,14 +73,14 @@ func TestDecide(t *testing.T) {
 // the evidence that the node list is complete (issue 12, item 1).
 func TestDecideWaitsForACompleteList(t *testing.T) {
 	t0 := time.Date(2024, 6, 2, 1, 0, 0, 0, time.UTC)
-	list := func(n int, st dataworks.Status) []activities.Node {
+	list := func(n int, st dag.Status) []activities.Node {
 		out := make([]activities.Node, n)
 		for i := range out {
 			out[i] = activities.Node{ID: int64(i + 1), Name: fmt.Sprint("n", i), Status: st}
 		}
 		return out
 	}
-	ok2, failed2 := list(2, dataworks.StatusSuccess), list(2, dataworks.StatusFailure)
+	ok2, failed2 := list(2, dag.StatusSuccess), list(2, dag.StatusFailure)
 	for _, tc := range []struct {
 		name     string
 		nodes    []activities.Node
@@ -316,7 +316,7 @@ func TestInputErrors(t *testing.T) {
 func TestReportMessageNamesFailedNodes(t *testing.T) {
 	r := DagReport{DagID: 700019657457, ProjectName: "project", FlowName: "flow", Bizdate: "2024-06-01", Outcome: OutcomeFailed}
 	var nodes []activities.Node
-	for i, s := range []dataworks.Status{"FAILURE", "FAILURE", "NOT_RUN", "NOT_RUN", "NOT_RUN", "SUCCESS", "SUCCESS", "SUCCESS", "SUCCESS"} {
+	for i, s := range []dag.Status{"FAILURE", "FAILURE", "NOT_RUN", "NOT_RUN", "NOT_RUN", "SUCCESS", "SUCCESS", "SUCCESS", "SUCCESS"} {
 		nodes = append(nodes, activities.Node{ID: int64(i), Name: []string{"load_ods", "dwd_merge", "a", "b", "c", "d", "e", "f", "g"}[i], Status: s})
 	}
 	r.setNodes(nodes)
@@ -331,7 +331,7 @@ func TestReportMessageNamesFailedNodes(t *testing.T) {
 // even at the deadline: there it is TIMED_OUT, not SUCCEEDED.
 func TestDecideNeverJudgesAStaleSnapshot(t *testing.T) {
 	t0 := time.Date(2024, 6, 2, 1, 0, 0, 0, time.UTC)
-	nodes := []activities.Node{{ID: 1, Name: "a", Status: dataworks.StatusSuccess}}
+	nodes := []activities.Node{{ID: 1, Name: "a", Status: dag.StatusSuccess}}
 	tm := Timing{Now: t0.Add(time.Hour), TriggeredAt: t0, Deadline: t0.Add(2 * time.Hour), StableSince: t0,
 		BlockedGrace: time.Minute, EmptyListGrace: time.Minute, ListSettle: time.Second, CountPolls: 5, Stale: true}
 	if d := Decide(nodes, tm); d.Outcome != OutcomeRunning {

@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/manualdag/manualdag/activities"
+	"github.com/manualdag/manualdag/dag"
 	"github.com/manualdag/manualdag/dataworks"
 	"github.com/manualdag/manualdag/internal/emulator"
 )
@@ -199,8 +200,8 @@ var apiVersions = []struct {
 	name, input, want string
 	errorMessages     bool
 }{
-	{"2018 default", "", dataworks.APIVersion2018, false},
-	{"2020", dataworks.APIVersion2020, dataworks.APIVersion2020, true},
+	{"2018 default", "", dag.APIVersion2018, false},
+	{"2020", dag.APIVersion2020, dag.APIVersion2020, true},
 }
 
 func (s *workflowSuite) TestEmulatorSuccess() {
@@ -212,11 +213,11 @@ func (s *workflowSuite) TestEmulatorSuccess() {
 			r, err := s.run(in)
 			s.Require().NoError(err)
 
-			dag := s.onlyDAG(e, "daily_sales")
-			s.Equal(v.want, dag.APIVersion)
-			s.Equal(emulator.DAGSuccess, dag.Status)
+			info := s.onlyDAG(e, "daily_sales")
+			s.Equal(v.want, info.APIVersion)
+			s.Equal(emulator.DAGSuccess, info.Status)
 			s.Equal(OutcomeSucceeded, r.Outcome)
-			s.Equal(dag.DagID, r.DagID)
+			s.Equal(info.DagID, r.DagID)
 			s.Equal(map[string]int{"SUCCESS": 4}, r.CountsByStatus)
 			s.Empty(r.FailedNodes)
 			s.Empty(r.BlockedNodes)
@@ -228,8 +229,8 @@ func (s *workflowSuite) TestEmulatorSuccess() {
 			// The DAG progressed on the mock clock, and the workflow saw its
 			// end within one long poll interval.
 			s.Greater(r.Polls, 3)
-			s.False(r.FinishedAt.Before(dag.FinishedAt), "report finished %v before the DAG %v", r.FinishedAt, dag.FinishedAt)
-			s.Less(r.FinishedAt.Sub(dag.FinishedAt), DefaultMaxInterval+DefaultMaxInterval/5)
+			s.False(r.FinishedAt.Before(info.FinishedAt), "report finished %v before the DAG %v", r.FinishedAt, info.FinishedAt)
+			s.Less(r.FinishedAt.Sub(info.FinishedAt), DefaultMaxInterval+DefaultMaxInterval/5)
 			s.True(r.FinishedAt.Equal(s.env.Now()))
 			s.Contains(r.Message, "succeeded: 4 of 4 nodes succeeded")
 		})
@@ -246,17 +247,17 @@ func (s *workflowSuite) TestEmulatorFailedNodeBlocksDownstreamEndsAfterGrace() {
 			r, err := s.run(in)
 			s.requireType(err, DagFailed)
 
-			dag := s.onlyDAG(e, "broken_sales")
-			s.Equal(v.want, dag.APIVersion)
-			s.Equal(emulator.DAGFailure, dag.Status)
+			info := s.onlyDAG(e, "broken_sales")
+			s.Equal(v.want, info.APIVersion)
+			s.Equal(emulator.DAGFailure, info.Status)
 			s.Equal(OutcomeFailed, r.Outcome)
-			s.Equal(dag.DagID, r.DagID)
+			s.Equal(info.DagID, r.DagID)
 			s.Equal([]string{"dwd_merge"}, r.FailedNodes)
 			s.Equal([]string{"ads_report", "ads_export"}, r.BlockedNodes)
-			s.ElementsMatch(dag.Blocked, r.BlockedNodes, "blocked nodes as the emulator knows them")
+			s.ElementsMatch(info.Blocked, r.BlockedNodes, "blocked nodes as the emulator knows them")
 			s.Empty(r.UnfinishedNodes)
 			s.Equal(map[string]int{"SUCCESS": 2, "FAILURE": 1, "NOT_RUN": 2}, r.CountsByStatus)
-			s.Contains(err.Error(), "DataWorks DAG "+strconv.FormatInt(dag.DagID, 10)+" (demo_project/broken_sales, bizdate 2024-06-01) failed: 1 of 5 nodes failed (dwd_merge), 2 blocked")
+			s.Contains(err.Error(), "DataWorks DAG "+strconv.FormatInt(info.DagID, 10)+" (demo_project/broken_sales, bizdate 2024-06-01) failed: 1 of 5 nodes failed (dwd_merge), 2 blocked")
 			for _, n := range r.Nodes {
 				if n.Name == "dwd_merge" && v.errorMessages {
 					s.Contains(n.ErrorMessage, "ODPS-0130071")
@@ -264,7 +265,7 @@ func (s *workflowSuite) TestEmulatorFailedNodeBlocksDownstreamEndsAfterGrace() {
 			}
 			// Blocked, not hung: it ends once the blocked picture has been
 			// stable for the grace period, and not much later.
-			sinceBlocked := r.FinishedAt.Sub(dag.FinishedAt)
+			sinceBlocked := r.FinishedAt.Sub(info.FinishedAt)
 			s.GreaterOrEqual(sinceBlocked, DefaultBlockedGrace)
 			s.Less(sinceBlocked, DefaultBlockedGrace+DefaultMaxInterval+DefaultMaxInterval/5)
 		})
@@ -282,19 +283,19 @@ func (s *workflowSuite) TestEmulatorOperatorRerunDuringGrace() {
 	// workflow sees it by 3m40s, and the grace would end by 6m40s.
 	var during DagReport
 	s.env.RegisterDelayedCallback(func() {
-		dag := s.onlyDAG(e, "rerun_sales")
-		s.Require().Equal(emulator.DAGFailure, dag.Status, "the failure should have happened by now")
+		info := s.onlyDAG(e, "rerun_sales")
+		s.Require().Equal(emulator.DAGFailure, info.Status, "the failure should have happened by now")
 		v, err := s.env.QueryWorkflow(QueryStatus)
 		s.Require().NoError(err)
 		s.Require().NoError(v.Get(&during))
 		var failed int64
-		for _, n := range dag.Nodes {
+		for _, n := range info.Nodes {
 			if n.Name == "dwd_merge" {
 				failed = n.InstanceID
 			}
 		}
 		s.Require().NoError(e.client.RestartInstance(context.Background(),
-			dataworks.InstanceRequest{InstanceID: failed, APIVersion: dataworks.APIVersion2020}))
+			dataworks.InstanceRequest{InstanceID: failed, APIVersion: dag.APIVersion2020}))
 	}, 5*time.Minute)
 	r, err := s.run(in)
 	s.Require().NoError(err)

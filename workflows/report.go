@@ -9,7 +9,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/manualdag/manualdag/activities"
-	"github.com/manualdag/manualdag/dataworks"
+	"github.com/manualdag/manualdag/dag"
 )
 
 // DagReport is the workflow's result, the details of its DagFailed and
@@ -62,13 +62,13 @@ type Operation struct {
 
 // NodeReport is one node instance.
 type NodeReport struct {
-	ID           int64            `json:"id"`
-	Name         string           `json:"name"`
-	Status       dataworks.Status `json:"status"`
-	BeginTime    time.Time        `json:"beginTime,omitzero"`
-	FinishTime   time.Time        `json:"finishTime,omitzero"`
-	Duration     Duration         `json:"duration,omitzero"`
-	ErrorMessage string           `json:"errorMessage,omitempty"`
+	ID           int64      `json:"id"`
+	Name         string     `json:"name"`
+	Status       dag.Status `json:"status"`
+	BeginTime    time.Time  `json:"beginTime,omitzero"`
+	FinishTime   time.Time  `json:"finishTime,omitzero"`
+	Duration     Duration   `json:"duration,omitzero"`
+	ErrorMessage string     `json:"errorMessage,omitempty"`
 	// LogTail is the end of a failed node's run log, fetched when the
 	// failure was first seen (2020-05-18 only; bounded by logTail).
 	LogTail string `json:"logTail,omitempty"`
@@ -103,7 +103,7 @@ func (r *DagReport) setNodes(nodes []activities.Node) {
 	omitted := 0
 	failed := false
 	for _, n := range nodes {
-		failed = failed || n.Status == dataworks.StatusFailure
+		failed = failed || n.Status == dag.StatusFailure
 	}
 	for _, n := range nodes {
 		nr := NodeReport{ID: n.ID, Name: n.Name, Status: n.Status, ErrorMessage: n.ErrorMessage}
@@ -122,10 +122,10 @@ func (r *DagReport) setNodes(nodes []activities.Node) {
 		r.Nodes = append(r.Nodes, nr)
 		r.CountsByStatus[string(n.Status)]++
 		switch {
-		case n.Status == dataworks.StatusFailure:
+		case n.Status == dag.StatusFailure:
 			r.FailedNodes = append(r.FailedNodes, nodeLabel(n))
-		case n.Status == dataworks.StatusSuccess:
-		case n.Status == dataworks.StatusNotRun && failed:
+		case n.Status == dag.StatusSuccess:
+		case n.Status == dag.StatusNotRun && failed:
 			r.BlockedNodes = append(r.BlockedNodes, nodeLabel(n))
 		default:
 			r.UnfinishedNodes = append(r.UnfinishedNodes, nodeLabel(n))
@@ -151,7 +151,7 @@ func (r *DagReport) fit() {
 	}
 	kept := r.Nodes[:0:0]
 	for _, n := range r.Nodes {
-		if n.Status != dataworks.StatusSuccess {
+		if n.Status != dag.StatusSuccess {
 			kept = append(kept, n)
 		}
 	}
@@ -226,7 +226,7 @@ func (r *DagReport) summary(reason string) string {
 		if n := len(r.UnfinishedNodes); n > 0 {
 			parts = append(parts, fmt.Sprintf("%d of %d unfinished (%s)", n, total, names(r.UnfinishedNodes)))
 		}
-		if n := r.CountsByStatus[string(dataworks.StatusSuccess)]; n > 0 || len(parts) == 0 {
+		if n := r.CountsByStatus[string(dag.StatusSuccess)]; n > 0 || len(parts) == 0 {
 			parts = append(parts, fmt.Sprintf("%d of %d succeeded", n, total))
 		}
 		b.WriteString(strings.Join(parts, ", "))

@@ -9,7 +9,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/manualdag/manualdag/activities"
-	"github.com/manualdag/manualdag/dataworks"
+	"github.com/manualdag/manualdag/dag"
 )
 
 // Issue 12, item 1: the 4-node chain (5s, 5s, 30m, 30m) whose first two
@@ -17,11 +17,11 @@ import (
 // run waits for the rest and judges the whole DAG.
 func (s *workflowSuite) TestPartialListIsNotJudged() {
 	s.mockCreate()
-	head := nodes(n(1, "a", dataworks.StatusSuccess), n(2, "b", dataworks.StatusSuccess))
-	whole := nodes(n(1, "a", dataworks.StatusSuccess), n(2, "b", dataworks.StatusSuccess),
-		n(3, "c", dataworks.StatusRunning), n(4, "d", dataworks.StatusNotRun))
-	done := nodes(n(1, "a", dataworks.StatusSuccess), n(2, "b", dataworks.StatusSuccess),
-		n(3, "c", dataworks.StatusSuccess), n(4, "d", dataworks.StatusSuccess))
+	head := nodes(n(1, "a", dag.StatusSuccess), n(2, "b", dag.StatusSuccess))
+	whole := nodes(n(1, "a", dag.StatusSuccess), n(2, "b", dag.StatusSuccess),
+		n(3, "c", dag.StatusRunning), n(4, "d", dag.StatusNotRun))
+	done := nodes(n(1, "a", dag.StatusSuccess), n(2, "b", dag.StatusSuccess),
+		n(3, "c", dag.StatusSuccess), n(4, "d", dag.StatusSuccess))
 	s.env.OnActivity(a.SearchManualDagNodeInstance, mock.Anything, mock.Anything).Return(
 		func(ctx context.Context, in activities.SearchInput) (activities.SearchResult, error) {
 			since := s.elapsed()
@@ -45,8 +45,8 @@ func (s *workflowSuite) TestPartialListIsNotJudged() {
 // The same partial list fails nothing early either.
 func (s *workflowSuite) TestPartialListFailureWaitsForTheList() {
 	s.mockCreate()
-	head := nodes(n(1, "a", dataworks.StatusFailure), n(2, "b", dataworks.StatusNotRun))
-	whole := nodes(n(1, "a", dataworks.StatusFailure), n(2, "b", dataworks.StatusNotRun), n(3, "c", dataworks.StatusNotRun))
+	head := nodes(n(1, "a", dag.StatusFailure), n(2, "b", dag.StatusNotRun))
+	whole := nodes(n(1, "a", dag.StatusFailure), n(2, "b", dag.StatusNotRun), n(3, "c", dag.StatusNotRun))
 	s.env.OnActivity(a.SearchManualDagNodeInstance, mock.Anything, mock.Anything).Return(
 		func(ctx context.Context, in activities.SearchInput) (activities.SearchResult, error) {
 			if s.elapsed() < 4*time.Minute {

@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/manualdag/manualdag/activities"
+	"github.com/manualdag/manualdag/dag"
 	"github.com/manualdag/manualdag/dataworks"
 )
 
@@ -131,8 +132,8 @@ func TestDetailsTable(t *testing.T) {
 	r.report.setNodes(nil)
 	assert.Equal(t, "**p/f @ 2024-06-01** · DAG 7 · **RUNNING**\n", r.details())
 
-	r.report.setNodes(toNodes(t, nodes(n(1, "a", dataworks.StatusSuccess), n(2, "b", dataworks.StatusFailure),
-		n(3, "c", dataworks.StatusNotRun), n(4, "d", dataworks.Status("CODE_42")), n(5, "e", dataworks.StatusRunning))))
+	r.report.setNodes(toNodes(t, nodes(n(1, "a", dag.StatusSuccess), n(2, "b", dag.StatusFailure),
+		n(3, "c", dag.StatusNotRun), n(4, "d", dag.Status("CODE_42")), n(5, "e", dag.StatusRunning))))
 	want := strings.Join([]string{
 		"**p/f @ 2024-06-01** · DAG 7 · **RUNNING**",
 		"",

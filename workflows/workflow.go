@@ -13,7 +13,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/manualdag/manualdag/activities"
-	"github.com/manualdag/manualdag/dataworks"
+	"github.com/manualdag/manualdag/dag"
 )
 
 const (
@@ -468,7 +468,7 @@ func (r *run) watch(ctx workflow.Context) (DagReport, error) {
 			SinceTrigger: workflow.Now(ctx).Sub(r.report.TriggeredAt),
 			Changed:      changed,
 			Unchanged:    r.st.Unchanged,
-			Active:       countNodes(r.st.Nodes, dataworks.Status.Active),
+			Active:       countNodes(r.st.Nodes, dag.Status.Active),
 			Total:        len(r.st.Nodes),
 			Seed:         r.seed,
 			Now:          workflow.Now(ctx),
@@ -522,7 +522,7 @@ func (r *run) poll(ctx workflow.Context) (bool, error) {
 	in := r.searchInput()
 	in.RepeatEvery, in.RepeatPolls = r.window.every, r.window.polls
 	in.KnownNodes = len(r.st.Nodes)
-	in.KnownFailed = countNodes(r.st.Nodes, func(s dataworks.Status) bool { return s == dataworks.StatusFailure })
+	in.KnownFailed = countNodes(r.st.Nodes, func(s dag.Status) bool { return s == dag.StatusFailure })
 	res, done, searchErr := r.search(ctx, in, r.dl, 0)
 	if !done || ctx.Err() != nil {
 		return false, nil // the deadline passed or the workflow was cancelled: the caller sees which
@@ -767,7 +767,7 @@ func (r *run) continueAsNew(ctx workflow.Context) error {
 }
 
 // countNodes counts the nodes whose status is.
-func countNodes(nodes []activities.Node, is func(dataworks.Status) bool) int {
+func countNodes(nodes []activities.Node, is func(dag.Status) bool) int {
 	n := 0
 	for _, x := range nodes {
 		if is(x.Status) {

@@ -22,6 +22,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/manualdag/manualdag/activities"
+	"github.com/manualdag/manualdag/dag"
 	"github.com/manualdag/manualdag/dataworks"
 )
 
@@ -109,7 +110,7 @@ func windowed(ctx context.Context, in activities.SearchInput, list []dataworks.N
 	res := activities.Compact(list, 200, in.Known())
 	attempt := activity.GetInfo(ctx).Attempt
 	res.Polls = int(attempt)
-	statuses := make([]dataworks.Status, len(list))
+	statuses := make([]dag.Status, len(list))
 	for i, n := range list {
 		statuses[i] = n.Status
 	}
@@ -124,7 +125,7 @@ func (s *workflowSuite) mockSearch(steps ...any) {
 	s.env.OnActivity(a.SearchManualDagNodeInstance, mock.Anything, mock.Anything).Return(s.script.search)
 }
 
-func n(id int64, name string, st dataworks.Status) dataworks.NodeInstance {
+func n(id int64, name string, st dag.Status) dataworks.NodeInstance {
 	return dataworks.NodeInstance{InstanceID: id, DagID: testDagID, NodeName: name, Status: st,
 		BeginRunningTime: time.Date(2024, 6, 2, 1, 0, 0, 0, time.UTC)}
 }
@@ -132,10 +133,10 @@ func n(id int64, name string, st dataworks.Status) dataworks.NodeInstance {
 func nodes(list ...dataworks.NodeInstance) []dataworks.NodeInstance { return list }
 
 var (
-	running   = nodes(n(1, "load_ods", dataworks.StatusRunning), n(2, "dwd_merge", dataworks.StatusNotRun))
-	succeeded = nodes(n(1, "load_ods", dataworks.StatusSuccess), n(2, "dwd_merge", dataworks.StatusSuccess))
-	blocked   = nodes(n(1, "load_ods", dataworks.StatusFailure), n(2, "dwd_merge", dataworks.StatusNotRun),
-		n(3, "ads_report", dataworks.StatusNotRun), n(4, "dim_shop", dataworks.StatusSuccess))
+	running   = nodes(n(1, "load_ods", dag.StatusRunning), n(2, "dwd_merge", dag.StatusNotRun))
+	succeeded = nodes(n(1, "load_ods", dag.StatusSuccess), n(2, "dwd_merge", dag.StatusSuccess))
+	blocked   = nodes(n(1, "load_ods", dag.StatusFailure), n(2, "dwd_merge", dag.StatusNotRun),
+		n(3, "ads_report", dag.StatusNotRun), n(4, "dim_shop", dag.StatusSuccess))
 	empty = nodes()
 )
 
@@ -210,10 +211,10 @@ func (s *workflowSuite) TestFailOnDagFailureFalseReturnsReport() {
 
 func (s *workflowSuite) TestOperatorRerunDuringGraceContinuesWait() {
 	s.mockCreate()
-	rerun := nodes(n(1, "load_ods", dataworks.StatusRunning), n(2, "dwd_merge", dataworks.StatusNotRun),
-		n(3, "ads_report", dataworks.StatusNotRun), n(4, "dim_shop", dataworks.StatusSuccess))
-	done := nodes(n(1, "load_ods", dataworks.StatusSuccess), n(2, "dwd_merge", dataworks.StatusSuccess),
-		n(3, "ads_report", dataworks.StatusSuccess), n(4, "dim_shop", dataworks.StatusSuccess))
+	rerun := nodes(n(1, "load_ods", dag.StatusRunning), n(2, "dwd_merge", dag.StatusNotRun),
+		n(3, "ads_report", dag.StatusNotRun), n(4, "dim_shop", dag.StatusSuccess))
+	done := nodes(n(1, "load_ods", dag.StatusSuccess), n(2, "dwd_merge", dag.StatusSuccess),
+		n(3, "ads_report", dag.StatusSuccess), n(4, "dim_shop", dag.StatusSuccess))
 	s.mockSearch(blocked, blocked, blocked, rerun, rerun, rerun, rerun, rerun, rerun, rerun, rerun, done)
 	r, err := s.run(input())
 	s.Require().NoError(err)
@@ -255,7 +256,7 @@ func (s *workflowSuite) TestEmptyListForeverEndsWithoutVerdict() {
 
 func (s *workflowSuite) TestUnknownStatusIsNotFinalAndReported() {
 	s.mockCreate()
-	odd := nodes(n(1, "load_ods", dataworks.StatusSuccess), n(2, "dwd_merge", dataworks.StatusFromCode(42)))
+	odd := nodes(n(1, "load_ods", dag.StatusSuccess), n(2, "dwd_merge", dag.StatusFromCode(42)))
 	s.mockSearch(odd, odd, odd, succeeded)
 	var during DagReport
 	s.env.RegisterDelayedCallback(func() {

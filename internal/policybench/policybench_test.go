@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/manualdag/manualdag/activities"
-	"github.com/manualdag/manualdag/dataworks"
+	"github.com/manualdag/manualdag/dag"
 	"github.com/manualdag/manualdag/workflows"
 )
 
@@ -19,7 +19,7 @@ func handRun(plan ...PlannedNode) *Run {
 	for i := range plan {
 		plan[i].ID = int64(100 + i)
 		if plan[i].WaitStatus == "" {
-			plan[i].WaitStatus = dataworks.StatusWaitResource
+			plan[i].WaitStatus = dag.StatusWaitResource
 		}
 	}
 	return &Run{Flow: "hand", Bizdate: "2024-06-01", WorkflowID: "manualdag/bench/hand/2024-06-01", Timeline: Plan(trigger, plan)}
@@ -40,11 +40,11 @@ func TestTwoNodeTimeline(t *testing.T) {
 		t.Fatalf("final %d s after the trigger, want 100", got)
 	}
 	want := map[int64][2]activities.Node{ // second after the trigger: a, b
-		0:   {{ID: 100, Name: "a", Status: dataworks.StatusWaitResource, Begin: trigger}, {ID: 101, Name: "b", Status: dataworks.StatusNotRun}},
-		10:  {{ID: 100, Name: "a", Status: dataworks.StatusRunning, Begin: trigger + 10}, {ID: 101, Name: "b", Status: dataworks.StatusNotRun}},
-		70:  {{ID: 100, Name: "a", Status: dataworks.StatusSuccess, Begin: trigger + 10, Finish: trigger + 70}, {ID: 101, Name: "b", Status: dataworks.StatusWaitResource, Begin: trigger + 70}},
-		99:  {{ID: 100, Name: "a", Status: dataworks.StatusSuccess, Begin: trigger + 10, Finish: trigger + 70}, {ID: 101, Name: "b", Status: dataworks.StatusRunning, Begin: trigger + 75}},
-		100: {{ID: 100, Name: "a", Status: dataworks.StatusSuccess, Begin: trigger + 10, Finish: trigger + 70}, {ID: 101, Name: "b", Status: dataworks.StatusSuccess, Begin: trigger + 75, Finish: trigger + 100}},
+		0:   {{ID: 100, Name: "a", Status: dag.StatusWaitResource, Begin: trigger}, {ID: 101, Name: "b", Status: dag.StatusNotRun}},
+		10:  {{ID: 100, Name: "a", Status: dag.StatusRunning, Begin: trigger + 10}, {ID: 101, Name: "b", Status: dag.StatusNotRun}},
+		70:  {{ID: 100, Name: "a", Status: dag.StatusSuccess, Begin: trigger + 10, Finish: trigger + 70}, {ID: 101, Name: "b", Status: dag.StatusWaitResource, Begin: trigger + 70}},
+		99:  {{ID: 100, Name: "a", Status: dag.StatusSuccess, Begin: trigger + 10, Finish: trigger + 70}, {ID: 101, Name: "b", Status: dag.StatusRunning, Begin: trigger + 75}},
+		100: {{ID: 100, Name: "a", Status: dag.StatusSuccess, Begin: trigger + 10, Finish: trigger + 70}, {ID: 101, Name: "b", Status: dag.StatusSuccess, Begin: trigger + 75, Finish: trigger + 100}},
 	}
 	for at, nodes := range want {
 		got := run.Timeline.Snapshot(trigger+at, nil)
@@ -104,11 +104,11 @@ func TestFailureBlocksDownstream(t *testing.T) {
 		}
 	}
 	end := tl.Snapshot(trigger+10_000, nil)
-	var statuses []dataworks.Status
+	var statuses []dag.Status
 	for _, n := range end {
 		statuses = append(statuses, n.Status)
 	}
-	want := []dataworks.Status{dataworks.StatusSuccess, dataworks.StatusFailure, dataworks.StatusNotRun, dataworks.StatusSuccess, dataworks.StatusNotRun}
+	want := []dag.Status{dag.StatusSuccess, dag.StatusFailure, dag.StatusNotRun, dag.StatusSuccess, dag.StatusNotRun}
 	if !slices.Equal(statuses, want) {
 		t.Errorf("statuses at the end %v, want %v", statuses, want)
 	}
@@ -202,7 +202,7 @@ func TestProfileOnlyAfterSucceededRuns(t *testing.T) {
 			}
 			end := run.Timeline.Snapshot(run.Timeline.Final(), nil)
 			for _, n := range end {
-				if n.Status != dataworks.StatusSuccess {
+				if n.Status != dag.StatusSuccess {
 					t.Fatalf("%s: %s is %s at the end of a succeeded run", run.WorkflowID, n.Name, n.Status)
 				}
 			}

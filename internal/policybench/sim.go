@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/manualdag/manualdag/activities"
-	"github.com/manualdag/manualdag/dataworks"
+	"github.com/manualdag/manualdag/dag"
 	"github.com/manualdag/manualdag/workflows"
 )
 
@@ -42,7 +42,7 @@ func Simulate(run *Run, policy workflows.PollPolicy) (Outcome, error) {
 	seed := workflows.JitterSeed(run.WorkflowID)
 	windowed, _ := policy.(workflows.Windowed)
 	var cur, seen []activities.Node
-	var statuses []dataworks.Status
+	var statuses []dag.Status
 	var search activities.SearchInput // what the workflow asks of the next poll
 	now := trigger
 	unchanged, polls, returns := 0, 0, 0
@@ -99,12 +99,12 @@ func Simulate(run *Run, policy workflows.PollPolicy) (Outcome, error) {
 }
 
 // tally counts the active and the failed nodes of a poll.
-func tally(statuses []dataworks.Status) (active, failed int) {
+func tally(statuses []dag.Status) (active, failed int) {
 	for _, st := range statuses {
 		switch {
 		case st.Active():
 			active++
-		case st == dataworks.StatusFailure:
+		case st == dag.StatusFailure:
 			failed++
 		}
 	}
@@ -120,16 +120,16 @@ func Settled(nodes []activities.Node) bool {
 	failure := false
 	for _, n := range nodes {
 		switch {
-		case n.Status == dataworks.StatusFailure:
+		case n.Status == dag.StatusFailure:
 			failure = true
-		case n.Status == dataworks.StatusSuccess:
-		case n.Status == dataworks.StatusNotRun:
+		case n.Status == dag.StatusSuccess:
+		case n.Status == dag.StatusNotRun:
 		default:
 			return false // active, or unknown
 		}
 	}
 	for _, n := range nodes {
-		if n.Status == dataworks.StatusNotRun && !failure {
+		if n.Status == dag.StatusNotRun && !failure {
 			return false
 		}
 	}

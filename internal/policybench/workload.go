@@ -18,7 +18,7 @@ import (
 	"time"
 
 	"github.com/manualdag/manualdag/activities"
-	"github.com/manualdag/manualdag/dataworks"
+	"github.com/manualdag/manualdag/dag"
 	"github.com/manualdag/manualdag/workflows"
 )
 
@@ -70,7 +70,7 @@ func DefaultConfig() Config {
 type NodeTimes struct {
 	ID     int64
 	Name   string
-	Wait   dataworks.Status // WAIT_TIME or WAIT_RESOURCE
+	Wait   dag.Status // WAIT_TIME or WAIT_RESOURCE
 	Ready  int64
 	Start  int64
 	Finish int64
@@ -89,17 +89,17 @@ type Timeline struct {
 func (tl *Timeline) Snapshot(t int64, dst []activities.Node) []activities.Node {
 	dst = dst[:0]
 	for _, n := range tl.Nodes {
-		node := activities.Node{ID: n.ID, Name: n.Name, Status: dataworks.StatusNotRun}
+		node := activities.Node{ID: n.ID, Name: n.Name, Status: dag.StatusNotRun}
 		switch {
 		case n.Ready == 0 || t < n.Ready:
 		case t < n.Start:
 			node.Status, node.Begin = n.Wait, n.Ready
 		case t < n.Finish:
-			node.Status, node.Begin = dataworks.StatusRunning, n.Start
+			node.Status, node.Begin = dag.StatusRunning, n.Start
 		default:
-			node.Status, node.Begin, node.Finish = dataworks.StatusSuccess, n.Start, n.Finish
+			node.Status, node.Begin, node.Finish = dag.StatusSuccess, n.Start, n.Finish
 			if n.Failed {
-				node.Status = dataworks.StatusFailure
+				node.Status = dag.StatusFailure
 			}
 		}
 		dst = append(dst, node)
@@ -241,9 +241,9 @@ func (fl flow) run(rng *rand.Rand, day, trigger time.Time, index int64) Run {
 		p.ID = 1_000_000*(index+1) + int64(i)
 		p.Name = fmt.Sprintf("%s_n%03d", fl.name, i)
 		p.Deps = fl.deps[i]
-		p.WaitStatus = dataworks.StatusWaitTime
+		p.WaitStatus = dag.StatusWaitTime
 		if rng.IntN(2) == 1 {
-			p.WaitStatus = dataworks.StatusWaitResource
+			p.WaitStatus = dag.StatusWaitResource
 		}
 		p.Wait = int64(rng.IntN(int(MaxWait/time.Second) + 1))
 		dur := fl.base[i] * math.Exp(NodeSpread*rng.NormFloat64()) * runFactor
@@ -270,7 +270,7 @@ type PlannedNode struct {
 	ID         int64
 	Name       string
 	Deps       []int
-	WaitStatus dataworks.Status
+	WaitStatus dag.Status
 	Wait, Run  int64
 	Fails      bool
 }
