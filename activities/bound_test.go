@@ -27,7 +27,7 @@ func TestCompactBoundsErrorMessages(t *testing.T) {
 	total, keptOK, keptFailed, omitted := 0, 0, 0, 0
 	for _, n := range nodes {
 		switch {
-		case n.ErrorMessage == ErrorOmitted:
+		case n.ErrorMessage == dag.ErrorOmitted:
 			omitted++
 		case n.Status == dag.StatusFailure:
 			keptFailed++

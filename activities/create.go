@@ -119,7 +119,7 @@ type CreateProgress struct {
 //     have started a run and is ErrTriggerOutcomeUnknown.
 func (a *Activities) CreateManualDag(ctx context.Context, in CreateManualDagInput) (CreateManualDagResult, error) {
 	if err := in.Validate(); err != nil {
-		return CreateManualDagResult{}, temporal.NewNonRetryableApplicationError("invalid CreateManualDag input: "+err.Error(), ErrInvalidInput, nil)
+		return CreateManualDagResult{}, temporal.NewNonRetryableApplicationError("invalid CreateManualDag input: "+err.Error(), dag.ErrInvalidInput, nil)
 	}
 	bizdate, _ := dag.ParseBizdate(in.Bizdate)
 	info := activity.GetInfo(ctx)
@@ -191,21 +191,21 @@ func (a *Activities) mapCreateError(ctx context.Context, in CreateManualDagInput
 		activity.RecordHeartbeat(ctx, CreateProgress{State: createNotSent, Attempt: attempt})
 		switch {
 		case dataworks.QuotaExhausted(err):
-			return temporal.NewApplicationErrorWithOptions(err.Error(), ErrQuotaExhausted, temporal.ApplicationErrorOptions{NextRetryDelay: m.quotaDelay()})
+			return temporal.NewApplicationErrorWithOptions(err.Error(), dag.ErrQuotaExhausted, temporal.ApplicationErrorOptions{NextRetryDelay: m.quotaDelay()})
 		case dataworks.Throttled(err):
-			return temporal.NewApplicationErrorWithOptions(err.Error(), ErrThrottled, temporal.ApplicationErrorOptions{NextRetryDelay: ThrottleDelay(attempt, m.rnd)})
+			return temporal.NewApplicationErrorWithOptions(err.Error(), dag.ErrThrottled, temporal.ApplicationErrorOptions{NextRetryDelay: ThrottleDelay(attempt, m.rnd)})
 		}
-		return temporal.NewApplicationError(err.Error(), ErrCreateNotSent)
+		return temporal.NewApplicationError(err.Error(), dag.ErrCreateNotSent)
 	case dataworks.Refused(err) && dataworks.Permanent(err):
 		// DataWorks refused and processed nothing: no run was started.
 		activity.RecordHeartbeat(ctx, CreateProgress{State: createNotSent, Attempt: attempt})
 		return temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("DataWorks refused to trigger %s/%s (bizdate %s), %s: %v", in.ProjectName, in.FlowName, bizdate, describe(err), err),
-			ErrPermanent, nil)
+			dag.ErrPermanent, nil)
 	case dataworks.Refused(err):
 		// Refused before acting, and curable (a reused signature nonce).
 		activity.RecordHeartbeat(ctx, CreateProgress{State: createNotSent, Attempt: attempt})
-		return temporal.NewApplicationError(err.Error(), ErrCreateNotSent)
+		return temporal.NewApplicationError(err.Error(), dag.ErrCreateNotSent)
 	}
 	// Anything else may have started a run: no reply, a 5xx, a reply we
 	// cannot read, and a business error inside a 2xx with a code DataWorks
@@ -215,7 +215,7 @@ func (a *Activities) mapCreateError(ctx context.Context, in CreateManualDagInput
 
 // outcomeUnknown is the final error of a create that may have started a run.
 func outcomeUnknown(in CreateManualDagInput, bizdate, why string) error {
-	return temporal.NewNonRetryableApplicationError(OutcomeUnknownMessage(in.ProjectName, in.FlowName, bizdate, why), ErrTriggerOutcomeUnknown, nil)
+	return temporal.NewNonRetryableApplicationError(OutcomeUnknownMessage(in.ProjectName, in.FlowName, bizdate, why), dag.ErrTriggerOutcomeUnknown, nil)
 }
 
 // OutcomeUnknownMessage says what happened and what the user must check.

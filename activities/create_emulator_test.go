@@ -65,15 +65,15 @@ func TestCreateBusinessErrorAfterProcessingIsOutcomeUnknown(t *testing.T) {
 		dags    int
 	}{
 		{"2018 ReturnCode 9990001", dag.APIVersion2018,
-			emulator.Faults{BusinessErrors: 1, BusinessErrorAfterProcessing: true}, ErrTriggerOutcomeUnknown, 1},
+			emulator.Faults{BusinessErrors: 1, BusinessErrorAfterProcessing: true}, dag.ErrTriggerOutcomeUnknown, 1},
 		{"2020 Success:false 9990001", dag.APIVersion2020,
-			emulator.Faults{BusinessErrors: 1, BusinessErrorAfterProcessing: true}, ErrTriggerOutcomeUnknown, 1},
+			emulator.Faults{BusinessErrors: 1, BusinessErrorAfterProcessing: true}, dag.ErrTriggerOutcomeUnknown, 1},
 		{"2020 HttpStatusCode 500 inside a 200", dag.APIVersion2020,
-			emulator.Faults{BusinessErrors: 1, BusinessErrorAfterProcessing: true, BusinessErrorStatus: 500, BusinessErrorCode: "Unexpected"}, ErrTriggerOutcomeUnknown, 1},
+			emulator.Faults{BusinessErrors: 1, BusinessErrorAfterProcessing: true, BusinessErrorStatus: 500, BusinessErrorCode: "Unexpected"}, dag.ErrTriggerOutcomeUnknown, 1},
 		{"2018 documented refusal", dag.APIVersion2018,
-			emulator.Faults{BusinessErrors: 1, BusinessErrorCode: dataworks.CodeBadBizdate}, ErrPermanent, 0},
+			emulator.Faults{BusinessErrors: 1, BusinessErrorCode: dataworks.CodeBadBizdate}, dag.ErrPermanent, 0},
 		{"2020 documented refusal", dag.APIVersion2020,
-			emulator.Faults{BusinessErrors: 1, BusinessErrorCode: dataworks.CodeForbiddenAccess, BusinessErrorStatus: 403}, ErrPermanent, 0},
+			emulator.Faults{BusinessErrors: 1, BusinessErrorCode: dataworks.CodeForbiddenAccess, BusinessErrorStatus: 403}, dag.ErrPermanent, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			emu, c := startEmulator(t, map[string]emulator.Faults{"CreateManualDag": tc.faults})

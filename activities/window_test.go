@@ -57,7 +57,7 @@ func TestSearchRepeatWindow(t *testing.T) {
 				return
 			}
 			appErr := appError(t, err)
-			require.Equal(t, ErrNothingYet, appErr.Type())
+			require.Equal(t, dag.ErrNothingYet, appErr.Type())
 			require.False(t, appErr.NonRetryable())
 			require.Equal(t, tc.retryIn, appErr.NextRetryDelay())
 			require.Equal(t, temporal.ApplicationErrorCategoryBenign, appErr.Category())

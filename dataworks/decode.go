@@ -453,10 +453,11 @@ func decodeInstance(raw json.RawMessage, dagID int64) (NodeInstance, error) {
 		return ni, fmt.Errorf("belongs to DAG %d, not the DAG %d asked for", ni.DagID, dagID)
 	}
 
-	if v, ok := o.get("Status"); ok {
+	const statusField = "Status"
+	if v, ok := o.get(statusField); ok {
 		s, err := rawString(v)
 		if err != nil {
-			return ni, fmt.Errorf("Status %w", err)
+			return ni, fmt.Errorf("%s %w", statusField, err)
 		}
 		ni.Status = parseStatus(s)
 	}

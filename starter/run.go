@@ -266,7 +266,7 @@ func parseNodeParams(flags multiFlag) (map[string]workflows.Params, error) {
 func (o *runOptions) setDurations(in *workflows.RunManualDagInput) error {
 	for _, d := range []struct {
 		flag, value string
-		dst         *workflows.Duration
+		dst         *dag.Duration
 	}{
 		{"--timeout", o.timeout, &in.Timeout},
 		{"--poll-initial", o.pollInitial, &in.Poll.InitialInterval},
@@ -281,7 +281,7 @@ func (o *runOptions) setDurations(in *workflows.RunManualDagInput) error {
 		if err != nil || v <= 0 {
 			return fmt.Errorf("%s %q is not a positive duration such as 30s, 5m or 2h", d.flag, d.value)
 		}
-		*d.dst = workflows.Duration(v)
+		*d.dst = dag.Duration(v)
 	}
 	return nil
 }

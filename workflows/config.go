@@ -195,7 +195,7 @@ func (in RunManualDagInput) PollPolicy(now time.Time) (PollPolicy, error) {
 	return s.pollPolicy(), nil
 }
 
-func orDefault(d Duration, def time.Duration) time.Duration {
+func orDefault(d dag.Duration, def time.Duration) time.Duration {
 	if d == 0 {
 		return def
 	}

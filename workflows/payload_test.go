@@ -52,10 +52,10 @@ func TestLargeDagPayloadsStayUnderTheLimit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var rep DagReport
-	rep.Outcome = OutcomeFailed
-	rep.setNodes(nodes)
-	rep.Message = rep.summary("")
+	var rep dag.DagReport
+	rep.Outcome = dag.OutcomeFailed
+	rep.SetNodes(nodes)
+	rep.Message = rep.Summary("")
 	in := RunManualDagInput{ProjectName: "p", FlowName: "f", Continued: &WatchState{DagID: 1, Nodes: nodes}}
 	for _, p := range []struct {
 		name string
@@ -72,7 +72,7 @@ func TestLargeDagPayloadsStayUnderTheLimit(t *testing.T) {
 	}
 	kept := 0
 	for _, nr := range rep.Nodes {
-		if nr.ErrorMessage != activities.ErrorOmitted {
+		if nr.ErrorMessage != dag.ErrorOmitted {
 			kept++
 		}
 	}
@@ -102,10 +102,10 @@ func TestLargeDagWithLongNamesStaysUnderTheLimit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var rep DagReport
-	rep.Outcome = OutcomeFailed
-	rep.setNodes(nodes)
-	rep.Message = rep.summary("")
+	var rep dag.DagReport
+	rep.Outcome = dag.OutcomeFailed
+	rep.SetNodes(nodes)
+	rep.Message = rep.Summary("")
 	in := RunManualDagInput{ProjectName: "p", FlowName: "f", Continued: &WatchState{DagID: 1, Nodes: nodes}}
 	for _, p := range []struct {
 		name string
@@ -117,8 +117,8 @@ func TestLargeDagWithLongNamesStaysUnderTheLimit(t *testing.T) {
 			t.Errorf("%s is %d bytes, over Temporal's %d", p.name, size, blobLimit)
 		}
 	}
-	if len(rep.FailedNodes) != n/2 || rep.CountsByStatus[string(dag.StatusSuccess)] != n/2 || rep.total() != n {
-		t.Errorf("counts: %d failed, %v, total %d", len(rep.FailedNodes), rep.CountsByStatus, rep.total())
+	if len(rep.FailedNodes) != n/2 || rep.CountsByStatus[string(dag.StatusSuccess)] != n/2 || rep.Total() != n {
+		t.Errorf("counts: %d failed, %v, total %d", len(rep.FailedNodes), rep.CountsByStatus, rep.Total())
 	}
 	if !strings.Contains(rep.Truncated, "left out of the node table") && !strings.Contains(rep.Truncated, "node table (5000 nodes) is left out") {
 		t.Errorf("truncated %q", rep.Truncated)

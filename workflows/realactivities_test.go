@@ -73,7 +73,7 @@ func (s *workflowSuite) TestCreateCrashAfterSendingNeverSendsTwice() {
 	dw := &fakeDW{panicOn: 1, list: succeeded}
 	s.useReal(dw)
 	r, err := s.run(input())
-	s.requireType(err, TriggerOutcomeUnknown)
+	s.requireType(err, dag.ErrTriggerOutcomeUnknown)
 	s.Equal(1, dw.creates)
 	s.Zero(r.DagID)
 	s.Contains(err.Error(), "demo_project/daily_sales (bizdate 2024-06-01)")
@@ -84,7 +84,7 @@ func (s *workflowSuite) TestCreateUnknownOutcomeNoSecondCreate() {
 	dw := &fakeDW{createErrs: []error{&dataworks.Error{Action: "CreateManualDag", Phase: dataworks.PhaseUnknown, Code: dataworks.CodeTransport, Err: errors.New("i/o timeout")}}}
 	s.useReal(dw)
 	_, err := s.run(input())
-	s.requireType(err, TriggerOutcomeUnknown)
+	s.requireType(err, dag.ErrTriggerOutcomeUnknown)
 	s.Equal(1, dw.creates)
 	s.Contains(err.Error(), "Operation Center")
 }
@@ -94,7 +94,7 @@ func (s *workflowSuite) TestCreateNotSentUntilAttemptsRunOutIsNotTriggered() {
 	dw := &fakeDW{createErrs: []error{errNotSent, errNotSent, errNotSent, errNotSent, errNotSent, errNotSent, errNotSent, errNotSent, errNotSent, errNotSent, errNotSent}}
 	s.useReal(dw)
 	_, err := s.run(input())
-	s.requireType(err, NotTriggered)
+	s.requireType(err, dag.ErrNotTriggered)
 	s.Equal(createMaxAttempts, dw.creates)
 	s.Contains(err.Error(), "no run was started")
 }
@@ -216,7 +216,7 @@ func (s *workflowSuite) TestEmulatorSuccess() {
 			info := s.onlyDAG(e, "daily_sales")
 			s.Equal(v.want, info.APIVersion)
 			s.Equal(emulator.DAGSuccess, info.Status)
-			s.Equal(OutcomeSucceeded, r.Outcome)
+			s.Equal(dag.OutcomeSucceeded, r.Outcome)
 			s.Equal(info.DagID, r.DagID)
 			s.Equal(map[string]int{"SUCCESS": 4}, r.CountsByStatus)
 			s.Empty(r.FailedNodes)
@@ -245,12 +245,12 @@ func (s *workflowSuite) TestEmulatorFailedNodeBlocksDownstreamEndsAfterGrace() {
 			in.FlowName = "broken_sales"
 			in.APIVersion = v.input
 			r, err := s.run(in)
-			s.requireType(err, DagFailed)
+			s.requireType(err, dag.ErrDagFailed)
 
 			info := s.onlyDAG(e, "broken_sales")
 			s.Equal(v.want, info.APIVersion)
 			s.Equal(emulator.DAGFailure, info.Status)
-			s.Equal(OutcomeFailed, r.Outcome)
+			s.Equal(dag.OutcomeFailed, r.Outcome)
 			s.Equal(info.DagID, r.DagID)
 			s.Equal([]string{"dwd_merge"}, r.FailedNodes)
 			s.Equal([]string{"ads_report", "ads_export"}, r.BlockedNodes)
@@ -278,10 +278,10 @@ func (s *workflowSuite) TestEmulatorOperatorRerunDuringGrace() {
 	e := s.useEmulator("", emulator.Options{})
 	in := input()
 	in.FlowName = "rerun_sales"
-	in.Poll.MaxInterval = Duration(20 * time.Second)
+	in.Poll.MaxInterval = dag.Duration(20 * time.Second)
 	// dwd_merge fails about 3m15s after the trigger; with 20s polls the
 	// workflow sees it by 3m40s, and the grace would end by 6m40s.
-	var during DagReport
+	var during dag.DagReport
 	s.env.RegisterDelayedCallback(func() {
 		info := s.onlyDAG(e, "rerun_sales")
 		s.Require().Equal(emulator.DAGFailure, info.Status, "the failure should have happened by now")
@@ -300,11 +300,11 @@ func (s *workflowSuite) TestEmulatorOperatorRerunDuringGrace() {
 	r, err := s.run(in)
 	s.Require().NoError(err)
 
-	s.Equal(OutcomeRunning, during.Outcome, "the workflow was waiting out the grace")
+	s.Equal(dag.OutcomeRunning, during.Outcome, "the workflow was waiting out the grace")
 	s.Equal([]string{"dwd_merge"}, during.FailedNodes)
 	s.Equal([]string{"ads_report"}, during.BlockedNodes)
 	s.Contains(during.Message, "blocked behind failed nodes")
-	s.Equal(OutcomeSucceeded, r.Outcome)
+	s.Equal(dag.OutcomeSucceeded, r.Outcome)
 	s.Equal(map[string]int{"SUCCESS": 3}, r.CountsByStatus)
 	s.Equal(emulator.DAGSuccess, s.onlyDAG(e, "rerun_sales").Status)
 }
@@ -313,7 +313,7 @@ func (s *workflowSuite) TestEmulatorOperatorRerunDuringGrace() {
 // real service does: tolerated, then the run is followed to its end.
 func (s *workflowSuite) TestEmulatorEmptyListAtFirst() {
 	e := s.useEmulator("", emulator.Options{EmptyListFor: 2 * time.Minute, PartialListFor: time.Minute})
-	var early DagReport
+	var early dag.DagReport
 	s.env.RegisterDelayedCallback(func() {
 		v, err := s.env.QueryWorkflow(QueryStatus)
 		s.Require().NoError(err)
@@ -321,11 +321,11 @@ func (s *workflowSuite) TestEmulatorEmptyListAtFirst() {
 	}, time.Minute)
 	r, err := s.run(input())
 	s.Require().NoError(err)
-	s.Equal(OutcomeRunning, early.Outcome)
+	s.Equal(dag.OutcomeRunning, early.Outcome)
 	s.Positive(early.Polls)
 	s.Empty(early.Nodes)
 	s.Contains(early.Message, "waiting for DataWorks to list the node instances")
-	s.Equal(OutcomeSucceeded, r.Outcome)
+	s.Equal(dag.OutcomeSucceeded, r.Outcome)
 	s.Len(r.Nodes, 4)
 	s.Equal(s.onlyDAG(e, "daily_sales").DagID, r.DagID)
 }
@@ -339,7 +339,7 @@ func (s *workflowSuite) TestEmulatorThrottledPollsThenRecovery() {
 	s.env.RegisterDelayedCallback(func() { e.emu.ClearFaults("SearchManualDagNodeInstance") }, 3*time.Minute)
 	r, err := s.run(input())
 	s.Require().NoError(err)
-	s.Equal(OutcomeSucceeded, r.Outcome)
+	s.Equal(dag.OutcomeSucceeded, r.Outcome)
 	search := e.emu.Stats().Calls["SearchManualDagNodeInstance"]
 	s.Positive(search.Outcomes["Throttling.User"], "outcomes %v", search.Outcomes)
 	s.Equal(search.Total, r.Polls, "every search sent is a poll, throttled or not")

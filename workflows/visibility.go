@@ -63,7 +63,7 @@ func StartSearchAttributes(in RunManualDagInput, registered func(temporal.Search
 	}
 	add(SearchAttributeBizdate, SearchAttributeBizdate.ValueSet(bizdate))
 	add(SearchAttributeDagID, SearchAttributeDagID.ValueSet(0))
-	add(SearchAttributeOutcome, SearchAttributeOutcome.ValueSet(string(OutcomeTriggering)))
+	add(SearchAttributeOutcome, SearchAttributeOutcome.ValueSet(string(dag.OutcomeTriggering)))
 	add(SearchAttributeFailedNodes, SearchAttributeFailedNodes.ValueSet(0))
 	return temporal.NewSearchAttributes(set...)
 }
@@ -170,7 +170,7 @@ func (r *run) details() string {
 		names []string
 	}{{"failed", rep.FailedNodes}, {"blocked", rep.BlockedNodes}} {
 		if len(l.names) > 0 {
-			fmt.Fprintf(&b, "\n%s: %s\n", l.label, names(l.names))
+			fmt.Fprintf(&b, "\n%s: %s\n", l.label, dag.JoinNames(l.names))
 		}
 	}
 	return b.String()

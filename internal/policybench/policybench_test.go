@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/manualdag/manualdag/activities"
 	"github.com/manualdag/manualdag/dag"
 	"github.com/manualdag/manualdag/workflows"
 )
@@ -39,7 +38,7 @@ func TestTwoNodeTimeline(t *testing.T) {
 	if got := run.Timeline.Final() - trigger; got != 100 {
 		t.Fatalf("final %d s after the trigger, want 100", got)
 	}
-	want := map[int64][2]activities.Node{ // second after the trigger: a, b
+	want := map[int64][2]dag.Node{ // second after the trigger: a, b
 		0:   {{ID: 100, Name: "a", Status: dag.StatusWaitResource, Begin: trigger}, {ID: 101, Name: "b", Status: dag.StatusNotRun}},
 		10:  {{ID: 100, Name: "a", Status: dag.StatusRunning, Begin: trigger + 10}, {ID: 101, Name: "b", Status: dag.StatusNotRun}},
 		70:  {{ID: 100, Name: "a", Status: dag.StatusSuccess, Begin: trigger + 10, Finish: trigger + 70}, {ID: 101, Name: "b", Status: dag.StatusWaitResource, Begin: trigger + 70}},
@@ -181,13 +180,13 @@ func TestProfileOnlyAfterSucceededRuns(t *testing.T) {
 	runs := Generate(cfg)
 	failedDaily, full := 0, 0
 	for f := range cfg.DailyFlows {
-		var succeeded []activities.RunTimings // most recent first
+		var succeeded []dag.RunTimings // most recent first
 		for d := range cfg.Days {
 			run := &runs[f*cfg.Days+d]
 			if d == 0 && run.Profile != nil {
 				t.Fatalf("%s: a first run has a profile", run.WorkflowID)
 			}
-			if want := workflows.ProfileOf(succeeded); !reflect.DeepEqual(run.Profile, want) {
+			if want := dag.ProfileOf(succeeded); !reflect.DeepEqual(run.Profile, want) {
 				t.Fatalf("%s: profile %+v, want %+v", run.WorkflowID, run.Profile, want)
 			}
 			if len(succeeded) > 0 && run.Profile.Runs() != min(len(succeeded), 7) {
@@ -206,7 +205,7 @@ func TestProfileOnlyAfterSucceededRuns(t *testing.T) {
 					t.Fatalf("%s: %s is %s at the end of a succeeded run", run.WorkflowID, n.Name, n.Status)
 				}
 			}
-			succeeded = slices.Insert(succeeded, 0, workflows.TimingsOf(end, run.TriggeredAt()))
+			succeeded = slices.Insert(succeeded, 0, dag.TimingsOf(end, run.TriggeredAt()))
 		}
 	}
 	for _, run := range runs[cfg.DailyFlows*cfg.Days:] {
@@ -263,7 +262,7 @@ func (r *recorder) Next(o workflows.Observation) time.Duration {
 
 func TestObservationMirrorsTheWorkflow(t *testing.T) {
 	run := twoNodes()
-	run.Profile = &workflows.Profile{Names: []string{"a", "b"}, Begin: [][]int32{{10, 75}}, Finish: [][]int32{{70, 100}}}
+	run.Profile = &dag.Profile{Names: []string{"a", "b"}, Begin: [][]int32{{10, 75}}, Finish: [][]int32{{70, 100}}}
 	rec := &recorder{wait: 20 * time.Second}
 	out, err := Simulate(run, rec)
 	if err != nil {

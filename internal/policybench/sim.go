@@ -41,7 +41,7 @@ func Simulate(run *Run, policy workflows.PollPolicy) (Outcome, error) {
 	trigger := run.TriggeredAt()
 	seed := workflows.JitterSeed(run.WorkflowID)
 	windowed, _ := policy.(workflows.Windowed)
-	var cur, seen []activities.Node
+	var cur, seen []dag.Node
 	var statuses []dag.Status
 	var search activities.SearchInput // what the workflow asks of the next poll
 	now := trigger
@@ -113,7 +113,7 @@ func tally(statuses []dag.Status) (active, failed int) {
 
 // Settled reports whether the picture can no longer change: Decide's
 // SUCCEEDED and FAILED rules without their grace periods.
-func Settled(nodes []activities.Node) bool {
+func Settled(nodes []dag.Node) bool {
 	if len(nodes) == 0 {
 		return false
 	}
@@ -138,7 +138,7 @@ func Settled(nodes []activities.Node) bool {
 
 // samePicture compares what the workflow's digest covers that the
 // simulator can change: statuses, begin and finish times.
-func samePicture(a, b []activities.Node) bool {
+func samePicture(a, b []dag.Node) bool {
 	if len(a) != len(b) {
 		return false
 	}

@@ -17,9 +17,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/manualdag/manualdag/activities"
 	"github.com/manualdag/manualdag/dag"
-	"github.com/manualdag/manualdag/workflows"
 )
 
 // The default workload. Daily flows run Days days in a row with similar
@@ -86,10 +84,10 @@ type Timeline struct {
 // Snapshot is what a search at unix second t sees, as activities.Compact
 // builds it: Begin is the RUNNING start once running, the wait start before
 // that. It reuses dst's storage.
-func (tl *Timeline) Snapshot(t int64, dst []activities.Node) []activities.Node {
+func (tl *Timeline) Snapshot(t int64, dst []dag.Node) []dag.Node {
 	dst = dst[:0]
 	for _, n := range tl.Nodes {
-		node := activities.Node{ID: n.ID, Name: n.Name, Status: dag.StatusNotRun}
+		node := dag.Node{ID: n.ID, Name: n.Name, Status: dag.StatusNotRun}
 		switch {
 		case n.Ready == 0 || t < n.Ready:
 		case t < n.Start:
@@ -133,7 +131,7 @@ type Run struct {
 	// Profile is workflows.ProfileOf the flow's earlier succeeded runs
 	// (most recent first); nil for a first run, a one-off, or after
 	// failures only.
-	Profile *workflows.Profile
+	Profile *dag.Profile
 }
 
 // TriggeredAt is the run's trigger time.
@@ -160,15 +158,15 @@ func Generate(cfg Config) []Run {
 		rng := rand.New(rand.NewPCG(cfg.Seed, uint64(f)))
 		fl := newFlow(rng, fmt.Sprintf("daily_%03d", f))
 		offset := time.Duration(rng.IntN(120*60)) * time.Second
-		var learned []activities.RunTimings // most recent first
+		var learned []dag.RunTimings // most recent first
 		for d := range cfg.Days {
 			day := origin.AddDate(0, 0, d)
 			trigger := day.Add(offset + time.Duration(rng.IntN(60))*time.Second)
 			run := fl.run(rng, day, trigger, int64(len(runs)))
-			run.Profile = workflows.ProfileOf(learned)
+			run.Profile = dag.ProfileOf(learned)
 			if !run.Timeline.Failed() {
 				end := run.Timeline.Snapshot(run.Timeline.Final(), nil)
-				learned = slices.Insert(learned, 0, workflows.TimingsOf(end, run.TriggeredAt()))
+				learned = slices.Insert(learned, 0, dag.TimingsOf(end, run.TriggeredAt()))
 			}
 			runs = append(runs, run)
 		}
