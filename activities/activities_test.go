@@ -16,6 +16,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 
+	"github.com/manualdag/manualdag/dag"
 	"github.com/manualdag/manualdag/dataworks"
 )
 
@@ -120,14 +121,14 @@ func TestCreateValidatesBeforeSending(t *testing.T) {
 		{FlowName: "f", Bizdate: "2024-06-01"},
 		{ProjectName: "p", Bizdate: "2024-06-01"},
 		{ProjectName: "p", FlowName: "f", Bizdate: "2024-06-01 12:00:00"},
-		{ProjectName: "p", FlowName: "f", Bizdate: "2024-06-01", DagParameters: dataworks.Params{"k": "a b"}},
-		{ProjectName: "p", FlowName: "f", Bizdate: "2024-06-01", NodeParameters: map[int64]dataworks.Params{-1: {"k": "v"}}},
+		{ProjectName: "p", FlowName: "f", Bizdate: "2024-06-01", DagParameters: dag.Params{"k": "a b"}},
+		{ProjectName: "p", FlowName: "f", Bizdate: "2024-06-01", NodeParameters: map[int64]dag.Params{-1: {"k": "v"}}},
 		{ProjectName: "p", FlowName: "f", Bizdate: "2024-06-01", ProjectEnv: "DEV"},
 	} {
 		dw := &fakeDW{dagID: 1}
 		_, err := newActivityEnv(t, dw).ExecuteActivity((&Activities{}).CreateManualDag, in)
 		appErr := appError(t, err)
-		if appErr.Type() != ErrInvalidInput || !appErr.NonRetryable() || dw.createCount() != 0 {
+		if appErr.Type() != dag.ErrInvalidInput || !appErr.NonRetryable() || dw.createCount() != 0 {
 			t.Errorf("%+v: got %v (non-retryable %v), %d creates", in, err, appErr.NonRetryable(), dw.createCount())
 		}
 	}
@@ -142,25 +143,25 @@ func TestCreateErrorMapping(t *testing.T) {
 		retryable bool
 		contains  []string
 	}{
-		{"not sent", errNotSent, ErrCreateNotSent, true, nil},
-		{"throttled", replyErr("Throttling.User", 429), ErrThrottled, true, nil},
-		{"quota", replyErr(dataworks.CodeDailyQuotaSpent, 400), ErrQuotaExhausted, true, nil},
-		{"bad bizdate", replyErr(dataworks.CodeBadBizdate, 200), ErrPermanent, false, []string{"600011", "demo_project/daily_sales"}},
-		{"no permission", replyErr(dataworks.CodeProjectNoPermission, 500), ErrPermanent, false, []string{dataworks.CodeProjectNoPermission}},
-		{"no reply", errUnknown, ErrTriggerOutcomeUnknown, false, []string{"demo_project/daily_sales", "2024-06-01", "Operation Center"}},
-		{"5xx to a write", replyErr(dataworks.CodeServiceUnavailable, 503), ErrTriggerOutcomeUnknown, false, nil},
-		{"bad reply", replyErr(dataworks.CodeInvalidResponse, 200), ErrTriggerOutcomeUnknown, false, nil},
+		{"not sent", errNotSent, dag.ErrCreateNotSent, true, nil},
+		{"throttled", replyErr("Throttling.User", 429), dag.ErrThrottled, true, nil},
+		{"quota", replyErr(dataworks.CodeDailyQuotaSpent, 400), dag.ErrQuotaExhausted, true, nil},
+		{"bad bizdate", replyErr(dataworks.CodeBadBizdate, 200), dag.ErrPermanent, false, []string{"600011", "demo_project/daily_sales"}},
+		{"no permission", replyErr(dataworks.CodeProjectNoPermission, 500), dag.ErrPermanent, false, []string{dataworks.CodeProjectNoPermission}},
+		{"no reply", errUnknown, dag.ErrTriggerOutcomeUnknown, false, []string{"demo_project/daily_sales", "2024-06-01", "Operation Center"}},
+		{"5xx to a write", replyErr(dataworks.CodeServiceUnavailable, 503), dag.ErrTriggerOutcomeUnknown, false, nil},
+		{"bad reply", replyErr(dataworks.CodeInvalidResponse, 200), dag.ErrTriggerOutcomeUnknown, false, nil},
 		// Only codes DataWorks documents as refusals prove a create was not
 		// acted on; any other business error in a 2xx may have started a run.
-		{"undocumented code in a 200", replyErr("9990001", 200), ErrTriggerOutcomeUnknown, false, []string{"Operation Center"}},
-		{"Success:false without a code", replyErr(dataworks.CodeUnsuccessful, 200), ErrTriggerOutcomeUnknown, false, nil},
-		{"throttling code in a 200", replyErr("Throttling.User", 200), ErrTriggerOutcomeUnknown, false, nil},
-		{"5xx envelope in a 200", &dataworks.Error{Action: "CreateManualDag", Phase: dataworks.PhaseReplied, HTTPStatus: 200, EnvelopeStatus: 500, Code: "9990001"}, ErrTriggerOutcomeUnknown, false, []string{"HttpStatusCode 500"}},
-		{"permission in a 5xx envelope", &dataworks.Error{Action: "CreateManualDag", Phase: dataworks.PhaseReplied, HTTPStatus: 200, EnvelopeStatus: 500, Code: dataworks.CodeProjectNoPermission}, ErrPermanent, false, nil},
-		{"forbidden in a 200", replyErr("Forbidden.Wkbench.Unlisted", 200), ErrPermanent, false, nil},
-		{"4xx refusal", replyErr("Invalid.Tenant.FlowNotExist", 400), ErrPermanent, false, nil},
-		{"nonce reused", replyErr(dataworks.CodeNonceUsed, 400), ErrCreateNotSent, true, nil},
-		{"foreign error", errors.New("boom"), ErrTriggerOutcomeUnknown, false, nil},
+		{"undocumented code in a 200", replyErr("9990001", 200), dag.ErrTriggerOutcomeUnknown, false, []string{"Operation Center"}},
+		{"Success:false without a code", replyErr(dataworks.CodeUnsuccessful, 200), dag.ErrTriggerOutcomeUnknown, false, nil},
+		{"throttling code in a 200", replyErr("Throttling.User", 200), dag.ErrTriggerOutcomeUnknown, false, nil},
+		{"5xx envelope in a 200", &dataworks.Error{Action: "CreateManualDag", Phase: dataworks.PhaseReplied, HTTPStatus: 200, EnvelopeStatus: 500, Code: "9990001"}, dag.ErrTriggerOutcomeUnknown, false, []string{"HttpStatusCode 500"}},
+		{"permission in a 5xx envelope", &dataworks.Error{Action: "CreateManualDag", Phase: dataworks.PhaseReplied, HTTPStatus: 200, EnvelopeStatus: 500, Code: dataworks.CodeProjectNoPermission}, dag.ErrPermanent, false, nil},
+		{"forbidden in a 200", replyErr("Forbidden.Wkbench.Unlisted", 200), dag.ErrPermanent, false, nil},
+		{"4xx refusal", replyErr("Invalid.Tenant.FlowNotExist", 400), dag.ErrPermanent, false, nil},
+		{"nonce reused", replyErr(dataworks.CodeNonceUsed, 400), dag.ErrCreateNotSent, true, nil},
+		{"foreign error", errors.New("boom"), dag.ErrTriggerOutcomeUnknown, false, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dw := &fakeDW{createErrs: []error{tc.err}}
@@ -207,7 +208,7 @@ func TestCreateAfterSendingAttemptDoesNotSendAgain(t *testing.T) {
 	env.SetHeartbeatDetails(CreateProgress{State: createSending, Attempt: 1})
 	_, err := env.ExecuteActivity((&Activities{}).CreateManualDag, validCreate)
 	appErr := appError(t, err)
-	if appErr.Type() != ErrTriggerOutcomeUnknown || !appErr.NonRetryable() {
+	if appErr.Type() != dag.ErrTriggerOutcomeUnknown || !appErr.NonRetryable() {
 		t.Fatalf("got %v", err)
 	}
 	for _, want := range []string{"demo_project/daily_sales", "bizdate 2024-06-01", "Operation Center", "attempt 1"} {
@@ -252,7 +253,7 @@ func TestCreateUnreadableProgressIsUnknown(t *testing.T) {
 	env := newActivityEnv(t, dw)
 	env.SetHeartbeatDetails("not a progress record")
 	_, err := env.ExecuteActivity((&Activities{}).CreateManualDag, validCreate)
-	if appError(t, err).Type() != ErrTriggerOutcomeUnknown || dw.createCount() != 0 {
+	if appError(t, err).Type() != dag.ErrTriggerOutcomeUnknown || dw.createCount() != 0 {
 		t.Fatalf("got %v, %d creates", err, dw.createCount())
 	}
 }
@@ -268,13 +269,13 @@ func TestSearchErrorMapping(t *testing.T) {
 		retryable bool
 		minDelay  time.Duration
 	}{
-		{search("Throttling.User", 429), ErrThrottled, true, ThrottleBaseDelay / 2},
-		{search(dataworks.CodeDailyQuotaSpent, 400), ErrQuotaExhausted, true, QuotaRetryDelay},
-		{search(dataworks.CodeServiceUnavailable, 503), ErrTransient, true, 0},
-		{errUnknown, ErrTransient, true, 0},
-		{errNotSent, ErrTransient, true, 0},
-		{search(dataworks.CodeForbiddenAccess, 403), ErrPermanent, false, 0},
-		{search(dataworks.CodeInvalidDagID, 200), ErrDagNotFound, false, 0},
+		{search("Throttling.User", 429), dag.ErrThrottled, true, ThrottleBaseDelay / 2},
+		{search(dataworks.CodeDailyQuotaSpent, 400), dag.ErrQuotaExhausted, true, QuotaRetryDelay},
+		{search(dataworks.CodeServiceUnavailable, 503), dag.ErrTransient, true, 0},
+		{errUnknown, dag.ErrTransient, true, 0},
+		{errNotSent, dag.ErrTransient, true, 0},
+		{search(dataworks.CodeForbiddenAccess, 403), dag.ErrPermanent, false, 0},
+		{search(dataworks.CodeInvalidDagID, 200), dag.ErrDagNotFound, false, 0},
 	} {
 		dw := &fakeDW{searchErr: tc.err}
 		_, err := newActivityEnv(t, dw).ExecuteActivity((&Activities{}).SearchManualDagNodeInstance, SearchInput{ProjectName: "p", DagID: 1})
@@ -304,7 +305,7 @@ func TestThrottleDelayBacksOffWithJitter(t *testing.T) {
 	}
 }
 
-func node(id int64, name string, st dataworks.Status, begin, finish int64) dataworks.NodeInstance {
+func node(id int64, name string, st dag.Status, begin, finish int64) dataworks.NodeInstance {
 	ni := dataworks.NodeInstance{InstanceID: id, DagID: 700019657457, NodeName: name, Status: st}
 	if begin > 0 {
 		ni.BeginRunningTime = time.Unix(begin, 0)
@@ -316,19 +317,19 @@ func node(id int64, name string, st dataworks.Status, begin, finish int64) dataw
 }
 
 func bigDag(n int) []dataworks.NodeInstance {
-	statuses := []dataworks.Status{dataworks.StatusSuccess, dataworks.StatusRunning, dataworks.StatusNotRun, dataworks.StatusFailure, dataworks.StatusWaitResource}
+	statuses := []dag.Status{dag.StatusSuccess, dag.StatusRunning, dag.StatusNotRun, dag.StatusFailure, dag.StatusWaitResource}
 	var list []dataworks.NodeInstance
 	start := time.Date(2024, 6, 2, 0, 30, 0, 0, time.UTC).Unix()
 	for i := range n {
 		st := statuses[i%len(statuses)]
 		ni := node(705772600901+int64(i)*7, fmt.Sprintf("ods_sales_order_detail_%03d", i), st, 0, 0)
-		if st != dataworks.StatusNotRun {
+		if st != dag.StatusNotRun {
 			ni.BeginRunningTime = time.Unix(start+int64(i)*37, 0)
 		}
 		if st.Terminal() {
 			ni.FinishTime = time.Unix(start+int64(i)*37+600, 0)
 		}
-		if st == dataworks.StatusFailure {
+		if st == dag.StatusFailure {
 			ni.ErrorMessage = "ODPS-0130071:[1,8] Semantic analysis exception - column sale_amt cannot be resolved"
 		}
 		list = append(list, ni)
@@ -358,9 +359,9 @@ func TestSearchResultSize(t *testing.T) {
 
 func TestSearchResultRoundTrip(t *testing.T) {
 	list := []dataworks.NodeInstance{
-		node(30, "c", dataworks.Status("CODE_42"), 0, 0),
-		node(10, "a", dataworks.StatusSuccess, 1717200000, 1717200600),
-		node(20, "b", dataworks.StatusFailure, 1717200600, 1717200700),
+		node(30, "c", dag.Status("CODE_42"), 0, 0),
+		node(10, "a", dag.StatusSuccess, 1717200000, 1717200600),
+		node(20, "b", dag.StatusFailure, 1717200600, 1717200700),
 	}
 	list[2].ErrorMessage = strings.Repeat("é", 300)
 	r1 := Compact(list, 50, Known{})
@@ -373,9 +374,9 @@ func TestSearchResultRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []Node{
-		{ID: 10, Name: "a", Status: dataworks.StatusSuccess, Begin: 1717200000, Finish: 1717200600},
-		{ID: 20, Name: "b", Status: dataworks.StatusFailure, Begin: 1717200600, Finish: 1717200700, ErrorMessage: nodesErr(t, nodes)},
+	want := []dag.Node{
+		{ID: 10, Name: "a", Status: dag.StatusSuccess, Begin: 1717200000, Finish: 1717200600},
+		{ID: 20, Name: "b", Status: dag.StatusFailure, Begin: 1717200600, Finish: 1717200700, ErrorMessage: nodesErr(t, nodes)},
 		{ID: 30, Name: "c", Status: "CODE_42"},
 	}
 	if fmt.Sprint(nodes) != fmt.Sprint(want) {
@@ -386,13 +387,13 @@ func TestSearchResultRoundTrip(t *testing.T) {
 	}
 
 	// States change, layout known: ids and names are left out and restored.
-	list[0].Status = dataworks.StatusRunning
+	list[0].Status = dag.StatusRunning
 	r2 := Compact(list, 50, Known{Digest: r1.Digest, Layout: r1.LayoutDigest, Errors: r1.ErrorsDigest})
 	if r2.IDs != nil || r2.Unchanged || !r2.ErrorsOmitted {
 		t.Fatalf("layout not left out: %+v", r2)
 	}
 	nodes2, err := r2.Nodes(nodes)
-	if err != nil || nodes2[2].Name != "c" || nodes2[2].Status != dataworks.StatusRunning || nodes2[1].ErrorMessage != nodes[1].ErrorMessage {
+	if err != nil || nodes2[2].Name != "c" || nodes2[2].Status != dag.StatusRunning || nodes2[1].ErrorMessage != nodes[1].ErrorMessage {
 		t.Fatalf("got %+v, %v", nodes2, err)
 	}
 	// Nothing changes: a tiny result, the same snapshot.
@@ -407,7 +408,7 @@ func TestSearchResultRoundTrip(t *testing.T) {
 	}
 }
 
-func nodesErr(t *testing.T, nodes []Node) string {
+func nodesErr(t *testing.T, nodes []dag.Node) string {
 	t.Helper()
 	if len(nodes) < 2 {
 		t.Fatal("too few nodes")
@@ -422,8 +423,8 @@ func TestCreateIntentNotRecordedIsNotSent(t *testing.T) {
 	dw := &fakeDW{dagID: 1, intentErr: errors.New("context deadline exceeded")}
 	_, err := newActivityEnv(t, dw).ExecuteActivity((&Activities{}).CreateManualDag, validCreate)
 	appErr := appError(t, err)
-	if appErr.Type() != ErrCreateNotSent || appErr.NonRetryable() {
-		t.Fatalf("got %s (non-retryable %v), want a retryable %s", appErr.Type(), appErr.NonRetryable(), ErrCreateNotSent)
+	if appErr.Type() != dag.ErrCreateNotSent || appErr.NonRetryable() {
+		t.Fatalf("got %s (non-retryable %v), want a retryable %s", appErr.Type(), appErr.NonRetryable(), dag.ErrCreateNotSent)
 	}
 	if n := dw.createCount(); n != 0 {
 		t.Fatalf("sent %d creates with no intent on record", n)

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/manualdag/manualdag/dag"
 	"github.com/manualdag/manualdag/dataworks"
 )
 
@@ -12,9 +13,9 @@ import (
 func TestCompactBoundsErrorMessages(t *testing.T) {
 	var list []dataworks.NodeInstance
 	for i := range 2000 {
-		s := dataworks.StatusSuccess
+		s := dag.StatusSuccess
 		if i%2 == 1 {
-			s = dataworks.StatusFailure
+			s = dag.StatusFailure
 		}
 		list = append(list, dataworks.NodeInstance{InstanceID: int64(i + 1), NodeName: "n", Status: s,
 			ErrorMessage: strings.Repeat("<&>", 100)})
@@ -26,9 +27,9 @@ func TestCompactBoundsErrorMessages(t *testing.T) {
 	total, keptOK, keptFailed, omitted := 0, 0, 0, 0
 	for _, n := range nodes {
 		switch {
-		case n.ErrorMessage == ErrorOmitted:
+		case n.ErrorMessage == dag.ErrorOmitted:
 			omitted++
-		case n.Status == dataworks.StatusFailure:
+		case n.Status == dag.StatusFailure:
 			keptFailed++
 		default:
 			keptOK++

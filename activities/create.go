@@ -3,14 +3,13 @@ package activities
 import (
 	"context"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
-	"unicode"
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/manualdag/manualdag/dag"
 	"github.com/manualdag/manualdag/dataworks"
 )
 
@@ -19,10 +18,10 @@ type CreateManualDagInput struct {
 	ProjectName string `json:"projectName"`
 	FlowName    string `json:"flowName"`
 	// Bizdate is yyyy-MM-dd (yyyy-MM-dd 00:00:00 is accepted).
-	Bizdate        string                     `json:"bizdate"`
-	DagParameters  dataworks.Params           `json:"dagParameters,omitempty"`
-	NodeParameters map[int64]dataworks.Params `json:"nodeParameters,omitempty"`
-	// APIVersion is dataworks.APIVersion2018 or APIVersion2020; empty = the
+	Bizdate        string               `json:"bizdate"`
+	DagParameters  dag.Params           `json:"dagParameters,omitempty"`
+	NodeParameters map[int64]dag.Params `json:"nodeParameters,omitempty"`
+	// APIVersion is dag.APIVersion2018 or APIVersion2020; empty = the
 	// client's.
 	APIVersion string `json:"apiVersion,omitempty"`
 	// ProjectEnv is PROD (default) or DEV; 2020-05-18 only.
@@ -44,16 +43,16 @@ type CreateManualDagResult struct {
 // Validate reports the first problem that makes the input impossible to
 // send. It is pure: the workflow calls it before scheduling anything.
 func (in CreateManualDagInput) Validate() error {
-	if err := checkName("projectName", in.ProjectName); err != nil {
+	if err := dag.CheckName("projectName", in.ProjectName); err != nil {
 		return err
 	}
-	if err := checkName("flowName", in.FlowName); err != nil {
+	if err := dag.CheckName("flowName", in.FlowName); err != nil {
 		return err
 	}
 	if in.Bizdate == "" {
 		return fmt.Errorf("bizdate is empty: give yyyy-MM-dd, e.g. 2024-06-01")
 	}
-	if _, err := dataworks.ParseBizdate(in.Bizdate); err != nil {
+	if _, err := dag.ParseBizdate(in.Bizdate); err != nil {
 		return err
 	}
 	if err := in.DagParameters.Validate(); err != nil {
@@ -68,35 +67,18 @@ func (in CreateManualDagInput) Validate() error {
 		}
 	}
 	switch in.APIVersion {
-	case "", dataworks.APIVersion2018, dataworks.APIVersion2020:
+	case "", dag.APIVersion2018, dag.APIVersion2020:
 	default:
-		return fmt.Errorf("apiVersion %q is not supported: use %q (default) or %q", in.APIVersion, dataworks.APIVersion2018, dataworks.APIVersion2020)
+		return fmt.Errorf("apiVersion %q is not supported: use %q (default) or %q", in.APIVersion, dag.APIVersion2018, dag.APIVersion2020)
 	}
 	switch in.ProjectEnv {
 	case "":
-	case dataworks.ProjectEnvProd, dataworks.ProjectEnvDev:
-		if in.APIVersion != dataworks.APIVersion2020 {
-			return fmt.Errorf("projectEnv is a %s setting; set apiVersion to %q or leave projectEnv out", dataworks.APIVersion2020, dataworks.APIVersion2020)
+	case dag.ProjectEnvProd, dag.ProjectEnvDev:
+		if in.APIVersion != dag.APIVersion2020 {
+			return fmt.Errorf("projectEnv is a %s setting; set apiVersion to %q or leave projectEnv out", dag.APIVersion2020, dag.APIVersion2020)
 		}
 	default:
-		return fmt.Errorf("projectEnv %q is not %s or %s", in.ProjectEnv, dataworks.ProjectEnvProd, dataworks.ProjectEnvDev)
-	}
-	return nil
-}
-
-// maxNameLen bounds project and flow names; DataWorks' own limits are lower.
-const maxNameLen = 256
-
-func checkName(field, s string) error {
-	switch {
-	case s == "":
-		return fmt.Errorf("%s is required", field)
-	case strings.TrimSpace(s) != s:
-		return fmt.Errorf("%s %q has leading or trailing white space", field, s)
-	case len(s) > maxNameLen:
-		return fmt.Errorf("%s is %d bytes long; at most %d are accepted", field, len(s), maxNameLen)
-	case strings.IndexFunc(s, unicode.IsControl) >= 0:
-		return fmt.Errorf("%s %q contains a control character", field, s)
+		return fmt.Errorf("projectEnv %q is not %s or %s", in.ProjectEnv, dag.ProjectEnvProd, dag.ProjectEnvDev)
 	}
 	return nil
 }
@@ -137,9 +119,9 @@ type CreateProgress struct {
 //     have started a run and is ErrTriggerOutcomeUnknown.
 func (a *Activities) CreateManualDag(ctx context.Context, in CreateManualDagInput) (CreateManualDagResult, error) {
 	if err := in.Validate(); err != nil {
-		return CreateManualDagResult{}, temporal.NewNonRetryableApplicationError("invalid CreateManualDag input: "+err.Error(), ErrInvalidInput, nil)
+		return CreateManualDagResult{}, temporal.NewNonRetryableApplicationError("invalid CreateManualDag input: "+err.Error(), dag.ErrInvalidInput, nil)
 	}
-	bizdate, _ := dataworks.ParseBizdate(in.Bizdate)
+	bizdate, _ := dag.ParseBizdate(in.Bizdate)
 	info := activity.GetInfo(ctx)
 	logger := activity.GetLogger(ctx)
 
@@ -209,21 +191,21 @@ func (a *Activities) mapCreateError(ctx context.Context, in CreateManualDagInput
 		activity.RecordHeartbeat(ctx, CreateProgress{State: createNotSent, Attempt: attempt})
 		switch {
 		case dataworks.QuotaExhausted(err):
-			return temporal.NewApplicationErrorWithOptions(err.Error(), ErrQuotaExhausted, temporal.ApplicationErrorOptions{NextRetryDelay: m.quotaDelay()})
+			return temporal.NewApplicationErrorWithOptions(err.Error(), dag.ErrQuotaExhausted, temporal.ApplicationErrorOptions{NextRetryDelay: m.quotaDelay()})
 		case dataworks.Throttled(err):
-			return temporal.NewApplicationErrorWithOptions(err.Error(), ErrThrottled, temporal.ApplicationErrorOptions{NextRetryDelay: ThrottleDelay(attempt, m.rnd)})
+			return temporal.NewApplicationErrorWithOptions(err.Error(), dag.ErrThrottled, temporal.ApplicationErrorOptions{NextRetryDelay: ThrottleDelay(attempt, m.rnd)})
 		}
-		return temporal.NewApplicationError(err.Error(), ErrCreateNotSent)
+		return temporal.NewApplicationError(err.Error(), dag.ErrCreateNotSent)
 	case dataworks.Refused(err) && dataworks.Permanent(err):
 		// DataWorks refused and processed nothing: no run was started.
 		activity.RecordHeartbeat(ctx, CreateProgress{State: createNotSent, Attempt: attempt})
 		return temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("DataWorks refused to trigger %s/%s (bizdate %s), %s: %v", in.ProjectName, in.FlowName, bizdate, describe(err), err),
-			ErrPermanent, nil)
+			dag.ErrPermanent, nil)
 	case dataworks.Refused(err):
 		// Refused before acting, and curable (a reused signature nonce).
 		activity.RecordHeartbeat(ctx, CreateProgress{State: createNotSent, Attempt: attempt})
-		return temporal.NewApplicationError(err.Error(), ErrCreateNotSent)
+		return temporal.NewApplicationError(err.Error(), dag.ErrCreateNotSent)
 	}
 	// Anything else may have started a run: no reply, a 5xx, a reply we
 	// cannot read, and a business error inside a 2xx with a code DataWorks
@@ -233,7 +215,7 @@ func (a *Activities) mapCreateError(ctx context.Context, in CreateManualDagInput
 
 // outcomeUnknown is the final error of a create that may have started a run.
 func outcomeUnknown(in CreateManualDagInput, bizdate, why string) error {
-	return temporal.NewNonRetryableApplicationError(OutcomeUnknownMessage(in.ProjectName, in.FlowName, bizdate, why), ErrTriggerOutcomeUnknown, nil)
+	return temporal.NewNonRetryableApplicationError(OutcomeUnknownMessage(in.ProjectName, in.FlowName, bizdate, why), dag.ErrTriggerOutcomeUnknown, nil)
 }
 
 // OutcomeUnknownMessage says what happened and what the user must check.

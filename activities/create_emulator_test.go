@@ -7,6 +7,7 @@ import (
 
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/auth/credentials"
 
+	"github.com/manualdag/manualdag/dag"
 	"github.com/manualdag/manualdag/dataworks"
 	"github.com/manualdag/manualdag/internal/emulator"
 )
@@ -63,16 +64,16 @@ func TestCreateBusinessErrorAfterProcessingIsOutcomeUnknown(t *testing.T) {
 		typ     string
 		dags    int
 	}{
-		{"2018 ReturnCode 9990001", dataworks.APIVersion2018,
-			emulator.Faults{BusinessErrors: 1, BusinessErrorAfterProcessing: true}, ErrTriggerOutcomeUnknown, 1},
-		{"2020 Success:false 9990001", dataworks.APIVersion2020,
-			emulator.Faults{BusinessErrors: 1, BusinessErrorAfterProcessing: true}, ErrTriggerOutcomeUnknown, 1},
-		{"2020 HttpStatusCode 500 inside a 200", dataworks.APIVersion2020,
-			emulator.Faults{BusinessErrors: 1, BusinessErrorAfterProcessing: true, BusinessErrorStatus: 500, BusinessErrorCode: "Unexpected"}, ErrTriggerOutcomeUnknown, 1},
-		{"2018 documented refusal", dataworks.APIVersion2018,
-			emulator.Faults{BusinessErrors: 1, BusinessErrorCode: dataworks.CodeBadBizdate}, ErrPermanent, 0},
-		{"2020 documented refusal", dataworks.APIVersion2020,
-			emulator.Faults{BusinessErrors: 1, BusinessErrorCode: dataworks.CodeForbiddenAccess, BusinessErrorStatus: 403}, ErrPermanent, 0},
+		{"2018 ReturnCode 9990001", dag.APIVersion2018,
+			emulator.Faults{BusinessErrors: 1, BusinessErrorAfterProcessing: true}, dag.ErrTriggerOutcomeUnknown, 1},
+		{"2020 Success:false 9990001", dag.APIVersion2020,
+			emulator.Faults{BusinessErrors: 1, BusinessErrorAfterProcessing: true}, dag.ErrTriggerOutcomeUnknown, 1},
+		{"2020 HttpStatusCode 500 inside a 200", dag.APIVersion2020,
+			emulator.Faults{BusinessErrors: 1, BusinessErrorAfterProcessing: true, BusinessErrorStatus: 500, BusinessErrorCode: "Unexpected"}, dag.ErrTriggerOutcomeUnknown, 1},
+		{"2018 documented refusal", dag.APIVersion2018,
+			emulator.Faults{BusinessErrors: 1, BusinessErrorCode: dataworks.CodeBadBizdate}, dag.ErrPermanent, 0},
+		{"2020 documented refusal", dag.APIVersion2020,
+			emulator.Faults{BusinessErrors: 1, BusinessErrorCode: dataworks.CodeForbiddenAccess, BusinessErrorStatus: 403}, dag.ErrPermanent, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			emu, c := startEmulator(t, map[string]emulator.Faults{"CreateManualDag": tc.faults})

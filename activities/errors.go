@@ -8,71 +8,8 @@ import (
 
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/manualdag/manualdag/dag"
 	"github.com/manualdag/manualdag/dataworks"
-)
-
-// Error types of every temporal.ApplicationError raised by manualdag, the
-// activities' and the workflow's alike, so that the whole list lives in one
-// place (docs/design.md has the table: who raises each, whether it is retried,
-// what the user sees). Package workflows re-exports the ones a caller of the
-// workflow meets.
-const (
-	// ErrInvalidInput: the input can never succeed. Final.
-	ErrInvalidInput = "InvalidInput"
-	// ErrPermanent: DataWorks refused the call in a way no retry cures
-	// (permission, credentials, a bad parameter, an unknown DAG id). Final.
-	ErrPermanent = "DataWorksPermanent"
-	// ErrThrottled: DataWorks rate-limited the call. Retried after a
-	// NextRetryDelay that backs off with jitter.
-	ErrThrottled = "DataWorksThrottled"
-	// ErrQuotaExhausted: the account's daily API quota is spent. Retried after
-	// a long NextRetryDelay (QuotaRetryDelay); never final on its own.
-	ErrQuotaExhausted = "DataWorksQuotaExhausted"
-	// ErrDagNotFound: the search does not know the DAG id (DataWorks code
-	// 11020293069). Not retried by the activity; the workflow treats it like
-	// an empty node list, which is tolerated for a while after the trigger.
-	ErrDagNotFound = "DagNotFound"
-	// ErrNothingYet: a search with a repeat window (SearchInput.RepeatEvery)
-	// saw nothing the workflow must act on yet. Retried after RepeatEvery;
-	// benign (logged at debug, not counted as a failure). Retries write no
-	// history, which is why the workflow polls this way.
-	ErrNothingYet = "NothingYet"
-	// ErrTransient: no reply, a 5xx, an undecodable reply on a read. Retried.
-	ErrTransient = "DataWorksTransient"
-	// ErrUnexpectedReply: a read was refused with a code DataWorks does not
-	// document as permanent (a business error inside an HTTP 200, an
-	// unknown 4xx code). Not retried by the activity: the workflow repeats
-	// the read with its own bounded back-off, keeping its last snapshot.
-	ErrUnexpectedReply = "DataWorksUnexpectedReply"
-	// ErrCreateNotSent: a CreateManualDag request provably never took effect
-	// in DataWorks. The only create failure that is retried.
-	ErrCreateNotSent = "CreateNotSent"
-	// ErrTriggerOutcomeUnknown: a CreateManualDag request may have started a
-	// DAG run, and its id is unknown. Final: sending again could start a
-	// second run.
-	ErrTriggerOutcomeUnknown = "TriggerOutcomeUnknown"
-
-	// Raised by the workflow, never by an activity.
-
-	// ErrDagFailed: the DAG run failed (a node failed, or no node appeared).
-	// Final; the details carry the report.
-	ErrDagFailed = "DagFailed"
-	// ErrDagTimedOut: the overall deadline passed before the DAG finished.
-	// Final; the details carry the report.
-	ErrDagTimedOut = "DagTimedOut"
-	// ErrNotTriggered: every attempt to send the trigger failed in a way
-	// that proves nothing was started (unreachable, throttled, quota spent),
-	// until the retries or the deadline ran out. Final.
-	ErrNotTriggered = "NotTriggered"
-	// ErrDagNotListed: no node of the DAG run was listed within the
-	// workflow's emptyListGrace. No verdict; final.
-	ErrDagNotListed = "DagNotListed"
-	// ErrWatchLost: the searches stayed unusable for the workflow's bounded
-	// time. No verdict; final.
-	ErrWatchLost = "WatchLost"
-	// ErrDuplicateRefused: the workflow did not trigger, because another
-	// run of its bizdate forbids it (Runs.GuardTrigger). Final.
-	ErrDuplicateRefused = "DuplicateRefused"
 )
 
 // createRetryable are the only error types a create may be retried on: each
@@ -80,15 +17,15 @@ const (
 // (Temporal decides that), and the next attempt resolves them from the
 // heartbeat details; see CreateManualDag.
 var createRetryable = map[string]bool{
-	ErrCreateNotSent:  true,
-	ErrThrottled:      true,
-	ErrQuotaExhausted: true,
+	dag.ErrCreateNotSent:  true,
+	dag.ErrThrottled:      true,
+	dag.ErrQuotaExhausted: true,
 }
 
 // SearchNonRetryableErrorTypes lists every error type the search activity
 // may raise that must not be retried, for the workflow's retry policy.
 func SearchNonRetryableErrorTypes() []string {
-	return []string{ErrInvalidInput, ErrPermanent, ErrDagNotFound, ErrUnexpectedReply}
+	return []string{dag.ErrInvalidInput, dag.ErrPermanent, dag.ErrDagNotFound, dag.ErrUnexpectedReply}
 }
 
 // Backoff after throttling: ThrottleBaseDelay doubled per attempt up to
@@ -141,7 +78,7 @@ func (m errorMapper) quotaDelay() time.Duration {
 func (m errorMapper) mapRead(err error) error {
 	switch {
 	case dataworks.QuotaExhausted(err):
-		return temporal.NewApplicationErrorWithOptions(err.Error(), ErrQuotaExhausted, temporal.ApplicationErrorOptions{
+		return temporal.NewApplicationErrorWithOptions(err.Error(), dag.ErrQuotaExhausted, temporal.ApplicationErrorOptions{
 			NextRetryDelay: m.quotaDelay(),
 		})
 	case dataworks.Throttled(err):
@@ -149,25 +86,25 @@ func (m errorMapper) mapRead(err error) error {
 			// In a repeat window the attempt counts the window's polls,
 			// not throttled ones in a row: no back-off from it, and never
 			// sooner than the window's own cadence.
-			return temporal.NewApplicationErrorWithOptions(err.Error(), ErrThrottled, temporal.ApplicationErrorOptions{
+			return temporal.NewApplicationErrorWithOptions(err.Error(), dag.ErrThrottled, temporal.ApplicationErrorOptions{
 				NextRetryDelay: max(m.window, ThrottleDelay(1, m.rnd)),
 			})
 		}
-		return temporal.NewApplicationErrorWithOptions(err.Error(), ErrThrottled, temporal.ApplicationErrorOptions{
+		return temporal.NewApplicationErrorWithOptions(err.Error(), dag.ErrThrottled, temporal.ApplicationErrorOptions{
 			NextRetryDelay: ThrottleDelay(m.attempt, m.rnd),
 		})
 	case dataworks.KnownPermanent(err):
-		return temporal.NewNonRetryableApplicationError(err.Error(), ErrPermanent, nil)
+		return temporal.NewNonRetryableApplicationError(err.Error(), dag.ErrPermanent, nil)
 	case dataworks.Permanent(err):
-		return temporal.NewNonRetryableApplicationError(err.Error(), ErrUnexpectedReply, nil)
+		return temporal.NewNonRetryableApplicationError(err.Error(), dag.ErrUnexpectedReply, nil)
 	}
 	// Anything else, retryable or not recognised here: a read may
 	// always be repeated; in a repeat window at the window's cadence rather
 	// than the retry policy's back-off by attempt.
 	if m.window > 0 {
-		return temporal.NewApplicationErrorWithOptions(err.Error(), ErrTransient, temporal.ApplicationErrorOptions{NextRetryDelay: m.window})
+		return temporal.NewApplicationErrorWithOptions(err.Error(), dag.ErrTransient, temporal.ApplicationErrorOptions{NextRetryDelay: m.window})
 	}
-	return temporal.NewApplicationError(err.Error(), ErrTransient)
+	return temporal.NewApplicationError(err.Error(), dag.ErrTransient)
 }
 
 // defaultRand is the jitter source when none is injected. Jitter needs no

@@ -10,6 +10,7 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/manualdag/manualdag/dag"
 	"github.com/manualdag/manualdag/dataworks"
 )
 
@@ -173,7 +174,7 @@ func (a *Activities) ops(activity string, ids []int64) (InstanceOps, error) {
 	for _, id := range ids {
 		if id <= 0 {
 			return nil, temporal.NewNonRetryableApplicationError(
-				fmt.Sprintf("invalid %s input: instance id %d is not positive", activity, id), ErrInvalidInput, nil)
+				fmt.Sprintf("invalid %s input: instance id %d is not positive", activity, id), dag.ErrInvalidInput, nil)
 		}
 	}
 	if a.Ops != nil {
@@ -183,7 +184,7 @@ func (a *Activities) ops(activity string, ids []int64) (InstanceOps, error) {
 		return ops, nil
 	}
 	return nil, temporal.NewNonRetryableApplicationError(
-		fmt.Sprintf("%s: the worker's DataWorks client has no instance operations (Activities.Ops is not set)", activity), ErrPermanent, nil)
+		fmt.Sprintf("%s: the worker's DataWorks client has no instance operations (Activities.Ops is not set)", activity), dag.ErrPermanent, nil)
 }
 
 // eachInstance calls op for each id in order, resuming after what an earlier
@@ -237,10 +238,10 @@ func (a *Activities) eachInstance(ctx context.Context, what string, ids []int64,
 			intent.Sending = id
 			if err := record(intent); err != nil {
 				return p, "", temporal.NewApplicationError(
-					fmt.Sprintf("%s instance %d not sent: the intent could not be recorded in Temporal: %v", what, id, err), ErrTransient)
+					fmt.Sprintf("%s instance %d not sent: the intent could not be recorded in Temporal: %v", what, id, err), dag.ErrTransient)
 			}
 			if err := ctx.Err(); err != nil {
-				return p, "", temporal.NewApplicationError(fmt.Sprintf("%s instance %d not sent: %v", what, id, err), ErrTransient)
+				return p, "", temporal.NewApplicationError(fmt.Sprintf("%s instance %d not sent: %v", what, id, err), dag.ErrTransient)
 			}
 		}
 		text, err := op(ctx, id)

@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/testsuite"
 
+	"github.com/manualdag/manualdag/dag"
 	"github.com/manualdag/manualdag/dataworks"
 )
 
@@ -146,13 +147,13 @@ func TestInstanceOpsErrorMapping(t *testing.T) {
 		wantType  string // "" = no error: recorded as a failure
 		retryable bool
 	}{
-		{"stop throttled", false, throttled, ErrThrottled, true},
-		{"stop quota", false, opErr(dataworks.CodeDailyQuotaSpent, 400, dataworks.PhaseReplied), ErrQuotaExhausted, true},
-		{"stop no reply", false, unknown, ErrTransient, true},
-		{"stop 5xx", false, opErr("InternalError.System", 500, dataworks.PhaseReplied), ErrTransient, true},
+		{"stop throttled", false, throttled, dag.ErrThrottled, true},
+		{"stop quota", false, opErr(dataworks.CodeDailyQuotaSpent, 400, dataworks.PhaseReplied), dag.ErrQuotaExhausted, true},
+		{"stop no reply", false, unknown, dag.ErrTransient, true},
+		{"stop 5xx", false, opErr("InternalError.System", 500, dataworks.PhaseReplied), dag.ErrTransient, true},
 		{"stop permission", false, opErr(dataworks.CodeForbiddenAccess, 403, dataworks.PhaseReplied), "", false},
-		{"restart throttled", true, throttled, ErrThrottled, true},
-		{"restart not sent", true, errNotSent, ErrTransient, true},
+		{"restart throttled", true, throttled, dag.ErrThrottled, true},
+		{"restart not sent", true, errNotSent, dag.ErrTransient, true},
 		{"restart no reply: maybe restarted, not repeated", true, unknown, "", false},
 		{"restart not final", true, opErr("Invalid.Tenant.InstanceStatusNotSupport", 400, dataworks.PhaseReplied), "", false},
 	} {

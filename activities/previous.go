@@ -16,6 +16,8 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
+
+	"github.com/manualdag/manualdag/dag"
 )
 
 // WorkflowLookup is what LookUpRun, GuardTrigger and FlowTimings need from a
@@ -61,10 +63,10 @@ type LookUpRunResult struct {
 	RunID  string `json:"runId,omitempty"`
 	// Outcome, DagID and Message are read from the run's DagReport (its
 	// result, or the details of its failure) when it has one.
-	Outcome   string `json:"outcome,omitempty"`
-	DagID     int64  `json:"dagId,omitempty"`
-	ErrorType string `json:"errorType,omitempty"`
-	Message   string `json:"message,omitempty"`
+	Outcome   dag.Outcome `json:"outcome,omitempty"`
+	DagID     int64       `json:"dagId,omitempty"`
+	ErrorType string      `json:"errorType,omitempty"`
+	Message   string      `json:"message,omitempty"`
 	// CreateMaySent: the run ended without a DAG id after its trigger was
 	// scheduled, with no proof that it was not sent.
 	CreateMaySent bool `json:"createMaySent,omitempty"`
@@ -73,26 +75,9 @@ type LookUpRunResult struct {
 	Refusal string `json:"refusal,omitempty"`
 }
 
-// reportFields are the fields of workflows.DagReport the lookup reads
-// (package workflows imports this one, not the other way round).
-type reportFields struct {
-	DagID   int64  `json:"dagId"`
-	Outcome string `json:"outcome"`
-	Message string `json:"message"`
-}
-
-// Outcomes of a DAG run after which it is known to be over: a new trigger
-// of its bizdate starts a DAG run that is alone (after a failure: the retry
-// of a failed day) or a deliberate second one (after a success, which the
-// callers refuse as a duplicate unless asked).
-const (
-	outcomeSucceeded = "SUCCEEDED"
-	outcomeFailed    = "FAILED"
-)
-
 // proofNotSent are the error types with which a run ends only when its
 // trigger was provably never processed by DataWorks.
-var proofNotSent = map[string]bool{ErrNotTriggered: true, ErrInvalidInput: true, ErrPermanent: true, ErrDuplicateRefused: true}
+var proofNotSent = map[string]bool{dag.ErrNotTriggered: true, dag.ErrInvalidInput: true, dag.ErrPermanent: true, dag.ErrDuplicateRefused: true}
 
 // LookUpRun describes the latest run of a workflow id and says whether a new
 // RunManualDag may be started on it (Refusal): the one re-trigger rule of
@@ -126,7 +111,7 @@ func (r *Runs) LookUpRun(ctx context.Context, in LookUpRunInput) (LookUpRunResul
 
 // judgeRun reads how an ended run ended and applies the re-trigger rule.
 func (r *Runs) judgeRun(ctx context.Context, workflowID string, res LookUpRunResult) (LookUpRunResult, error) {
-	var rep reportFields
+	var rep dag.DagReport
 	runErr := r.Client.GetWorkflow(ctx, workflowID, res.RunID).Get(ctx, &rep)
 	hasReport := false
 	if res.Status == RunCompleted {
@@ -138,7 +123,7 @@ func (r *Runs) judgeRun(ctx context.Context, workflowID string, res LookUpRunRes
 	} else {
 		res, hasReport = readEnding(res, runErr)
 	}
-	if !hasReport || res.DagID == 0 && !proofNotSent[res.ErrorType] && res.ErrorType != ErrTriggerOutcomeUnknown {
+	if !hasReport || res.DagID == 0 && !proofNotSent[res.ErrorType] && res.ErrorType != dag.ErrTriggerOutcomeUnknown {
 		tr, err := r.trace(ctx, workflowID, res.RunID)
 		if err != nil {
 			return res, fmt.Errorf("read the history of workflow %s: %w", workflowID, err)
@@ -159,7 +144,7 @@ func readEnding(res LookUpRunResult, runErr error) (LookUpRunResult, bool) {
 		return res, false
 	}
 	res.Message = runErr.Error()
-	var rep reportFields
+	var rep dag.DagReport
 	var appErr *temporal.ApplicationError
 	var canceled *temporal.CanceledError
 	switch {
@@ -181,15 +166,15 @@ func readEnding(res LookUpRunResult, runErr error) (LookUpRunResult, bool) {
 // refusal is the re-trigger rule on a judged run: why no new trigger may be
 // sent for its bizdate, or "".
 func refusal(workflowID string, res LookUpRunResult) string {
-	ended := res.Outcome
+	ended := string(res.Outcome)
 	if ended == "" {
 		ended = res.Status
 	}
 	switch {
-	case res.ErrorType == ErrTriggerOutcomeUnknown:
+	case res.ErrorType == dag.ErrTriggerOutcomeUnknown:
 		return fmt.Sprintf("the last run of workflow %s could not tell whether it triggered the DAG (%s). Check DataWorks Operation Center > Manual Instances: "+
 			"if a DAG run of this bizdate exists, follow it with `starter run --dag-id ID`; if none does, start this bizdate with `starter run --allow-duplicate`", workflowID, res.Message)
-	case res.DagID != 0 && res.Outcome != outcomeSucceeded && res.Outcome != outcomeFailed:
+	case res.DagID != 0 && res.Outcome != dag.OutcomeSucceeded && res.Outcome != dag.OutcomeFailed:
 		return fmt.Sprintf("the last run of workflow %s ended %s while DAG %d may still be running in DataWorks. "+
 			"Follow that DAG run to its verdict with `starter run --dag-id %d`, or check it in Operation Center and then start this bizdate anew with `starter run --allow-duplicate`",
 			workflowID, ended, res.DagID, res.DagID)
@@ -341,13 +326,13 @@ func guardVerdict(workflowID string, prev LookUpRunResult) (GuardTriggerResult, 
 	switch {
 	case prev.Refusal != "":
 		res := GuardTriggerResult{Refusal: prev.Refusal}
-		if prev.ErrorType == ErrTriggerOutcomeUnknown || prev.CreateMaySent {
-			res.ErrorType = ErrTriggerOutcomeUnknown
+		if prev.ErrorType == dag.ErrTriggerOutcomeUnknown || prev.CreateMaySent {
+			res.ErrorType = dag.ErrTriggerOutcomeUnknown
 		}
 		return res, true
 	case prev.Status == RunRunning || prev.Status == RunContinuedAsNew:
 		return GuardTriggerResult{Refusal: fmt.Sprintf("a run of this bizdate is going on in workflow %s: follow it there (`starter status %s`) instead of triggering a second DAG run", workflowID, workflowID)}, true
-	case prev.Outcome == outcomeSucceeded:
+	case prev.Outcome == dag.OutcomeSucceeded:
 		return GuardTriggerResult{Refusal: fmt.Sprintf("this bizdate already succeeded in workflow %s (DataWorks DAG %d); start it with allowDuplicate (`starter run --allow-duplicate`) to run it again", workflowID, prev.DagID)}, true
 	}
 	return GuardTriggerResult{}, false

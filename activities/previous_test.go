@@ -16,6 +16,8 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
+
+	"github.com/manualdag/manualdag/dag"
 )
 
 // asStored turns an error into what a client reads back from the server:
@@ -149,8 +151,8 @@ func createCompleted(t *testing.T, scheduled, dagID int64) *historypb.HistoryEve
 func TestRetriggerRule(t *testing.T) {
 	const id = "manualdag/p/f/2024-06-01"
 	input := map[string]any{"projectName": "p", "flowName": "f", "bizdate": "2024-06-01"}
-	report := func(outcome string, dagID int64) reportFields {
-		return reportFields{DagID: dagID, Outcome: outcome, Message: "the report's message"}
+	report := func(outcome dag.Outcome, dagID int64) dag.DagReport {
+		return dag.DagReport{DagID: dagID, Outcome: outcome, Message: "the report's message"}
 	}
 	failed := enums.WORKFLOW_EXECUTION_STATUS_FAILED
 	for name, tc := range map[string]struct {
@@ -161,24 +163,24 @@ func TestRetriggerRule(t *testing.T) {
 		wantType string
 	}{
 		"trigger outcome unknown": {
-			run:     fakeRun{status: failed, err: temporal.NewNonRetryableApplicationError("may or may not have started", ErrTriggerOutcomeUnknown, nil, report("FAILED", 0))},
-			refused: "could not tell whether it triggered", unknown: true, wantType: ErrTriggerOutcomeUnknown,
+			run:     fakeRun{status: failed, err: temporal.NewNonRetryableApplicationError("may or may not have started", dag.ErrTriggerOutcomeUnknown, nil, report("FAILED", 0))},
+			refused: "could not tell whether it triggered", unknown: true, wantType: dag.ErrTriggerOutcomeUnknown,
 		},
 		"timed out with a DAG": {
-			run:     fakeRun{status: failed, err: temporal.NewNonRetryableApplicationError("timed out", ErrDagTimedOut, nil, report("TIMED_OUT", 42))},
-			refused: "ended TIMED_OUT while DAG 42 may still be running", wantDag: 42, wantType: ErrDagTimedOut,
+			run:     fakeRun{status: failed, err: temporal.NewNonRetryableApplicationError("timed out", dag.ErrDagTimedOut, nil, report("TIMED_OUT", 42))},
+			refused: "ended TIMED_OUT while DAG 42 may still be running", wantDag: 42, wantType: dag.ErrDagTimedOut,
 		},
 		"cancelled with a DAG": {
 			run:     fakeRun{status: enums.WORKFLOW_EXECUTION_STATUS_CANCELED, err: temporal.NewCanceledError(report("CANCELED", 43))},
 			refused: "ended CANCELED while DAG 43", wantDag: 43,
 		},
 		"stopped watching with no verdict": {
-			run:     fakeRun{status: failed, err: temporal.NewNonRetryableApplicationError("stopped watching", ErrWatchLost, nil, report("RUNNING", 45))},
-			refused: "ended RUNNING while DAG 45 may still be running", wantDag: 45, wantType: ErrWatchLost,
+			run:     fakeRun{status: failed, err: temporal.NewNonRetryableApplicationError("stopped watching", dag.ErrWatchLost, nil, report("RUNNING", 45))},
+			refused: "ended RUNNING while DAG 45 may still be running", wantDag: 45, wantType: dag.ErrWatchLost,
 		},
 		"a permanent search error with a DAG": {
-			run:     fakeRun{status: failed, err: temporal.NewNonRetryableApplicationError("Forbidden.Access", ErrPermanent, nil, report("RUNNING", 46))},
-			refused: "--dag-id 46", wantDag: 46, wantType: ErrPermanent,
+			run:     fakeRun{status: failed, err: temporal.NewNonRetryableApplicationError("Forbidden.Access", dag.ErrPermanent, nil, report("RUNNING", 46))},
+			refused: "--dag-id 46", wantDag: 46, wantType: dag.ErrPermanent,
 		},
 		"completed TIMED_OUT (failOnDagFailure false)": {
 			run:     fakeRun{status: enums.WORKFLOW_EXECUTION_STATUS_COMPLETED, result: report("TIMED_OUT", 47)},
@@ -211,12 +213,12 @@ func TestRetriggerRule(t *testing.T) {
 			run: fakeRun{status: enums.WORKFLOW_EXECUTION_STATUS_TIMED_OUT, err: errors.New("timeout"), history: []*historypb.HistoryEvent{started(t, input)}},
 		},
 		"failed DAG": {
-			run:     fakeRun{status: failed, err: temporal.NewNonRetryableApplicationError("failed", ErrDagFailed, nil, report("FAILED", 44))},
-			wantDag: 44, wantType: ErrDagFailed,
+			run:     fakeRun{status: failed, err: temporal.NewNonRetryableApplicationError("failed", dag.ErrDagFailed, nil, report("FAILED", 44))},
+			wantDag: 44, wantType: dag.ErrDagFailed,
 		},
 		"not triggered": {
-			run:      fakeRun{status: failed, err: temporal.NewNonRetryableApplicationError("not triggered", ErrNotTriggered, nil, report("FAILED", 0))},
-			wantType: ErrNotTriggered,
+			run:      fakeRun{status: failed, err: temporal.NewNonRetryableApplicationError("not triggered", dag.ErrNotTriggered, nil, report("FAILED", 0))},
+			wantType: dag.ErrNotTriggered,
 		},
 		"succeeded": {
 			run:     fakeRun{status: enums.WORKFLOW_EXECUTION_STATUS_COMPLETED, result: report("SUCCEEDED", 50)},
@@ -236,7 +238,7 @@ func TestRetriggerRule(t *testing.T) {
 				assert.Contains(t, res.Refusal, tc.refused)
 				assert.Contains(t, res.Refusal, "--allow-duplicate")
 			}
-			assert.Equal(t, tc.unknown, res.ErrorType == ErrTriggerOutcomeUnknown || res.CreateMaySent, "outcome unknown")
+			assert.Equal(t, tc.unknown, res.ErrorType == dag.ErrTriggerOutcomeUnknown || res.CreateMaySent, "outcome unknown")
 			assert.Equal(t, tc.wantDag, res.DagID)
 			assert.Equal(t, tc.wantType, res.ErrorType)
 		})
@@ -252,7 +254,7 @@ func TestGuardTrigger(t *testing.T) {
 	in := GuardTriggerInput{WorkflowID: "daily-2024-06-01T18:00:00Z", RunID: "me", BizdateWorkflowID: usual,
 		ProjectName: "p", FlowName: "f", Bizdate: "2024-06-01", WorkflowType: "RunManualDag"}
 	me := fakeRun{id: in.WorkflowID, runID: "me", status: enums.WORKFLOW_EXECUTION_STATUS_RUNNING}
-	succeeded := reportFields{DagID: 7, Outcome: "SUCCEEDED"}
+	succeeded := dag.DagReport{DagID: 7, Outcome: dag.OutcomeSucceeded}
 	for name, tc := range map[string]struct {
 		runs    []fakeRun
 		listErr error
@@ -265,9 +267,9 @@ func TestGuardTrigger(t *testing.T) {
 		"usual id succeeded": {runs: []fakeRun{{id: usual, runID: "a", status: enums.WORKFLOW_EXECUTION_STATUS_COMPLETED, result: succeeded}, me}, refused: "already succeeded"},
 		"another id running": {runs: []fakeRun{{id: "other", runID: "b", status: enums.WORKFLOW_EXECUTION_STATUS_RUNNING}, me}, refused: "going on in workflow other"},
 		"another id unknown": {runs: []fakeRun{{id: "other", runID: "b", status: enums.WORKFLOW_EXECUTION_STATUS_FAILED,
-			err: asStored(temporal.NewNonRetryableApplicationError("unknown", ErrTriggerOutcomeUnknown, nil, reportFields{Outcome: "FAILED"}))}, me}, refused: "could not tell", unknown: true},
+			err: asStored(temporal.NewNonRetryableApplicationError("unknown", dag.ErrTriggerOutcomeUnknown, nil, dag.DagReport{Outcome: dag.OutcomeFailed}))}, me}, refused: "could not tell", unknown: true},
 		"another id failed, then the same id running again": {runs: []fakeRun{
-			{id: "other", runID: "b", status: enums.WORKFLOW_EXECUTION_STATUS_FAILED, err: asStored(temporal.NewNonRetryableApplicationError("failed", ErrDagFailed, nil, reportFields{DagID: 3, Outcome: "FAILED"}))}, me}},
+			{id: "other", runID: "b", status: enums.WORKFLOW_EXECUTION_STATUS_FAILED, err: asStored(temporal.NewNonRetryableApplicationError("failed", dag.ErrDagFailed, nil, dag.DagReport{DagID: 3, Outcome: dag.OutcomeFailed}))}, me}},
 		"no search attributes": {runs: []fakeRun{me}, listErr: serviceerror.NewInvalidArgument("DataWorksBizdate is not a search attribute"), note: "only workflow " + usual},
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -282,7 +284,7 @@ func TestGuardTrigger(t *testing.T) {
 			} else {
 				assert.Contains(t, res.Refusal, tc.refused)
 			}
-			assert.Equal(t, tc.unknown, res.ErrorType == ErrTriggerOutcomeUnknown)
+			assert.Equal(t, tc.unknown, res.ErrorType == dag.ErrTriggerOutcomeUnknown)
 			if tc.note != "" {
 				assert.Contains(t, res.Note, tc.note)
 			}

@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/manualdag/manualdag/dag"
 	"github.com/manualdag/manualdag/dataworks"
 )
 
@@ -88,18 +89,6 @@ type SearchResult struct {
 	Polls int `json:"polls,omitempty"`
 }
 
-// Node is one node instance as the workflow sees it.
-type Node struct {
-	ID     int64            `json:"id"` // instance id
-	Name   string           `json:"name"`
-	Status dataworks.Status `json:"status"`
-	// Begin is when the node started running (or, before that, waiting);
-	// Finish when it finished. Unix seconds, 0 = not yet.
-	Begin        int64  `json:"begin,omitempty"`
-	Finish       int64  `json:"finish,omitempty"`
-	ErrorMessage string `json:"errorMessage,omitempty"`
-}
-
 // SearchManualDagNodeInstance lists the DAG run's node instances. Reads are
 // safe to repeat: throttling is retried after a backing-off NextRetryDelay, a
 // spent daily quota after a long one, transient failures by the retry
@@ -107,7 +96,7 @@ type Node struct {
 func (a *Activities) SearchManualDagNodeInstance(ctx context.Context, in SearchInput) (SearchResult, error) {
 	if in.ProjectName == "" || in.DagID <= 0 {
 		return SearchResult{}, temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("invalid search input: projectName %q and a positive dagId (got %d) are required", in.ProjectName, in.DagID), ErrInvalidInput, nil)
+			fmt.Sprintf("invalid search input: projectName %q and a positive dagId (got %d) are required", in.ProjectName, in.DagID), dag.ErrInvalidInput, nil)
 	}
 	var list []dataworks.NodeInstance
 	err := measure(ctx, ActionSearch, func() (err error) {
@@ -124,7 +113,7 @@ func (a *Activities) SearchManualDagNodeInstance(ctx context.Context, in SearchI
 			// Not necessarily final: a DAG run may be unknown to the search
 			// for a while after its trigger. The workflow decides.
 			return SearchResult{}, temporal.NewNonRetryableApplicationError(
-				fmt.Sprintf("search DAG %d: %v", in.DagID, err), ErrDagNotFound, nil)
+				fmt.Sprintf("search DAG %d: %v", in.DagID, err), dag.ErrDagNotFound, nil)
 		}
 		m := errorMapper{attempt: activity.GetInfo(ctx).Attempt, rnd: a.rand(), quota: a.QuotaBackoff, window: in.RepeatEvery}
 		return SearchResult{}, m.mapRead(fmt.Errorf("search DAG %d: %w", in.DagID, err))
@@ -135,7 +124,7 @@ func (a *Activities) SearchManualDagNodeInstance(ctx context.Context, in SearchI
 	}
 	info := activity.GetInfo(ctx)
 	res.Polls = int(info.Attempt)
-	statuses := make([]dataworks.Status, len(list))
+	statuses := make([]dag.Status, len(list))
 	for i, n := range list {
 		statuses[i] = n.Status
 	}
@@ -151,7 +140,7 @@ func (in SearchInput) NothingYet(attempt int32, floor time.Duration) error {
 	next := max(in.RepeatEvery, floor)
 	return temporal.NewApplicationErrorWithOptions(
 		fmt.Sprintf("DAG %d: nothing new yet (poll %d of this window); polling again in %v", in.DagID, attempt, next),
-		ErrNothingYet, temporal.ApplicationErrorOptions{
+		dag.ErrNothingYet, temporal.ApplicationErrorOptions{
 			NextRetryDelay: next,
 			Category:       temporal.ApplicationErrorCategoryBenign,
 			// The polls so far: a window cut short by a timeout or an
@@ -163,13 +152,13 @@ func (in SearchInput) NothingYet(attempt int32, floor time.Duration) error {
 // WindowEnds reports whether the search returns what its poll number
 // attempt saw (the nodes' statuses): always, but in a repeat window (see
 // RepeatEvery).
-func (in SearchInput) WindowEnds(statuses []dataworks.Status, attempt int32) bool {
+func (in SearchInput) WindowEnds(statuses []dag.Status, attempt int32) bool {
 	if in.RepeatEvery <= 0 || in.KnownDigest == "" || in.KnownNodes == 0 || len(statuses) != in.KnownNodes || int(attempt) >= in.RepeatPolls {
 		return true
 	}
 	failed, active := 0, false
 	for _, s := range statuses {
-		if s == dataworks.StatusFailure {
+		if s == dag.StatusFailure {
 			failed++
 		}
 		active = active || s.Active()
@@ -188,9 +177,9 @@ func (in SearchInput) Known() Known {
 // Compact builds the result for list, leaving out what the caller's digests
 // say it already has.
 func Compact(list []dataworks.NodeInstance, maxErr int, known Known) SearchResult {
-	nodes := make([]Node, 0, len(list))
+	nodes := make([]dag.Node, 0, len(list))
 	for _, ni := range list {
-		nodes = append(nodes, Node{
+		nodes = append(nodes, dag.Node{
 			ID:           ni.InstanceID,
 			Name:         truncate(ni.NodeName, MaxNameBytes),
 			Status:       ni.Status,
@@ -199,7 +188,7 @@ func Compact(list []dataworks.NodeInstance, maxErr int, known Known) SearchResul
 			ErrorMessage: truncate(ni.ErrorMessage, maxErr),
 		})
 	}
-	slices.SortStableFunc(nodes, func(a, b Node) int { return cmp.Compare(a.ID, b.ID) })
+	slices.SortStableFunc(nodes, func(a, b dag.Node) int { return cmp.Compare(a.ID, b.ID) })
 	boundErrors(nodes, MaxErrorsTotal)
 	return encode(nodes, known)
 }
@@ -216,25 +205,21 @@ const MaxNameBytes = 192
 // and &, which JSON writes as 6 bytes) much more.
 const MaxErrorsTotal = 64 << 10
 
-// ErrorOmitted is the error message of a node whose message was left out
-// to keep the snapshot within MaxErrorsTotal.
-const ErrorOmitted = "…"
-
 // boundErrors keeps the error messages of failed nodes first, then the
 // others, in node order, while they fit in total bytes; the rest become
 // ErrorOmitted. The result depends on the nodes only, so the digests stay
 // stable from poll to poll.
-func boundErrors(nodes []Node, total int) {
+func boundErrors(nodes []dag.Node, total int) {
 	used := 0
 	for _, failedPass := range []bool{true, false} {
 		for i := range nodes {
 			n := &nodes[i]
-			if n.ErrorMessage == "" || (n.Status == dataworks.StatusFailure) != failedPass {
+			if n.ErrorMessage == "" || (n.Status == dag.StatusFailure) != failedPass {
 				continue
 			}
 			size := jsonSize(n.ErrorMessage)
 			if used+size > total {
-				n.ErrorMessage = ErrorOmitted
+				n.ErrorMessage = dag.ErrorOmitted
 				continue
 			}
 			used += size
@@ -258,7 +243,7 @@ func jsonSize(s string) int {
 	return n
 }
 
-func encode(nodes []Node, known Known) SearchResult {
+func encode(nodes []dag.Node, known Known) SearchResult {
 	r := SearchResult{Digest: digest(nodes, partAll), LayoutDigest: digest(nodes, partLayout), ErrorsDigest: digest(nodes, partErrors), Count: len(nodes)}
 	if r.Digest == known.Digest {
 		r.Unchanged = true
@@ -316,7 +301,7 @@ func encode(nodes []Node, known Known) SearchResult {
 // Nodes decodes the result. prev is the snapshot the caller's digests were
 // taken from; it is used when the result leaves parts out.
 // Pure and deterministic: the workflow calls it.
-func (r SearchResult) Nodes(prev []Node) ([]Node, error) {
+func (r SearchResult) Nodes(prev []dag.Node) ([]dag.Node, error) {
 	if r.Unchanged {
 		if len(prev) != r.Count {
 			return nil, fmt.Errorf("result says unchanged, but the known snapshot has %d nodes, not %d", len(prev), r.Count)
@@ -326,7 +311,7 @@ func (r SearchResult) Nodes(prev []Node) ([]Node, error) {
 	if len(r.Statuses) != r.Count {
 		return nil, fmt.Errorf("result has %d statuses for %d nodes", len(r.Statuses), r.Count)
 	}
-	nodes := make([]Node, r.Count)
+	nodes := make([]dag.Node, r.Count)
 	if (r.IDs == nil && r.Count > 0) || r.ErrorsOmitted {
 		if len(prev) != r.Count {
 			return nil, fmt.Errorf("result leaves the layout out, but the known snapshot has %d nodes, not %d", len(prev), r.Count)
@@ -344,9 +329,9 @@ func (r SearchResult) Nodes(prev []Node) ([]Node, error) {
 	}
 	for i := range nodes {
 		if c := r.Statuses[i]; c == '?' {
-			nodes[i].Status = dataworks.Status(r.Other[i])
+			nodes[i].Status = dag.Status(r.Other[i])
 		} else {
-			nodes[i].Status = dataworks.StatusFromCode(int(c - '0'))
+			nodes[i].Status = dag.StatusFromCode(int(c - '0'))
 		}
 		if r.Base > 0 && i < len(r.Begin) && i < len(r.Finish) {
 			nodes[i].Begin = absolute(r.Begin[i], r.Base)
@@ -370,7 +355,7 @@ const (
 )
 
 // digest is FNV-64a over a part of the nodes.
-func digest(nodes []Node, part digestPart) string {
+func digest(nodes []dag.Node, part digestPart) string {
 	h := fnv.New64a()
 	var buf [8]byte
 	num := func(v int64) {

@@ -10,21 +10,13 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/converter"
+
+	"github.com/manualdag/manualdag/dag"
 )
 
 // MemoTimings is the memo key under which a successful RunManualDag keeps its
 // RunTimings, for later runs of the same flow to learn from.
 const MemoTimings = "timings"
-
-// RunTimings is one successful run's node timings: the seconds from the
-// trigger to each node's start (Begin) and finish (Finish), -1 when unknown.
-// Names are the nodes' names, a repeated name suffixed with #2, #3… in
-// instance id order (the 2018-06-01 API has no node id to match runs by).
-type RunTimings struct {
-	Names  []string `json:"names"`
-	Begin  []int32  `json:"begin"`
-	Finish []int32  `json:"finish"`
-}
 
 // FlowTimingsInput names the flow whose earlier runs to learn from.
 type FlowTimingsInput struct {
@@ -37,14 +29,9 @@ type FlowTimingsInput struct {
 // FlowTimingsResult holds the timings of the flow's latest successful runs,
 // the most recent first, and why there are none when there are none.
 type FlowTimingsResult struct {
-	Runs []RunTimings `json:"runs,omitempty"`
-	Note string       `json:"note,omitempty"`
+	Runs []dag.RunTimings `json:"runs,omitempty"`
+	Note string           `json:"note,omitempty"`
 }
-
-// MaxTimingRuns bounds how many runs FlowTimings returns, and so how many a
-// workflow's profile holds (and the size it adds to the history): a week of
-// a daily flow.
-const MaxTimingRuns = 7
 
 // maxTimingPages bounds how many pages of completed runs FlowTimings reads.
 const maxTimingPages = 3
@@ -67,10 +54,10 @@ func (r *Runs) FlowTimings(ctx context.Context, in FlowTimingsInput) (FlowTiming
 	var res FlowTimingsResult
 	dc := converter.GetDefaultDataConverter()
 	var token []byte
-	for page := 0; page < maxTimingPages && len(res.Runs) < MaxTimingRuns; page++ {
+	for page := 0; page < maxTimingPages && len(res.Runs) < dag.MaxTimingRuns; page++ {
 		resp, err := r.Client.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
 			Namespace:     activity.GetInfo(ctx).Namespace,
-			PageSize:      MaxTimingRuns * 3,
+			PageSize:      dag.MaxTimingRuns * 3,
 			Query:         query,
 			NextPageToken: token,
 		})
@@ -87,12 +74,12 @@ func (r *Runs) FlowTimings(ctx context.Context, in FlowTimingsInput) (FlowTiming
 			if !ok {
 				continue
 			}
-			var t RunTimings
+			var t dag.RunTimings
 			if dc.FromPayload(p, &t) != nil {
 				continue
 			}
 			res.Runs = append(res.Runs, t)
-			if len(res.Runs) == MaxTimingRuns {
+			if len(res.Runs) == dag.MaxTimingRuns {
 				break
 			}
 		}

@@ -12,6 +12,8 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
+
+	"github.com/manualdag/manualdag/dag"
 )
 
 // listOnly is a WorkflowLookup that answers ListWorkflow from pages.
@@ -55,7 +57,7 @@ func withMemo(t *testing.T, v any) *workflowpb.WorkflowExecutionInfo {
 }
 
 func TestFlowTimings(t *testing.T) {
-	good := RunTimings{Names: []string{"a"}, Begin: []int32{1}, Finish: []int32{9}}
+	good := dag.RunTimings{Names: []string{"a"}, Begin: []int32{1}, Finish: []int32{9}}
 	in := FlowTimingsInput{ProjectName: "demo_project", FlowName: "daily_sales", WorkflowType: "RunManualDag"}
 	run := func(l *listOnly, in FlowTimingsInput) FlowTimingsResult {
 		env := newActivityEnvWith(t, &Activities{})
@@ -73,7 +75,7 @@ func TestFlowTimings(t *testing.T) {
 		{withMemo(t, "not timings"), withMemo(t, good)},
 	}}
 	res := run(l, in)
-	require.Equal(t, []RunTimings{good, good}, res.Runs)
+	require.Equal(t, []dag.RunTimings{good, good}, res.Runs)
 	require.Empty(t, res.Note)
 	require.Len(t, l.queries, 2)
 	require.Equal(t, "WorkflowType = 'RunManualDag' AND DataWorksProject = 'demo_project' AND DataWorksFlow = 'daily_sales' AND ExecutionStatus = 'Completed'", l.queries[0])

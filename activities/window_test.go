@@ -10,6 +10,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 
+	"github.com/manualdag/manualdag/dag"
 	"github.com/manualdag/manualdag/dataworks"
 )
 
@@ -17,12 +18,12 @@ import (
 // yet" (benign, retried after RepeatEvery, the poll count in its details)
 // until the DAG run has news, and then returns the snapshot.
 func TestSearchRepeatWindow(t *testing.T) {
-	node := func(id int64, st dataworks.Status) dataworks.NodeInstance {
+	node := func(id int64, st dag.Status) dataworks.NodeInstance {
 		return dataworks.NodeInstance{InstanceID: id, NodeName: "n", Status: st}
 	}
-	running := []dataworks.NodeInstance{node(1, dataworks.StatusSuccess), node(2, dataworks.StatusRunning), node(3, dataworks.StatusNotRun)}
-	oneFailed := []dataworks.NodeInstance{node(1, dataworks.StatusFailure), node(2, dataworks.StatusRunning), node(3, dataworks.StatusNotRun)}
-	blocked := []dataworks.NodeInstance{node(1, dataworks.StatusFailure), node(2, dataworks.StatusSuccess), node(3, dataworks.StatusNotRun)}
+	running := []dataworks.NodeInstance{node(1, dag.StatusSuccess), node(2, dag.StatusRunning), node(3, dag.StatusNotRun)}
+	oneFailed := []dataworks.NodeInstance{node(1, dag.StatusFailure), node(2, dag.StatusRunning), node(3, dag.StatusNotRun)}
+	blocked := []dataworks.NodeInstance{node(1, dag.StatusFailure), node(2, dag.StatusSuccess), node(3, dag.StatusNotRun)}
 	known := Compact(running, 200, Known{}).Digest
 	window := SearchInput{ProjectName: "p", DagID: 1, KnownDigest: known, KnownNodes: 3, RepeatEvery: 15 * time.Second, RepeatPolls: 9}
 
@@ -56,7 +57,7 @@ func TestSearchRepeatWindow(t *testing.T) {
 				return
 			}
 			appErr := appError(t, err)
-			require.Equal(t, ErrNothingYet, appErr.Type())
+			require.Equal(t, dag.ErrNothingYet, appErr.Type())
 			require.False(t, appErr.NonRetryable())
 			require.Equal(t, tc.retryIn, appErr.NextRetryDelay())
 			require.Equal(t, temporal.ApplicationErrorCategoryBenign, appErr.Category())
@@ -69,7 +70,7 @@ func TestSearchRepeatWindow(t *testing.T) {
 
 func TestWindowEndsAfterRepeatPolls(t *testing.T) {
 	in := SearchInput{KnownDigest: "d", KnownNodes: 1, RepeatEvery: 10 * time.Second, RepeatPolls: 3}
-	active := []dataworks.Status{dataworks.StatusRunning}
+	active := []dag.Status{dag.StatusRunning}
 	require.False(t, in.WindowEnds(active, 1))
 	require.False(t, in.WindowEnds(active, 2))
 	require.True(t, in.WindowEnds(active, 3))

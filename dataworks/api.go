@@ -1,17 +1,6 @@
 package dataworks
 
-// The two wire versions of the DataWorks API this package speaks.
-const (
-	// APIVersion2018 is the default: the version our users' brief describes.
-	APIVersion2018 = "2018-06-01"
-	APIVersion2020 = "2020-05-18"
-)
-
-// Project environments of the 2020-05-18 API.
-const (
-	ProjectEnvProd = "PROD"
-	ProjectEnvDev  = "DEV"
-)
+import "github.com/manualdag/manualdag/dag"
 
 // CreateManualDagRequest triggers one run of a manual business flow.
 type CreateManualDagRequest struct {
@@ -21,10 +10,10 @@ type CreateManualDagRequest struct {
 	// "yyyy-MM-dd 00:00:00" form the service demands.
 	Bizdate string
 	// DagParameters are the flow parameters, sent as "k=v k=v".
-	DagParameters Params
+	DagParameters dag.Params
 	// NodeParameters are per-node parameters, keyed by node id, sent as a
 	// JSON object node-id → "k=v k=v".
-	NodeParameters map[int64]Params
+	NodeParameters map[int64]dag.Params
 
 	// APIVersion overrides the client's configured version for this call
 	// (empty = the client's).

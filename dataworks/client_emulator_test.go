@@ -10,6 +10,7 @@ import (
 
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/auth/credentials"
 
+	"github.com/manualdag/manualdag/dag"
 	"github.com/manualdag/manualdag/dataworks"
 	"github.com/manualdag/manualdag/internal/emulator"
 )
@@ -89,18 +90,18 @@ func newClient(t *testing.T, endpoint, secret string) *dataworks.Client {
 var china = time.FixedZone("CST", 8*60*60)
 
 func TestEmulatorRunBothVersions(t *testing.T) {
-	for _, version := range []string{dataworks.APIVersion2018, dataworks.APIVersion2020} {
+	for _, version := range []string{dag.APIVersion2018, dag.APIVersion2020} {
 		t.Run(version, func(t *testing.T) {
 			_, clock, ep := startEmulator(t, emulator.Options{})
 			c := newClient(t, ep, emuSecret)
 			ctx := context.Background()
-			bizdate := dataworks.DefaultBizdate(clock.Now(), china)
+			bizdate := dag.DefaultBizdate(clock.Now(), china)
 			dagID, err := c.CreateManualDag(ctx, dataworks.CreateManualDagRequest{
 				ProjectName:    "p1",
 				FlowName:       "etl",
 				Bizdate:        bizdate,
-				DagParameters:  dataworks.Params{"k": "v"},
-				NodeParameters: map[int64]dataworks.Params{12: {"x": "$[yyyy-mm-dd]"}},
+				DagParameters:  dag.Params{"k": "v"},
+				NodeParameters: map[int64]dag.Params{12: {"x": "$[yyyy-mm-dd]"}},
 				APIVersion:     version,
 			})
 			if err != nil {
@@ -124,10 +125,10 @@ func TestEmulatorRunBothVersions(t *testing.T) {
 				t.Fatalf("instances: %+v", list)
 			}
 			for _, ni := range list {
-				if ni.Status != dataworks.StatusSuccess || ni.DagID != dagID || ni.InstanceID <= 0 || ni.NodeName == "" {
+				if ni.Status != dag.StatusSuccess || ni.DagID != dagID || ni.InstanceID <= 0 || ni.NodeName == "" {
 					t.Errorf("instance %+v", ni)
 				}
-				if got := ni.Bizdate.In(china).Format(dataworks.BizdateLayout); got != bizdate {
+				if got := ni.Bizdate.In(china).Format(dag.BizdateLayout); got != bizdate {
 					t.Errorf("Bizdate %s, want %s", got, bizdate)
 				}
 			}
@@ -143,7 +144,7 @@ func TestEmulatorErrors(t *testing.T) {
 	req := func(version string) dataworks.CreateManualDagRequest {
 		return dataworks.CreateManualDagRequest{ProjectName: "p1", FlowName: "etl", Bizdate: "2024-03-28", APIVersion: version}
 	}
-	for _, version := range []string{dataworks.APIVersion2018, dataworks.APIVersion2020} {
+	for _, version := range []string{dag.APIVersion2018, dag.APIVersion2020} {
 		t.Run(version+"/wrong secret", func(t *testing.T) {
 			_, _, ep := startEmulator(t, emulator.Options{})
 			_, err := newClient(t, ep, "not-the-secret-at-all").CreateManualDag(ctx, req(version))
@@ -166,7 +167,7 @@ func TestEmulatorErrors(t *testing.T) {
 			if !ok || e.Phase != dataworks.PhaseReplied || e.HTTPStatus != 400 {
 				t.Fatalf("got %v", err)
 			}
-			if version == dataworks.APIVersion2020 && !dataworks.Throttled(err) {
+			if version == dag.APIVersion2020 && !dataworks.Throttled(err) {
 				t.Errorf("2020 bodies carry ErrorCode too; want Throttled: %v", err)
 			}
 		})
@@ -202,21 +203,21 @@ func TestEmulatorErrors(t *testing.T) {
 	t.Run("instance ops 2020", func(t *testing.T) {
 		_, clock, ep := startEmulator(t, emulator.Options{})
 		c := newClient(t, ep, emuSecret)
-		r := req(dataworks.APIVersion2020)
+		r := req(dag.APIVersion2020)
 		dagID, err := c.CreateManualDag(ctx, r)
 		if err != nil {
 			t.Fatal(err)
 		}
 		clock.Advance(30 * time.Second)
-		list, err := c.SearchManualDagNodeInstance(ctx, dataworks.SearchManualDagNodeInstanceRequest{ProjectName: "p1", DagID: dagID, APIVersion: dataworks.APIVersion2020})
+		list, err := c.SearchManualDagNodeInstance(ctx, dataworks.SearchManualDagNodeInstanceRequest{ProjectName: "p1", DagID: dagID, APIVersion: dag.APIVersion2020})
 		if err != nil || len(list) == 0 {
 			t.Fatalf("search: %v %v", list, err)
 		}
 		id := list[0].InstanceID
-		if err := c.StopInstance(ctx, dataworks.InstanceRequest{InstanceID: id, APIVersion: dataworks.APIVersion2020}); err != nil {
+		if err := c.StopInstance(ctx, dataworks.InstanceRequest{InstanceID: id, APIVersion: dag.APIVersion2020}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := c.GetInstanceLog(ctx, dataworks.InstanceLogRequest{InstanceID: id, APIVersion: dataworks.APIVersion2020}); err != nil {
+		if _, err := c.GetInstanceLog(ctx, dataworks.InstanceLogRequest{InstanceID: id, APIVersion: dag.APIVersion2020}); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -228,7 +229,7 @@ func TestEmulatorErrors(t *testing.T) {
 // and HTTP-200 business errors, with the envelope's 500 kept.
 func TestEmulatorListFaultsBothVersions(t *testing.T) {
 	ctx := context.Background()
-	for _, version := range []string{dataworks.APIVersion2018, dataworks.APIVersion2020} {
+	for _, version := range []string{dag.APIVersion2018, dag.APIVersion2020} {
 		t.Run(version, func(t *testing.T) {
 			emu, clock, ep := startEmulator(t, emulator.Options{PartialListFor: time.Minute})
 			c := newClient(t, ep, emuSecret)
@@ -263,7 +264,7 @@ func TestEmulatorListFaultsBothVersions(t *testing.T) {
 			if !ok || e.HTTPStatus != 200 || e.Code != emulator.DefaultBusinessErrorCode {
 				t.Fatalf("business error: %v", err)
 			}
-			if version == dataworks.APIVersion2020 {
+			if version == dag.APIVersion2020 {
 				emu.SetFaults(emulator.AllActions, emulator.Faults{BusinessErrors: 1, BusinessErrorStatus: 500})
 				_, err = search()
 				if e, _ := dataworks.AsError(err); e == nil || e.EnvelopeStatus != 500 || dataworks.Permanent(err) || dataworks.Throttled(err) {

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/auth/credentials"
+
+	"github.com/manualdag/manualdag/dag"
 )
 
 const (
@@ -86,8 +88,8 @@ func createReq() CreateManualDagRequest {
 		ProjectName:    "test_project",
 		FlowName:       "test_flow",
 		Bizdate:        "2024-06-01",
-		DagParameters:  Params{"param_k1": "param_v1", "param_k2": "param_v2"},
-		NodeParameters: map[int64]Params{103180025: {"test": "$[yyyy-mm-dd]"}},
+		DagParameters:  dag.Params{"param_k1": "param_v1", "param_k2": "param_v2"},
+		NodeParameters: map[int64]dag.Params{103180025: {"test": "$[yyyy-mm-dd]"}},
 	}
 }
 
@@ -112,7 +114,7 @@ func TestCreateManualDag2018Wire(t *testing.T) {
 	got := f.last(t)
 	want := map[string]string{
 		"Action":      "CreateManualDag",
-		"Version":     APIVersion2018,
+		"Version":     dag.APIVersion2018,
 		"ProjectName": "test_project",
 		"FlowName":    "test_flow",
 		"Bizdate":     "2024-06-01 00:00:00",
@@ -142,7 +144,7 @@ func TestCreateManualDag2020Wire(t *testing.T) {
 		jsonReply(200, `{"DagId":700000123123141,"RequestId":"AASF"}`)(w, r, p)
 	})
 	req := createReq()
-	req.APIVersion = APIVersion2020
+	req.APIVersion = dag.APIVersion2020
 	req.ProjectEnv = "dev"
 	id, err := c.CreateManualDag(context.Background(), req)
 	if err != nil {
@@ -154,7 +156,7 @@ func TestCreateManualDag2020Wire(t *testing.T) {
 	got := f.last(t)
 	want := map[string]string{
 		"Action":         "CreateManualDag",
-		"Version":        APIVersion2020,
+		"Version":        dag.APIVersion2020,
 		"ProjectEnv":     "DEV",
 		"BizDate":        "2024-06-01 00:00:00",
 		"DagParameters":  `{"param_k1":"param_v1","param_k2":"param_v2"}`,
@@ -172,7 +174,7 @@ func TestCreateManualDag2020Wire(t *testing.T) {
 
 func TestSearchBothVersions(t *testing.T) {
 	f, c := startFake(t, func(w http.ResponseWriter, r *http.Request, p url.Values) {
-		if p.Get("Version") == APIVersion2020 {
+		if p.Get("Version") == dag.APIVersion2020 {
 			jsonReply(200, `{"RequestId":"R","Instances":[{"InstanceId":11,"DagId":700019657457,"NodeId":5,"NodeName":"a","Status":"RUNNING","BeginRunningTime":1553822772177}]}`)(w, r, p)
 			return
 		}
@@ -183,17 +185,17 @@ func TestSearchBothVersions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(list) != 2 || list[0].Status != StatusWaitTime || list[1].Status != StatusNotRun {
+	if len(list) != 2 || list[0].Status != dag.StatusWaitTime || list[1].Status != dag.StatusNotRun {
 		t.Fatalf("2018 list = %+v", list)
 	}
 	if got := f.last(t); got.Get("Action") != "SearchManualDagNodeInstance" || got.Get("DagId") != "700019657457" {
 		t.Errorf("2018 request = %v", got)
 	}
-	list, err = c.SearchManualDagNodeInstance(ctx, SearchManualDagNodeInstanceRequest{ProjectName: "p", DagID: 700019657457, APIVersion: APIVersion2020})
+	list, err = c.SearchManualDagNodeInstance(ctx, SearchManualDagNodeInstanceRequest{ProjectName: "p", DagID: 700019657457, APIVersion: dag.APIVersion2020})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(list) != 1 || list[0].NodeID != 5 || list[0].Status != StatusRunning || list[0].BeginRunningTime.IsZero() {
+	if len(list) != 1 || list[0].NodeID != 5 || list[0].Status != dag.StatusRunning || list[0].BeginRunningTime.IsZero() {
 		t.Fatalf("2020 list = %+v", list)
 	}
 	if got := f.last(t); got.Get("Action") != "GetManualDagInstances" || got.Get("ProjectEnv") != "PROD" {
@@ -475,11 +477,11 @@ func TestRequestValidation(t *testing.T) {
 		"empty project":   mod(func(r *CreateManualDagRequest) { r.ProjectName = "" }),
 		"empty flow":      mod(func(r *CreateManualDagRequest) { r.FlowName = " " }),
 		"bad bizdate":     mod(func(r *CreateManualDagRequest) { r.Bizdate = "2024-06-01 12:00:00" }),
-		"bad dag param":   mod(func(r *CreateManualDagRequest) { r.DagParameters = Params{"a": "b c"} }),
-		"bad node id":     mod(func(r *CreateManualDagRequest) { r.NodeParameters = map[int64]Params{-1: {}} }),
+		"bad dag param":   mod(func(r *CreateManualDagRequest) { r.DagParameters = dag.Params{"a": "b c"} }),
+		"bad node id":     mod(func(r *CreateManualDagRequest) { r.NodeParameters = map[int64]dag.Params{-1: {}} }),
 		"bad api version": mod(func(r *CreateManualDagRequest) { r.APIVersion = "2019-01-01" }),
-		"DEV under 2018":  mod(func(r *CreateManualDagRequest) { r.ProjectEnv = ProjectEnvDev }),
-		"bad env":         mod(func(r *CreateManualDagRequest) { r.ProjectEnv = "STAGING"; r.APIVersion = APIVersion2020 }),
+		"DEV under 2018":  mod(func(r *CreateManualDagRequest) { r.ProjectEnv = dag.ProjectEnvDev }),
+		"bad env":         mod(func(r *CreateManualDagRequest) { r.ProjectEnv = "STAGING"; r.APIVersion = dag.APIVersion2020 }),
 	}
 	for name, req := range creates {
 		_, err := c.CreateManualDag(ctx, req)
@@ -493,7 +495,7 @@ func TestRequestValidation(t *testing.T) {
 		t.Errorf("zero DagID: %v", err)
 	}
 	err = c.StopInstance(ctx, InstanceRequest{InstanceID: 1})
-	if e := mustError(t, err); e.Code != CodeUnsupported || !Permanent(err) || !strings.Contains(err.Error(), APIVersion2020) {
+	if e := mustError(t, err); e.Code != CodeUnsupported || !Permanent(err) || !strings.Contains(err.Error(), dag.APIVersion2020) {
 		t.Errorf("StopInstance under 2018: %v", err)
 	}
 }
@@ -510,16 +512,16 @@ func TestInstanceOps2020(t *testing.T) {
 		}
 	})
 	ctx := context.Background()
-	if err := c.StopInstance(ctx, InstanceRequest{InstanceID: 42, APIVersion: APIVersion2020}); err != nil {
+	if err := c.StopInstance(ctx, InstanceRequest{InstanceID: 42, APIVersion: dag.APIVersion2020}); err != nil {
 		t.Fatal(err)
 	}
 	if got := f.last(t); got.Get("Action") != "StopInstance" || got.Get("InstanceId") != "42" || got.Get("ProjectEnv") != "PROD" {
 		t.Errorf("StopInstance request = %v", got)
 	}
-	if err := c.RestartInstance(ctx, InstanceRequest{InstanceID: 42, APIVersion: APIVersion2020}); mustError(t, err).Code != CodeUnsuccessful {
+	if err := c.RestartInstance(ctx, InstanceRequest{InstanceID: 42, APIVersion: dag.APIVersion2020}); mustError(t, err).Code != CodeUnsuccessful {
 		t.Errorf("Data=false: %v", err)
 	}
-	log, err := c.GetInstanceLog(ctx, InstanceLogRequest{InstanceID: 42, APIVersion: APIVersion2020})
+	log, err := c.GetInstanceLog(ctx, InstanceLogRequest{InstanceID: 42, APIVersion: dag.APIVersion2020})
 	if err != nil || log != "line 1\nline 2" {
 		t.Fatalf("log = %q, %v", log, err)
 	}

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/auth"
+
+	"github.com/manualdag/manualdag/dag"
 )
 
 // Defaults of Config. The timeouts are short on purpose: the SDK cannot be
@@ -96,7 +98,7 @@ func (c Config) withDefaults() Config {
 	}
 	c.Scheme = strings.ToLower(c.Scheme)
 	if c.APIVersion == "" {
-		c.APIVersion = APIVersion2018
+		c.APIVersion = dag.APIVersion2018
 	}
 	if c.ConnectTimeout == 0 {
 		c.ConnectTimeout = DefaultConnectTimeout
@@ -137,7 +139,7 @@ func (c Config) Validate() error {
 		add("dataworks config: Scheme %q is neither https nor http: leave it empty for https", c.Scheme)
 	}
 	if err := checkAPIVersion(c.APIVersion); err != nil {
-		add("dataworks config: APIVersion %q is not supported: use %s (default) or %s", c.APIVersion, APIVersion2018, APIVersion2020)
+		add("dataworks config: APIVersion %q is not supported: use %s (default) or %s", c.APIVersion, dag.APIVersion2018, dag.APIVersion2020)
 	}
 	if c.ConnectTimeout < 0 {
 		add("dataworks config: ConnectTimeout %v is negative: leave it zero for %v", c.ConnectTimeout, DefaultConnectTimeout)
@@ -155,8 +157,8 @@ func (c Config) Validate() error {
 }
 
 func checkAPIVersion(v string) error {
-	if v != APIVersion2018 && v != APIVersion2020 {
-		return fmt.Errorf("API version %q is not supported: use %s or %s", v, APIVersion2018, APIVersion2020)
+	if v != dag.APIVersion2018 && v != dag.APIVersion2020 {
+		return fmt.Errorf("API version %q is not supported: use %s or %s", v, dag.APIVersion2018, dag.APIVersion2020)
 	}
 	return nil
 }

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/manualdag/manualdag/dag"
 )
 
 func TestEndpointForRegion(t *testing.T) {
@@ -26,7 +28,7 @@ func TestEndpointForRegion(t *testing.T) {
 func TestConfigValidate(t *testing.T) {
 	valid := []Config{
 		{},
-		{Region: "cn-beijing", APIVersion: APIVersion2020},
+		{Region: "cn-beijing", APIVersion: dag.APIVersion2020},
 		{Endpoint: "127.0.0.1:8080", Scheme: "http"},
 		{Endpoint: "localhost:8080", Scheme: "HTTP"},
 		{Endpoint: "[::1]:8080", Scheme: "http"},
@@ -51,7 +53,7 @@ func TestConfigValidate(t *testing.T) {
 		{Config{Scheme: "http"}, []string{"Scheme http", "loopback"}},
 		{Config{Endpoint: "10.0.0.1:80", Scheme: "http"}, []string{"loopback"}},
 		{Config{Scheme: "ftp"}, []string{"Scheme"}},
-		{Config{APIVersion: "2019-01-01"}, []string{"APIVersion", APIVersion2018, APIVersion2020}},
+		{Config{APIVersion: "2019-01-01"}, []string{"APIVersion", dag.APIVersion2018, dag.APIVersion2020}},
 		{Config{ConnectTimeout: -1}, []string{"ConnectTimeout"}},
 		{Config{RequestTimeout: -1}, []string{"RequestTimeout"}},
 		{Config{PoolSize: -1}, []string{"PoolSize"}},
@@ -80,7 +82,7 @@ func TestNewDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.APIVersion() != APIVersion2018 || c.cfg.Endpoint != "dataworks.cn-shanghai.aliyuncs.com" ||
+	if c.APIVersion() != dag.APIVersion2018 || c.cfg.Endpoint != "dataworks.cn-shanghai.aliyuncs.com" ||
 		c.cfg.Scheme != "https" || cap(c.pool) != DefaultPoolSize || c.cfg.RequestTimeout != DefaultRequestTimeout {
 		t.Errorf("defaults: %+v", c.cfg)
 	}

@@ -8,6 +8,8 @@ import (
 	"strconv"
 
 	dwpub "github.com/aliyun/alibaba-cloud-sdk-go/services/dataworks-public"
+
+	"github.com/manualdag/manualdag/dag"
 )
 
 const actionCreateManualDag = "CreateManualDag"
@@ -38,10 +40,10 @@ func (c *Client) buildCreate(req CreateManualDagRequest) (func(*dwpub.Client) er
 	if e != nil {
 		return nil, e
 	}
-	if e := checkName("ProjectName", req.ProjectName, "test_project"); e != nil {
+	if e := checkName("ProjectName", req.ProjectName); e != nil {
 		return nil, e
 	}
-	if e := checkName("FlowName", req.FlowName, "test_flow"); e != nil {
+	if e := checkName("FlowName", req.FlowName); e != nil {
 		return nil, e
 	}
 	bizdate, err := wireBizdate(req.Bizdate)
@@ -60,7 +62,7 @@ func (c *Client) buildCreate(req CreateManualDagRequest) (func(*dwpub.Client) er
 		return nil, e
 	}
 
-	if version == APIVersion2018 {
+	if version == dag.APIVersion2018 {
 		r := c.commonRequest(actionCreateManualDag, version)
 		q := r.QueryParams
 		q["ProjectName"] = req.ProjectName
@@ -98,7 +100,7 @@ func (c *Client) buildCreate(req CreateManualDagRequest) (func(*dwpub.Client) er
 
 // encodeNodeParameters is the JSON object node-id → "k=v k=v" both versions
 // take, keys in numeric order; "" when there are none.
-func encodeNodeParameters(np map[int64]Params) (string, *Error) {
+func encodeNodeParameters(np map[int64]dag.Params) (string, *Error) {
 	if len(np) == 0 {
 		return "", nil
 	}
@@ -124,8 +126,8 @@ func encodeNodeParameters(np map[int64]Params) (string, *Error) {
 		b.WriteString(jsonString(np[id].String()))
 	}
 	b.WriteByte('}')
-	if b.Len() > 4*MaxParamsLen {
-		return "", invalid("NodeParameters are %d bytes long once encoded; at most %d are accepted", b.Len(), 4*MaxParamsLen)
+	if b.Len() > 4*dag.MaxParamsLen {
+		return "", invalid("NodeParameters are %d bytes long once encoded; at most %d are accepted", b.Len(), 4*dag.MaxParamsLen)
 	}
 	return b.String(), nil
 }

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/manualdag/manualdag/dag"
 )
 
 // The decoders here are tolerant exactly where the service is known to be
@@ -177,7 +179,7 @@ func rawTime(v json.RawMessage) (time.Time, error) {
 		}
 		return time.UnixMilli(ms).In(serviceZone), nil
 	}
-	for _, layout := range []string{wireBizdateLayout, BizdateLayout} {
+	for _, layout := range []string{wireBizdateLayout, dag.BizdateLayout} {
 		if t, err := time.ParseInLocation(layout, s, serviceZone); err == nil {
 			return t, nil
 		}
@@ -451,12 +453,13 @@ func decodeInstance(raw json.RawMessage, dagID int64) (NodeInstance, error) {
 		return ni, fmt.Errorf("belongs to DAG %d, not the DAG %d asked for", ni.DagID, dagID)
 	}
 
-	if v, ok := o.get("Status"); ok {
+	const statusField = "Status"
+	if v, ok := o.get(statusField); ok {
 		s, err := rawString(v)
 		if err != nil {
-			return ni, fmt.Errorf("Status %w", err)
+			return ni, fmt.Errorf("%s %w", statusField, err)
 		}
-		ni.Status = ParseStatus(s)
+		ni.Status = parseStatus(s)
 	}
 	var err error
 	strs := []struct {
@@ -539,4 +542,15 @@ func snippet(b []byte) string {
 		return "(empty)"
 	}
 	return strconv.Quote(s)
+}
+
+// parseStatus reads a 2020-05-18 string status (case-insensitive, trimmed).
+// A purely numeric string is read as a 2018 code; anything else undocumented
+// is kept verbatim (upper-cased).
+func parseStatus(s string) dag.Status {
+	s = strings.ToUpper(strings.TrimSpace(s))
+	if n, err := strconv.Atoi(s); err == nil {
+		return dag.StatusFromCode(n)
+	}
+	return dag.Status(s)
 }

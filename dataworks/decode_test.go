@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/manualdag/manualdag/dag"
 )
 
 // liveCreateReply and liveSearchReply are the fact sheet's live examples,
@@ -17,7 +19,7 @@ const (
 )
 
 func TestDecodeSearch(t *testing.T) {
-	const dag = 700019657457
+	const dagID = 700019657457
 	tests := []struct {
 		name    string
 		body    string
@@ -29,7 +31,7 @@ func TestDecodeSearch(t *testing.T) {
 				t.Fatalf("got %d instances", len(got))
 			}
 			a := got[0]
-			if a.InstanceID != 705772600901 || a.DagID != dag || a.NodeName != "vn_start" || a.Status != StatusWaitTime {
+			if a.InstanceID != 705772600901 || a.DagID != dagID || a.NodeName != "vn_start" || a.Status != dag.StatusWaitTime {
 				t.Errorf("first = %+v", a)
 			}
 			if a.Bizdate.Format("2006-01-02 15:04:05") != "2019-03-29 00:00:00" {
@@ -38,7 +40,7 @@ func TestDecodeSearch(t *testing.T) {
 			if a.BeginWaitTimeTime.UnixMilli() != 1553822772177 || !a.FinishTime.IsZero() || !a.BeginRunningTime.IsZero() {
 				t.Errorf("times = %+v", a)
 			}
-			if got[1].Status != StatusNotRun {
+			if got[1].Status != dag.StatusNotRun {
 				t.Errorf("second status = %v", got[1].Status)
 			}
 		}},
@@ -47,7 +49,7 @@ func TestDecodeSearch(t *testing.T) {
 				t.Fatalf("got %d", len(got))
 			}
 			a := got[0]
-			if a.InstanceID != 1 || a.Status != StatusSuccess || a.ParaValue != "a=b" {
+			if a.InstanceID != 1 || a.Status != dag.StatusSuccess || a.ParaValue != "a=b" {
 				t.Errorf("got %+v", a)
 			}
 			if a.Bizdate.Format("2006-01-02") != "2018-12-12" || a.CreateTime.UnixMilli() != 1564019679966 {
@@ -58,12 +60,12 @@ func TestDecodeSearch(t *testing.T) {
 			}
 		}},
 		{name: "Data as bare upper-case array", body: `{"Success":true,"ErrCode":"0","Data":[{"InstanceId":"7","Status":"4"}]}`, check: func(t *testing.T, got []NodeInstance) {
-			if len(got) != 1 || got[0].InstanceID != 7 || got[0].Status != StatusRunning || got[0].DagID != dag {
+			if len(got) != 1 || got[0].InstanceID != 7 || got[0].Status != dag.StatusRunning || got[0].DagID != dagID {
 				t.Errorf("got %+v", got)
 			}
 		}},
 		{name: "2020 Instances with names", body: `{"RequestId":"R","Instances":[{"InstanceId":7,"NodeId":3,"Status":"FAILURE","ErrorMessage":"boom","ParamValues":"x=y"}]}`, check: func(t *testing.T, got []NodeInstance) {
-			if len(got) != 1 || got[0].Status != StatusFailure || got[0].ErrorMessage != "boom" || got[0].ParaValue != "x=y" || got[0].NodeID != 3 {
+			if len(got) != 1 || got[0].Status != dag.StatusFailure || got[0].ErrorMessage != "boom" || got[0].ParaValue != "x=y" || got[0].NodeID != 3 {
 				t.Errorf("got %+v", got)
 			}
 		}},
@@ -88,7 +90,7 @@ func TestDecodeSearch(t *testing.T) {
 			}
 		}},
 		{name: "duplicate keeps the later ModifyTime", body: `{"Success":true,"Data":[{"InstanceId":7,"Status":4,"ModifyTime":20},{"InstanceId":8,"Status":1},{"InstanceId":7,"Status":6,"ModifyTime":30},{"InstanceId":7,"Status":5,"ModifyTime":10}]}`, check: func(t *testing.T, got []NodeInstance) {
-			if len(got) != 2 || got[0].InstanceID != 7 || got[0].Status != StatusSuccess || got[1].InstanceID != 8 {
+			if len(got) != 2 || got[0].InstanceID != 7 || got[0].Status != dag.StatusSuccess || got[1].InstanceID != 8 {
 				t.Errorf("got %+v", got)
 			}
 		}},
@@ -113,7 +115,7 @@ func TestDecodeSearch(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := decodeSearch(200, "", []byte(tt.body), dag)
+			got, err := decodeSearch(200, "", []byte(tt.body), dagID)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("err = %v, want %q", err, tt.wantErr)

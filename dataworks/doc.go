@@ -1,6 +1,6 @@
-// Package dataworks is the project's client for the Alibaba Cloud DataWorks
-// manual-DAG API, and the domain types (Status, NodeInstance, Params, bizdate)
-// the rest of the project speaks.
+// Package dataworks is the project's adapter to the Alibaba Cloud DataWorks
+// manual-DAG API: it encodes package dag's Params and bizdates into the wire
+// formats and decodes replies into NodeInstances with a dag.Status.
 //
 // The Client covers what running a manual business flow needs:
 // CreateManualDag (trigger one run) and SearchManualDagNodeInstance (list its

@@ -1,9 +1,6 @@
 package dataworks
 
 import (
-	"maps"
-	"regexp"
-	"strconv"
 	"testing"
 )
 
@@ -82,48 +79,6 @@ func FuzzDecodeCreate(f *testing.F) {
 	})
 }
 
-func FuzzParseParams(f *testing.F) {
-	for _, s := range []string{"param_k1=param_v1 param_k2=param_v2", "a=", "a=b=c", "  x=1\t y=2\n", "=v", "k", "a=1 a=2", "test=$[yyyy-mm-dd]"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		p, err := ParseParams(s)
-		if err != nil {
-			return
-		}
-		again, err := ParseParams(p.String())
-		if err != nil {
-			t.Fatalf("ParseParams(%q) = %v; its String %q does not parse: %v", s, p, p.String(), err)
-		}
-		if !maps.Equal(p, again) {
-			t.Fatalf("round trip %v -> %q -> %v", p, p.String(), again)
-		}
-	})
-}
-
-var canonicalBizdate = regexp.MustCompile(`^[0-9]{4}-[0-9]{2}-[0-9]{2}$`)
-
-func FuzzParseBizdate(f *testing.F) {
-	for _, s := range []string{"2024-06-01", "2024-06-01 00:00:00", " 2024-06-01 ", "2024-06-01 12:00:00", "2024-02-30", "20240601", "2024-6-1"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		d, err := ParseBizdate(s)
-		if err != nil {
-			return
-		}
-		if !canonicalBizdate.MatchString(d) {
-			t.Fatalf("ParseBizdate(%q) = %q, not yyyy-MM-dd", s, d)
-		}
-		if again, err := ParseBizdate(d); err != nil || again != d {
-			t.Fatalf("not idempotent: %q -> %q -> %q, %v", s, d, again, err)
-		}
-		if w, err := wireBizdate(d); err != nil || w != d+" 00:00:00" {
-			t.Fatalf("wireBizdate(%q) = %q, %v", d, w, err)
-		}
-	})
-}
-
 func FuzzDecodeErrorReply(f *testing.F) {
 	for _, s := range []string{
 		`{"RequestId":"R","HostId":"h","Code":"Throttling.User","Message":"m","Recommend":"u"}`,
@@ -171,18 +126,22 @@ func FuzzDecodeData(f *testing.F) {
 	})
 }
 
-func FuzzParseNodeID(f *testing.F) {
-	for _, s := range []string{"103180025", " 7 ", "0", "-5", "ods_orders", "9223372036854775808", "1e3", "+4", "0103180025", "103180025 "} {
+func TestWireBizdate(t *testing.T) {
+	for in, want := range map[string]string{"2024-06-01": "2024-06-01 00:00:00", " 2024-06-01 00:00:00": "2024-06-01 00:00:00"} {
+		if got, err := wireBizdate(in); err != nil || got != want {
+			t.Errorf("wireBizdate(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	if _, err := wireBizdate("2024-06-01 12:00:00"); err == nil {
+		t.Error("wireBizdate accepted a time of day")
+	}
+}
+
+func FuzzParseStatus(f *testing.F) {
+	for _, s := range []string{"RUNNING", " failure ", "6", "99", "CODE_9", ""} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		id, err := ParseNodeID(s)
-		if err != nil {
-			return
-		}
-		if id <= 0 || strconv.FormatInt(id, 10) != s {
-			t.Fatalf("ParseNodeID(%q) = %d: one id, one spelling", s, id)
-		}
-		_ = ParseStatus(s).Terminal() // any string is a status, never a panic
+		_ = parseStatus(s).Terminal() // any string is a status, never a panic
 	})
 }

@@ -1,6 +1,10 @@
 package dataworks
 
-import "time"
+import (
+	"time"
+
+	"github.com/manualdag/manualdag/dag"
+)
 
 // NodeInstance is one node's run inside a triggered manual DAG, as either API
 // version reports it. Times are zero when the service left them out (a node
@@ -10,7 +14,7 @@ type NodeInstance struct {
 	DagID      int64
 	NodeID     int64 // only the 2020-05-18 API reports it; 0 otherwise
 	NodeName   string
-	Status     Status
+	Status     dag.Status
 	ParaValue  string
 	// ErrorMessage is set by the 2020-05-18 API for failed nodes.
 	ErrorMessage string

@@ -7,6 +7,8 @@ import (
 
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
 	dwpub "github.com/aliyun/alibaba-cloud-sdk-go/services/dataworks-public"
+
+	"github.com/manualdag/manualdag/dag"
 )
 
 // Operations on one node instance. DataWorks has them only in 2020-05-18;
@@ -82,9 +84,9 @@ func (c *Client) checkInstanceOp(action, override, env string, id int64) (string
 	if e != nil {
 		return "", e
 	}
-	if version != APIVersion2020 {
+	if version != dag.APIVersion2020 {
 		return "", &Error{Phase: PhaseNotSent, Code: CodeUnsupported,
-			Message: fmt.Sprintf("the %s API has no %s call: set APIVersion to %s", version, action, APIVersion2020)}
+			Message: fmt.Sprintf("the %s API has no %s call: set APIVersion to %s", version, action, dag.APIVersion2020)}
 	}
 	if e := checkID("InstanceID", id); e != nil {
 		return "", e

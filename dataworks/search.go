@@ -5,6 +5,8 @@ import (
 	"strconv"
 
 	dwpub "github.com/aliyun/alibaba-cloud-sdk-go/services/dataworks-public"
+
+	"github.com/manualdag/manualdag/dag"
 )
 
 const (
@@ -19,11 +21,11 @@ const (
 func (c *Client) SearchManualDagNodeInstance(ctx context.Context, req SearchManualDagNodeInstanceRequest) ([]NodeInstance, error) {
 	version, e := c.resolveVersion(req.APIVersion)
 	action := actionSearch2018
-	if version == APIVersion2020 {
+	if version == dag.APIVersion2020 {
 		action = actionSearch2020
 	}
 	if e == nil {
-		e = checkName("ProjectName", req.ProjectName, "test_project")
+		e = checkName("ProjectName", req.ProjectName)
 	}
 	if e == nil {
 		e = checkID("DagID", req.DagID)
@@ -37,7 +39,7 @@ func (c *Client) SearchManualDagNodeInstance(ctx context.Context, req SearchManu
 	}
 
 	var send func(*dwpub.Client) error
-	if version == APIVersion2018 {
+	if version == dag.APIVersion2018 {
 		r := c.commonRequest(action, version)
 		r.QueryParams["ProjectName"] = req.ProjectName
 		r.QueryParams["DagId"] = strconv.FormatInt(req.DagID, 10)

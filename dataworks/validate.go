@@ -3,7 +3,8 @@ package dataworks
 import (
 	"fmt"
 	"strings"
-	"unicode"
+
+	"github.com/manualdag/manualdag/dag"
 )
 
 // Requests are validated before any I/O. A mistake is an *Error with Phase
@@ -15,18 +16,10 @@ func invalid(format string, args ...any) *Error {
 	return &Error{Phase: PhaseNotSent, Code: CodeInvalidInput, Message: fmt.Sprintf(format, args...)}
 }
 
-// checkName accepts a DataWorks project or flow name: non-empty, no
-// surrounding white space, no control characters.
-func checkName(setting, v, example string) *Error {
-	switch {
-	case strings.TrimSpace(v) == "":
-		return invalid("%s is empty: set it to the DataWorks name, e.g. %s", setting, example)
-	case strings.TrimSpace(v) != v:
-		return invalid("%s %q has surrounding white space: remove it", setting, v)
-	case strings.IndexFunc(v, unicode.IsControl) >= 0:
-		return invalid("%s %q contains a control character", setting, v)
-	case len(v) > 256:
-		return invalid("%s is %d bytes long; DataWorks names are far shorter", setting, len(v))
+// checkName is dag.CheckName as an *Error.
+func checkName(setting, v string) *Error {
+	if err := dag.CheckName(setting, v); err != nil {
+		return invalid("%v", err)
 	}
 	return nil
 }
@@ -36,13 +29,13 @@ func checkName(setting, v, example string) *Error {
 func projectEnv(v, version string) (string, *Error) {
 	env := strings.ToUpper(strings.TrimSpace(v))
 	if env == "" {
-		env = ProjectEnvProd
+		env = dag.ProjectEnvProd
 	}
-	if env != ProjectEnvProd && env != ProjectEnvDev {
-		return "", invalid("ProjectEnv %q is neither %s nor %s", v, ProjectEnvProd, ProjectEnvDev)
+	if env != dag.ProjectEnvProd && env != dag.ProjectEnvDev {
+		return "", invalid("ProjectEnv %q is neither %s nor %s", v, dag.ProjectEnvProd, dag.ProjectEnvDev)
 	}
-	if version == APIVersion2018 && env != ProjectEnvProd {
-		return "", invalid("ProjectEnv %s needs API version %s: %s always runs in production", env, APIVersion2020, APIVersion2018)
+	if version == dag.APIVersion2018 && env != dag.ProjectEnvProd {
+		return "", invalid("ProjectEnv %s needs API version %s: %s always runs in production", env, dag.APIVersion2020, dag.APIVersion2018)
 	}
 	return env, nil
 }
@@ -57,7 +50,7 @@ func checkID(setting string, id int64) *Error {
 func (c *Client) resolveVersion(override string) (string, *Error) {
 	v, err := c.version(override)
 	if err != nil {
-		return "", invalid("APIVersion %q is not supported: use %s or %s, or leave it empty for the client's %s", override, APIVersion2018, APIVersion2020, c.cfg.APIVersion)
+		return "", invalid("APIVersion %q is not supported: use %s or %s, or leave it empty for the client's %s", override, dag.APIVersion2018, dag.APIVersion2020, c.cfg.APIVersion)
 	}
 	return v, nil
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/manualdag/manualdag/dag"
 	"github.com/manualdag/manualdag/internal/emulator"
 	"github.com/manualdag/manualdag/workflows"
 )
@@ -48,16 +49,16 @@ func TestBackfill(t *testing.T) {
 	got := byDate(rep)
 	require.Len(t, got, 3)
 	for _, d := range []string{"2024-06-01", "2024-06-03"} {
-		assert.Equal(t, workflows.OutcomeSucceeded, got[d].Outcome, "%s: %+v", d, got[d])
+		assert.Equal(t, dag.OutcomeSucceeded, got[d].Outcome, "%s: %+v", d, got[d])
 		assert.Equal(t, "manualdag/"+project+"/"+flowOK+"/"+d, got[d].WorkflowID)
 		assert.Equal(t, []int64{got[d].DagID}, s.emu.CreatedDAGs(project, flowOK, d), "%s: one create, the reported DAG", d)
-		dag, _ := s.emu.DAG(got[d].DagID)
-		assert.Equal(t, emulator.DAGSuccess, dag.Status)
-		for _, n := range dag.Nodes {
+		info, _ := s.emu.DAG(got[d].DagID)
+		assert.Equal(t, emulator.DAGSuccess, info.Status)
+		for _, n := range info.Nodes {
 			assert.Contains(t, n.ParaValue, "env=backfill")
 		}
 	}
-	assert.Equal(t, workflows.OutcomeSkipped, got["2024-06-02"].Outcome)
+	assert.Equal(t, dag.OutcomeSkipped, got["2024-06-02"].Outcome)
 	assert.Contains(t, got["2024-06-02"].Message, "already succeeded")
 	assert.Equal(t, before, s.emu.CreatedDAGs(project, flowOK, "2024-06-02"), "the succeeded bizdate is not triggered again")
 	assert.Equal(t, "backfill demo_project/daily_sales 2024-06-01..2024-06-03: 3 bizdates, 2 succeeded, 1 skipped", rep.Message)
@@ -65,7 +66,7 @@ func TestBackfill(t *testing.T) {
 	// Again: everything succeeded already.
 	r, rep = backfill("2024-06-01", "2024-06-03")
 	require.Equal(t, 0, r.Code, "%s", r)
-	assert.Equal(t, map[workflows.Outcome]int{workflows.OutcomeSkipped: 3}, rep.Counts)
+	assert.Equal(t, map[dag.Outcome]int{dag.OutcomeSkipped: 3}, rep.Counts)
 	for _, d := range []string{"2024-06-01", "2024-06-02", "2024-06-03"} {
 		assert.Len(t, s.emu.CreatedDAGs(project, flowOK, d), 1, "%s", d)
 	}
@@ -79,9 +80,9 @@ func TestBackfill(t *testing.T) {
 	r, rep = backfill("2024-06-10", "2024-06-11")
 	require.Equal(t, 1, r.Code, "%s", r)
 	got = byDate(rep)
-	assert.Equal(t, workflows.OutcomeRefused, got["2024-06-10"].Outcome)
+	assert.Equal(t, dag.OutcomeRefused, got["2024-06-10"].Outcome)
 	assert.Contains(t, got["2024-06-10"].Message, "could not tell whether it triggered")
-	assert.Equal(t, workflows.OutcomeSucceeded, got["2024-06-11"].Outcome)
+	assert.Equal(t, dag.OutcomeSucceeded, got["2024-06-11"].Outcome)
 	assert.Len(t, s.emu.CreatedDAGs(project, flowOK, "2024-06-10"), 1, "no second create for the refused bizdate")
 
 	// The table form names each bizdate.

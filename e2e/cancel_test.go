@@ -12,6 +12,7 @@ import (
 	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/manualdag/manualdag/dag"
 	"github.com/manualdag/manualdag/internal/emulator"
 	"github.com/manualdag/manualdag/workflows"
 )
@@ -75,10 +76,10 @@ func TestCancelDuringCreateRetry(t *testing.T) {
 	var canceled *temporal.CanceledError
 	switch {
 	case errors.As(err, &appErr):
-		assert.Equal(t, workflows.TriggerOutcomeUnknown, appErr.Type(), "%v", err)
+		assert.Equal(t, dag.ErrTriggerOutcomeUnknown, appErr.Type(), "%v", err)
 		assert.Contains(t, rep.Message, "Manual Instances")
 	case errors.As(err, &canceled):
-		assert.Equal(t, workflows.OutcomeCanceled, rep.Outcome)
+		assert.Equal(t, dag.OutcomeCanceled, rep.Outcome)
 		assert.Equal(t, dagID, rep.DagID, "CANCELED names the DAG the create started")
 	default:
 		t.Fatalf("the run ended with %v", err)

@@ -31,6 +31,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/manualdag/manualdag/dag"
 	"github.com/manualdag/manualdag/internal/emulator"
 	"github.com/manualdag/manualdag/workflows"
 )
@@ -212,10 +213,10 @@ func chaosInput(flow, bizdate string) workflows.RunManualDagInput {
 		ProjectName:  project,
 		FlowName:     flow,
 		Bizdate:      bizdate,
-		Poll:         workflows.PollOptions{InitialInterval: workflows.Duration(time.Second), MaxInterval: workflows.Duration(3 * time.Second)},
-		BlockedGrace: workflows.Duration(5 * time.Second),
+		Poll:         workflows.PollOptions{InitialInterval: dag.Duration(time.Second), MaxInterval: dag.Duration(3 * time.Second)},
+		BlockedGrace: dag.Duration(5 * time.Second),
 		ListSettle:   fastSettle,
-		Timeout:      workflows.Duration(time.Hour),
+		Timeout:      dag.Duration(time.Hour),
 	}
 }
 
@@ -238,7 +239,7 @@ func (c *chaos) start(t *testing.T, s *stack, id, queue string, in workflows.Run
 
 // finished waits until the workflow is closed, riding out a Temporal
 // server that is away for a while, and returns its report and error.
-func finished(t *testing.T, c client.Client, id string, timeout time.Duration) (workflows.DagReport, error) {
+func finished(t *testing.T, c client.Client, id string, timeout time.Duration) (dag.DagReport, error) {
 	t.Helper()
 	waitFor(t, timeout, "workflow "+id+" closes", func() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -248,7 +249,7 @@ func finished(t *testing.T, c client.Client, id string, timeout time.Duration) (
 	}, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	var rep workflows.DagReport
+	var rep dag.DagReport
 	err := c.GetWorkflow(ctx, id, "").Get(ctx, &rep)
 	if err != nil {
 		rep, _ = workflows.ReportFromError(err)
@@ -269,7 +270,7 @@ func errType(err error) string {
 
 // shape is what a report says about the DAG, without ids, times and poll
 // counts: two runs of one flow must have the same shape.
-func shape(rep workflows.DagReport) string {
+func shape(rep dag.DagReport) string {
 	var nodes []string
 	for _, n := range rep.Nodes {
 		nodes = append(nodes, n.Name+"="+string(n.Status))
@@ -282,10 +283,10 @@ func shape(rep workflows.DagReport) string {
 
 // expectedShape is the report of a fault-free run of the sample flows.
 var expectedShape = map[string]string{
-	flowOK: fmt.Sprintf("%s nodes=%v failed=[] blocked=[] unfinished=[]", workflows.OutcomeSucceeded,
+	flowOK: fmt.Sprintf("%s nodes=%v failed=[] blocked=[] unfinished=[]", dag.OutcomeSucceeded,
 		[]string{"ads_sales_report=SUCCESS", "dwd_customers_clean=SUCCESS", "dwd_orders_clean=SUCCESS", "dws_sales_daily=SUCCESS",
 			"ods_customers_sync=SUCCESS", "ods_orders_sync=SUCCESS", "start_daily_sales=SUCCESS"}),
-	flowBroken: fmt.Sprintf("%s nodes=%v failed=[dwd_orders_merge] blocked=[ads_sales_report dws_sales_daily] unfinished=[]", workflows.OutcomeFailed,
+	flowBroken: fmt.Sprintf("%s nodes=%v failed=[dwd_orders_merge] blocked=[ads_sales_report dws_sales_daily] unfinished=[]", dag.OutcomeFailed,
 		[]string{"ads_sales_report=NOT_RUN", "dwd_customers_clean=SUCCESS", "dwd_orders_merge=FAILURE", "dws_sales_daily=NOT_RUN",
 			"ods_customers_sync=SUCCESS", "ods_orders_sync=SUCCESS", "start_daily_sales=SUCCESS"}),
 }
@@ -300,12 +301,12 @@ type verdict struct {
 	why                               string
 }
 
-func (c *chaos) judge(s *stack, flow, bizdate string, rep workflows.DagReport, err error) verdict {
+func (c *chaos) judge(s *stack, flow, bizdate string, rep dag.DagReport, err error) verdict {
 	ids := s.emu.CreatedDAGs(project, flow, bizdate)
 	v := verdict{creates: len(ids), duplicate: len(ids) > 1}
 	wantFailure := flow == flowBroken
 	switch {
-	case errType(err) == workflows.TriggerOutcomeUnknown && len(ids) <= 1:
+	case errType(err) == dag.ErrTriggerOutcomeUnknown && len(ids) <= 1:
 		v.unknown = true
 		v.why = fmt.Sprintf("TriggerOutcomeUnknown, %d create(s)", len(ids))
 	case len(ids) != 1:
@@ -314,7 +315,7 @@ func (c *chaos) judge(s *stack, flow, bizdate string, rep workflows.DagReport, e
 		v.lost, v.why = true, fmt.Sprintf("report names DAG %d, the emulator created %d; error %v", rep.DagID, ids[0], err)
 	case shape(rep) != expectedShape[flow]:
 		v.lost, v.why = true, fmt.Sprintf("report %s, want %s; error %v", shape(rep), expectedShape[flow], err)
-	case wantFailure && errType(err) != workflows.DagFailed, !wantFailure && err != nil:
+	case wantFailure && errType(err) != dag.ErrDagFailed, !wantFailure && err != nil:
 		v.lost, v.why = true, fmt.Sprintf("error %v", err)
 	default:
 		v.correct = true
@@ -656,7 +657,7 @@ func (c *chaos) suiteBadCredentials(t *testing.T) {
 			elapsed := time.Since(began)
 			calls := s.emu.Stats().Total
 			var appErr *temporal.ApplicationError
-			ok := errors.As(err, &appErr) && appErr.Type() == workflows.DataWorksPermanent && appErr.NonRetryable() &&
+			ok := errors.As(err, &appErr) && appErr.Type() == dag.ErrPermanent && appErr.NonRetryable() &&
 				strings.Contains(err.Error(), tc.keyID) && strings.Contains(err.Error(), tc.code) &&
 				!strings.Contains(err.Error(), secret) && calls == 1 && elapsed < 20*time.Second
 			if !ok {
@@ -696,7 +697,7 @@ func (c *chaos) suiteDailyQuota(t *testing.T) {
 			}, nil)
 			s.emu.SetDailyQuota(s.emu.Quota().Used)
 			spentAt := time.Now()
-			var live workflows.DagReport
+			var live dag.DagReport
 			waitFor(t, time.Minute, "the live status says the quota is spent", func() bool {
 				rep, err := s.query(id)
 				live = rep
@@ -918,7 +919,7 @@ func (c *chaos) testCredentialsNotInInput(t *testing.T) {
 		_, err := finished(t, s.client, id, time.Minute)
 		var appErr *temporal.ApplicationError
 		require.ErrorAs(t, err, &appErr, "field %s", field)
-		require.Equal(t, workflows.InvalidInput, appErr.Type())
+		require.Equal(t, dag.ErrInvalidInput, appErr.Type())
 		require.Contains(t, appErr.Message(), field)
 		require.Contains(t, appErr.Message(), "credentials belong to the worker's environment")
 		require.NotContains(t, appErr.Message(), "chaos-input-secret", "the refusal does not repeat the value")

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/manualdag/manualdag/dag"
 	"github.com/manualdag/manualdag/internal/emulator"
 	"github.com/manualdag/manualdag/workflows"
 )
@@ -32,7 +33,7 @@ func (c *chaos) suiteVerdictFaults(t *testing.T) {
 	c.worker(t, s, r, queue)
 	input := func(flow, bizdate string) workflows.RunManualDagInput {
 		in := chaosInput(flow, bizdate)
-		in.ListSettle = workflows.Duration(settle)
+		in.ListSettle = dag.Duration(settle)
 		return in
 	}
 

@@ -19,7 +19,7 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/temporal"
 
-	"github.com/manualdag/manualdag/dataworks"
+	"github.com/manualdag/manualdag/dag"
 	"github.com/manualdag/manualdag/internal/emulator"
 	"github.com/manualdag/manualdag/workflows"
 )
@@ -58,14 +58,14 @@ func (s *stack) testStarterRunSucceeds(t *testing.T) {
 		"--param", "env=e2e", "--node-param", "103180025:region=east", "--wait", "--json"}, fastPoll...)...)
 	require.Equal(t, 0, r.Code, "%s", r)
 
-	var rep workflows.DagReport
+	var rep dag.DagReport
 	require.NoError(t, json.Unmarshal([]byte(r.Stdout), &rep), "%s", r)
-	assert.Equal(t, workflows.OutcomeSucceeded, rep.Outcome)
+	assert.Equal(t, dag.OutcomeSucceeded, rep.Outcome)
 	assert.Equal(t, bizdate, rep.Bizdate)
 	var names []string
 	for _, n := range rep.Nodes {
 		names = append(names, n.Name)
-		assert.Equal(t, dataworks.StatusSuccess, n.Status, "node %s", n.Name)
+		assert.Equal(t, dag.StatusSuccess, n.Status, "node %s", n.Name)
 	}
 	assert.ElementsMatch(t, dailySalesNodes, names)
 	assert.Empty(t, rep.FailedNodes)
@@ -73,9 +73,9 @@ func (s *stack) testStarterRunSucceeds(t *testing.T) {
 	assert.Empty(t, rep.UnfinishedNodes)
 
 	require.Equal(t, []int64{rep.DagID}, s.emu.CreatedDAGs(project, flowOK, bizdate), "exactly one create, the reported DAG")
-	dag, _ := s.emu.DAG(rep.DagID)
-	assert.Equal(t, emulator.DAGSuccess, dag.Status)
-	for _, n := range dag.Nodes {
+	info, _ := s.emu.DAG(rep.DagID)
+	assert.Equal(t, emulator.DAGSuccess, info.Status)
+	for _, n := range info.Nodes {
 		if n.NodeID == 103180025 {
 			assert.ElementsMatch(t, []string{"env=e2e", "region=east"}, strings.Fields(n.ParaValue), "flow and node parameters reached DataWorks")
 		}
@@ -101,7 +101,7 @@ func (s *stack) testStarterRunFails(t *testing.T) {
 	t.Parallel()
 	const bizdate = "2024-06-01"
 	r := s.starter(t, append([]string{"run", "--project", project, "--flow", flowBroken, "--bizdate", bizdate,
-		"--api-version", dataworks.APIVersion2020, "--wait"}, fastPoll...)...)
+		"--api-version", dag.APIVersion2020, "--wait"}, fastPoll...)...)
 	require.Equal(t, 1, r.Code, "%s", r)
 	assert.Contains(t, r.Stdout, "FAILED")
 	assert.Contains(t, r.Stdout, "ODPS-0130071", "the node's error message is in the table")
@@ -113,10 +113,10 @@ func (s *stack) testStarterRunFails(t *testing.T) {
 	err := s.client.GetWorkflow(ctx, id, "").Get(ctx, nil)
 	var appErr *temporal.ApplicationError
 	require.ErrorAs(t, err, &appErr)
-	assert.Equal(t, workflows.DagFailed, appErr.Type())
+	assert.Equal(t, dag.ErrDagFailed, appErr.Type())
 	rep, ok := workflows.ReportFromError(err)
 	require.True(t, ok, "the failure carries the report: %v", err)
-	assert.Equal(t, workflows.OutcomeFailed, rep.Outcome)
+	assert.Equal(t, dag.OutcomeFailed, rep.Outcome)
 	assert.Equal(t, []string{"dwd_orders_merge"}, rep.FailedNodes)
 	assert.ElementsMatch(t, []string{"dws_sales_daily", "ads_sales_report"}, rep.BlockedNodes)
 
@@ -150,21 +150,21 @@ func (s *stack) testTemporalCLI(t *testing.T) {
 		"--workflow-id", id, "--output", "json")
 	require.Equal(t, 0, r.Code, "%s", r)
 	var res struct {
-		Status string              `json:"status"`
-		Result workflows.DagReport `json:"result"`
+		Status string        `json:"status"`
+		Result dag.DagReport `json:"result"`
 	}
 	require.NoError(t, json.Unmarshal([]byte(r.Stdout), &res), "%s", r)
 	require.Equal(t, "COMPLETED", res.Status, "failOnDagFailure false completes with the report")
 	rep := res.Result
-	assert.Equal(t, workflows.OutcomeFailed, rep.Outcome)
+	assert.Equal(t, dag.OutcomeFailed, rep.Outcome)
 	assert.Equal(t, bizdate, rep.Bizdate)
 	assert.Equal(t, []string{"dwd_orders_merge"}, rep.FailedNodes)
 	assert.ElementsMatch(t, []string{"dws_sales_daily", "ads_sales_report"}, rep.BlockedNodes)
 	assert.Contains(t, rep.Message, "dwd_orders_merge")
 
 	require.Equal(t, []int64{rep.DagID}, s.emu.CreatedDAGs(project, flowBroken, bizdate))
-	dag, _ := s.emu.DAG(rep.DagID)
-	for _, n := range dag.Nodes {
+	info, _ := s.emu.DAG(rep.DagID)
+	for _, n := range info.Nodes {
 		if n.NodeID == 103190025 {
 			assert.ElementsMatch(t, []string{"env=cli", "region=west"}, strings.Fields(n.ParaValue), "flow and node parameters reached DataWorks")
 		}
@@ -190,9 +190,9 @@ func (s *stack) testStatusAndCancel(t *testing.T) {
 	}, func() string { return st.String() })
 	st = s.starter(t, "status", id, "--json")
 	require.Equal(t, 0, st.Code, "%s", st)
-	var live workflows.DagReport
+	var live dag.DagReport
 	require.NoError(t, json.Unmarshal([]byte(st.Stdout), &live), "%s", st)
-	assert.Equal(t, workflows.OutcomeRunning, live.Outcome)
+	assert.Equal(t, dag.OutcomeRunning, live.Outcome)
 	assert.Equal(t, dagID, live.DagID)
 
 	// A second start for the bizdate while the first runs is refused.
@@ -208,7 +208,7 @@ func (s *stack) testStatusAndCancel(t *testing.T) {
 	require.ErrorAs(t, err, &canceled)
 	rep, ok := workflows.ReportFromError(err)
 	require.True(t, ok, "the cancellation carries the report: %v", err)
-	assert.Equal(t, workflows.OutcomeCanceled, rep.Outcome)
+	assert.Equal(t, dag.OutcomeCanceled, rep.Outcome)
 	assert.Equal(t, dagID, rep.DagID)
 	assert.Equal(t, enums.WORKFLOW_EXECUTION_STATUS_CANCELED, s.workflowStatus(t, id))
 
@@ -242,17 +242,17 @@ func (s *stack) testWorkerKilledMidRun(t *testing.T) {
 		return err == nil && rep.DagID == dagID && rep.Polls > 0
 	}, nil)
 	first.kill()
-	if dag, _ := s.emu.DAG(dagID); dag.Status != emulator.DAGRunning {
-		t.Logf("the DAG was %s already when the worker was killed", dag.Status)
+	if info, _ := s.emu.DAG(dagID); info.Status != emulator.DAGRunning {
+		t.Logf("the DAG was %s already when the worker was killed", info.Status)
 	}
 	s.startWorker(t, queue)
 
 	require.Equal(t, 0, run.wait(t, 3*time.Minute), "%s", run.output())
 	assert.Contains(t, run.output(), "SUCCEEDED")
 	ctx := testContext(t)
-	var rep workflows.DagReport
+	var rep dag.DagReport
 	require.NoError(t, s.client.GetWorkflow(ctx, id, "").Get(ctx, &rep))
-	assert.Equal(t, workflows.OutcomeSucceeded, rep.Outcome)
+	assert.Equal(t, dag.OutcomeSucceeded, rep.Outcome)
 	assert.Equal(t, dagID, rep.DagID)
 	assert.Len(t, rep.Nodes, len(dailySalesNodes))
 	assert.Equal(t, []int64{dagID}, s.emu.CreatedDAGs(project, flowOK, bizdate), "one create across both workers")
@@ -317,8 +317,8 @@ func (s *stack) closeEvent(t *testing.T, id string) *historypb.HistoryEvent {
 	return e
 }
 
-func (s *stack) query(id string) (workflows.DagReport, error) {
-	var rep workflows.DagReport
+func (s *stack) query(id string) (dag.DagReport, error) {
+	var rep dag.DagReport
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	v, err := s.client.QueryWorkflow(ctx, id, "", workflows.QueryStatus)
@@ -387,14 +387,14 @@ func (s *stack) testAmbiguousCreate(t *testing.T) {
 
 	// The refusal's next step: follow the DAG run Operation Center shows,
 	// on the bizdate's usual id, to its verdict, sending no create.
-	dag := s.emu.CreatedDAGs(project, flowOK, bizdate)[0]
+	dagID := s.emu.CreatedDAGs(project, flowOK, bizdate)[0]
 	follow := s.starter(t, append([]string{"run", "--project", project, "--flow", flowOK, "--bizdate", bizdate,
-		"--dag-id", strconv.FormatInt(dag, 10), "--wait", "--json"}, fastPoll...)...)
+		"--dag-id", strconv.FormatInt(dagID, 10), "--wait", "--json"}, fastPoll...)...)
 	require.Equal(t, 0, follow.Code, "%s", follow)
-	var rep workflows.DagReport
+	var rep dag.DagReport
 	require.NoError(t, json.Unmarshal([]byte(follow.Stdout), &rep), "%s", follow)
-	assert.Equal(t, workflows.OutcomeSucceeded, rep.Outcome)
-	assert.Equal(t, dag, rep.DagID)
+	assert.Equal(t, dag.OutcomeSucceeded, rep.Outcome)
+	assert.Equal(t, dagID, rep.DagID)
 	assert.Len(t, rep.Nodes, len(dailySalesNodes))
 	assert.Len(t, s.emu.CreatedDAGs(project, flowOK, bizdate), 1, "following sends no create")
 	// Now the bizdate has a verdict: a plain start is refused as a duplicate.

@@ -24,6 +24,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/manualdag/manualdag/activities"
+	"github.com/manualdag/manualdag/dag"
 	"github.com/manualdag/manualdag/internal/emulator"
 	"github.com/manualdag/manualdag/workflows"
 )
@@ -155,10 +156,10 @@ func (s *stack) learnRun(b *testing.B, calls *callLog, day int) learnedRun {
 	l := learnedRun{bizdate: bizdate}
 	dags := s.emu.CreatedDAGs(historyProject, learnFlow, bizdate)
 	require.Len(b, dags, 1)
-	dag, _ := s.emu.DAG(dags[0])
+	info, _ := s.emu.DAG(dags[0])
 	l.searches = len(calls.searches(dags[0]))
 	closed := s.closeTime(b, id)
-	l.delay = closed.Sub(dag.FinishedAt)
+	l.delay = closed.Sub(info.FinishedAt)
 	for _, run := range s.chainRuns(b, id) {
 		events := s.runHistory(b, id, run)
 		l.events += len(events)
@@ -181,10 +182,10 @@ type historyChain struct {
 // historyChains watches the 200-node DAG twice, side by side.
 func (s *stack) historyChains(b *testing.B, calls *callLog) []historyChain {
 	worst := workflows.RunManualDagInput{ProjectName: historyProject, FlowName: historyFlow, Bizdate: "2024-11-01",
-		Timeout: workflows.Duration(historyWatch), OnDeadline: workflows.OnDeadlineLeave,
-		Poll: workflows.PollOptions{Mode: workflows.PollBackoff, InitialInterval: workflows.Duration(time.Second), MaxInterval: workflows.Duration(time.Second)}}
+		Timeout: dag.Duration(historyWatch), OnDeadline: workflows.OnDeadlineLeave,
+		Poll: workflows.PollOptions{Mode: workflows.PollBackoff, InitialInterval: dag.Duration(time.Second), MaxInterval: dag.Duration(time.Second)}}
 	def := workflows.RunManualDagInput{ProjectName: historyProject, FlowName: historyFlow, Bizdate: "2024-11-02",
-		Timeout: workflows.Duration(historyWatch), OnDeadline: workflows.OnDeadlineLeave}
+		Timeout: dag.Duration(historyWatch), OnDeadline: workflows.OnDeadlineLeave}
 	inputs := []struct {
 		name string
 		in   workflows.RunManualDagInput

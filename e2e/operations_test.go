@@ -24,6 +24,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/manualdag/manualdag/activities"
+	"github.com/manualdag/manualdag/dag"
 	"github.com/manualdag/manualdag/dataworks"
 	"github.com/manualdag/manualdag/internal/emulator"
 	"github.com/manualdag/manualdag/workflows"
@@ -58,10 +59,10 @@ const brokenFailed = "dwd_orders_merge"
 // blocked grace outlasts the test.
 var openPoll = []string{"--poll-initial", "1s", "--poll-max", "3s", "--blocked-grace", "10m", "--list-settle", "2s"}
 
-var fastPollInput = workflows.PollOptions{InitialInterval: workflows.Duration(time.Second), MaxInterval: workflows.Duration(3 * time.Second)}
+var fastPollInput = workflows.PollOptions{InitialInterval: dag.Duration(time.Second), MaxInterval: dag.Duration(3 * time.Second)}
 
 // fastSettle is fastPoll's --list-settle: the emulator lists every node at once.
-const fastSettle = workflows.Duration(2 * time.Second)
+const fastSettle = dag.Duration(2 * time.Second)
 
 // runOperations registers the operation tests in the parallel group. The
 // deadline runs start here, before the group waits for free slots: their
@@ -127,15 +128,15 @@ func (s *stack) startDeadlineRuns(t *testing.T) deadlineRuns {
 		_, err := s.client.ExecuteWorkflow(testContext(t), client.StartWorkflowOptions{ID: id, TaskQueue: queue},
 			workflows.WorkflowName, workflows.RunManualDagInput{
 				ProjectName: project, FlowName: flowSlow, Bizdate: bizdate, APIVersion: apiVersion,
-				Timeout: workflows.Duration(time.Minute), OnDeadline: onDeadline, Poll: fastPollInput, ListSettle: fastSettle,
+				Timeout: dag.Duration(time.Minute), OnDeadline: onDeadline, Poll: fastPollInput, ListSettle: fastSettle,
 			})
 		require.NoError(t, err)
 		return id
 	}
 	return deadlineRuns{
 		// onDeadline left to its default, stop.
-		stop:     start("2024-08-02", workflows.TaskQueue, dataworks.APIVersion2020, ""),
-		leave:    start("2024-08-03", workflows.TaskQueue, dataworks.APIVersion2020, workflows.OnDeadlineLeave),
+		stop:     start("2024-08-02", workflows.TaskQueue, dag.APIVersion2020, ""),
+		leave:    start("2024-08-03", workflows.TaskQueue, dag.APIVersion2020, workflows.OnDeadlineLeave),
 		stop2018: start("2024-08-12", queue2018, "", ""),
 	}
 }
@@ -147,12 +148,12 @@ func (s *stack) testOpsCancelStopsRemoteNodes(t *testing.T) {
 	t.Parallel()
 	const bizdate = "2024-08-01"
 	r := s.starter(t, append([]string{"run", "--project", project, "--flow", flowSlow, "--bizdate", bizdate,
-		"--api-version", dataworks.APIVersion2020}, fastPoll...)...)
+		"--api-version", dag.APIVersion2020}, fastPoll...)...)
 	require.Equal(t, 0, r.Code, "%s", r)
 	id := strings.TrimSpace(r.Stdout)
 	dagID := s.dagFor(t, flowSlow, bizdate)
-	s.waitReport(t, id, "the workflow sees slow_node RUNNING", func(rep workflows.DagReport) bool {
-		return nodeStatus(rep, "slow_node") == dataworks.StatusRunning
+	s.waitReport(t, id, "the workflow sees slow_node RUNNING", func(rep dag.DagReport) bool {
+		return nodeStatus(rep, "slow_node") == dag.StatusRunning
 	})
 
 	c := s.starter(t, "cancel", id)
@@ -163,7 +164,7 @@ func (s *stack) testOpsCancelStopsRemoteNodes(t *testing.T) {
 	require.ErrorAs(t, err, &canceled)
 	rep, ok := workflows.ReportFromError(err)
 	require.True(t, ok, "the cancellation carries the report: %v", err)
-	assert.Equal(t, workflows.OutcomeCanceled, rep.Outcome)
+	assert.Equal(t, dag.OutcomeCanceled, rep.Outcome)
 	assert.Equal(t, []string{"slow_node"}, rep.StoppedNodes)
 	assert.Empty(t, rep.StopFailures)
 	assert.Empty(t, rep.Notes)
@@ -173,12 +174,12 @@ func (s *stack) testOpsCancelStopsRemoteNodes(t *testing.T) {
 	assert.Equal(t, emulator.StatusFailure, node.Status, "DataWorks has the instance final")
 	assert.Equal(t, stoppedByUser, node.ErrorMessage)
 	assert.Equal(t, 1, node.Runs)
-	dag, _ := s.emu.DAG(dagID)
-	assert.NotEqual(t, emulator.DAGRunning, dag.Status, "nothing of the DAG runs on")
+	info, _ := s.emu.DAG(dagID)
+	assert.NotEqual(t, emulator.DAGRunning, info.Status, "nothing of the DAG runs on")
 
 	st := s.starter(t, "status", id, "--json")
 	require.Equal(t, 0, st.Code, "%s", st)
-	var after workflows.DagReport
+	var after dag.DagReport
 	require.NoError(t, json.Unmarshal([]byte(st.Stdout), &after), "%s", st)
 	assert.Equal(t, []string{"slow_node"}, after.StoppedNodes, "starter status shows what was stopped")
 	s.record("canceled-stop", id)
@@ -190,17 +191,17 @@ func (s *stack) testOpsCancelStopsRemoteNodes(t *testing.T) {
 // says what to stop by hand.
 func (s *stack) testOpsDeadline(t *testing.T, d deadlineRuns, emu2018 *emulator.Emulator) {
 	t.Parallel()
-	timedOut := func(t *testing.T, id string) workflows.DagReport {
+	timedOut := func(t *testing.T, id string) dag.DagReport {
 		t.Helper()
 		ctx := testContext(t)
 		err := s.client.GetWorkflow(ctx, id, "").Get(ctx, nil)
 		var appErr *temporal.ApplicationError
 		require.ErrorAs(t, err, &appErr)
-		require.Equal(t, workflows.DagTimedOut, appErr.Type(), "%v", err)
+		require.Equal(t, dag.ErrDagTimedOut, appErr.Type(), "%v", err)
 		rep, ok := workflows.ReportFromError(err)
 		require.True(t, ok, "the failure carries the report: %v", err)
-		assert.Equal(t, workflows.OutcomeTimedOut, rep.Outcome)
-		assert.Equal(t, dataworks.StatusRunning, nodeStatus(rep, "slow_node"), "the node table keeps the picture at the deadline")
+		assert.Equal(t, dag.OutcomeTimedOut, rep.Outcome)
+		assert.Equal(t, dag.StatusRunning, nodeStatus(rep, "slow_node"), "the node table keeps the picture at the deadline")
 		return rep
 	}
 
@@ -236,8 +237,8 @@ func (s *stack) testOpsDeadline(t *testing.T, d deadlineRuns, emu2018 *emulator.
 	})
 }
 
-// A failed node's log tail reaches the report, cut to the per-node bound
-// (activities.DefaultLogTailBytes): the end of the log DataWorks holds.
+// A failed node's log tail reaches the report, cut to
+// the per-node bound (activities.DefaultLogTailBytes): the end of the log DataWorks holds.
 func (s *stack) testOpsLogTailBounded(t *testing.T) {
 	t.Parallel()
 	const bizdate, maxBytes = "2024-08-04", activities.DefaultLogTailBytes
@@ -246,13 +247,13 @@ func (s *stack) testOpsLogTailBounded(t *testing.T) {
 	ctx := testContext(t)
 	run, err := s.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: workflows.TaskQueue},
 		workflows.WorkflowName, workflows.RunManualDagInput{
-			ProjectName: project, FlowName: flowBroken, Bizdate: bizdate, APIVersion: dataworks.APIVersion2020,
-			Poll: fastPollInput, BlockedGrace: workflows.Duration(2 * time.Second), FailOnDagFailure: &failOnDagFailure, ListSettle: fastSettle,
+			ProjectName: project, FlowName: flowBroken, Bizdate: bizdate, APIVersion: dag.APIVersion2020,
+			Poll: fastPollInput, BlockedGrace: dag.Duration(2 * time.Second), FailOnDagFailure: &failOnDagFailure, ListSettle: fastSettle,
 		})
 	require.NoError(t, err)
-	var rep workflows.DagReport
+	var rep dag.DagReport
 	require.NoError(t, run.Get(ctx, &rep))
-	require.Equal(t, workflows.OutcomeFailed, rep.Outcome)
+	require.Equal(t, dag.OutcomeFailed, rep.Outcome)
 	require.Equal(t, []string{brokenFailed}, rep.FailedNodes)
 
 	var tail string
@@ -288,17 +289,17 @@ func (s *stack) testOpsRerunFailed(t *testing.T) {
 	const bizdate = "2024-08-05"
 	id := "manualdag/" + project + "/" + flowBroken + "/" + bizdate
 	waiting := s.starterAsync(t, append([]string{"run", "--project", project, "--flow", flowBroken, "--bizdate", bizdate,
-		"--api-version", dataworks.APIVersion2020, "--wait", "--json"}, openPoll...)...)
+		"--api-version", dag.APIVersion2020, "--wait", "--json"}, openPoll...)...)
 
-	var failed workflows.DagReport
+	var failed dag.DagReport
 	var st result
 	waitFor(t, time.Minute, "starter status shows the failure and its log", func() bool {
 		st = s.starter(t, "status", id, "--json")
-		failed = workflows.DagReport{}
+		failed = dag.DagReport{}
 		return st.Code == 0 && json.Unmarshal([]byte(st.Stdout), &failed) == nil &&
 			slices.Equal(failed.FailedNodes, []string{brokenFailed}) && logTail(failed, brokenFailed) != ""
 	}, func() string { return st.String() })
-	assert.Equal(t, workflows.OutcomeRunning, failed.Outcome, "blocked, within the grace")
+	assert.Equal(t, dag.OutcomeRunning, failed.Outcome, "blocked, within the grace")
 	assert.ElementsMatch(t, brokenBlocked, failed.BlockedNodes)
 	assert.Contains(t, logTail(failed, brokenFailed), "ODPS-0130071")
 
@@ -311,20 +312,20 @@ func (s *stack) testOpsRerunFailed(t *testing.T) {
 
 	w := awaitResult(t, waiting, 2*time.Minute)
 	require.Equal(t, 0, w.Code, "%s", w)
-	var rep workflows.DagReport
+	var rep dag.DagReport
 	require.NoError(t, json.Unmarshal([]byte(w.Stdout), &rep), "%s", w)
-	assert.Equal(t, workflows.OutcomeSucceeded, rep.Outcome)
+	assert.Equal(t, dag.OutcomeSucceeded, rep.Outcome)
 	assert.Empty(t, rep.FailedNodes)
 	assert.Empty(t, rep.BlockedNodes)
 	for _, n := range rep.Nodes {
-		assert.Equal(t, dataworks.StatusSuccess, n.Status, "node %s", n.Name)
+		assert.Equal(t, dag.StatusSuccess, n.Status, "node %s", n.Name)
 		assert.Empty(t, n.LogTail, "node %s: a tail goes with its failure", n.Name)
 	}
 	requireOperation(t, rep, "rerun", []string{brokenFailed})
 
 	require.Equal(t, []int64{rep.DagID}, s.emu.CreatedDAGs(project, flowBroken, bizdate), "one DAG run, rerun in place")
-	dag, _ := s.emu.DAG(rep.DagID)
-	assert.Equal(t, emulator.DAGSuccess, dag.Status)
+	info, _ := s.emu.DAG(rep.DagID)
+	assert.Equal(t, emulator.DAGSuccess, info.Status)
 	assert.Equal(t, 2, emuNode(t, s.emu, rep.DagID, brokenFailed).Runs, "restarted once")
 	s.record("rerun", id)
 }
@@ -337,10 +338,10 @@ func (s *stack) testOpsRerunValidatorRejects(t *testing.T) {
 	t.Parallel()
 	const bizdate = "2024-08-06"
 	r := s.starter(t, append([]string{"run", "--project", project, "--flow", flowBroken, "--bizdate", bizdate,
-		"--api-version", dataworks.APIVersion2020}, openPoll...)...)
+		"--api-version", dag.APIVersion2020}, openPoll...)...)
 	require.Equal(t, 0, r.Code, "%s", r)
 	id := strings.TrimSpace(r.Stdout)
-	failed := s.waitReport(t, id, "the DAG is blocked behind its failure", func(rep workflows.DagReport) bool {
+	failed := s.waitReport(t, id, "the DAG is blocked behind its failure", func(rep dag.DagReport) bool {
 		return slices.Equal(rep.FailedNodes, []string{brokenFailed})
 	})
 	before := runsByNode(t, s.emu, failed.DagID)
@@ -371,7 +372,7 @@ func (s *stack) testOpsRerunValidatorRejects(t *testing.T) {
 	assert.Zero(t, s.emu.Stats().Calls["RestartInstance"].Outcomes[emulator.CodeInstanceStatus], "RestartInstance calls DataWorks refused")
 	rep, err := s.query(id)
 	require.NoError(t, err)
-	assert.Equal(t, workflows.OutcomeRunning, rep.Outcome)
+	assert.Equal(t, dag.OutcomeRunning, rep.Outcome)
 	assert.Empty(t, rep.Operations, "no rerun was recorded")
 
 	e := s.starter(t, "extend", id, "--by", "2h")
@@ -386,7 +387,7 @@ func (s *stack) testOpsRerunValidatorRejects(t *testing.T) {
 	require.ErrorAs(t, err, &canceled)
 	rep, ok := workflows.ReportFromError(err)
 	require.True(t, ok, "%v", err)
-	assert.Equal(t, workflows.OutcomeCanceled, rep.Outcome)
+	assert.Equal(t, dag.OutcomeCanceled, rep.Outcome)
 	var ops []string
 	for _, op := range rep.Operations {
 		ops = append(ops, op.Op)
@@ -410,22 +411,22 @@ func (s *stack) testOpsWaitForRecoveryConsoleRerun(t *testing.T) {
 	ctx := testContext(t)
 	run, err := s.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: workflows.TaskQueue},
 		workflows.WorkflowName, workflows.RunManualDagInput{
-			ProjectName: project, FlowName: flowBroken, Bizdate: bizdate, APIVersion: dataworks.APIVersion2020,
-			Poll: fastPollInput, BlockedGrace: workflows.Duration(2 * time.Second), ListSettle: fastSettle,
-			FailurePolicy: workflows.FailurePolicy{WaitForRecovery: workflows.Duration(10 * time.Minute)},
+			ProjectName: project, FlowName: flowBroken, Bizdate: bizdate, APIVersion: dag.APIVersion2020,
+			Poll: fastPollInput, BlockedGrace: dag.Duration(2 * time.Second), ListSettle: fastSettle,
+			FailurePolicy: workflows.FailurePolicy{WaitForRecovery: dag.Duration(10 * time.Minute)},
 		})
 	require.NoError(t, err)
 	// The blocked grace is over and the failure is held for recovery.
-	held := s.waitReport(t, id, "the failure is held by waitForRecovery", func(rep workflows.DagReport) bool {
+	held := s.waitReport(t, id, "the failure is held by waitForRecovery", func(rep dag.DagReport) bool {
 		return slices.Equal(rep.FailedNodes, []string{brokenFailed}) && strings.Contains(rep.Message, "failurePolicy.waitForRecovery")
 	})
-	assert.Equal(t, workflows.OutcomeRunning, held.Outcome)
+	assert.Equal(t, dag.OutcomeRunning, held.Outcome)
 
 	require.NoError(t, s.dataworks2020(t).RestartInstance(ctx, dataworks.InstanceRequest{InstanceID: nodeID(t, held, brokenFailed)}))
 
-	var rep workflows.DagReport
+	var rep dag.DagReport
 	require.NoError(t, run.Get(ctx, &rep))
-	assert.Equal(t, workflows.OutcomeSucceeded, rep.Outcome)
+	assert.Equal(t, dag.OutcomeSucceeded, rep.Outcome)
 	assert.Empty(t, rep.FailedNodes)
 	assert.Empty(t, rep.Operations, "the rerun was the operator's, not the workflow's")
 	assert.Equal(t, 2, emuNode(t, s.emu, rep.DagID, brokenFailed).Runs)
@@ -447,7 +448,7 @@ func (s *stack) testOps2018(t *testing.T, emu2018 *emulator.Emulator) {
 	require.Equal(t, 0, r.Code, "%s", r)
 	brokenID := strings.TrimSpace(r.Stdout)
 
-	cancel := func(t *testing.T, id string) workflows.DagReport {
+	cancel := func(t *testing.T, id string) dag.DagReport {
 		t.Helper()
 		c := s.starter(t, "cancel", id)
 		require.Equal(t, 0, c.Code, "%s", c)
@@ -457,14 +458,14 @@ func (s *stack) testOps2018(t *testing.T, emu2018 *emulator.Emulator) {
 		require.ErrorAs(t, err, &canceled)
 		rep, ok := workflows.ReportFromError(err)
 		require.True(t, ok, "%v", err)
-		assert.Equal(t, workflows.OutcomeCanceled, rep.Outcome)
+		assert.Equal(t, dag.OutcomeCanceled, rep.Outcome)
 		assert.Empty(t, rep.StoppedNodes)
 		assert.Empty(t, rep.Operations)
 		return rep
 	}
 
-	s.waitReport(t, slowID, "the workflow sees slow_node RUNNING", func(rep workflows.DagReport) bool {
-		return nodeStatus(rep, "slow_node") == dataworks.StatusRunning
+	s.waitReport(t, slowID, "the workflow sees slow_node RUNNING", func(rep dag.DagReport) bool {
+		return nodeStatus(rep, "slow_node") == dag.StatusRunning
 	})
 	rep := cancel(t, slowID)
 	note := requireNote(t, rep, "nothing was stopped (the workflow was cancelled)")
@@ -473,7 +474,7 @@ func (s *stack) testOps2018(t *testing.T, emu2018 *emulator.Emulator) {
 	}
 	assert.Equal(t, emulator.StatusRunning, emuNode(t, emu2018, rep.DagID, "slow_node").Status, "nothing stopped it")
 
-	failed := s.waitReport(t, brokenID, "the DAG is blocked behind its failure", func(rep workflows.DagReport) bool {
+	failed := s.waitReport(t, brokenID, "the DAG is blocked behind its failure", func(rep dag.DagReport) bool {
 		return slices.Equal(rep.FailedNodes, []string{brokenFailed}) && len(rep.Notes) > 0
 	})
 	assert.Empty(t, logTail(failed, brokenFailed))
@@ -496,9 +497,9 @@ func (s *stack) testOps2018(t *testing.T, emu2018 *emulator.Emulator) {
 }
 
 // waitReport polls the status query until cond holds.
-func (s *stack) waitReport(t *testing.T, id, what string, cond func(workflows.DagReport) bool) workflows.DagReport {
+func (s *stack) waitReport(t *testing.T, id, what string, cond func(dag.DagReport) bool) dag.DagReport {
 	t.Helper()
-	var rep workflows.DagReport
+	var rep dag.DagReport
 	var err error
 	waitFor(t, time.Minute, what, func() bool {
 		rep, err = s.query(id)
@@ -517,7 +518,7 @@ func (s *stack) dataworks2020(t *testing.T) *dataworks.Client {
 	c, err := dataworks.New(dataworks.Config{
 		Endpoint:   s.endpoint,
 		Scheme:     "http",
-		APIVersion: dataworks.APIVersion2020,
+		APIVersion: dag.APIVersion2020,
 		Credential: credentials.NewStaticAKCredentialsProvider(accessKeyID, s.secret),
 	})
 	require.NoError(t, err)
@@ -569,7 +570,7 @@ func requireNoInstanceOps(t *testing.T, emu *emulator.Emulator) {
 	}
 }
 
-func requireOperation(t *testing.T, rep workflows.DagReport, op string, nodes []string) {
+func requireOperation(t *testing.T, rep dag.DagReport, op string, nodes []string) {
 	t.Helper()
 	for _, o := range rep.Operations {
 		if o.Op == op {
@@ -581,7 +582,7 @@ func requireOperation(t *testing.T, rep workflows.DagReport, op string, nodes []
 }
 
 // requireNote returns the report's note that contains part.
-func requireNote(t *testing.T, rep workflows.DagReport, part string) string {
+func requireNote(t *testing.T, rep dag.DagReport, part string) string {
 	t.Helper()
 	for _, n := range rep.Notes {
 		if strings.Contains(n, part) {
@@ -592,7 +593,7 @@ func requireNote(t *testing.T, rep workflows.DagReport, part string) string {
 	return ""
 }
 
-func nodeStatus(rep workflows.DagReport, name string) dataworks.Status {
+func nodeStatus(rep dag.DagReport, name string) dag.Status {
 	for _, n := range rep.Nodes {
 		if n.Name == name {
 			return n.Status
@@ -601,7 +602,7 @@ func nodeStatus(rep workflows.DagReport, name string) dataworks.Status {
 	return ""
 }
 
-func logTail(rep workflows.DagReport, name string) string {
+func logTail(rep dag.DagReport, name string) string {
 	for _, n := range rep.Nodes {
 		if n.Name == name {
 			return n.LogTail
@@ -611,7 +612,7 @@ func logTail(rep workflows.DagReport, name string) string {
 }
 
 // nodeID is the instance id of the node called name in the report.
-func nodeID(t *testing.T, rep workflows.DagReport, name string) int64 {
+func nodeID(t *testing.T, rep dag.DagReport, name string) int64 {
 	t.Helper()
 	for _, n := range rep.Nodes {
 		if n.Name == name {
@@ -625,9 +626,9 @@ func nodeID(t *testing.T, rep workflows.DagReport, name string) int64 {
 // emuNode is what DataWorks (the emulator) holds for one node of a DAG.
 func emuNode(t *testing.T, emu *emulator.Emulator, dagID int64, name string) emulator.NodeInfo {
 	t.Helper()
-	dag, ok := emu.DAG(dagID)
+	info, ok := emu.DAG(dagID)
 	require.True(t, ok, "no DAG %d at the emulator", dagID)
-	for _, n := range dag.Nodes {
+	for _, n := range info.Nodes {
 		if n.Name == name {
 			return n
 		}
@@ -638,10 +639,10 @@ func emuNode(t *testing.T, emu *emulator.Emulator, dagID int64, name string) emu
 
 func runsByNode(t *testing.T, emu *emulator.Emulator, dagID int64) map[string]int {
 	t.Helper()
-	dag, ok := emu.DAG(dagID)
+	info, ok := emu.DAG(dagID)
 	require.True(t, ok, "no DAG %d at the emulator", dagID)
 	out := map[string]int{}
-	for _, n := range dag.Nodes {
+	for _, n := range info.Nodes {
 		out[n.Name] = n.Runs
 	}
 	return out

@@ -12,6 +12,7 @@ import (
 	"go.temporal.io/sdk/converter"
 
 	"github.com/manualdag/manualdag/activities"
+	"github.com/manualdag/manualdag/dag"
 	"github.com/manualdag/manualdag/workflows"
 )
 
@@ -32,7 +33,7 @@ func (s *stack) testLearnsFromEarlierRuns(t *testing.T) {
 	require.NoError(t, err)
 	p, ok := d.RawResponse.GetWorkflowExecutionInfo().GetMemo().GetFields()[activities.MemoTimings]
 	require.True(t, ok, "the first run's memo keeps its timings")
-	var kept activities.RunTimings
+	var kept dag.RunTimings
 	require.NoError(t, converter.GetDefaultDataConverter().FromPayload(p, &kept))
 	assert.ElementsMatch(t, dailySalesNodes, kept.Names)
 	for i, f := range kept.Finish {

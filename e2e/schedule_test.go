@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 
+	"github.com/manualdag/manualdag/dag"
 	"github.com/manualdag/manualdag/workflows"
 )
 
@@ -91,10 +92,10 @@ func TestSchedule(t *testing.T) {
 		assert.Equal(t, id+"-"+tc.at, wid)
 		rep := s.scheduledReport(t, wid)
 		assert.Equal(t, tc.bizdate, rep.Bizdate, "run scheduled at %s", tc.at)
-		assert.Equal(t, workflows.OutcomeSucceeded, rep.Outcome)
+		assert.Equal(t, dag.OutcomeSucceeded, rep.Outcome)
 		assert.Equal(t, []int64{rep.DagID}, s.emu.CreatedDAGs(project, flowOK, tc.bizdate))
-		dag, _ := s.emu.DAG(rep.DagID)
-		for _, n := range dag.Nodes {
+		info, _ := s.emu.DAG(rep.DagID)
+		for _, n := range info.Nodes {
 			assert.Contains(t, n.ParaValue, "env=scheduled", "the schedule's parameters reach DataWorks")
 		}
 	}
@@ -133,10 +134,10 @@ func (s *stack) scheduledRun(t *testing.T, scheduleID string, match func(client.
 	return wid
 }
 
-func (s *stack) scheduledReport(t *testing.T, workflowID string) workflows.DagReport {
+func (s *stack) scheduledReport(t *testing.T, workflowID string) dag.DagReport {
 	t.Helper()
 	ctx := testContext(t)
-	var rep workflows.DagReport
+	var rep dag.DagReport
 	require.NoError(t, s.client.GetWorkflow(ctx, workflowID, "").Get(ctx, &rep), "workflow %s", workflowID)
 	return rep
 }

@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/manualdag/manualdag/dag"
 	"github.com/manualdag/manualdag/workflows"
 )
 
@@ -151,7 +152,7 @@ func backfillResult(r workflows.BackfillReport, runErr error, workflowID string,
 		var appErr *temporal.ApplicationError
 		var canceled *temporal.CanceledError
 		switch {
-		case errors.As(runErr, &appErr) && appErr.Type() == workflows.InvalidInput:
+		case errors.As(runErr, &appErr) && appErr.Type() == dag.ErrInvalidInput:
 			return usageErr("backfill %s refused its input: %s", workflowID, appErr.Message())
 		case errors.As(runErr, &canceled) && canceled.HasDetails() && canceled.Details(&r) == nil:
 		case isWorkflowFailure(runErr):

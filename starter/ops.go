@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/manualdag/manualdag/dag"
 	"github.com/manualdag/manualdag/workflows"
 )
 
@@ -89,7 +90,7 @@ func extendRequest(by, timeout, until string) (workflows.ExtendDeadlineRequest, 
 	set := 0
 	for _, d := range []struct {
 		flag, value string
-		dst         *workflows.Duration
+		dst         *dag.Duration
 	}{{"--by", by, &req.By}, {"--timeout", timeout, &req.Timeout}} {
 		if d.value == "" {
 			continue
@@ -99,7 +100,7 @@ func extendRequest(by, timeout, until string) (workflows.ExtendDeadlineRequest, 
 		if err != nil || v <= 0 {
 			return req, fmt.Errorf("%s %q is not a positive duration such as 30m or 2h", d.flag, d.value)
 		}
-		*d.dst = workflows.Duration(v)
+		*d.dst = dag.Duration(v)
 	}
 	if until != "" {
 		set++

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/manualdag/manualdag/dag"
 	"github.com/manualdag/manualdag/workflows"
 )
 
@@ -15,8 +16,8 @@ func TestExtendRequest(t *testing.T) {
 		want               workflows.ExtendDeadlineRequest
 		err                string
 	}{
-		{by: "2h", want: workflows.ExtendDeadlineRequest{By: workflows.Duration(2 * time.Hour)}},
-		{timeout: "36h", want: workflows.ExtendDeadlineRequest{Timeout: workflows.Duration(36 * time.Hour)}},
+		{by: "2h", want: workflows.ExtendDeadlineRequest{By: dag.Duration(2 * time.Hour)}},
+		{timeout: "36h", want: workflows.ExtendDeadlineRequest{Timeout: dag.Duration(36 * time.Hour)}},
 		{until: "2024-06-03T06:00:00+08:00", want: workflows.ExtendDeadlineRequest{Until: until}},
 		{err: "exactly one"},
 		{by: "2h", timeout: "3h", err: "exactly one"},

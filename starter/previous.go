@@ -8,7 +8,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/manualdag/manualdag/activities"
-	"github.com/manualdag/manualdag/workflows"
+	"github.com/manualdag/manualdag/dag"
 )
 
 // exitOutcomeUnknown: the trigger may or may not have started a DAG run.
@@ -28,7 +28,7 @@ func checkPrevious(ctx context.Context, c client.Client, id string) error {
 		return infraErr(fmt.Errorf("look up earlier runs of workflow %s: %w", id, err))
 	case res.Refusal == "":
 		return nil // a running or succeeded run is refused by the start itself, and alreadyStarted explains it
-	case res.ErrorType == workflows.TriggerOutcomeUnknown || res.CreateMaySent:
+	case res.ErrorType == dag.ErrTriggerOutcomeUnknown || res.CreateMaySent:
 		return &exitError{code: exitOutcomeUnknown, err: errors.New(res.Refusal)}
 	}
 	return usageErr("%s", res.Refusal)

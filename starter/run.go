@@ -16,7 +16,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
-	"github.com/manualdag/manualdag/dataworks"
+	"github.com/manualdag/manualdag/dag"
 	"github.com/manualdag/manualdag/workflows"
 )
 
@@ -203,7 +203,7 @@ func (o *runOptions) input(now time.Time) (workflows.RunManualDagInput, error) {
 // bizdateAt is --bizdate, or by default yesterday in --timezone.
 func (o *runOptions) bizdateAt(now time.Time) (string, error) {
 	if o.bizdate != "" {
-		d, err := dataworks.ParseBizdate(o.bizdate)
+		d, err := dag.ParseBizdate(o.bizdate)
 		if err != nil {
 			return "", fmt.Errorf("--bizdate: %w", err)
 		}
@@ -213,7 +213,7 @@ func (o *runOptions) bizdateAt(now time.Time) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("--timezone %q is not an IANA time zone such as Asia/Shanghai", o.timezone)
 	}
-	return dataworks.DefaultBizdate(now, loc), nil
+	return dag.DefaultBizdate(now, loc), nil
 }
 
 // parseParams reads --param k=v; nil when none is given.
@@ -247,7 +247,7 @@ func parseNodeParams(flags multiFlag) (map[string]workflows.Params, error) {
 		if !ok || !ok2 || k == "" {
 			return nil, fmt.Errorf("--node-param %q: write it as NODEID:key=value, e.g. 103180025:region=east", p)
 		}
-		if _, err := dataworks.ParseNodeID(node); err != nil {
+		if _, err := dag.ParseNodeID(node); err != nil {
 			return nil, fmt.Errorf("--node-param %q: %w", p, err)
 		}
 		if params[node] == nil {
@@ -266,7 +266,7 @@ func parseNodeParams(flags multiFlag) (map[string]workflows.Params, error) {
 func (o *runOptions) setDurations(in *workflows.RunManualDagInput) error {
 	for _, d := range []struct {
 		flag, value string
-		dst         *workflows.Duration
+		dst         *dag.Duration
 	}{
 		{"--timeout", o.timeout, &in.Timeout},
 		{"--poll-initial", o.pollInitial, &in.Poll.InitialInterval},
@@ -281,7 +281,7 @@ func (o *runOptions) setDurations(in *workflows.RunManualDagInput) error {
 		if err != nil || v <= 0 {
 			return fmt.Errorf("%s %q is not a positive duration such as 30s, 5m or 2h", d.flag, d.value)
 		}
-		*d.dst = workflows.Duration(v)
+		*d.dst = dag.Duration(v)
 	}
 	return nil
 }

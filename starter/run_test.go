@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/manualdag/manualdag/dag"
 	"github.com/manualdag/manualdag/workflows"
 )
 
@@ -53,9 +54,9 @@ func TestInputBuildsWorkflowInput(t *testing.T) {
 		},
 		APIVersion:   "2020-05-18",
 		ProjectEnv:   "DEV",
-		Timeout:      workflows.Duration(6 * time.Hour),
-		Poll:         workflows.PollOptions{InitialInterval: workflows.Duration(15 * time.Second), MaxInterval: workflows.Duration(2 * time.Minute)},
-		BlockedGrace: workflows.Duration(10 * time.Minute),
+		Timeout:      dag.Duration(6 * time.Hour),
+		Poll:         workflows.PollOptions{InitialInterval: dag.Duration(15 * time.Second), MaxInterval: dag.Duration(2 * time.Minute)},
+		BlockedGrace: dag.Duration(10 * time.Minute),
 	}
 	if got, wantS := jsonOf(t, in), jsonOf(t, want); got != wantS {
 		t.Errorf("input\n got %s\nwant %s", got, wantS)

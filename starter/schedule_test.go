@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 
+	"github.com/manualdag/manualdag/dag"
 	"github.com/manualdag/manualdag/workflows"
 )
 
@@ -132,8 +133,8 @@ func TestPrintBackfill(t *testing.T) {
 	var b strings.Builder
 	printBackfill(&b, workflows.BackfillReport{Message: "backfill p/f 2024-06-01..2024-06-02: 2 bizdates, 1 succeeded, 1 failed (2024-06-02)",
 		Results: []workflows.BizdateResult{
-			{Bizdate: "2024-06-01", Outcome: workflows.OutcomeSucceeded, DagID: 7, Message: "ok"},
-			{Bizdate: "2024-06-02", Outcome: workflows.OutcomeFailed, DagID: 8, FailedNodes: []string{"a", "b"}, Message: "failed:\n2 nodes"},
+			{Bizdate: "2024-06-01", Outcome: dag.OutcomeSucceeded, DagID: 7, Message: "ok"},
+			{Bizdate: "2024-06-02", Outcome: dag.OutcomeFailed, DagID: 8, FailedNodes: []string{"a", "b"}, Message: "failed:\n2 nodes"},
 		}})
 	want := `backfill p/f 2024-06-01..2024-06-02: 2 bizdates, 1 succeeded, 1 failed (2024-06-02)
 BIZDATE     OUTCOME    DAG ID  FAILED NODES  MESSAGE

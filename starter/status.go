@@ -12,7 +12,7 @@ import (
 
 	"go.temporal.io/api/serviceerror"
 
-	"github.com/manualdag/manualdag/workflows"
+	"github.com/manualdag/manualdag/dag"
 )
 
 func statusCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -67,7 +67,7 @@ func workflowErr(err error, namespace string) error {
 }
 
 // progressLine is one line of counts, e.g. "RUNNING  SUCCESS 3  RUNNING 1  NOT_RUN 5".
-func progressLine(r workflows.DagReport) string {
+func progressLine(r dag.DagReport) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%-10s", r.Outcome)
 	if r.DagID != 0 {
@@ -104,7 +104,7 @@ func statusOrder(counts map[string]int) []string {
 }
 
 // printReport writes the report as a table a person reads.
-func printReport(w io.Writer, r workflows.DagReport) {
+func printReport(w io.Writer, r dag.DagReport) {
 	fmt.Fprintf(w, "DataWorks DAG %d  %s/%s  bizdate %s  %s\n", r.DagID, r.ProjectName, r.FlowName, r.Bizdate, r.Outcome)
 	if r.Message != "" {
 		fmt.Fprintln(w, r.Message)
@@ -157,7 +157,7 @@ func clock(t time.Time) string {
 	return t.Local().Format("15:04:05")
 }
 
-func dur(d workflows.Duration) string {
+func dur(d dag.Duration) string {
 	if d == 0 {
 		return "-"
 	}

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/manualdag/manualdag/workflows"
+	"github.com/manualdag/manualdag/dag"
 )
 
 func TestPrintReport(t *testing.T) {
@@ -42,8 +42,8 @@ func TestPrintReport(t *testing.T) {
 
 func TestPrintReportSucceededHasNoProblemLines(t *testing.T) {
 	var b bytes.Buffer
-	printReport(&b, workflows.DagReport{DagID: 7, ProjectName: "p", FlowName: "f", Bizdate: "2024-06-01", Outcome: workflows.OutcomeSucceeded,
-		Nodes: []workflows.NodeReport{{ID: 1, Name: "load_ods", Status: "SUCCESS"}}})
+	printReport(&b, dag.DagReport{DagID: 7, ProjectName: "p", FlowName: "f", Bizdate: "2024-06-01", Outcome: dag.OutcomeSucceeded,
+		Nodes: []dag.NodeReport{{ID: 1, Name: "load_ods", Status: "SUCCESS"}}})
 	for _, unwanted := range []string{"failed:", "blocked:", "unfinished:"} {
 		if strings.Contains(b.String(), unwanted) {
 			t.Errorf("report has %q:\n%s", unwanted, b.String())
@@ -80,16 +80,16 @@ func hasRow(out string, row []string) bool {
 func TestProgressLine(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		r    workflows.DagReport
+		r    dag.DagReport
 		want string
 	}{
-		{"triggering", workflows.DagReport{Outcome: workflows.OutcomeTriggering}, "TRIGGERING"},
+		{"triggering", dag.DagReport{Outcome: dag.OutcomeTriggering}, "TRIGGERING"},
 		{"running, in DAG order",
-			workflows.DagReport{Outcome: workflows.OutcomeRunning, DagID: 700019657457,
+			dag.DagReport{Outcome: dag.OutcomeRunning, DagID: 700019657457,
 				CountsByStatus: map[string]int{"NOT_RUN": 5, "RUNNING": 1, "SUCCESS": 3, "WAIT_RESOURCE": 0}},
 			"RUNNING    DAG 700019657457  SUCCESS 3  RUNNING 1  NOT_RUN 5"},
 		{"unknown statuses last, sorted",
-			workflows.DagReport{Outcome: workflows.OutcomeRunning, DagID: 7,
+			dag.DagReport{Outcome: dag.OutcomeRunning, DagID: 7,
 				CountsByStatus: map[string]int{"CODE_42": 1, "FAILURE": 1, "CODE_17": 2, "CHECKING": 1}},
 			"RUNNING    DAG 7  FAILURE 1  CHECKING 1  CODE_17 2  CODE_42 1"},
 	} {
@@ -109,9 +109,9 @@ func TestProgressLine(t *testing.T) {
 func TestProgressPrintsChangesOnly(t *testing.T) {
 	var b bytes.Buffer
 	p := newProgress(&b)
-	running := workflows.DagReport{Outcome: workflows.OutcomeRunning, DagID: 7, CountsByStatus: map[string]int{"RUNNING": 1}}
-	done := workflows.DagReport{Outcome: workflows.OutcomeSucceeded, DagID: 7, CountsByStatus: map[string]int{"SUCCESS": 1}}
-	for _, r := range []workflows.DagReport{running, running, done, done} {
+	running := dag.DagReport{Outcome: dag.OutcomeRunning, DagID: 7, CountsByStatus: map[string]int{"RUNNING": 1}}
+	done := dag.DagReport{Outcome: dag.OutcomeSucceeded, DagID: 7, CountsByStatus: map[string]int{"SUCCESS": 1}}
+	for _, r := range []dag.DagReport{running, running, done, done} {
 		p.show(r)
 	}
 	p.finish()

@@ -11,6 +11,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/manualdag/manualdag/dag"
 	"github.com/manualdag/manualdag/workflows"
 )
 
@@ -22,12 +23,12 @@ const progressEvery = 2 * time.Second
 // and returns the exit status the outcome calls for.
 func waitAndReport(ctx context.Context, c client.Client, run client.WorkflowRun, asJSON bool, stdout, stderr io.Writer) error {
 	type closed struct {
-		report workflows.DagReport
+		report dag.DagReport
 		err    error
 	}
 	done := make(chan closed, 1)
 	go func() {
-		var r workflows.DagReport
+		var r dag.DagReport
 		err := run.Get(ctx, &r)
 		done <- closed{r, err}
 	}()
@@ -52,8 +53,8 @@ func waitAndReport(ctx context.Context, c client.Client, run client.WorkflowRun,
 	}
 }
 
-func queryStatus(ctx context.Context, c client.Client, workflowID, runID string) (workflows.DagReport, error) {
-	var r workflows.DagReport
+func queryStatus(ctx context.Context, c client.Client, workflowID, runID string) (dag.DagReport, error) {
+	var r dag.DagReport
 	v, err := c.QueryWorkflow(ctx, workflowID, runID, workflows.QueryStatus)
 	if err != nil {
 		return r, err
@@ -62,24 +63,24 @@ func queryStatus(ctx context.Context, c client.Client, workflowID, runID string)
 }
 
 // report prints the final report and maps the run's end to an exit code.
-func report(r workflows.DagReport, runErr error, workflowID string, asJSON bool, stdout io.Writer) error {
+func report(r dag.DagReport, runErr error, workflowID string, asJSON bool, stdout io.Writer) error {
 	if runErr != nil {
 		rep, ok := workflows.ReportFromError(runErr)
 		if ok {
 			r = rep
 		}
 		var appErr *temporal.ApplicationError
-		if errors.As(runErr, &appErr) && appErr.Type() == workflows.InvalidInput {
+		if errors.As(runErr, &appErr) && appErr.Type() == dag.ErrInvalidInput {
 			return usageErr("workflow %s refused its input: %s", workflowID, appErr.Message())
 		}
-		if errors.As(runErr, &appErr) && appErr.Type() == workflows.DuplicateRefused {
+		if errors.As(runErr, &appErr) && appErr.Type() == dag.ErrDuplicateRefused {
 			return usageErr("workflow %s: %s", workflowID, appErr.Message())
 		}
 		// A run that ended with a DAG id and no verdict left a DAG run that
 		// may go on: exit 4 like an unknown trigger, never 1, which a
 		// pipeline would answer by triggering again.
 		noVerdict := ok && r.DagID != 0 && !r.Outcome.Final()
-		if errors.As(runErr, &appErr) && appErr.Type() == workflows.TriggerOutcomeUnknown || noVerdict {
+		if errors.As(runErr, &appErr) && appErr.Type() == dag.ErrTriggerOutcomeUnknown || noVerdict {
 			if ok && printOrJSON(stdout, r, asJSON) == nil {
 				// The report's message says what to check.
 				return &exitError{code: exitOutcomeUnknown, err: errors.New("")}
@@ -98,7 +99,7 @@ func report(r workflows.DagReport, runErr error, workflowID string, asJSON bool,
 	if err := printOrJSON(stdout, r, asJSON); err != nil {
 		return infraErr(err)
 	}
-	if runErr != nil || r.Outcome != workflows.OutcomeSucceeded {
+	if runErr != nil || r.Outcome != dag.OutcomeSucceeded {
 		// The report has said it all; no second message.
 		return &exitError{code: exitDagFailed, err: errors.New("")}
 	}
@@ -128,7 +129,7 @@ func newProgress(w io.Writer) *progress {
 	return p
 }
 
-func (p *progress) show(r workflows.DagReport) {
+func (p *progress) show(r dag.DagReport) {
 	line := progressLine(r)
 	if line == p.last {
 		return
@@ -148,7 +149,7 @@ func (p *progress) finish() {
 }
 
 // printOrJSON writes the report as a table or, with --json, as JSON.
-func printOrJSON(w io.Writer, r workflows.DagReport, asJSON bool) error {
+func printOrJSON(w io.Writer, r dag.DagReport, asJSON bool) error {
 	if !asJSON {
 		printReport(w, r)
 		return nil

@@ -13,8 +13,7 @@ import (
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/manualdag/manualdag/dataworks"
-	"github.com/manualdag/manualdag/workflows"
+	"github.com/manualdag/manualdag/dag"
 )
 
 func jsonOf(t *testing.T, v any) string {
@@ -26,16 +25,16 @@ func jsonOf(t *testing.T, v any) string {
 	return string(b)
 }
 
-func failedReport() workflows.DagReport {
-	return workflows.DagReport{
+func failedReport() dag.DagReport {
+	return dag.DagReport{
 		DagID: 700019657457, ProjectName: "demo_project", FlowName: "broken_sales", Bizdate: "2024-06-01",
-		Outcome: workflows.OutcomeFailed, Polls: 9,
-		Nodes: []workflows.NodeReport{
-			{ID: 1, Name: "load_ods", Status: dataworks.StatusSuccess, Duration: workflows.Duration(2 * time.Minute),
+		Outcome: dag.OutcomeFailed, Polls: 9,
+		Nodes: []dag.NodeReport{
+			{ID: 1, Name: "load_ods", Status: dag.StatusSuccess, Duration: dag.Duration(2 * time.Minute),
 				BeginTime: time.Date(2024, 6, 2, 1, 0, 0, 0, time.UTC), FinishTime: time.Date(2024, 6, 2, 1, 2, 0, 0, time.UTC)},
-			{ID: 2, Name: "dwd_merge", Status: dataworks.StatusFailure, ErrorMessage: "ODPS-0130071: Semantic analysis exception"},
-			{ID: 3, Name: "ads_report", Status: dataworks.StatusNotRun},
-			{ID: 4, Name: "ads_export", Status: dataworks.StatusNotRun},
+			{ID: 2, Name: "dwd_merge", Status: dag.StatusFailure, ErrorMessage: "ODPS-0130071: Semantic analysis exception"},
+			{ID: 3, Name: "ads_report", Status: dag.StatusNotRun},
+			{ID: 4, Name: "ads_export", Status: dag.StatusNotRun},
 		},
 		FailedNodes:    []string{"dwd_merge"},
 		BlockedNodes:   []string{"ads_report", "ads_export"},
@@ -65,15 +64,15 @@ func asDelivered(t *testing.T, err error) error {
 func TestReportExitCodes(t *testing.T) {
 	fc := temporal.GetDefaultFailureConverter()
 	roundTrip := func(err error) error { return fc.FailureToError(fc.ErrorToFailure(err)) }
-	succeeded := workflows.DagReport{DagID: 7, ProjectName: "p", FlowName: "f", Bizdate: "2024-06-01", Outcome: workflows.OutcomeSucceeded,
-		Nodes: []workflows.NodeReport{{ID: 1, Name: "load_ods", Status: dataworks.StatusSuccess}}, CountsByStatus: map[string]int{"SUCCESS": 1}}
+	succeeded := dag.DagReport{DagID: 7, ProjectName: "p", FlowName: "f", Bizdate: "2024-06-01", Outcome: dag.OutcomeSucceeded,
+		Nodes: []dag.NodeReport{{ID: 1, Name: "load_ods", Status: dag.StatusSuccess}}, CountsByStatus: map[string]int{"SUCCESS": 1}}
 	failed := failedReport()
 	timedOut := failedReport()
-	timedOut.Outcome = workflows.OutcomeTimedOut
-	dagFailed := temporal.NewNonRetryableApplicationError(failed.Message, workflows.DagFailed, nil, failed)
+	timedOut.Outcome = dag.OutcomeTimedOut
+	dagFailed := temporal.NewNonRetryableApplicationError(failed.Message, dag.ErrDagFailed, nil, failed)
 	for _, tc := range []struct {
 		name     string
-		result   workflows.DagReport
+		result   dag.DagReport
 		err      error
 		code     int
 		stdout   []string // substrings of the printed report
@@ -84,26 +83,26 @@ func TestReportExitCodes(t *testing.T) {
 		{name: "failed, not failing the workflow", result: failed, code: exitDagFailed, stdout: []string{"FAILED", "failed:  dwd_merge"}},
 		{name: "DagFailed", err: asDelivered(t, dagFailed), code: exitDagFailed, stdout: []string{"broken_sales", "dwd_merge", "blocked: ads_report, ads_export"}},
 		{name: "DagFailed round trip", err: roundTrip(dagFailed), code: exitDagFailed, stdout: []string{"failed:  dwd_merge"}},
-		{name: "DagTimedOut", err: asDelivered(t, temporal.NewNonRetryableApplicationError("timed out", workflows.DagTimedOut, nil, timedOut)),
+		{name: "DagTimedOut", err: asDelivered(t, temporal.NewNonRetryableApplicationError("timed out", dag.ErrDagTimedOut, nil, timedOut)),
 			code: exitDagFailed, stdout: []string{"TIMED_OUT"}},
 		{name: "TriggerOutcomeUnknown with report", err: asDelivered(t, temporal.NewNonRetryableApplicationError("may or may not have started",
-			workflows.TriggerOutcomeUnknown, nil, workflows.DagReport{ProjectName: "p", FlowName: "f", Outcome: workflows.OutcomeFailed, Message: "may or may not have started"})),
+			dag.ErrTriggerOutcomeUnknown, nil, dag.DagReport{ProjectName: "p", FlowName: "f", Outcome: dag.OutcomeFailed, Message: "may or may not have started"})),
 			code: exitOutcomeUnknown, stdout: []string{"may or may not have started"}},
 		{name: "WatchLost: a DAG run with no verdict is 4, not 1", err: asDelivered(t, temporal.NewNonRetryableApplicationError("stopped watching DAG 9 with no verdict",
-			workflows.WatchLost, nil, workflows.DagReport{DagID: 9, ProjectName: "p", FlowName: "f", Outcome: workflows.OutcomeRunning, Message: "stopped watching DAG 9 with no verdict"})),
+			dag.ErrWatchLost, nil, dag.DagReport{DagID: 9, ProjectName: "p", FlowName: "f", Outcome: dag.OutcomeRunning, Message: "stopped watching DAG 9 with no verdict"})),
 			code: exitOutcomeUnknown, stdout: []string{"no verdict"}},
 		{name: "DuplicateRefused", err: asDelivered(t, temporal.NewNonRetryableApplicationError("not triggered: a run of this bizdate is going on",
-			workflows.DuplicateRefused, nil, workflows.DagReport{ProjectName: "p", FlowName: "f", Outcome: workflows.OutcomeRefused})),
+			dag.ErrDuplicateRefused, nil, dag.DagReport{ProjectName: "p", FlowName: "f", Outcome: dag.OutcomeRefused})),
 			code: exitUsage, message: "a run of this bizdate is going on", noReport: true},
-		{name: "canceled", err: roundTrip(temporal.NewCanceledError(workflows.DagReport{DagID: 7, Outcome: workflows.OutcomeCanceled})),
+		{name: "canceled", err: roundTrip(temporal.NewCanceledError(dag.DagReport{DagID: 7, Outcome: dag.OutcomeCanceled})),
 			code: exitDagFailed, stdout: []string{"CANCELED"}},
-		{name: "InvalidInput", err: asDelivered(t, temporal.NewNonRetryableApplicationError("bizdate \"x\" is not a date", workflows.InvalidInput, nil)),
+		{name: "InvalidInput", err: asDelivered(t, temporal.NewNonRetryableApplicationError("bizdate \"x\" is not a date", dag.ErrInvalidInput, nil)),
 			code: exitUsage, message: `workflow wf refused its input: bizdate "x" is not a date`, noReport: true},
-		{name: "InvalidInput with report", err: asDelivered(t, temporal.NewNonRetryableApplicationError("invalid input: x", workflows.InvalidInput, nil, workflows.DagReport{Outcome: workflows.OutcomeFailed})),
+		{name: "InvalidInput with report", err: asDelivered(t, temporal.NewNonRetryableApplicationError("invalid input: x", dag.ErrInvalidInput, nil, dag.DagReport{Outcome: dag.OutcomeFailed})),
 			code: exitUsage, message: "refused its input: invalid input: x", noReport: true},
 		{name: "workflow failed without report", err: asDelivered(t, errors.New("panic in workflow")),
 			code: exitDagFailed, message: "workflow wf failed", noReport: true},
-		{name: "NotTriggered", err: asDelivered(t, temporal.NewNonRetryableApplicationError("NotTriggered: nothing started", workflows.NotTriggered, nil)),
+		{name: "NotTriggered", err: asDelivered(t, temporal.NewNonRetryableApplicationError("NotTriggered: nothing started", dag.ErrNotTriggered, nil)),
 			code: exitDagFailed, message: "nothing started", noReport: true},
 		{name: "timeout without report", err: temporal.NewTimeoutError(enumspb.TIMEOUT_TYPE_START_TO_CLOSE, nil),
 			code: exitInfra, message: "waiting for workflow wf", noReport: true},
@@ -138,11 +137,11 @@ func TestReportExitCodes(t *testing.T) {
 func TestReportJSON(t *testing.T) {
 	want := failedReport()
 	var stdout bytes.Buffer
-	err := report(workflows.DagReport{}, asDelivered(t, temporal.NewNonRetryableApplicationError(want.Message, workflows.DagFailed, nil, want)), "wf", true, &stdout)
+	err := report(dag.DagReport{}, asDelivered(t, temporal.NewNonRetryableApplicationError(want.Message, dag.ErrDagFailed, nil, want)), "wf", true, &stdout)
 	if code := exitCode(err, &bytes.Buffer{}); code != exitDagFailed {
 		t.Fatalf("exit code %d", code)
 	}
-	var got workflows.DagReport
+	var got dag.DagReport
 	if err := json.Unmarshal(stdout.Bytes(), &got); err != nil {
 		t.Fatalf("%v in %s", err, stdout.String())
 	}

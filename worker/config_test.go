@@ -14,6 +14,7 @@ import (
 
 	"go.temporal.io/sdk/client"
 
+	"github.com/manualdag/manualdag/dag"
 	"github.com/manualdag/manualdag/dataworks"
 	"github.com/manualdag/manualdag/workflows"
 )
@@ -42,7 +43,7 @@ func TestParseConfigDefaults(t *testing.T) {
 		DataWorks: dataworks.Config{
 			Region:         "cn-shanghai",
 			Scheme:         "https",
-			APIVersion:     dataworks.APIVersion2018,
+			APIVersion:     dag.APIVersion2018,
 			RequestTimeout: 10 * time.Second,
 			MaxQPS:         5,
 		},
@@ -70,7 +71,7 @@ var fullEnv = map[string]string{
 	"DATAWORKS_REGION":                    "cn-beijing",
 	"DATAWORKS_ENDPOINT":                  "127.0.0.1:8089",
 	"DATAWORKS_SCHEME":                    "http",
-	"DATAWORKS_API_VERSION":               dataworks.APIVersion2020,
+	"DATAWORKS_API_VERSION":               dag.APIVersion2020,
 	"DATAWORKS_TIMEOUT":                   "20s",
 	"MANUALDAG_DATAWORKS_QPS":             "2.5",
 	"MANUALDAG_MAX_CONCURRENT_ACTIVITIES": "8",
@@ -93,7 +94,7 @@ func TestParseConfigEnvironment(t *testing.T) {
 			Region:         "cn-beijing",
 			Endpoint:       "127.0.0.1:8089",
 			Scheme:         "http",
-			APIVersion:     dataworks.APIVersion2020,
+			APIVersion:     dag.APIVersion2020,
 			RequestTimeout: 20 * time.Second,
 			MaxQPS:         2.5,
 		},
@@ -131,7 +132,7 @@ func TestParseConfigFlagsWinOverEnvironment(t *testing.T) {
 		"-dataworks-region", "cn-hangzhou",
 		"-dataworks-endpoint", "localhost:9000",
 		"-dataworks-scheme", "http",
-		"-dataworks-api-version", dataworks.APIVersion2018,
+		"-dataworks-api-version", dag.APIVersion2018,
 		"-dataworks-timeout", "3s",
 		"-dataworks-qps", "0",
 		"-max-concurrent-activities", "1",
@@ -152,7 +153,7 @@ func TestParseConfigFlagsWinOverEnvironment(t *testing.T) {
 			Region:         "cn-hangzhou",
 			Endpoint:       "localhost:9000",
 			Scheme:         "http",
-			APIVersion:     dataworks.APIVersion2018,
+			APIVersion:     dag.APIVersion2018,
 			RequestTimeout: 3 * time.Second,
 		},
 		QPS:                     0,

@@ -16,7 +16,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/manualdag/manualdag/activities"
-	"github.com/manualdag/manualdag/dataworks"
+	"github.com/manualdag/manualdag/dag"
 )
 
 const (
@@ -32,22 +32,6 @@ const (
 	// BackfillBatch is how many bizdates one workflow run starts before it
 	// continues as new (earlier when Temporal suggests it).
 	BackfillBatch = 100
-)
-
-// Outcomes of a bizdate in a BackfillReport besides the DAG outcomes
-// (SUCCEEDED, FAILED, TIMED_OUT, CANCELED).
-const (
-	// OutcomeSkipped: an earlier run of the bizdate's workflow id succeeded
-	// or is going on; nothing was started.
-	OutcomeSkipped Outcome = "SKIPPED"
-	// OutcomeRefused: an earlier run may have left a DAG run behind
-	// (trigger outcome unknown, terminated, timed out or cancelled while
-	// its DAG ran); a person checks DataWorks and starts the bizdate with
-	// `starter run --allow-duplicate`.
-	OutcomeRefused Outcome = "REFUSED"
-	// OutcomeNotStarted: the backfill was cancelled first, or the earlier
-	// runs could not be looked up.
-	OutcomeNotStarted Outcome = "NOT_STARTED"
 )
 
 // lookUpStartToClose bounds one look-up of earlier runs (a describe and a
@@ -108,16 +92,16 @@ type BackfillReport struct {
 	// Results has one entry per bizdate handled so far, in date order.
 	Results []BizdateResult `json:"results"`
 	// Counts counts Results by outcome.
-	Counts  map[Outcome]int `json:"counts"`
-	Message string          `json:"message"`
+	Counts  map[dag.Outcome]int `json:"counts"`
+	Message string              `json:"message"`
 }
 
 // BizdateResult is what became of one bizdate.
 type BizdateResult struct {
-	Bizdate    string  `json:"bizdate"`
-	Outcome    Outcome `json:"outcome"`
-	WorkflowID string  `json:"workflowId"`
-	DagID      int64   `json:"dagId,omitempty"`
+	Bizdate    string      `json:"bizdate"`
+	Outcome    dag.Outcome `json:"outcome"`
+	WorkflowID string      `json:"workflowId"`
+	DagID      int64       `json:"dagId,omitempty"`
 	// FailedNodes are the DAG's failed node names.
 	FailedNodes []string `json:"failedNodes,omitempty"`
 	// ErrorType is the type of the child's error (DagFailed, NotTriggered, …).
@@ -175,23 +159,23 @@ func (in BackfillManualDagInput) Bizdates() ([]string, error) {
 		return nil, fmt.Errorf("parallel %d is out of range: use 1 to %d (0 for the default, %d)", in.Parallel, MaxBackfillParallel, DefaultBackfillParallel)
 	}
 	first := in.Run
-	first.Bizdate = from.Format(dataworks.BizdateLayout)
+	first.Bizdate = from.Format(dag.BizdateLayout)
 	if _, err := first.settings(time.Time{}); err != nil {
 		return nil, fmt.Errorf("run: %w", err)
 	}
 	dates := make([]string, 0, days)
 	for d := from; !d.After(to); d = d.AddDate(0, 0, 1) {
-		dates = append(dates, d.Format(dataworks.BizdateLayout))
+		dates = append(dates, d.Format(dag.BizdateLayout))
 	}
 	return dates, nil
 }
 
 func parseDay(field, s string) (time.Time, error) {
-	d, err := dataworks.ParseBizdate(s)
+	d, err := dag.ParseBizdate(s)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("%s: %w", field, err)
 	}
-	return time.Parse(dataworks.BizdateLayout, d)
+	return time.Parse(dag.BizdateLayout, d)
 }
 
 // BackfillManualDag runs RunManualDag once per bizdate from From to To, at
@@ -218,7 +202,7 @@ func BackfillManualDag(ctx workflow.Context, in BackfillManualDagInput) (Backfil
 	dates, err := in.Bizdates()
 	if err != nil {
 		msg := "invalid input: " + err.Error()
-		return b.report(), temporal.NewNonRetryableApplicationError(msg, InvalidInput, nil)
+		return b.report(), temporal.NewNonRetryableApplicationError(msg, dag.ErrInvalidInput, nil)
 	}
 	b.parallel = in.Parallel
 	if b.parallel == 0 {
@@ -267,7 +251,7 @@ func (b *backfill) run(ctx workflow.Context, dates []string) (BackfillReport, er
 	if ctx.Err() != nil {
 		for _, d := range todo {
 			if _, done := b.results[d]; !done {
-				b.results[d] = BizdateResult{Bizdate: d, Outcome: OutcomeNotStarted, WorkflowID: b.workflowID(d), Message: "the backfill was cancelled first"}
+				b.results[d] = BizdateResult{Bizdate: d, Outcome: dag.OutcomeNotStarted, WorkflowID: b.workflowID(d), Message: "the backfill was cancelled first"}
 			}
 		}
 		rep := b.report()
@@ -303,7 +287,7 @@ func (b *backfill) one(ctx workflow.Context, bizdate string) BizdateResult {
 	var runs *activities.Runs
 	var prev activities.LookUpRunResult
 	if err := workflow.ExecuteActivity(actx, runs.LookUpRun, activities.LookUpRunInput{WorkflowID: id}).Get(ctx, &prev); err != nil {
-		res.Outcome, res.Message = OutcomeNotStarted, "could not look up earlier runs: "+err.Error()
+		res.Outcome, res.Message = dag.OutcomeNotStarted, "could not look up earlier runs: "+err.Error()
 		if ctx.Err() != nil {
 			res.Message = "the backfill was cancelled first"
 		}
@@ -335,16 +319,16 @@ func (b *backfill) one(ctx workflow.Context, bizdate string) BizdateResult {
 	fut := workflow.ExecuteChildWorkflow(cctx, WorkflowName, in)
 	if err := fut.GetChildWorkflowExecution().Get(ctx, nil); err != nil {
 		if temporal.IsWorkflowExecutionAlreadyStartedError(err) {
-			res.Outcome, res.Message = OutcomeSkipped, "already started: a run of this bizdate is going on or has succeeded"
+			res.Outcome, res.Message = dag.OutcomeSkipped, "already started: a run of this bizdate is going on or has succeeded"
 			return res
 		}
-		res.Outcome, res.Message = OutcomeNotStarted, "child workflow not started: "+err.Error()
+		res.Outcome, res.Message = dag.OutcomeNotStarted, "child workflow not started: "+err.Error()
 		if ctx.Err() != nil {
 			res.Message = "the backfill was cancelled first"
 		}
 		return res
 	}
-	var rep DagReport
+	var rep dag.DagReport
 	err := fut.Get(ctx, &rep)
 	if err != nil {
 		if r, ok := ReportFromError(err); ok {
@@ -357,11 +341,11 @@ func (b *backfill) one(ctx workflow.Context, bizdate string) BizdateResult {
 	}
 	res.Outcome, res.DagID, res.FailedNodes, res.Message = rep.Outcome, rep.DagID, rep.FailedNodes, rep.Message
 	switch {
-	case res.Outcome == "" || res.Outcome == OutcomeTriggering || res.Outcome == OutcomeRunning:
+	case res.Outcome == "" || res.Outcome == dag.OutcomeTriggering || res.Outcome == dag.OutcomeRunning:
 		// No report in the error (invalid input, a terminated child).
-		res.Outcome = OutcomeFailed
+		res.Outcome = dag.OutcomeFailed
 		if temporal.IsCanceledError(err) {
-			res.Outcome = OutcomeCanceled
+			res.Outcome = dag.OutcomeCanceled
 		}
 		if err != nil {
 			res.Message = err.Error()
@@ -378,18 +362,18 @@ func (b *backfill) judgePrevious(id string, prev activities.LookUpRunResult) (Bi
 	r := BizdateResult{DagID: prev.DagID}
 	switch {
 	case prev.Refusal != "":
-		r.Outcome, r.Message, r.ErrorType = OutcomeRefused, prev.Refusal, prev.ErrorType
+		r.Outcome, r.Message, r.ErrorType = dag.OutcomeRefused, prev.Refusal, prev.ErrorType
 	case prev.Status == activities.RunRunning || prev.Status == activities.RunContinuedAsNew:
-		r.Outcome, r.Message = OutcomeSkipped, fmt.Sprintf("a run of this bizdate is going on (workflow %s): follow it with `starter status %s`", id, id)
-	case prev.Status == activities.RunCompleted && Outcome(prev.Outcome) == OutcomeSucceeded:
-		r.Outcome, r.Message = OutcomeSkipped, "already succeeded"
+		r.Outcome, r.Message = dag.OutcomeSkipped, fmt.Sprintf("a run of this bizdate is going on (workflow %s): follow it with `starter status %s`", id, id)
+	case prev.Status == activities.RunCompleted && dag.Outcome(prev.Outcome) == dag.OutcomeSucceeded:
+		r.Outcome, r.Message = dag.OutcomeSkipped, "already succeeded"
 		if prev.DagID != 0 {
 			r.Message = fmt.Sprintf("already succeeded (DataWorks DAG %d)", prev.DagID)
 		}
 	case prev.Status == activities.RunCompleted:
 		// failOnDagFailure false: the run completed with a failed report,
 		// and the id reuse policy would refuse the child.
-		r.Outcome, r.Message = OutcomeRefused, fmt.Sprintf("an earlier run completed with outcome %s (failOnDagFailure false), so its workflow id is not reused: start it with `starter run --allow-duplicate`", prev.Outcome)
+		r.Outcome, r.Message = dag.OutcomeRefused, fmt.Sprintf("an earlier run completed with outcome %s (failOnDagFailure false), so its workflow id is not reused: start it with `starter run --allow-duplicate`", prev.Outcome)
 	default:
 		return r, false
 	}
@@ -404,7 +388,7 @@ func (b *backfill) report() BackfillReport {
 		From:        b.in.From,
 		To:          b.in.To,
 		Results:     make([]BizdateResult, 0, len(b.results)),
-		Counts:      map[Outcome]int{},
+		Counts:      map[dag.Outcome]int{},
 	}
 	for _, d := range slices.Sorted(maps.Keys(b.results)) {
 		r := b.results[d]
@@ -423,13 +407,13 @@ func (r BackfillReport) summary() string {
 	if len(r.Results) != 1 {
 		b.WriteString("s")
 	}
-	for _, o := range []Outcome{OutcomeSucceeded, OutcomeSkipped, OutcomeFailed, OutcomeTimedOut, OutcomeCanceled, OutcomeRefused, OutcomeNotStarted} {
+	for _, o := range []dag.Outcome{dag.OutcomeSucceeded, dag.OutcomeSkipped, dag.OutcomeFailed, dag.OutcomeTimedOut, dag.OutcomeCanceled, dag.OutcomeRefused, dag.OutcomeNotStarted} {
 		n := r.Counts[o]
 		if n == 0 {
 			continue
 		}
 		fmt.Fprintf(&b, ", %d %s", n, strings.ToLower(strings.ReplaceAll(string(o), "_", " ")))
-		if o == OutcomeSucceeded || o == OutcomeSkipped {
+		if o == dag.OutcomeSucceeded || o == dag.OutcomeSkipped {
 			continue
 		}
 		var dates []string
@@ -438,7 +422,7 @@ func (r BackfillReport) summary() string {
 				dates = append(dates, x.Bizdate)
 			}
 		}
-		fmt.Fprintf(&b, " (%s)", names(dates))
+		fmt.Fprintf(&b, " (%s)", dag.JoinNames(dates))
 	}
 	return b.String()
 }
@@ -446,7 +430,7 @@ func (r BackfillReport) summary() string {
 // OK says whether every bizdate succeeded or was skipped.
 func (r BackfillReport) OK() bool {
 	for _, x := range r.Results {
-		if x.Outcome != OutcomeSucceeded && x.Outcome != OutcomeSkipped {
+		if x.Outcome != dag.OutcomeSucceeded && x.Outcome != dag.OutcomeSkipped {
 			return false
 		}
 	}

@@ -18,6 +18,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/manualdag/manualdag/activities"
+	"github.com/manualdag/manualdag/dag"
 )
 
 // backfillTest runs BackfillManualDag on the mock clock with RunManualDag
@@ -31,7 +32,7 @@ type backfillTest struct {
 	previous map[string]activities.LookUpRunResult
 	// child answers one bizdate's RunManualDag (default: SUCCEEDED); it
 	// runs as workflow code, so it may sleep on the mock clock.
-	child        func(ctx workflow.Context, in RunManualDagInput) (DagReport, error)
+	child        func(ctx workflow.Context, in RunManualDagInput) (dag.DagReport, error)
 	started      []string
 	running, max int
 }
@@ -51,7 +52,7 @@ func newBackfillTest(t *testing.T) *backfillTest {
 			return bt.previous[in.WorkflowID], nil
 		}).Maybe()
 	bt.env.OnWorkflow(RunManualDag, mock.Anything, mock.Anything).Return(
-		func(ctx workflow.Context, in RunManualDagInput) (DagReport, error) {
+		func(ctx workflow.Context, in RunManualDagInput) (dag.DagReport, error) {
 			bt.mu.Lock()
 			bt.started = append(bt.started, in.Bizdate)
 			bt.running++
@@ -67,9 +68,9 @@ func newBackfillTest(t *testing.T) *backfillTest {
 				return child(ctx, in)
 			}
 			if err := workflow.Sleep(ctx, time.Hour); err != nil {
-				return DagReport{}, err
+				return dag.DagReport{}, err
 			}
-			return DagReport{ProjectName: in.ProjectName, FlowName: in.FlowName, Bizdate: in.Bizdate, Outcome: OutcomeSucceeded, DagID: 1000, Message: "ok"}, nil
+			return dag.DagReport{ProjectName: in.ProjectName, FlowName: in.FlowName, Bizdate: in.Bizdate, Outcome: dag.OutcomeSucceeded, DagID: 1000, Message: "ok"}, nil
 		}).Maybe()
 	return bt
 }
@@ -89,8 +90,8 @@ func (bt *backfillTest) run(in BackfillManualDagInput) (BackfillReport, error) {
 	return rep, err
 }
 
-func outcomes(rep BackfillReport) map[string]Outcome {
-	m := map[string]Outcome{}
+func outcomes(rep BackfillReport) map[string]dag.Outcome {
+	m := map[string]dag.Outcome{}
 	for _, r := range rep.Results {
 		m[r.Bizdate] = r.Outcome
 	}
@@ -106,7 +107,7 @@ func TestBackfillBoundsParallelism(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 3, bt.max, "children at once")
 	assert.Len(t, bt.started, 10)
-	assert.Equal(t, map[Outcome]int{OutcomeSucceeded: 10}, rep.Counts)
+	assert.Equal(t, map[dag.Outcome]int{dag.OutcomeSucceeded: 10}, rep.Counts)
 	assert.True(t, rep.OK())
 	assert.Equal(t, "2024-06-01", rep.Results[0].Bizdate)
 	assert.Equal(t, "2024-06-10", rep.Results[9].Bizdate)
@@ -130,25 +131,25 @@ func TestBackfillDefaultParallelism(t *testing.T) {
 func TestBackfillSkipsSucceededAndRefusesUnknown(t *testing.T) {
 	bt := newBackfillTest(t)
 	bt.previous[BizdateWorkflowID("demo_project", "daily_sales", "2024-06-01")] = activities.LookUpRunResult{
-		Status: activities.RunCompleted, Outcome: string(OutcomeSucceeded), DagID: 7001}
+		Status: activities.RunCompleted, Outcome: dag.OutcomeSucceeded, DagID: 7001}
 	bt.previous[BizdateWorkflowID("demo_project", "daily_sales", "2024-06-02")] = activities.LookUpRunResult{
 		Status: activities.RunRunning}
 	bt.previous[BizdateWorkflowID("demo_project", "daily_sales", "2024-06-03")] = activities.LookUpRunResult{
-		Status: activities.RunFailed, ErrorType: TriggerOutcomeUnknown, Refusal: "the last run could not tell whether it triggered the DAG"}
+		Status: activities.RunFailed, ErrorType: dag.ErrTriggerOutcomeUnknown, Refusal: "the last run could not tell whether it triggered the DAG"}
 	bt.previous[BizdateWorkflowID("demo_project", "daily_sales", "2024-06-04")] = activities.LookUpRunResult{
-		Status: activities.RunFailed, ErrorType: DagFailed, Outcome: string(OutcomeFailed), DagID: 7004}
+		Status: activities.RunFailed, ErrorType: dag.ErrDagFailed, Outcome: dag.OutcomeFailed, DagID: 7004}
 
 	rep, err := bt.run(backfillInput("2024-06-01", "2024-06-05", 3))
 	require.NoError(t, err)
-	assert.Equal(t, map[string]Outcome{
-		"2024-06-01": OutcomeSkipped, "2024-06-02": OutcomeSkipped, "2024-06-03": OutcomeRefused,
-		"2024-06-04": OutcomeSucceeded, "2024-06-05": OutcomeSucceeded,
+	assert.Equal(t, map[string]dag.Outcome{
+		"2024-06-01": dag.OutcomeSkipped, "2024-06-02": dag.OutcomeSkipped, "2024-06-03": dag.OutcomeRefused,
+		"2024-06-04": dag.OutcomeSucceeded, "2024-06-05": dag.OutcomeSucceeded,
 	}, outcomes(rep))
 	assert.ElementsMatch(t, []string{"2024-06-04", "2024-06-05"}, bt.started, "only the failed and the new bizdate run")
 	assert.Equal(t, "already succeeded (DataWorks DAG 7001)", rep.Results[0].Message)
 	assert.Equal(t, int64(7001), rep.Results[0].DagID)
 	assert.Contains(t, rep.Results[2].Message, "could not tell")
-	assert.Equal(t, TriggerOutcomeUnknown, rep.Results[2].ErrorType)
+	assert.Equal(t, dag.ErrTriggerOutcomeUnknown, rep.Results[2].ErrorType)
 	assert.False(t, rep.OK())
 	assert.Equal(t, "backfill demo_project/daily_sales 2024-06-01..2024-06-05: 5 bizdates, 2 succeeded, 2 skipped, 1 refused (2024-06-03)", rep.Message)
 }
@@ -157,30 +158,30 @@ func TestBackfillSkipsSucceededAndRefusesUnknown(t *testing.T) {
 // message; the others go on and the backfill completes.
 func TestBackfillSummarisesFailures(t *testing.T) {
 	bt := newBackfillTest(t)
-	bt.child = func(ctx workflow.Context, in RunManualDagInput) (DagReport, error) {
+	bt.child = func(ctx workflow.Context, in RunManualDagInput) (dag.DagReport, error) {
 		_ = workflow.Sleep(ctx, 30*time.Minute)
-		rep := DagReport{ProjectName: in.ProjectName, FlowName: in.FlowName, Bizdate: in.Bizdate, DagID: 2000, Outcome: OutcomeSucceeded, Message: "ok"}
+		rep := dag.DagReport{ProjectName: in.ProjectName, FlowName: in.FlowName, Bizdate: in.Bizdate, DagID: 2000, Outcome: dag.OutcomeSucceeded, Message: "ok"}
 		switch in.Bizdate {
 		case "2024-06-02":
-			rep.Outcome, rep.FailedNodes = OutcomeFailed, []string{"dwd_orders_merge"}
+			rep.Outcome, rep.FailedNodes = dag.OutcomeFailed, []string{"dwd_orders_merge"}
 			rep.Message = "DataWorks DAG 2000 (demo_project/daily_sales, bizdate 2024-06-02) failed: 1 of 7 nodes failed (dwd_orders_merge)"
-			return rep, temporal.NewNonRetryableApplicationError(rep.Message, DagFailed, nil, rep)
+			return rep, temporal.NewNonRetryableApplicationError(rep.Message, dag.ErrDagFailed, nil, rep)
 		case "2024-06-03":
-			return DagReport{}, temporal.NewNonRetryableApplicationError("invalid input: bad", InvalidInput, nil)
+			return dag.DagReport{}, temporal.NewNonRetryableApplicationError("invalid input: bad", dag.ErrInvalidInput, nil)
 		}
 		return rep, nil
 	}
 	rep, err := bt.run(backfillInput("2024-06-01", "2024-06-04", 2))
 	require.NoError(t, err)
-	assert.Equal(t, map[string]Outcome{
-		"2024-06-01": OutcomeSucceeded, "2024-06-02": OutcomeFailed, "2024-06-03": OutcomeFailed, "2024-06-04": OutcomeSucceeded,
+	assert.Equal(t, map[string]dag.Outcome{
+		"2024-06-01": dag.OutcomeSucceeded, "2024-06-02": dag.OutcomeFailed, "2024-06-03": dag.OutcomeFailed, "2024-06-04": dag.OutcomeSucceeded,
 	}, outcomes(rep))
 	failed := rep.Results[1]
 	assert.Equal(t, int64(2000), failed.DagID)
 	assert.Equal(t, []string{"dwd_orders_merge"}, failed.FailedNodes)
-	assert.Equal(t, DagFailed, failed.ErrorType)
+	assert.Equal(t, dag.ErrDagFailed, failed.ErrorType)
 	assert.Contains(t, failed.Message, "failed: 1 of 7 nodes failed (dwd_orders_merge)")
-	assert.Equal(t, InvalidInput, rep.Results[2].ErrorType)
+	assert.Equal(t, dag.ErrInvalidInput, rep.Results[2].ErrorType)
 	assert.Contains(t, rep.Results[2].Message, "invalid input: bad")
 	assert.Equal(t, "backfill demo_project/daily_sales 2024-06-01..2024-06-04: 4 bizdates, 2 succeeded, 2 failed (2024-06-02, 2024-06-03)", rep.Message)
 	assert.False(t, rep.OK())
@@ -190,8 +191,8 @@ func TestBackfillSummarisesFailures(t *testing.T) {
 // results so far.
 func TestBackfillContinuesAsNew(t *testing.T) {
 	bt := newBackfillTest(t)
-	bt.child = func(_ workflow.Context, in RunManualDagInput) (DagReport, error) {
-		return DagReport{Bizdate: in.Bizdate, Outcome: OutcomeSucceeded}, nil
+	bt.child = func(_ workflow.Context, in RunManualDagInput) (dag.DagReport, error) {
+		return dag.DagReport{Bizdate: in.Bizdate, Outcome: dag.OutcomeSucceeded}, nil
 	}
 	in := backfillInput("2024-01-01", "2024-12-31", MaxBackfillParallel)
 	_, err := bt.run(in)
@@ -219,7 +220,7 @@ func TestBackfillContinuesAsNew(t *testing.T) {
 		if err == nil {
 			assert.Equal(t, 4, runs+1)
 			assert.Len(t, rep.Results, 366)
-			assert.Equal(t, 366, rep.Counts[OutcomeSucceeded])
+			assert.Equal(t, 366, rep.Counts[dag.OutcomeSucceeded])
 			break
 		}
 		require.True(t, errors.As(err, &can), "%v", err)
@@ -235,9 +236,9 @@ func TestBackfillContinuesAsNew(t *testing.T) {
 // here they finish) and reports the bizdates it never started.
 func TestBackfillCanceled(t *testing.T) {
 	bt := newBackfillTest(t)
-	bt.child = func(ctx workflow.Context, in RunManualDagInput) (DagReport, error) {
+	bt.child = func(ctx workflow.Context, in RunManualDagInput) (dag.DagReport, error) {
 		_ = workflow.Sleep(ctx, 10*time.Hour)
-		return DagReport{Bizdate: in.Bizdate, DagID: 3000, Outcome: OutcomeSucceeded}, nil
+		return dag.DagReport{Bizdate: in.Bizdate, DagID: 3000, Outcome: dag.OutcomeSucceeded}, nil
 	}
 	bt.env.RegisterDelayedCallback(bt.env.CancelWorkflow, time.Hour)
 	_, err := bt.run(backfillInput("2024-06-01", "2024-06-05", 2))
@@ -245,9 +246,9 @@ func TestBackfillCanceled(t *testing.T) {
 	require.True(t, errors.As(err, &canceled), "%v", err)
 	var rep BackfillReport
 	require.NoError(t, canceled.Details(&rep))
-	assert.Equal(t, map[string]Outcome{
-		"2024-06-01": OutcomeSucceeded, "2024-06-02": OutcomeSucceeded,
-		"2024-06-03": OutcomeNotStarted, "2024-06-04": OutcomeNotStarted, "2024-06-05": OutcomeNotStarted,
+	assert.Equal(t, map[string]dag.Outcome{
+		"2024-06-01": dag.OutcomeSucceeded, "2024-06-02": dag.OutcomeSucceeded,
+		"2024-06-03": dag.OutcomeNotStarted, "2024-06-04": dag.OutcomeNotStarted, "2024-06-05": dag.OutcomeNotStarted,
 	}, outcomes(rep))
 	assert.Equal(t, "the backfill was cancelled first", rep.Results[2].Message)
 	assert.Len(t, bt.started, 2)
@@ -278,7 +279,7 @@ func TestBackfillRefusesBadInput(t *testing.T) {
 			_, err := bt.run(tc.in)
 			var appErr *temporal.ApplicationError
 			require.True(t, errors.As(err, &appErr), "%v", err)
-			assert.Equal(t, InvalidInput, appErr.Type())
+			assert.Equal(t, dag.ErrInvalidInput, appErr.Type())
 			assert.Contains(t, appErr.Message(), tc.want)
 			assert.Empty(t, bt.started)
 		})

@@ -10,6 +10,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/manualdag/manualdag/activities"
+	"github.com/manualdag/manualdag/dag"
 )
 
 // A cancel while the create is between attempts (issue 12, item 3). On the
@@ -40,10 +41,10 @@ func (s *workflowSuite) TestCancelAfterCreateDiedWhileSendingIsOutcomeUnknown() 
 	s.mockCreateAttempts(heartbeatTimeout,
 		temporal.NewTimeoutError(enumspb.TIMEOUT_TYPE_HEARTBEAT, nil, activities.CreateProgress{State: "sending", Attempt: 1}),
 		// What a retry would answer on finding the intent.
-		temporal.NewNonRetryableApplicationError("attempt 1 sent the request", activities.ErrTriggerOutcomeUnknown, nil))
+		temporal.NewNonRetryableApplicationError("attempt 1 sent the request", dag.ErrTriggerOutcomeUnknown, nil))
 	s.env.RegisterDelayedCallback(s.env.CancelWorkflow, heartbeatTimeout+createInitialBackoff/2)
 	r, err := s.run(input())
-	s.requireType(err, TriggerOutcomeUnknown)
+	s.requireType(err, dag.ErrTriggerOutcomeUnknown)
 	s.Equal(1, s.creates)
 	s.Zero(r.DagID)
 	s.NotContains(r.Message, "canceled before a DAG run was triggered")
@@ -61,7 +62,7 @@ func (s *workflowSuite) TestCancelAfterCreateDiedAfterReplyKeepsDagID() {
 	r, err := s.run(input())
 	var canceled *temporal.CanceledError
 	s.Require().True(errors.As(err, &canceled), "%v", err)
-	s.Equal(OutcomeCanceled, r.Outcome)
+	s.Equal(dag.OutcomeCanceled, r.Outcome)
 	s.Equal(int64(testDagID), r.DagID)
 	s.Equal(1, s.creates)
 }
@@ -70,12 +71,12 @@ func (s *workflowSuite) TestCancelAfterCreateDiedAfterReplyKeepsDagID() {
 // nothing was sent: CANCELED at once, no DAG, and no further attempt.
 func (s *workflowSuite) TestCancelInCreateBackoffSendsNoMore() {
 	s.mockCreateAttempts(time.Second,
-		temporal.NewApplicationError("dial tcp: connection refused", activities.ErrCreateNotSent))
+		temporal.NewApplicationError("dial tcp: connection refused", dag.ErrCreateNotSent))
 	s.env.RegisterDelayedCallback(s.env.CancelWorkflow, time.Second+createInitialBackoff/2)
 	r, err := s.run(input())
 	var canceled *temporal.CanceledError
 	s.Require().True(errors.As(err, &canceled), "%v", err)
-	s.Equal(OutcomeCanceled, r.Outcome)
+	s.Equal(dag.OutcomeCanceled, r.Outcome)
 	s.Zero(r.DagID)
 	s.Contains(r.Message, "canceled before a DAG run was triggered")
 	s.Equal(1, s.creates)
@@ -89,7 +90,7 @@ func (s *workflowSuite) TestCreateRetriedAfterTimeoutBeforeSending() {
 	s.mockCreateAttempts(heartbeatTimeout,
 		temporal.NewTimeoutError(enumspb.TIMEOUT_TYPE_HEARTBEAT, nil),
 		temporal.NewTimeoutError(enumspb.TIMEOUT_TYPE_HEARTBEAT, nil, activities.CreateProgress{State: "not-sent", Attempt: 1}),
-		temporal.NewApplicationErrorWithOptions("Throttling.User", activities.ErrThrottled, temporal.ApplicationErrorOptions{NextRetryDelay: time.Minute}),
+		temporal.NewApplicationErrorWithOptions("Throttling.User", dag.ErrThrottled, temporal.ApplicationErrorOptions{NextRetryDelay: time.Minute}),
 		activities.CreateManualDagResult{DagID: testDagID})
 	s.mockSearch(succeeded)
 	r, err := s.run(input())

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/manualdag/manualdag/activities"
-	"github.com/manualdag/manualdag/dataworks"
+	"github.com/manualdag/manualdag/dag"
 )
 
 // settings is the validated input with every default filled in.
@@ -124,12 +124,12 @@ func (in RunManualDagInput) settings(now time.Time) (settings, error) {
 		if err != nil {
 			return settings{}, fmt.Errorf("timezone %q is not an IANA time zone such as Asia/Shanghai or UTC", tz)
 		}
-		bizdate = dataworks.DefaultBizdate(now, loc)
+		bizdate = dag.DefaultBizdate(now, loc)
 	} else if in.Timezone != "" {
 		return settings{}, fmt.Errorf("timezone only picks the default bizdate; leave it out when bizdate is given")
 	}
 	var err error
-	if bizdate, err = dataworks.ParseBizdate(bizdate); err != nil {
+	if bizdate, err = dag.ParseBizdate(bizdate); err != nil {
 		return settings{}, err
 	}
 
@@ -137,24 +137,24 @@ func (in RunManualDagInput) settings(now time.Time) (settings, error) {
 		ProjectName:   in.ProjectName,
 		FlowName:      in.FlowName,
 		Bizdate:       bizdate,
-		DagParameters: dataworks.Params(in.DagParameters),
+		DagParameters: dag.Params(in.DagParameters),
 		APIVersion:    in.APIVersion,
 		ProjectEnv:    in.ProjectEnv,
 	}
 	for key, p := range in.NodeParameters {
-		id, err := dataworks.ParseNodeID(key)
+		id, err := dag.ParseNodeID(key)
 		if err != nil {
 			return settings{}, fmt.Errorf("nodeParameters: %w", err)
 		}
 		if s.create.NodeParameters == nil {
-			s.create.NodeParameters = map[int64]dataworks.Params{}
+			s.create.NodeParameters = map[int64]dag.Params{}
 		}
 		// ParseNodeID accepts one spelling per id, so this is a guard: two
 		// keys of one node would send whichever the map loop saw last.
 		if _, dup := s.create.NodeParameters[id]; dup {
 			return settings{}, fmt.Errorf("nodeParameters: node %d is given under two keys: merge them into one, %q", id, strconv.FormatInt(id, 10))
 		}
-		s.create.NodeParameters[id] = dataworks.Params(p)
+		s.create.NodeParameters[id] = dag.Params(p)
 	}
 	if err := s.create.Validate(); err != nil {
 		return settings{}, err
@@ -195,7 +195,7 @@ func (in RunManualDagInput) PollPolicy(now time.Time) (PollPolicy, error) {
 	return s.pollPolicy(), nil
 }
 
-func orDefault(d Duration, def time.Duration) time.Duration {
+func orDefault(d dag.Duration, def time.Duration) time.Duration {
 	if d == 0 {
 		return def
 	}

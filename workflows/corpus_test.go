@@ -20,6 +20,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/manualdag/manualdag/activities"
+	"github.com/manualdag/manualdag/dag"
 	"github.com/manualdag/manualdag/dataworks"
 )
 
@@ -45,7 +46,7 @@ func TestCorpus(t *testing.T) {
 		search []reply
 		// Documented behaviour.
 		errType string // "" = the workflow completes
-		outcome Outcome
+		outcome dag.Outcome
 		msg     string
 		creates int // calls DataWorks saw
 		// searches is the number of searches; -1 = at least one.
@@ -53,7 +54,7 @@ func TestCorpus(t *testing.T) {
 	}
 	input := func(name, in, msg string) tc {
 		// The refusal carries no report: there is no DAG to report on.
-		return tc{name: name, input: in, errType: InvalidInput, msg: msg}
+		return tc{name: name, input: in, errType: dag.ErrInvalidInput, msg: msg}
 	}
 	cases := []tc{
 		// Bad input: refused by the workflow before it schedules anything.
@@ -103,40 +104,40 @@ func TestCorpus(t *testing.T) {
 		input("a dropped option (logTail)", with(`"logTail":{"maxBytesPerNode":10}`), "unknown field"),
 
 		// Hostile replies to the create: never a second create.
-		{name: "create: HTML 502 page", input: good, create: []reply{htmlBadGateway}, errType: TriggerOutcomeUnknown, outcome: OutcomeFailed, msg: "may or may not have started", creates: 1},
-		{name: "create: truncated JSON", input: good, create: []reply{ok200(`{"RequestId":"R","ReturnCode":"0","ReturnValue":7000`)}, errType: TriggerOutcomeUnknown, outcome: OutcomeFailed, msg: "may or may not have started", creates: 1},
+		{name: "create: HTML 502 page", input: good, create: []reply{htmlBadGateway}, errType: dag.ErrTriggerOutcomeUnknown, outcome: dag.OutcomeFailed, msg: "may or may not have started", creates: 1},
+		{name: "create: truncated JSON", input: good, create: []reply{ok200(`{"RequestId":"R","ReturnCode":"0","ReturnValue":7000`)}, errType: dag.ErrTriggerOutcomeUnknown, outcome: dag.OutcomeFailed, msg: "may or may not have started", creates: 1},
 		// The client decodes error bodies itself (the SDK would panic on a
 		// numeric Code): a 4xx refusal is permanent, and says its status.
-		{name: "create: numeric Code in a 400", input: good, create: []reply{status(400, `{"RequestId":"R","Code":400,"Message":"bad"}`)}, errType: DataWorksPermanent, outcome: OutcomeFailed, msg: "HTTP400", creates: 1},
-		{name: "create: numeric Code in a 500", input: good, create: []reply{status(500, `{"RequestId":"R","Code":500,"Message":"bad"}`)}, errType: TriggerOutcomeUnknown, outcome: OutcomeFailed, msg: "may or may not have started", creates: 1},
-		{name: "create: Success false in a 200", input: good, create: []reply{ok200(`{"RequestId":"R","Success":false,"ErrorCode":"Invalid.Tenant.FlowNotExist","ErrorMessage":"no such flow"}`)}, errType: DataWorksPermanent, outcome: OutcomeFailed, msg: "Invalid.Tenant.FlowNotExist", creates: 1},
-		{name: "create: ReturnCode 600011 in a 200", input: good, create: []reply{ok200(`{"RequestId":"R","ReturnCode":"600011","ReturnMessage":"bizdate format"}`)}, errType: DataWorksPermanent, outcome: OutcomeFailed, msg: "600011", creates: 1},
-		{name: "create: DAG id zero", input: good, create: []reply{ok200(`{"RequestId":"R","ReturnCode":"0","ReturnValue":0}`)}, errType: TriggerOutcomeUnknown, outcome: OutcomeFailed, msg: "may or may not have started", creates: 1},
-		{name: "create: negative DAG id", input: good, create: []reply{ok200(`{"RequestId":"R","ReturnCode":"0","ReturnValue":-7}`)}, errType: TriggerOutcomeUnknown, outcome: OutcomeFailed, msg: "may or may not have started", creates: 1},
-		{name: "create: 50 MB body", input: good, create: []reply{huge}, errType: TriggerOutcomeUnknown, outcome: OutcomeFailed, msg: "exceeds", creates: 1},
-		{name: "create: 503 ServiceUnavailable", input: good, create: []reply{status(503, `{"RequestId":"R","Code":"ServiceUnavailable","Message":"later"}`)}, errType: TriggerOutcomeUnknown, outcome: OutcomeFailed, msg: "ServiceUnavailable", creates: 1},
-		{name: "create: throttled twice, then created", input: good, create: []reply{throttled, throttled, created}, search: []reply{searchOK(allSucceeded)}, outcome: OutcomeSucceeded, creates: 3, searches: -1},
+		{name: "create: numeric Code in a 400", input: good, create: []reply{status(400, `{"RequestId":"R","Code":400,"Message":"bad"}`)}, errType: dag.ErrPermanent, outcome: dag.OutcomeFailed, msg: "HTTP400", creates: 1},
+		{name: "create: numeric Code in a 500", input: good, create: []reply{status(500, `{"RequestId":"R","Code":500,"Message":"bad"}`)}, errType: dag.ErrTriggerOutcomeUnknown, outcome: dag.OutcomeFailed, msg: "may or may not have started", creates: 1},
+		{name: "create: Success false in a 200", input: good, create: []reply{ok200(`{"RequestId":"R","Success":false,"ErrorCode":"Invalid.Tenant.FlowNotExist","ErrorMessage":"no such flow"}`)}, errType: dag.ErrPermanent, outcome: dag.OutcomeFailed, msg: "Invalid.Tenant.FlowNotExist", creates: 1},
+		{name: "create: ReturnCode 600011 in a 200", input: good, create: []reply{ok200(`{"RequestId":"R","ReturnCode":"600011","ReturnMessage":"bizdate format"}`)}, errType: dag.ErrPermanent, outcome: dag.OutcomeFailed, msg: "600011", creates: 1},
+		{name: "create: DAG id zero", input: good, create: []reply{ok200(`{"RequestId":"R","ReturnCode":"0","ReturnValue":0}`)}, errType: dag.ErrTriggerOutcomeUnknown, outcome: dag.OutcomeFailed, msg: "may or may not have started", creates: 1},
+		{name: "create: negative DAG id", input: good, create: []reply{ok200(`{"RequestId":"R","ReturnCode":"0","ReturnValue":-7}`)}, errType: dag.ErrTriggerOutcomeUnknown, outcome: dag.OutcomeFailed, msg: "may or may not have started", creates: 1},
+		{name: "create: 50 MB body", input: good, create: []reply{huge}, errType: dag.ErrTriggerOutcomeUnknown, outcome: dag.OutcomeFailed, msg: "exceeds", creates: 1},
+		{name: "create: 503 ServiceUnavailable", input: good, create: []reply{status(503, `{"RequestId":"R","Code":"ServiceUnavailable","Message":"later"}`)}, errType: dag.ErrTriggerOutcomeUnknown, outcome: dag.OutcomeFailed, msg: "ServiceUnavailable", creates: 1},
+		{name: "create: throttled twice, then created", input: good, create: []reply{throttled, throttled, created}, search: []reply{searchOK(allSucceeded)}, outcome: dag.OutcomeSucceeded, creates: 3, searches: -1},
 
 		// Hostile replies to the search: a read may be repeated; the watch
 		// goes on, or stops with a clear final error. A watch that stops
 		// (DataWorksPermanent) reports the DAG as last seen (RUNNING): the
 		// run itself goes on in DataWorks.
-		{name: "search: HTML 502 page, then good", input: good, create: []reply{created}, search: []reply{htmlBadGateway, searchOK(allSucceeded)}, outcome: OutcomeSucceeded, creates: 1, searches: 3},
-		{name: "search: truncated JSON, then good", input: good, create: []reply{created}, search: []reply{ok200(`{"Data":{"NodeInsInfo":[{"InstanceId":1,`), searchOK(allSucceeded)}, outcome: OutcomeSucceeded, creates: 1, searches: 3},
-		{name: "search: numeric Code, then good", input: good, create: []reply{created}, search: []reply{status(500, `{"RequestId":"R","Code":500,"Message":"x"}`), searchOK(allSucceeded)}, outcome: OutcomeSucceeded, creates: 1, searches: 3},
-		{name: "search: Success false in a 200", input: good, create: []reply{created}, search: []reply{ok200(`{"RequestId":"R","Success":false,"ErrCode":"1234","ErrMsg":"refused"}`)}, errType: WatchLost, outcome: OutcomeRunning, msg: "1234", creates: 1, searches: -1},
-		{name: "search: Success false without a code", input: good, create: []reply{created}, search: []reply{ok200(`{"RequestId":"R","Success":false}`)}, errType: WatchLost, outcome: OutcomeRunning, msg: "Unsuccessful", creates: 1, searches: -1},
-		{name: "search: unknown status 99 for ever", input: with(`"timeout":"10m"`), create: []reply{created}, search: []reply{searchOK(`{"InstanceId":1,"NodeName":"a","Status":99}`)}, errType: DagTimedOut, outcome: OutcomeTimedOut, msg: "a status DataWorks does not document", creates: 1, searches: -1},
-		{name: "search: unknown status 99, then success", input: good, create: []reply{created}, search: []reply{searchOK(`{"InstanceId":1,"NodeName":"a","Status":99}`), searchOK(allSucceeded)}, outcome: OutcomeSucceeded, creates: 1, searches: 3},
-		{name: "search: negative instance id, then good", input: good, create: []reply{created}, search: []reply{searchOK(`{"InstanceId":-1,"NodeName":"a","Status":6}`), searchOK(allSucceeded)}, outcome: OutcomeSucceeded, creates: 1, searches: 3},
-		{name: "search: zero instance id, then good", input: good, create: []reply{created}, search: []reply{searchOK(`{"InstanceId":0,"NodeName":"a","Status":6}`), searchOK(allSucceeded)}, outcome: OutcomeSucceeded, creates: 1, searches: 3},
-		{name: "search: duplicated instance ids", input: good, create: []reply{created}, search: []reply{searchOK(allSucceeded + "," + allSucceeded)}, outcome: OutcomeSucceeded, creates: 1, searches: 2},
-		{name: "search: an instance of another DAG, then good", input: good, create: []reply{created}, search: []reply{searchOK(`{"InstanceId":1,"DagId":5,"NodeName":"a","Status":6}`), searchOK(allSucceeded)}, outcome: OutcomeSucceeded, creates: 1, searches: 3},
-		{name: "search: 50 MB body, then good", input: good, create: []reply{created}, search: []reply{huge, searchOK(allSucceeded)}, outcome: OutcomeSucceeded, creates: 1, searches: 3},
-		{name: "search: empty list for ever", input: good, create: []reply{created}, search: []reply{searchOK("")}, errType: DagNotListed, outcome: OutcomeRunning, msg: "no node instances", creates: 1, searches: -1},
-		{name: "search: unknown DAG id for ever", input: good, create: []reply{created}, search: []reply{ok200(`{"RequestId":"R","Success":false,"ErrCode":"11020293069","ErrMsg":"invalid dag"}`)}, errType: DagNotListed, outcome: OutcomeRunning, msg: "no node instances", creates: 1, searches: -1},
-		{name: "search: 403 Forbidden.Access", input: good, create: []reply{created}, search: []reply{status(403, `{"RequestId":"R","Code":"Forbidden.Access","Message":"denied"}`)}, errType: DataWorksPermanent, outcome: OutcomeRunning, msg: "Forbidden.Access", creates: 1, searches: 1},
-		{name: "search: throttled three times, then good", input: good, create: []reply{created}, search: []reply{throttled, throttled, throttled, searchOK(allSucceeded)}, outcome: OutcomeSucceeded, creates: 1, searches: 5},
+		{name: "search: HTML 502 page, then good", input: good, create: []reply{created}, search: []reply{htmlBadGateway, searchOK(allSucceeded)}, outcome: dag.OutcomeSucceeded, creates: 1, searches: 3},
+		{name: "search: truncated JSON, then good", input: good, create: []reply{created}, search: []reply{ok200(`{"Data":{"NodeInsInfo":[{"InstanceId":1,`), searchOK(allSucceeded)}, outcome: dag.OutcomeSucceeded, creates: 1, searches: 3},
+		{name: "search: numeric Code, then good", input: good, create: []reply{created}, search: []reply{status(500, `{"RequestId":"R","Code":500,"Message":"x"}`), searchOK(allSucceeded)}, outcome: dag.OutcomeSucceeded, creates: 1, searches: 3},
+		{name: "search: Success false in a 200", input: good, create: []reply{created}, search: []reply{ok200(`{"RequestId":"R","Success":false,"ErrCode":"1234","ErrMsg":"refused"}`)}, errType: dag.ErrWatchLost, outcome: dag.OutcomeRunning, msg: "1234", creates: 1, searches: -1},
+		{name: "search: Success false without a code", input: good, create: []reply{created}, search: []reply{ok200(`{"RequestId":"R","Success":false}`)}, errType: dag.ErrWatchLost, outcome: dag.OutcomeRunning, msg: "Unsuccessful", creates: 1, searches: -1},
+		{name: "search: unknown status 99 for ever", input: with(`"timeout":"10m"`), create: []reply{created}, search: []reply{searchOK(`{"InstanceId":1,"NodeName":"a","Status":99}`)}, errType: dag.ErrDagTimedOut, outcome: dag.OutcomeTimedOut, msg: "a status DataWorks does not document", creates: 1, searches: -1},
+		{name: "search: unknown status 99, then success", input: good, create: []reply{created}, search: []reply{searchOK(`{"InstanceId":1,"NodeName":"a","Status":99}`), searchOK(allSucceeded)}, outcome: dag.OutcomeSucceeded, creates: 1, searches: 3},
+		{name: "search: negative instance id, then good", input: good, create: []reply{created}, search: []reply{searchOK(`{"InstanceId":-1,"NodeName":"a","Status":6}`), searchOK(allSucceeded)}, outcome: dag.OutcomeSucceeded, creates: 1, searches: 3},
+		{name: "search: zero instance id, then good", input: good, create: []reply{created}, search: []reply{searchOK(`{"InstanceId":0,"NodeName":"a","Status":6}`), searchOK(allSucceeded)}, outcome: dag.OutcomeSucceeded, creates: 1, searches: 3},
+		{name: "search: duplicated instance ids", input: good, create: []reply{created}, search: []reply{searchOK(allSucceeded + "," + allSucceeded)}, outcome: dag.OutcomeSucceeded, creates: 1, searches: 2},
+		{name: "search: an instance of another DAG, then good", input: good, create: []reply{created}, search: []reply{searchOK(`{"InstanceId":1,"DagId":5,"NodeName":"a","Status":6}`), searchOK(allSucceeded)}, outcome: dag.OutcomeSucceeded, creates: 1, searches: 3},
+		{name: "search: 50 MB body, then good", input: good, create: []reply{created}, search: []reply{huge, searchOK(allSucceeded)}, outcome: dag.OutcomeSucceeded, creates: 1, searches: 3},
+		{name: "search: empty list for ever", input: good, create: []reply{created}, search: []reply{searchOK("")}, errType: dag.ErrDagNotListed, outcome: dag.OutcomeRunning, msg: "no node instances", creates: 1, searches: -1},
+		{name: "search: unknown DAG id for ever", input: good, create: []reply{created}, search: []reply{ok200(`{"RequestId":"R","Success":false,"ErrCode":"11020293069","ErrMsg":"invalid dag"}`)}, errType: dag.ErrDagNotListed, outcome: dag.OutcomeRunning, msg: "no node instances", creates: 1, searches: -1},
+		{name: "search: 403 Forbidden.Access", input: good, create: []reply{created}, search: []reply{status(403, `{"RequestId":"R","Code":"Forbidden.Access","Message":"denied"}`)}, errType: dag.ErrPermanent, outcome: dag.OutcomeRunning, msg: "Forbidden.Access", creates: 1, searches: 1},
+		{name: "search: throttled three times, then good", input: good, create: []reply{created}, search: []reply{throttled, throttled, throttled, searchOK(allSucceeded)}, outcome: dag.OutcomeSucceeded, creates: 1, searches: 5},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -172,7 +173,7 @@ func TestCorpus(t *testing.T) {
 				t.Fatal("the workflow did not complete")
 			}
 			err = env.GetWorkflowError()
-			var rep DagReport
+			var rep dag.DagReport
 			if err == nil {
 				if gerr := env.GetWorkflowResult(&rep); gerr != nil {
 					t.Fatal(gerr)

@@ -4,31 +4,8 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/manualdag/manualdag/activities"
-	"github.com/manualdag/manualdag/dataworks"
+	"github.com/manualdag/manualdag/dag"
 )
-
-// Outcome is where a DAG run stands, as the report tells it.
-type Outcome string
-
-// Outcomes. SUCCEEDED, FAILED, TIMED_OUT and CANCELED are final.
-const (
-	OutcomeTriggering Outcome = "TRIGGERING"
-	OutcomeRunning    Outcome = "RUNNING"
-	OutcomeSucceeded  Outcome = "SUCCEEDED"
-	OutcomeFailed     Outcome = "FAILED"
-	OutcomeTimedOut   Outcome = "TIMED_OUT"
-	OutcomeCanceled   Outcome = "CANCELED"
-)
-
-// Final reports whether the outcome ends the workflow.
-func (o Outcome) Final() bool {
-	switch o {
-	case OutcomeSucceeded, OutcomeFailed, OutcomeTimedOut, OutcomeCanceled:
-		return true
-	}
-	return false
-}
 
 // Timing is what Decide needs to know about time.
 type Timing struct {
@@ -64,7 +41,7 @@ type Timing struct {
 
 // Decision is Decide's verdict.
 type Decision struct {
-	Outcome Outcome
+	Outcome dag.Outcome
 	// Reason explains a FAILED or TIMED_OUT outcome, or what a RUNNING one
 	// waits for.
 	Reason string
@@ -94,26 +71,26 @@ type Decision struct {
 // With WaitForRecovery, a FAILED verdict on a DAG with failed nodes is
 // RUNNING until StableSince+WaitForRecovery (or the deadline, when it comes
 // first: then FAILED, not TIMED_OUT), so that a rerun can still save it.
-func Decide(nodes []activities.Node, t Timing) Decision {
+func Decide(nodes []dag.Node, t Timing) Decision {
 	d := decide(nodes, t)
-	if d.Outcome == OutcomeFailed && t.WaitForRecovery > 0 && hasFailure(nodes) {
+	if d.Outcome == dag.OutcomeFailed && t.WaitForRecovery > 0 && hasFailure(nodes) {
 		until := t.StableSince.Add(t.WaitForRecovery)
 		if !t.Deadline.IsZero() && t.Deadline.Before(until) {
 			until = t.Deadline
 		}
 		if t.Now.Before(until) {
-			return Decision{Outcome: OutcomeRunning, RecheckAt: until, Reason: fmt.Sprintf(
+			return Decision{Outcome: dag.OutcomeRunning, RecheckAt: until, Reason: fmt.Sprintf(
 				"failed (%s); waiting until %s for a rerun of the failed nodes (failurePolicy.waitForRecovery)", d.Reason, until.UTC().Format(time.RFC3339))}
 		}
 		return d
 	}
 	if !d.Outcome.Final() && !t.Deadline.IsZero() && !t.Now.Before(t.Deadline) {
-		return Decision{Outcome: OutcomeTimedOut, Reason: "the deadline passed at " + t.Deadline.UTC().Format(time.RFC3339) + "; " + d.Reason}
+		return Decision{Outcome: dag.OutcomeTimedOut, Reason: "the deadline passed at " + t.Deadline.UTC().Format(time.RFC3339) + "; " + d.Reason}
 	}
 	return d
 }
 
-func decide(nodes []activities.Node, t Timing) Decision {
+func decide(nodes []dag.Node, t Timing) Decision {
 	d := judge(nodes, t)
 	if !d.Outcome.Final() {
 		return d
@@ -137,25 +114,25 @@ func decide(nodes []activities.Node, t Timing) Decision {
 //   - history: a list with fewer nodes than every earlier run had waits
 //     until PartialListWait after the trigger, and is then judged as it is
 //     (the flow may have lost nodes; the report says so).
-func listSettled(nodes []activities.Node, t Timing) *Decision {
+func listSettled(nodes []dag.Node, t Timing) *Decision {
 	if t.Stale {
-		return &Decision{Outcome: OutcomeRunning, Reason: "no verdict on a snapshot DataWorks' latest replies could not confirm"}
+		return &Decision{Outcome: dag.OutcomeRunning, Reason: "no verdict on a snapshot DataWorks' latest replies could not confirm"}
 	}
 	settle := t.ListSettle
 	if t.ExpectedNodes > 0 && len(nodes) >= t.ExpectedNodes {
 		settle = min(settle, HistorySettle)
 	}
 	if settled := t.TriggeredAt.Add(settle); t.Now.Before(settled) {
-		return &Decision{Outcome: OutcomeRunning, RecheckAt: settled, Reason: fmt.Sprintf(
+		return &Decision{Outcome: dag.OutcomeRunning, RecheckAt: settled, Reason: fmt.Sprintf(
 			"%d nodes listed; waiting until %s for DataWorks to list every node of the DAG", len(nodes), settled.UTC().Format(time.RFC3339))}
 	}
 	if t.CountPolls < 2 {
-		return &Decision{Outcome: OutcomeRunning, RecheckAt: t.Now.Add(DefaultInitialInterval), Reason: fmt.Sprintf(
+		return &Decision{Outcome: dag.OutcomeRunning, RecheckAt: t.Now.Add(DefaultInitialInterval), Reason: fmt.Sprintf(
 			"%d nodes listed; looking once more to see that the list is complete", len(nodes))}
 	}
 	if len(nodes) < t.ExpectedNodes {
 		if until := t.TriggeredAt.Add(t.PartialListWait); t.Now.Before(until) {
-			return &Decision{Outcome: OutcomeRunning, RecheckAt: until, Reason: fmt.Sprintf(
+			return &Decision{Outcome: dag.OutcomeRunning, RecheckAt: until, Reason: fmt.Sprintf(
 				"%d nodes listed, but every earlier run of the flow had at least %d; waiting until %s for the rest", len(nodes), t.ExpectedNodes, until.UTC().Format(time.RFC3339))}
 		}
 	}
@@ -163,23 +140,23 @@ func listSettled(nodes []activities.Node, t Timing) *Decision {
 }
 
 // judge is the verdict on the nodes as listed.
-func judge(nodes []activities.Node, t Timing) Decision {
+func judge(nodes []dag.Node, t Timing) Decision {
 	if len(nodes) == 0 {
 		until := t.TriggeredAt.Add(t.EmptyListGrace)
 		if !t.Now.Before(until) {
-			return Decision{Outcome: OutcomeRunning, Unlisted: true, Reason: fmt.Sprintf(
+			return Decision{Outcome: dag.OutcomeRunning, Unlisted: true, Reason: fmt.Sprintf(
 				"DataWorks listed no node instances within %v of the trigger; check the DAG run in Operation Center (is the flow empty, or were its nodes frozen?)", t.EmptyListGrace)}
 		}
-		return Decision{Outcome: OutcomeRunning, Reason: "waiting for DataWorks to list the node instances", RecheckAt: until}
+		return Decision{Outcome: dag.OutcomeRunning, Reason: "waiting for DataWorks to list the node instances", RecheckAt: until}
 	}
 	var success, failure, notRun, active int
 	for _, n := range nodes {
 		switch {
-		case n.Status == dataworks.StatusSuccess:
+		case n.Status == dag.StatusSuccess:
 			success++
-		case n.Status == dataworks.StatusFailure:
+		case n.Status == dag.StatusFailure:
 			failure++
-		case n.Status == dataworks.StatusNotRun:
+		case n.Status == dag.StatusNotRun:
 			notRun++
 		case n.Status.Active():
 			active++
@@ -188,26 +165,26 @@ func judge(nodes []activities.Node, t Timing) Decision {
 	other := len(nodes) - success - failure - notRun - active // unknown statuses
 	switch {
 	case success == len(nodes):
-		return Decision{Outcome: OutcomeSucceeded}
+		return Decision{Outcome: dag.OutcomeSucceeded}
 	case failure > 0 && success+failure == len(nodes):
-		return Decision{Outcome: OutcomeFailed, Reason: "every node finished and some failed"}
+		return Decision{Outcome: dag.OutcomeFailed, Reason: "every node finished and some failed"}
 	case failure > 0 && active == 0 && other == 0:
 		until := t.StableSince.Add(t.BlockedGrace)
 		if !t.Now.Before(until) {
-			return Decision{Outcome: OutcomeFailed, Reason: fmt.Sprintf(
+			return Decision{Outcome: dag.OutcomeFailed, Reason: fmt.Sprintf(
 				"blocked: nodes that have not run wait on failed ones, and nothing changed for %v", t.BlockedGrace)}
 		}
-		return Decision{Outcome: OutcomeRunning, RecheckAt: until, Reason: fmt.Sprintf(
+		return Decision{Outcome: dag.OutcomeRunning, RecheckAt: until, Reason: fmt.Sprintf(
 			"blocked behind failed nodes; it counts as failed at %s unless someone reruns them", until.UTC().Format(time.RFC3339))}
 	case other > 0:
-		return Decision{Outcome: OutcomeRunning, Reason: fmt.Sprintf("%d nodes have a status DataWorks does not document; they are not taken as final", other)}
+		return Decision{Outcome: dag.OutcomeRunning, Reason: fmt.Sprintf("%d nodes have a status DataWorks does not document; they are not taken as final", other)}
 	}
-	return Decision{Outcome: OutcomeRunning}
+	return Decision{Outcome: dag.OutcomeRunning}
 }
 
-func hasFailure(nodes []activities.Node) bool {
+func hasFailure(nodes []dag.Node) bool {
 	for _, n := range nodes {
-		if n.Status == dataworks.StatusFailure {
+		if n.Status == dag.StatusFailure {
 			return true
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/manualdag/manualdag/dag"
 	"github.com/manualdag/manualdag/workflows"
 )
 
@@ -34,13 +35,13 @@ func SalesPipeline(ctx workflow.Context, bizdate string) (string, error) {
 		ParentClosePolicy: enumspb.PARENT_CLOSE_POLICY_REQUEST_CANCEL,
 	})
 	in := workflows.RunManualDagInput{ProjectName: "demo_project", FlowName: "daily_sales", Bizdate: bizdate}
-	var report workflows.DagReport
+	var report dag.DagReport
 	err := workflow.ExecuteChildWorkflow(ctx, workflows.WorkflowName, in).Get(ctx, &report)
 	var appErr *temporal.ApplicationError
 	switch {
 	case err == nil:
 		return fmt.Sprintf("%s: DAG %d succeeded, publishing", bizdate, report.DagID), nil
-	case !errors.As(err, &appErr) || appErr.Type() != workflows.DagFailed:
+	case !errors.As(err, &appErr) || appErr.Type() != dag.ErrDagFailed:
 		// Timed out, not triggered, outcome unknown: a person looks.
 		return "", err
 	}
@@ -61,16 +62,16 @@ func ExampleRunManualDag_child() {
 		env := suite.NewTestWorkflowEnvironment()
 		env.RegisterWorkflow(SalesPipeline)
 		env.OnWorkflow(workflows.RunManualDag, mock.Anything, mock.Anything).Return(
-			func(_ workflow.Context, in workflows.RunManualDagInput) (workflows.DagReport, error) {
-				r := workflows.DagReport{DagID: 700019657457, ProjectName: in.ProjectName, FlowName: in.FlowName, Bizdate: in.Bizdate, Outcome: workflows.OutcomeSucceeded}
+			func(_ workflow.Context, in workflows.RunManualDagInput) (dag.DagReport, error) {
+				r := dag.DagReport{DagID: 700019657457, ProjectName: in.ProjectName, FlowName: in.FlowName, Bizdate: in.Bizdate, Outcome: dag.OutcomeSucceeded}
 				if failed == nil {
 					return r, nil
 				}
-				r.Outcome, r.FailedNodes = workflows.OutcomeFailed, failed
+				r.Outcome, r.FailedNodes = dag.OutcomeFailed, failed
 				if failed[0] == "dwd_orders_merge" {
 					r.BlockedNodes = []string{"dws_sales_daily", "ads_sales_report"}
 				}
-				return r, temporal.NewNonRetryableApplicationError("DAG failed", workflows.DagFailed, nil, r)
+				return r, temporal.NewNonRetryableApplicationError("DAG failed", dag.ErrDagFailed, nil, r)
 			})
 		env.ExecuteWorkflow(SalesPipeline, "2024-06-01")
 		var decision string

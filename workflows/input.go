@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/manualdag/manualdag/dataworks"
+	"github.com/manualdag/manualdag/dag"
 )
 
 // RunManualDagInput is the workflow's input, shaped for a command line:
@@ -44,17 +44,17 @@ type RunManualDagInput struct {
 	ProjectEnv string `json:"projectEnv,omitempty"`
 	// Timeout is the overall deadline, from the start of the workflow.
 	// Default 24h, at most 30 days.
-	Timeout Duration `json:"timeout,omitzero"`
+	Timeout dag.Duration `json:"timeout,omitzero"`
 	// Poll tunes the poll interval.
 	Poll PollOptions `json:"poll,omitzero"`
 	// BlockedGrace is how long a blocked DAG (a failure, nothing active, the
 	// rest not run) must stay unchanged before it counts as failed, leaving
 	// an operator time to rerun the failed node. Default 3m.
-	BlockedGrace Duration `json:"blockedGrace,omitzero"`
+	BlockedGrace dag.Duration `json:"blockedGrace,omitzero"`
 	// EmptyListGrace is how long after the trigger an empty node list is
 	// waited for (instances appear late); past it the watch ends with no
 	// verdict (error type DagNotListed). Default 5m.
-	EmptyListGrace Duration `json:"emptyListGrace,omitzero"`
+	EmptyListGrace dag.Duration `json:"emptyListGrace,omitzero"`
 	// ListSettle is how long after the trigger no verdict is given, because
 	// DataWorks may list only part of a DAG's nodes at first: a DAG whose
 	// listed nodes all succeeded may have more to come. A run whose list
@@ -62,7 +62,7 @@ type RunManualDagInput struct {
 	// HistorySettle (60s) instead; one that lists fewer waits up to twice
 	// ListSettle for the rest. Default 5m; lower it only for a flow whose
 	// nodes DataWorks lists at once (or an emulator).
-	ListSettle Duration `json:"listSettle,omitzero"`
+	ListSettle dag.Duration `json:"listSettle,omitzero"`
 	// FailOnDagFailure makes the workflow fail (DagFailed, DagTimedOut) when
 	// the outcome is not SUCCEEDED. Default true; false returns the report.
 	FailOnDagFailure *bool `json:"failOnDagFailure,omitempty"`
@@ -101,10 +101,10 @@ type PollOptions struct {
 	Mode string `json:"mode,omitempty"`
 	// InitialInterval is the wait after a poll that saw a change, and the
 	// shortest wait of the predictive mode. Default 10s, at least 1s.
-	InitialInterval Duration `json:"initialInterval,omitzero"`
+	InitialInterval dag.Duration `json:"initialInterval,omitzero"`
 	// MaxInterval caps the wait: it bounds how late a failure nobody could
 	// foresee is seen. Default 5m, at most 6h.
-	MaxInterval Duration `json:"maxInterval,omitzero"`
+	MaxInterval dag.Duration `json:"maxInterval,omitzero"`
 	// Multiplier grows the wait after each poll that saw no change. Default
 	// 1.5, between 1 and 10.
 	Multiplier float64 `json:"multiplier,omitempty"`
@@ -121,7 +121,7 @@ type FailurePolicy struct {
 	// workflow reports the failure. For a blocked DAG it counts from the same
 	// moment as BlockedGrace, so the DAG fails after the longer of the two.
 	// Default 0 (report the failure at once), at most 7 days.
-	WaitForRecovery Duration `json:"waitForRecovery,omitzero"`
+	WaitForRecovery dag.Duration `json:"waitForRecovery,omitzero"`
 }
 
 // Limits and defaults of the input.
@@ -224,39 +224,10 @@ func credentialFields(fields map[string]json.RawMessage) error {
 		strings.Join(found, ", "))
 }
 
-// Duration is a time.Duration written as a Go duration string ("90s", "2h").
-type Duration time.Duration
-
-// D is the time.Duration.
-func (d Duration) D() time.Duration { return time.Duration(d) }
-
-func (d Duration) String() string { return time.Duration(d).String() }
-
-// MarshalJSON writes the Go duration string.
-func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
-
-// UnmarshalJSON reads a Go duration string. Bare numbers are refused: JSON
-// numbers would be nanoseconds, and "timeout": 7200 meaning 7.2µs is a trap.
-func (d *Duration) UnmarshalJSON(b []byte) error {
-	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
-		return fmt.Errorf("duration %s must be a string such as \"90s\", \"10m\" or \"2h\"", b)
-	}
-	v, err := time.ParseDuration(s)
-	if err != nil {
-		return fmt.Errorf("duration %q is not a Go duration such as \"90s\", \"10m\" or \"2h\"", s)
-	}
-	if v <= 0 {
-		return fmt.Errorf("duration %q must be positive; leave the field out for its default", s)
-	}
-	*d = Duration(v)
-	return nil
-}
-
 // Params are DataWorks parameters, written as an object {"k":"v"} or as the
 // raw DataWorks string "k=v k2=v2". Numbers and booleans in the object form
 // are taken as written.
-type Params dataworks.Params
+type Params dag.Params
 
 // UnmarshalJSON accepts both forms.
 func (p *Params) UnmarshalJSON(b []byte) error {
@@ -270,7 +241,7 @@ func (p *Params) UnmarshalJSON(b []byte) error {
 		if err := json.Unmarshal(b, &s); err != nil {
 			return err
 		}
-		v, err := dataworks.ParseParams(s)
+		v, err := dag.ParseParams(s)
 		if err != nil {
 			return err
 		}

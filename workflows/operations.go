@@ -13,7 +13,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/manualdag/manualdag/activities"
-	"github.com/manualdag/manualdag/dataworks"
+	"github.com/manualdag/manualdag/dag"
 )
 
 // Updates of RunManualDag (docs/design.md, "Operate a run").
@@ -71,10 +71,10 @@ type RerunResult struct {
 // and at most 30 days after the workflow's start.
 type ExtendDeadlineRequest struct {
 	// By moves the current deadline later by this much.
-	By Duration `json:"by,omitzero"`
+	By dag.Duration `json:"by,omitzero"`
 	// Timeout is a new overall timeout, counted from the workflow's start
 	// like the input's timeout.
-	Timeout Duration `json:"timeout,omitzero"`
+	Timeout dag.Duration `json:"timeout,omitzero"`
 	// Until is the new deadline.
 	Until time.Time `json:"until,omitzero"`
 }
@@ -94,7 +94,7 @@ type OpsState struct {
 	Logs map[int64]NodeLog `json:"logs,omitempty"`
 	// Reruns are restarts DataWorks has not shown yet, by instance id.
 	Reruns     map[int64]PendingRerun `json:"reruns,omitempty"`
-	Operations []Operation            `json:"operations,omitempty"`
+	Operations []dag.Operation        `json:"operations,omitempty"`
 	Notes      []string               `json:"notes,omitempty"`
 }
 
@@ -152,8 +152,8 @@ func (r *run) unsupported() string {
 	if r.st.Ops.Unsupported != "" {
 		return r.st.Ops.Unsupported
 	}
-	if r.s.create.APIVersion == dataworks.APIVersion2018 {
-		return "the input asks for apiVersion " + dataworks.APIVersion2018
+	if r.s.create.APIVersion == dag.APIVersion2018 {
+		return "the input asks for apiVersion " + dag.APIVersion2018
 	}
 	return ""
 }
@@ -174,7 +174,7 @@ func (r *run) record(ctx workflow.Context, op string, nodes []string, detail str
 	if len(r.report.Operations) >= maxOperations {
 		r.report.Operations = slices.Delete(r.report.Operations, 0, 1)
 	}
-	r.report.Operations = append(r.report.Operations, Operation{At: workflow.Now(ctx), Op: op, Nodes: nodes, Detail: detail})
+	r.report.Operations = append(r.report.Operations, dag.Operation{At: workflow.Now(ctx), Op: op, Nodes: nodes, Detail: detail})
 }
 
 func (r *run) pending(id int64) bool {
@@ -194,7 +194,7 @@ func (r *run) opsOptions(ctx workflow.Context, scheduleToClose time.Duration, su
 			InitialInterval:        2 * time.Second,
 			BackoffCoefficient:     2,
 			MaximumInterval:        time.Minute,
-			NonRetryableErrorTypes: []string{activities.ErrInvalidInput, activities.ErrPermanent},
+			NonRetryableErrorTypes: []string{dag.ErrInvalidInput, dag.ErrPermanent},
 		},
 	})
 }
@@ -202,7 +202,7 @@ func (r *run) opsOptions(ctx workflow.Context, scheduleToClose time.Duration, su
 func (r *run) label(id int64) string {
 	for _, n := range r.st.Nodes {
 		if n.ID == id {
-			return nodeLabel(n)
+			return n.Label()
 		}
 	}
 	return fmt.Sprintf("instance %d", id)
@@ -231,10 +231,10 @@ func (r *run) operationsRef() string {
 
 // showNodes puts a snapshot into the report, with the log tails of the
 // failures they belong to.
-func (r *run) showNodes(nodes []activities.Node) {
-	r.report.setNodes(nodes)
+func (r *run) showNodes(nodes []dag.Node) {
+	r.report.SetNodes(nodes)
 	for i, n := range nodes {
-		if l, ok := r.st.Ops.Logs[n.ID]; ok && n.Status == dataworks.StatusFailure && l.Finish == n.Finish {
+		if l, ok := r.st.Ops.Logs[n.ID]; ok && n.Status == dag.StatusFailure && l.Finish == n.Finish {
 			r.report.Nodes[i].LogTail = l.Tail
 		}
 	}
@@ -244,9 +244,9 @@ func (r *run) showNodes(nodes []activities.Node) {
 // report's cap. Logs expire after about 7 days: this is the moment to ask.
 func (r *run) fetchLogs(ctx workflow.Context) {
 	var ids []int64
-	failed := map[int64]activities.Node{}
+	failed := map[int64]dag.Node{}
 	for _, n := range r.st.Nodes {
-		if n.Status != dataworks.StatusFailure {
+		if n.Status != dag.StatusFailure {
 			continue
 		}
 		failed[n.ID] = n
@@ -271,7 +271,7 @@ func (r *run) fetchLogs(ctx workflow.Context) {
 	}
 	if why := r.unsupported(); why != "" {
 		r.note("failed-node logs: DataWorks API %s has no GetInstanceLog (%s); read the logs of %s in %s, or run with apiVersion %s",
-			dataworks.APIVersion2018, why, strings.Join(r.labels(ids), ", "), r.operationsRef(), dataworks.APIVersion2020)
+			dag.APIVersion2018, why, strings.Join(r.labels(ids), ", "), r.operationsRef(), dag.APIVersion2020)
 		mark(nil)
 		return
 	}
@@ -295,7 +295,7 @@ func (r *run) fetchLogs(ctx workflow.Context) {
 	}
 	var a *activities.Activities
 	var res activities.LogsResult
-	err := workflow.ExecuteActivity(r.opsOptions(ctx, min(logFetchBound, left), "log tails of "+names(r.labels(ids))), a.GetInstanceLogs, activities.LogsInput{
+	err := workflow.ExecuteActivity(r.opsOptions(ctx, min(logFetchBound, left), "log tails of "+dag.JoinNames(r.labels(ids))), a.GetInstanceLogs, activities.LogsInput{
 		DagID:       r.report.DagID,
 		InstanceIDs: ids,
 		MaxBytes:    per,
@@ -310,7 +310,7 @@ func (r *run) fetchLogs(ctx workflow.Context) {
 	case res.Unsupported != "":
 		r.st.Ops.Unsupported = res.Unsupported
 		r.note("failed-node logs: DataWorks API %s has no GetInstanceLog (%s); read the logs of %s in %s, or run with apiVersion %s",
-			dataworks.APIVersion2018, res.Unsupported, strings.Join(r.labels(ids), ", "), r.operationsRef(), dataworks.APIVersion2020)
+			dag.APIVersion2018, res.Unsupported, strings.Join(r.labels(ids), ", "), r.operationsRef(), dag.APIVersion2020)
 	}
 	for _, f := range res.Failures {
 		r.note("failed-node log of %s could not be fetched: %s", r.label(f.InstanceID), f.Message)
@@ -326,7 +326,7 @@ func (r *run) settleReruns(ctx workflow.Context) {
 		shown := true
 		for _, n := range r.st.Nodes {
 			if n.ID == id {
-				shown = n.Status != dataworks.StatusFailure || n.Finish != p.Finish
+				shown = n.Status != dag.StatusFailure || n.Finish != p.Finish
 			}
 		}
 		if !shown && now.Sub(p.At) >= rerunSettle {
@@ -342,7 +342,7 @@ func (r *run) settleReruns(ctx workflow.Context) {
 
 // holdForReruns keeps a FAILED verdict open while a rerun has not shown.
 func (r *run) holdForReruns(d Decision) Decision {
-	if d.Outcome != OutcomeFailed || len(r.st.Ops.Reruns) == 0 {
+	if d.Outcome != dag.OutcomeFailed || len(r.st.Ops.Reruns) == 0 {
 		return d
 	}
 	var recheck time.Time
@@ -354,7 +354,7 @@ func (r *run) holdForReruns(d Decision) Decision {
 			recheck = at
 		}
 	}
-	return Decision{Outcome: OutcomeRunning, RecheckAt: recheck,
+	return Decision{Outcome: dag.OutcomeRunning, RecheckAt: recheck,
 		Reason: "waiting for DataWorks to show the rerun of " + strings.Join(r.labels(ids), ", ")}
 }
 
@@ -366,7 +366,7 @@ func (r *run) validateRerun(_ workflow.Context, req RerunRequest) error {
 	if why := r.unsupported(); why != "" {
 		return fmt.Errorf("DataWorks API %s has no RestartInstance (%s): rerun the failed nodes in %s; "+
 			"this workflow keeps watching the DAG while it is blocked (blockedGrace) or failed (failurePolicy.waitForRecovery) and reports the merged result",
-			dataworks.APIVersion2018, why, r.operationsRef())
+			dag.APIVersion2018, why, r.operationsRef())
 	}
 	_, err := r.rerunTargets(req)
 	return err
@@ -385,10 +385,10 @@ func (r *run) acceptingUpdates() error {
 }
 
 // rerunTargets resolves a request to failed nodes of the latest snapshot.
-func (r *run) rerunTargets(req RerunRequest) ([]activities.Node, error) {
-	var out []activities.Node
+func (r *run) rerunTargets(req RerunRequest) ([]dag.Node, error) {
+	var out []dag.Node
 	seen := map[int64]bool{}
-	add := func(n activities.Node) {
+	add := func(n dag.Node) {
 		if !seen[n.ID] {
 			seen[n.ID] = true
 			out = append(out, n)
@@ -396,7 +396,7 @@ func (r *run) rerunTargets(req RerunRequest) ([]activities.Node, error) {
 	}
 	if len(req.Nodes) == 0 {
 		for _, n := range r.st.Nodes {
-			if n.Status == dataworks.StatusFailure && !r.pending(n.ID) {
+			if n.Status == dag.StatusFailure && !r.pending(n.ID) {
 				add(n)
 			}
 		}
@@ -408,7 +408,7 @@ func (r *run) rerunTargets(req RerunRequest) ([]activities.Node, error) {
 	for _, want := range req.Nodes {
 		want = strings.TrimSpace(want)
 		id, _ := strconv.ParseInt(want, 10, 64)
-		var found *activities.Node
+		var found *dag.Node
 		for i, n := range r.st.Nodes {
 			if n.ID == id || n.Name == want {
 				found = &r.st.Nodes[i]
@@ -418,10 +418,10 @@ func (r *run) rerunTargets(req RerunRequest) ([]activities.Node, error) {
 		switch {
 		case found == nil:
 			return nil, fmt.Errorf("DAG %d has no node %q: give a node name or instance id from the report", r.report.DagID, want)
-		case found.Status != dataworks.StatusFailure:
-			return nil, fmt.Errorf("node %s is %s, not FAILURE: only failed nodes can be rerun", nodeLabel(*found), found.Status)
+		case found.Status != dag.StatusFailure:
+			return nil, fmt.Errorf("node %s is %s, not FAILURE: only failed nodes can be rerun", found.Label(), found.Status)
 		case r.pending(found.ID):
-			return nil, fmt.Errorf("a rerun of node %s is under way already", nodeLabel(*found))
+			return nil, fmt.Errorf("a rerun of node %s is under way already", found.Label())
 		}
 		add(*found)
 	}
@@ -449,7 +449,7 @@ func (r *run) rerunFailed(ctx workflow.Context, req RerunRequest) (RerunResult, 
 	}
 	var a *activities.Activities
 	var res activities.InstancesResult
-	err = workflow.ExecuteActivity(r.opsOptions(ctx, opsScheduleToClose, "rerun "+names(r.labels(ids))), a.RestartInstances, activities.InstancesInput{
+	err = workflow.ExecuteActivity(r.opsOptions(ctx, opsScheduleToClose, "rerun "+dag.JoinNames(r.labels(ids))), a.RestartInstances, activities.InstancesInput{
 		DagID:       r.report.DagID,
 		InstanceIDs: ids,
 		APIVersion:  r.s.create.APIVersion,
@@ -558,7 +558,7 @@ func (r *run) stopUnfinished(ctx workflow.Context, why string) {
 		var open []string
 		for _, n := range r.st.Nodes {
 			if !n.Status.Terminal() {
-				open = append(open, nodeLabel(n))
+				open = append(open, n.Label())
 			}
 		}
 		what := "its unfinished instances"
@@ -566,7 +566,7 @@ func (r *run) stopUnfinished(ctx workflow.Context, why string) {
 			what = strings.Join(open, ", ")
 		}
 		r.note("nothing was stopped (%s): DataWorks API %s has no StopInstance (%s); stop %s in %s",
-			why, dataworks.APIVersion2018, u, what, r.operationsRef())
+			why, dag.APIVersion2018, u, what, r.operationsRef())
 		return
 	}
 	dctx, _ := workflow.NewDisconnectedContext(ctx)
@@ -595,7 +595,7 @@ func (r *run) stopUnfinished(ctx workflow.Context, why string) {
 		}
 		if len(todo) > 0 {
 			var res activities.InstancesResult
-			err := workflow.ExecuteActivity(r.opsOptions(dctx, max(bound.at.Sub(workflow.Now(dctx)), opsStartToClose), "stop "+names(r.labels(todo))), a.StopInstances,
+			err := workflow.ExecuteActivity(r.opsOptions(dctx, max(bound.at.Sub(workflow.Now(dctx)), opsStartToClose), "stop "+dag.JoinNames(r.labels(todo))), a.StopInstances,
 				activities.InstancesInput{DagID: r.report.DagID, InstanceIDs: todo, APIVersion: r.s.create.APIVersion, ProjectEnv: r.s.create.ProjectEnv}).Get(dctx, &res)
 			switch {
 			case err != nil:
@@ -622,7 +622,7 @@ func (r *run) stopUnfinished(ctx workflow.Context, why string) {
 	}
 
 	// Report against the names the workflow knows.
-	status := map[int64]dataworks.Status{}
+	status := map[int64]dag.Status{}
 	for _, n := range cur {
 		status[n.ID] = n.Status
 	}
@@ -650,7 +650,7 @@ func (r *run) stopUnfinished(ctx workflow.Context, why string) {
 
 // searchWhileStopping reads the DAG's nodes; on failure it keeps what it
 // had (an unknown DAG id: nothing listed yet).
-func (r *run) searchWhileStopping(ctx workflow.Context, why string, cur []activities.Node) []activities.Node {
+func (r *run) searchWhileStopping(ctx workflow.Context, why string, cur []dag.Node) []dag.Node {
 	res, _, err := r.search(ctx, activities.SearchInput{
 		ProjectName: r.s.create.ProjectName,
 		DagID:       r.report.DagID,
@@ -659,7 +659,7 @@ func (r *run) searchWhileStopping(ctx workflow.Context, why string, cur []activi
 	}, nil, time.Minute)
 	var appErr *temporal.ApplicationError
 	switch {
-	case err != nil && errors.As(err, &appErr) && appErr.Type() == activities.ErrDagNotFound:
+	case err != nil && errors.As(err, &appErr) && appErr.Type() == dag.ErrDagNotFound:
 		return cur
 	case err != nil:
 		r.note("while stopping (%s), the DAG could not be read: %v; check %s", why, err, r.operationsRef())

@@ -15,6 +15,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/manualdag/manualdag/activities"
+	"github.com/manualdag/manualdag/dag"
 	"github.com/manualdag/manualdag/dataworks"
 	"github.com/manualdag/manualdag/internal/emulator"
 )
@@ -54,10 +55,10 @@ func (s *workflowSuite) updateAt(after time.Duration, name string, arg any, out 
 	}, after)
 }
 
-func (s *workflowSuite) status() DagReport {
+func (s *workflowSuite) status() dag.DagReport {
 	v, err := s.env.QueryWorkflow(QueryStatus)
 	s.Require().NoError(err)
-	var r DagReport
+	var r dag.DagReport
 	s.Require().NoError(v.Get(&r))
 	return r
 }
@@ -68,7 +69,7 @@ func (s *workflowSuite) calls(e emulated, action string) int {
 
 func input2020() RunManualDagInput {
 	in := input()
-	in.APIVersion = dataworks.APIVersion2020
+	in.APIVersion = dag.APIVersion2020
 	return in
 }
 
@@ -82,7 +83,7 @@ func (s *workflowSuite) TestOpsCancelStopsRemoteNodes() {
 	r, err := s.run(input2020())
 	var canceled *temporal.CanceledError
 	s.Require().True(errors.As(err, &canceled), "%v", err)
-	s.Equal(OutcomeCanceled, r.Outcome)
+	s.Equal(dag.OutcomeCanceled, r.Outcome)
 	s.Equal([]string{"dwd_merge", "ads_report"}, r.StoppedNodes)
 	s.Empty(r.StopFailures)
 	s.Contains(r.Message, "canceled:")
@@ -90,8 +91,8 @@ func (s *workflowSuite) TestOpsCancelStopsRemoteNodes() {
 	s.Require().Len(r.Operations, 1)
 	s.Equal("stop", r.Operations[0].Op)
 	s.Equal(2, s.calls(e, "StopInstance"))
-	dag := s.onlyDAG(e, "daily_sales")
-	s.Equal(emulator.DAGFailure, dag.Status, "every instance is final after the stop")
+	info := s.onlyDAG(e, "daily_sales")
+	s.Equal(emulator.DAGFailure, info.Status, "every instance is final after the stop")
 	s.Less(s.elapsed(), 3*time.Minute+time.Minute, "the stop takes seconds in the emulator, not the bound")
 }
 
@@ -108,11 +109,11 @@ func (s *workflowSuite) TestOpsDeadlineStopsOrLeaves() {
 		s.Run("onDeadline="+tc.onDeadline, func() {
 			e := s.useEmulator("", emulator.Options{})
 			in := input2020()
-			in.Timeout = Duration(3 * time.Minute)
+			in.Timeout = dag.Duration(3 * time.Minute)
 			in.OnDeadline = tc.onDeadline
 			r, err := s.run(in)
-			s.requireType(err, DagTimedOut)
-			s.Equal(OutcomeTimedOut, r.Outcome)
+			s.requireType(err, dag.ErrDagTimedOut)
+			s.Equal(dag.OutcomeTimedOut, r.Outcome)
 			s.Equal(tc.stops, s.calls(e, "StopInstance"))
 			s.Equal(tc.dag, s.onlyDAG(e, "daily_sales").Status)
 			s.Equal([]string{"dwd_merge", "ads_report"}, r.UnfinishedNodes, "the picture at the deadline")
@@ -143,7 +144,7 @@ func (s *workflowSuite) TestOpsStopBoundedByStopWait() {
 	s.env.RegisterDelayedCallback(s.env.CancelWorkflow, 10*time.Minute)
 	r, err := s.run(in)
 	s.Require().Error(err)
-	s.Equal(OutcomeCanceled, r.Outcome)
+	s.Equal(dag.OutcomeCanceled, r.Outcome)
 	s.Empty(r.StoppedNodes)
 	s.Equal([]string{"load_ods: still RUNNING 5m0s after the stop request", "dwd_merge: still NOT_RUN 5m0s after the stop request"}, r.StopFailures)
 	s.LessOrEqual(s.elapsed(), 15*time.Minute+5*time.Second)
@@ -156,7 +157,7 @@ func (s *workflowSuite) TestOpsFailedNodeLogTailInReport() {
 	in := input2020()
 	in.FlowName = "broken_sales"
 	r, err := s.run(in)
-	s.requireType(err, DagFailed)
+	s.requireType(err, dag.ErrDagFailed)
 	var tail string
 	for _, n := range r.Nodes {
 		if n.Name == "dwd_merge" {
@@ -179,7 +180,7 @@ func (s *workflowSuite) TestOpsLogTailsShareTheReportCap() {
 	// More failures than the report's cap gives each its full per-node share.
 	const failures = 20
 	for i := range int64(failures) {
-		list = append(list, n(100+i, "node_"+string(rune('a'+i)), dataworks.StatusFailure))
+		list = append(list, n(100+i, "node_"+string(rune('a'+i)), dag.StatusFailure))
 	}
 	s.mockSearch(list)
 	var asked []int
@@ -193,7 +194,7 @@ func (s *workflowSuite) TestOpsLogTailsShareTheReportCap() {
 			return res, nil
 		}).Once()
 	r, err := s.run(input())
-	s.requireType(err, DagFailed)
+	s.requireType(err, dag.ErrDagFailed)
 	share := logTailTotal / failures
 	s.Less(share, logTailPerNode)
 	s.Equal([]int{share}, asked)
@@ -211,9 +212,9 @@ func (s *workflowSuite) TestOpsRerunFailedTurnsFailureIntoSuccess() {
 	e := s.useEmulator("", emulator.Options{})
 	in := input2020()
 	in.FlowName = "rerun_sales"
-	in.Poll.MaxInterval = Duration(20 * time.Second)
+	in.Poll.MaxInterval = dag.Duration(20 * time.Second)
 	var up updateOutcome
-	var before DagReport
+	var before dag.DagReport
 	s.env.RegisterDelayedCallback(func() { before = s.status() }, 5*time.Minute-time.Second)
 	s.updateAt(5*time.Minute, UpdateRerunFailed, RerunRequest{}, &up)
 	kept := false
@@ -234,7 +235,7 @@ func (s *workflowSuite) TestOpsRerunFailedTurnsFailureIntoSuccess() {
 	s.Equal([]string{"dwd_merge"}, res.Restarted)
 	s.Contains(res.Message, "goes on watching")
 
-	s.Equal(OutcomeSucceeded, r.Outcome)
+	s.Equal(dag.OutcomeSucceeded, r.Outcome)
 	s.Equal(map[string]int{"SUCCESS": 3}, r.CountsByStatus)
 	s.Empty(r.Nodes[1].LogTail, "a node that succeeded on rerun carries no failure log")
 	s.Require().Len(r.Operations, 1)
@@ -250,13 +251,13 @@ func (s *workflowSuite) TestOpsRerunValidatorRejects() {
 	e := s.useEmulator("", emulator.Options{})
 	in := input2020()
 	in.FlowName = "rerun_sales"
-	in.Poll.MaxInterval = Duration(20 * time.Second)
+	in.Poll.MaxInterval = dag.Duration(20 * time.Second)
 	var early, notFailed, unknown updateOutcome
 	s.updateAt(30*time.Second, UpdateRerunFailed, RerunRequest{}, &early)
 	s.updateAt(5*time.Minute, UpdateRerunFailed, RerunRequest{Nodes: []string{"load_ods"}}, &notFailed)
 	s.updateAt(5*time.Minute+time.Second, UpdateRerunFailed, RerunRequest{Nodes: []string{"no_such_node"}}, &unknown)
 	_, err := s.run(in)
-	s.requireType(err, DagFailed)
+	s.requireType(err, dag.ErrDagFailed)
 	s.Require().Error(early.rejected)
 	s.Contains(early.rejected.Error(), "no node of DAG")
 	s.Require().Error(notFailed.rejected)
@@ -273,36 +274,36 @@ func (s *workflowSuite) TestOpsWaitForRecoveryPicksUpConsoleRerun() {
 	e := s.useEmulator("", emulator.Options{})
 	in := input() // 2018-06-01: the console rerun needs nothing of the workflow
 	in.FlowName = "rerun_sales"
-	in.FailurePolicy.WaitForRecovery = Duration(30 * time.Minute)
-	var during DagReport
+	in.FailurePolicy.WaitForRecovery = dag.Duration(30 * time.Minute)
+	var during dag.DagReport
 	s.env.RegisterDelayedCallback(func() {
 		during = s.status()
-		dag := s.onlyDAG(e, "rerun_sales")
-		s.Require().Equal(emulator.DAGFailure, dag.Status)
-		for _, n := range dag.Nodes {
+		info := s.onlyDAG(e, "rerun_sales")
+		s.Require().Equal(emulator.DAGFailure, info.Status)
+		for _, n := range info.Nodes {
 			if n.Name == "dwd_merge" {
 				s.Require().NoError(e.client.RestartInstance(context.Background(),
-					dataworks.InstanceRequest{InstanceID: n.InstanceID, APIVersion: dataworks.APIVersion2020}))
+					dataworks.InstanceRequest{InstanceID: n.InstanceID, APIVersion: dag.APIVersion2020}))
 			}
 		}
 	}, 20*time.Minute) // long after the 3m blocked grace
 	r, err := s.run(in)
 	s.Require().NoError(err)
-	s.Equal(OutcomeRunning, during.Outcome)
+	s.Equal(dag.OutcomeRunning, during.Outcome)
 	s.Contains(during.Message, "failurePolicy.waitForRecovery")
-	s.Equal(OutcomeSucceeded, r.Outcome)
+	s.Equal(dag.OutcomeSucceeded, r.Outcome)
 	s.Greater(s.elapsed(), 20*time.Minute)
 }
 
 // Without a rerun, waitForRecovery ends in FAILED when it runs out.
 func (s *workflowSuite) TestOpsWaitForRecoveryRunsOut() {
 	s.mockCreate()
-	s.mockSearch(running, nodes(n(1, "load_ods", dataworks.StatusFailure), n(2, "dwd_merge", dataworks.StatusSuccess)))
+	s.mockSearch(running, nodes(n(1, "load_ods", dag.StatusFailure), n(2, "dwd_merge", dag.StatusSuccess)))
 	in := input()
-	in.FailurePolicy.WaitForRecovery = Duration(30 * time.Minute)
+	in.FailurePolicy.WaitForRecovery = dag.Duration(30 * time.Minute)
 	r, err := s.run(in)
-	s.requireType(err, DagFailed)
-	s.Equal(OutcomeFailed, r.Outcome)
+	s.requireType(err, dag.ErrDagFailed)
+	s.Equal(dag.OutcomeFailed, r.Outcome)
 	s.GreaterOrEqual(s.elapsed(), 30*time.Minute)
 	s.Less(s.elapsed(), 30*time.Minute+DefaultMaxInterval)
 }
@@ -311,14 +312,14 @@ func (s *workflowSuite) TestOpsExtendDeadline() {
 	s.mockCreate()
 	s.mockSearch(running)
 	in := input()
-	in.Timeout = Duration(time.Hour)
+	in.Timeout = dag.Duration(time.Hour)
 	var none, shorter, tooFar, by updateOutcome
 	s.updateAt(10*time.Minute, UpdateExtendDeadline, ExtendDeadlineRequest{}, &none)
 	s.updateAt(11*time.Minute, UpdateExtendDeadline, ExtendDeadlineRequest{Until: s.start.Add(30 * time.Minute)}, &shorter)
-	s.updateAt(12*time.Minute, UpdateExtendDeadline, ExtendDeadlineRequest{Timeout: Duration(31 * 24 * time.Hour)}, &tooFar)
-	s.updateAt(30*time.Minute, UpdateExtendDeadline, ExtendDeadlineRequest{By: Duration(2 * time.Hour)}, &by)
+	s.updateAt(12*time.Minute, UpdateExtendDeadline, ExtendDeadlineRequest{Timeout: dag.Duration(31 * 24 * time.Hour)}, &tooFar)
+	s.updateAt(30*time.Minute, UpdateExtendDeadline, ExtendDeadlineRequest{By: dag.Duration(2 * time.Hour)}, &by)
 	r, err := s.run(in)
-	s.requireType(err, DagTimedOut)
+	s.requireType(err, dag.ErrDagTimedOut)
 	s.Contains(none.rejected.Error(), "exactly one")
 	s.Contains(shorter.rejected.Error(), "not later than the current one")
 	s.Contains(tooFar.rejected.Error(), "after the workflow's start")
@@ -340,7 +341,7 @@ func (s *workflowSuite) TestOps2018SendsNothingAndSaysWhatToDo() {
 		var rerun updateOutcome
 		s.updateAt(6*time.Minute, UpdateRerunFailed, RerunRequest{}, &rerun)
 		r, err := s.run(in)
-		s.requireType(err, DagFailed)
+		s.requireType(err, dag.ErrDagFailed)
 		s.Require().Len(r.Notes, 1)
 		s.Contains(r.Notes[0], "no GetInstanceLog")
 		s.Contains(r.Notes[0], "dwd_merge")
@@ -357,7 +358,7 @@ func (s *workflowSuite) TestOps2018SendsNothingAndSaysWhatToDo() {
 		s.env.RegisterDelayedCallback(s.env.CancelWorkflow, 3*time.Minute)
 		r, err := s.run(input())
 		s.Require().Error(err)
-		s.Equal(OutcomeCanceled, r.Outcome)
+		s.Equal(dag.OutcomeCanceled, r.Outcome)
 		s.Empty(r.StoppedNodes)
 		s.Require().Len(r.Notes, 1)
 		s.Contains(r.Notes[0], "nothing was stopped")
@@ -378,12 +379,12 @@ func (s *workflowSuite) TestOps2018SendsNothingAndSaysWhatToDo() {
 			}
 		})
 		in := input()
-		in.APIVersion = dataworks.APIVersion2018
-		in.Timeout = Duration(time.Hour)
+		in.APIVersion = dag.APIVersion2018
+		in.Timeout = dag.Duration(time.Hour)
 		var rerun updateOutcome
 		s.updateAt(time.Minute, UpdateRerunFailed, RerunRequest{}, &rerun)
 		r, err := s.run(in)
-		s.requireType(err, DagFailed)
+		s.requireType(err, dag.ErrDagFailed)
 		s.Contains(rerun.rejected.Error(), "no RestartInstance")
 		s.Contains(r.Notes[0], "no GetInstanceLog")
 	})
@@ -427,25 +428,25 @@ func continuedInput(err error) (RunManualDagInput, bool) {
 
 func TestDecideWaitForRecovery(t *testing.T) {
 	t0 := time.Date(2024, 6, 2, 1, 0, 0, 0, time.UTC)
-	failed := []activities.Node{{ID: 1, Name: "a", Status: dataworks.StatusFailure}, {ID: 2, Name: "b", Status: dataworks.StatusSuccess}}
-	blockedNodes := []activities.Node{{ID: 1, Name: "a", Status: dataworks.StatusFailure}, {ID: 2, Name: "b", Status: dataworks.StatusNotRun}}
+	failed := []dag.Node{{ID: 1, Name: "a", Status: dag.StatusFailure}, {ID: 2, Name: "b", Status: dag.StatusSuccess}}
+	blockedNodes := []dag.Node{{ID: 1, Name: "a", Status: dag.StatusFailure}, {ID: 2, Name: "b", Status: dag.StatusNotRun}}
 	base := Timing{TriggeredAt: t0, StableSince: t0, Deadline: t0.Add(24 * time.Hour), BlockedGrace: 3 * time.Minute, EmptyListGrace: 5 * time.Minute,
 		ListSettle: time.Second, CountPolls: 2}
 	for _, tc := range []struct {
 		name     string
-		nodes    []activities.Node
+		nodes    []dag.Node
 		now      time.Duration
 		wait     time.Duration
 		deadline time.Duration
-		want     Outcome
+		want     dag.Outcome
 	}{
-		{"no policy: failed at once", failed, time.Second, 0, 0, OutcomeFailed},
-		{"failed, within the window", failed, 29 * time.Minute, 30 * time.Minute, 0, OutcomeRunning},
-		{"failed, window over", failed, 30 * time.Minute, 30 * time.Minute, 0, OutcomeFailed},
-		{"blocked: the longer of grace and window", blockedNodes, 10 * time.Minute, 30 * time.Minute, 0, OutcomeRunning},
-		{"blocked: window shorter than grace", blockedNodes, 3 * time.Minute, time.Minute, 0, OutcomeFailed},
-		{"deadline inside the window: FAILED, not TIMED_OUT", failed, time.Hour, 2 * time.Hour, time.Hour, OutcomeFailed},
-		{"empty list: nothing to rerun, no verdict", nil, 6 * time.Minute, 30 * time.Minute, 0, OutcomeRunning},
+		{"no policy: failed at once", failed, time.Second, 0, 0, dag.OutcomeFailed},
+		{"failed, within the window", failed, 29 * time.Minute, 30 * time.Minute, 0, dag.OutcomeRunning},
+		{"failed, window over", failed, 30 * time.Minute, 30 * time.Minute, 0, dag.OutcomeFailed},
+		{"blocked: the longer of grace and window", blockedNodes, 10 * time.Minute, 30 * time.Minute, 0, dag.OutcomeRunning},
+		{"blocked: window shorter than grace", blockedNodes, 3 * time.Minute, time.Minute, 0, dag.OutcomeFailed},
+		{"deadline inside the window: FAILED, not TIMED_OUT", failed, time.Hour, 2 * time.Hour, time.Hour, dag.OutcomeFailed},
+		{"empty list: nothing to rerun, no verdict", nil, 6 * time.Minute, 30 * time.Minute, 0, dag.OutcomeRunning},
 	} {
 		tm := base
 		tm.Now = t0.Add(tc.now)
@@ -457,7 +458,7 @@ func TestDecideWaitForRecovery(t *testing.T) {
 		if d.Outcome != tc.want {
 			t.Errorf("%s: %s (%s), want %s", tc.name, d.Outcome, d.Reason, tc.want)
 		}
-		if d.Outcome == OutcomeRunning && !d.Unlisted && (d.RecheckAt.IsZero() || !strings.Contains(d.Reason, "waitForRecovery")) {
+		if d.Outcome == dag.OutcomeRunning && !d.Unlisted && (d.RecheckAt.IsZero() || !strings.Contains(d.Reason, "waitForRecovery")) {
 			t.Errorf("%s: recheck %v reason %q", tc.name, d.RecheckAt, d.Reason)
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"go.temporal.io/sdk/converter"
 
 	"github.com/manualdag/manualdag/activities"
+	"github.com/manualdag/manualdag/dag"
 	"github.com/manualdag/manualdag/dataworks"
 )
 
@@ -41,7 +42,7 @@ func TestLargeDagPayloadsStayUnderTheLimit(t *testing.T) {
 		list[i] = dataworks.NodeInstance{
 			// 64 bytes, DataWorks' longer names.
 			InstanceID: 705772600901 + int64(i), NodeName: fmt.Sprintf("%s_%04d", strings.Repeat("x", 59), i),
-			Status:           dataworks.StatusFailure,
+			Status:           dag.StatusFailure,
 			BeginRunningTime: base.Add(time.Duration(i) * time.Second), FinishTime: base.Add(time.Duration(i+60) * time.Second),
 			ErrorMessage: errText,
 		}
@@ -51,10 +52,10 @@ func TestLargeDagPayloadsStayUnderTheLimit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var rep DagReport
-	rep.Outcome = OutcomeFailed
-	rep.setNodes(nodes)
-	rep.Message = rep.summary("")
+	var rep dag.DagReport
+	rep.Outcome = dag.OutcomeFailed
+	rep.SetNodes(nodes)
+	rep.Message = rep.Summary("")
 	in := RunManualDagInput{ProjectName: "p", FlowName: "f", Continued: &WatchState{DagID: 1, Nodes: nodes}}
 	for _, p := range []struct {
 		name string
@@ -66,12 +67,12 @@ func TestLargeDagPayloadsStayUnderTheLimit(t *testing.T) {
 			t.Errorf("%s is %d bytes, over Temporal's %d", p.name, size, blobLimit)
 		}
 	}
-	if len(rep.Nodes) != n || len(rep.FailedNodes) != n || rep.CountsByStatus[string(dataworks.StatusFailure)] != n {
+	if len(rep.Nodes) != n || len(rep.FailedNodes) != n || rep.CountsByStatus[string(dag.StatusFailure)] != n {
 		t.Errorf("counts: %d nodes, %d failed, %v", len(rep.Nodes), len(rep.FailedNodes), rep.CountsByStatus)
 	}
 	kept := 0
 	for _, nr := range rep.Nodes {
-		if nr.ErrorMessage != activities.ErrorOmitted {
+		if nr.ErrorMessage != dag.ErrorOmitted {
 			kept++
 		}
 	}
@@ -89,9 +90,9 @@ func TestLargeDagWithLongNamesStaysUnderTheLimit(t *testing.T) {
 	long := strings.Repeat("销售日报汇总", 21) // 126 characters, 378 bytes
 	list := make([]dataworks.NodeInstance, n)
 	for i := range list {
-		st := dataworks.StatusSuccess
+		st := dag.StatusSuccess
 		if i%2 == 0 {
-			st = dataworks.StatusFailure
+			st = dag.StatusFailure
 		}
 		list[i] = dataworks.NodeInstance{InstanceID: 705772600901 + int64(i), NodeName: fmt.Sprintf("%s%04d", long, i), Status: st,
 			ErrorMessage: strings.Repeat("e", 300)}
@@ -101,10 +102,10 @@ func TestLargeDagWithLongNamesStaysUnderTheLimit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var rep DagReport
-	rep.Outcome = OutcomeFailed
-	rep.setNodes(nodes)
-	rep.Message = rep.summary("")
+	var rep dag.DagReport
+	rep.Outcome = dag.OutcomeFailed
+	rep.SetNodes(nodes)
+	rep.Message = rep.Summary("")
 	in := RunManualDagInput{ProjectName: "p", FlowName: "f", Continued: &WatchState{DagID: 1, Nodes: nodes}}
 	for _, p := range []struct {
 		name string
@@ -116,8 +117,8 @@ func TestLargeDagWithLongNamesStaysUnderTheLimit(t *testing.T) {
 			t.Errorf("%s is %d bytes, over Temporal's %d", p.name, size, blobLimit)
 		}
 	}
-	if len(rep.FailedNodes) != n/2 || rep.CountsByStatus[string(dataworks.StatusSuccess)] != n/2 || rep.total() != n {
-		t.Errorf("counts: %d failed, %v, total %d", len(rep.FailedNodes), rep.CountsByStatus, rep.total())
+	if len(rep.FailedNodes) != n/2 || rep.CountsByStatus[string(dag.StatusSuccess)] != n/2 || rep.Total() != n {
+		t.Errorf("counts: %d failed, %v, total %d", len(rep.FailedNodes), rep.CountsByStatus, rep.Total())
 	}
 	if !strings.Contains(rep.Truncated, "left out of the node table") && !strings.Contains(rep.Truncated, "node table (5000 nodes) is left out") {
 		t.Errorf("truncated %q", rep.Truncated)

@@ -7,8 +7,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/manualdag/manualdag/activities"
-	"github.com/manualdag/manualdag/dataworks"
+	"github.com/manualdag/manualdag/dag"
 )
 
 // Observation is what the poll loop knows when it picks the next wait.
@@ -32,9 +31,9 @@ type Observation struct {
 	// was triggered, and Nodes the last snapshot (read only): what
 	// PredictivePolicy compares with the Profile. BackoffPolicy ignores them.
 	Now, TriggeredAt time.Time
-	Nodes            []activities.Node
+	Nodes            []dag.Node
 	// Profile holds earlier runs of the same flow; nil when there are none.
-	Profile *Profile
+	Profile *dag.Profile
 }
 
 // PollPolicy picks the wait before the next poll. Next must be a pure
@@ -83,60 +82,6 @@ func unitFloat(seed uint64, n int) float64 {
 	h := fnv.New64a()
 	h.Write([]byte(strconv.FormatUint(seed, 16) + "/" + strconv.Itoa(n)))
 	return float64(h.Sum64()>>11) / (1 << 53)
-}
-
-// Profile holds the node timings of earlier successful runs of the same flow,
-// the most recent first: Begin[k][i] and Finish[k][i] are the seconds from
-// run k's trigger to node Names[i] starting and finishing, -1 when unknown.
-// The FlowTimings activity reads it from the memos of those runs (see
-// RunTimings), so that the workflow sees it deterministically.
-type Profile struct {
-	Names  []string  `json:"names"`
-	Begin  [][]int32 `json:"begin"`
-	Finish [][]int32 `json:"finish"`
-}
-
-// Runs is the number of earlier runs in the profile.
-func (p *Profile) Runs() int {
-	if p == nil {
-		return 0
-	}
-	return len(p.Finish)
-}
-
-// MinNodes is the fewest nodes any earlier run in the profile had (0 for
-// none): a run listing fewer may be seeing a partial list (Decide).
-func (p *Profile) MinNodes() int {
-	if p == nil || !p.wellFormed() {
-		return 0
-	}
-	least := 0
-	for k := range p.Finish {
-		n := 0
-		for i := range p.Names {
-			if p.Finish[k][i] != -1 || p.Begin[k][i] != -1 {
-				n++
-			}
-		}
-		if k == 0 || n < least {
-			least = n
-		}
-	}
-	return least
-}
-
-// wellFormed reports whether every row has a column per name (a profile
-// handed over by hand in Continued might not).
-func (p *Profile) wellFormed() bool {
-	if len(p.Begin) != len(p.Finish) {
-		return false
-	}
-	for k := range p.Finish {
-		if len(p.Begin[k]) != len(p.Names) || len(p.Finish[k]) != len(p.Names) {
-			return false
-		}
-	}
-	return true
 }
 
 // PredictivePolicy polls rarely while the flow's earlier runs say the DAG
@@ -214,7 +159,7 @@ func (p PredictivePolicy) Next(obs Observation) time.Duration {
 // or nothing left that can still run.
 func predictEnds(obs Observation) (ends, spreads []float64, ok bool) {
 	prof := obs.Profile
-	if prof.Runs() == 0 || len(obs.Nodes) == 0 || !prof.wellFormed() {
+	if prof.Runs() == 0 || len(obs.Nodes) == 0 || !prof.WellFormed() {
 		return nil, nil, false
 	}
 	index := make(map[string]int, len(prof.Names))
@@ -223,12 +168,12 @@ func predictEnds(obs Observation) (ends, spreads []float64, ok bool) {
 	}
 	failed := false
 	for _, n := range obs.Nodes {
-		failed = failed || n.Status == dataworks.StatusFailure
+		failed = failed || n.Status == dag.StatusFailure
 	}
-	cv := prof.variation()
+	cv := variation(prof)
 	now := float64(obs.Now.Unix())
 	trigger := obs.TriggeredAt.Unix()
-	keys := nodeKeys(obs.Nodes)
+	keys := dag.NodeKeys(obs.Nodes)
 runs:
 	for k := range prof.Finish {
 		lag := runLag(obs.Nodes, keys, index, prof.Finish[k], trigger)
@@ -249,7 +194,7 @@ runs:
 			// remaining time is uncertain.
 			f := float64(trigger+int64(prof.Finish[k][i])) + lag
 			basis := f - now
-			if n.Status == dataworks.StatusRunning || n.Status == dataworks.StatusChecking {
+			if n.Status == dag.StatusRunning || n.Status == dag.StatusChecking {
 				if b := prof.Begin[k][i]; n.Begin > 0 && b >= 0 {
 					// Running: as long as it ran then; its run time is
 					// what is uncertain.
@@ -273,7 +218,7 @@ runs:
 // variation is the typical relative spread of a node's run time from one
 // run to the next (the median over nodes of their coefficient of variation),
 // at least 5%; 10% until three runs show it.
-func (p *Profile) variation() float64 {
+func variation(p *dag.Profile) float64 {
 	if p.Runs() < 3 {
 		return 0.10
 	}
@@ -305,7 +250,7 @@ func (p *Profile) variation() float64 {
 
 // runLag is how much later this run's finished nodes finished than they did
 // in an earlier run (the median over nodes, seconds; 0 when none finished).
-func runLag(nodes []activities.Node, keys []string, index map[string]int, finish []int32, trigger int64) float64 {
+func runLag(nodes []dag.Node, keys []string, index map[string]int, finish []int32, trigger int64) float64 {
 	var lags []float64
 	for j, n := range nodes {
 		if n.Finish == 0 || !n.Status.Terminal() {
@@ -351,89 +296,4 @@ func stddev(xs []float64) float64 {
 		v += (x - mean) * (x - mean)
 	}
 	return math.Sqrt(v / float64(len(xs)-1))
-}
-
-// nodeKeys names each node as profiles do: its name, a repeated name
-// suffixed with #2, #3… in the order given (instance id order).
-func nodeKeys(nodes []activities.Node) []string {
-	keys := make([]string, len(nodes))
-	seen := make(map[string]int, len(nodes))
-	for i, n := range nodes {
-		seen[n.Name]++
-		keys[i] = n.Name
-		if c := seen[n.Name]; c > 1 {
-			keys[i] = n.Name + "#" + strconv.Itoa(c)
-		}
-	}
-	return keys
-}
-
-// TimingsOf records a finished run's node timings for later runs to learn
-// from (see Profile): seconds after triggeredAt, 0 for a time before it, -1
-// for none.
-func TimingsOf(nodes []activities.Node, triggeredAt time.Time) activities.RunTimings {
-	t := activities.RunTimings{
-		Names:  nodeKeys(nodes),
-		Begin:  make([]int32, len(nodes)),
-		Finish: make([]int32, len(nodes)),
-	}
-	offset := func(unix int64) int32 {
-		if unix == 0 {
-			return -1
-		}
-		// The workflow learns of the trigger when the create's reply is
-		// processed, a little after DataWorks started the run: a time
-		// before it is at the trigger.
-		return int32(min(max(unix-triggeredAt.Unix(), 0), math.MaxInt32))
-	}
-	for i, n := range nodes {
-		t.Begin[i], t.Finish[i] = offset(n.Begin), offset(n.Finish)
-	}
-	return t
-}
-
-// ProfileOf aligns earlier runs' timings (the most recent first) by node
-// name; a node some runs lack is -1 in those. At most activities.MaxTimingRuns are
-// kept, and none that are malformed.
-func ProfileOf(runs []activities.RunTimings) *Profile {
-	p := &Profile{}
-	index := map[string]int{}
-	for _, r := range runs {
-		if len(p.Finish) == activities.MaxTimingRuns {
-			break
-		}
-		if len(r.Begin) != len(r.Names) || len(r.Finish) != len(r.Names) || len(r.Names) == 0 {
-			continue
-		}
-		for _, name := range r.Names {
-			if _, ok := index[name]; !ok {
-				index[name] = len(p.Names)
-				p.Names = append(p.Names, name)
-			}
-		}
-		p.Begin = append(p.Begin, nil)
-		p.Finish = append(p.Finish, nil)
-	}
-	k := 0
-	for _, r := range runs {
-		if k == len(p.Finish) {
-			break
-		}
-		if len(r.Begin) != len(r.Names) || len(r.Finish) != len(r.Names) || len(r.Names) == 0 {
-			continue
-		}
-		b, f := make([]int32, len(p.Names)), make([]int32, len(p.Names))
-		for i := range b {
-			b[i], f[i] = -1, -1
-		}
-		for j, name := range r.Names {
-			b[index[name]], f[index[name]] = r.Begin[j], r.Finish[j]
-		}
-		p.Begin[k], p.Finish[k] = b, f
-		k++
-	}
-	if len(p.Finish) == 0 {
-		return nil
-	}
-	return p
 }

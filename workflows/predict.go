@@ -7,6 +7,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/manualdag/manualdag/activities"
+	"github.com/manualdag/manualdag/dag"
 )
 
 // A run continues as new past either bound, well inside the 2,000
@@ -42,7 +43,7 @@ func (r *run) loadProfile(ctx workflow.Context) {
 		r.logger.Warn("Could not read earlier runs of the flow: polling without predictions", "error", err)
 		return
 	}
-	r.st.Profile = ProfileOf(res.Runs)
+	r.st.Profile = dag.ProfileOf(res.Runs)
 	if r.st.Profile == nil {
 		r.logger.Info("Polling without predictions", "reason", res.Note)
 		return
@@ -69,7 +70,7 @@ func (r *run) keepTimings(ctx workflow.Context) {
 			return // a run that needed a rerun is no measure of the next
 		}
 	}
-	t := TimingsOf(r.st.Nodes, r.report.TriggeredAt)
+	t := dag.TimingsOf(r.st.Nodes, r.report.TriggeredAt)
 	if err := workflow.UpsertMemo(ctx, map[string]any{activities.MemoTimings: t}); err != nil {
 		r.logger.Warn("Could not keep the run's timings in its memo", "error", err)
 	}
@@ -130,6 +131,6 @@ func (r *run) refresh(ctx workflow.Context) {
 	if res.Digest != r.st.Digest {
 		r.st.Nodes, r.st.Digest, r.st.Layout, r.st.Errors = nodes, res.Digest, res.LayoutDigest, res.ErrorsDigest
 		r.st.StableSince = workflow.Now(ctx)
-		r.report.setNodes(nodes)
+		r.report.SetNodes(nodes)
 	}
 }

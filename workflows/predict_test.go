@@ -11,16 +11,17 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/manualdag/manualdag/activities"
+	"github.com/manualdag/manualdag/dag"
 	"github.com/manualdag/manualdag/dataworks"
 )
 
 // chainProfile is three earlier runs of a two-node chain: extract runs from
 // the trigger to about 10 minutes, load from there to about 30.
-func chainProfile() []activities.RunTimings {
-	run := func(extract, end int32) activities.RunTimings {
-		return activities.RunTimings{Names: []string{"extract", "load"}, Begin: []int32{2, extract + 1}, Finish: []int32{extract, end}}
+func chainProfile() []dag.RunTimings {
+	run := func(extract, end int32) dag.RunTimings {
+		return dag.RunTimings{Names: []string{"extract", "load"}, Begin: []int32{2, extract + 1}, Finish: []int32{extract, end}}
 	}
-	return []activities.RunTimings{run(600, 1800), run(590, 1790), run(610, 1815)}
+	return []dag.RunTimings{run(600, 1800), run(590, 1790), run(610, 1815)}
 }
 
 func TestPredictivePolicy(t *testing.T) {
@@ -28,13 +29,13 @@ func TestPredictivePolicy(t *testing.T) {
 	policy, err := input().PollPolicy(trigger)
 	require.NoError(t, err)
 	p := policy.(PredictivePolicy)
-	prof := ProfileOf(chainProfile())
+	prof := dag.ProfileOf(chainProfile())
 	at := func(sec int) time.Time { return trigger.Add(time.Duration(sec) * time.Second) }
-	obs := func(now int, nodes ...activities.Node) Observation {
+	obs := func(now int, nodes ...dag.Node) Observation {
 		return Observation{Now: at(now), TriggeredAt: trigger, Nodes: nodes, Profile: prof, Seed: 1}
 	}
-	node := func(name string, st dataworks.Status, begin, finish int) activities.Node {
-		nd := activities.Node{Name: name, Status: st}
+	node := func(name string, st dag.Status, begin, finish int) dag.Node {
+		nd := dag.Node{Name: name, Status: st}
 		if begin >= 0 {
 			nd.Begin = at(begin).Unix()
 		}
@@ -45,27 +46,27 @@ func TestPredictivePolicy(t *testing.T) {
 	}
 
 	// Far from any predicted end: the longest wait.
-	early := p.Next(obs(0, node("extract", dataworks.StatusRunning, 2, -1), node("load", dataworks.StatusNotRun, -1, -1)))
+	early := p.Next(obs(0, node("extract", dag.StatusRunning, 2, -1), node("load", dag.StatusNotRun, -1, -1)))
 	require.InDelta(t, p.MaxWait.Seconds(), early.Seconds(), p.MaxWait.Seconds()*p.Jitter+1, "nothing can end for ~30 minutes")
 
 	// Load started late (at 700 s instead of ~600 s): the end moves with it,
 	// and a minute before it the waits are still long.
-	lateStart := obs(2000-500, node("extract", dataworks.StatusSuccess, 2, 699), node("load", dataworks.StatusRunning, 700, -1))
+	lateStart := obs(2000-500, node("extract", dag.StatusSuccess, 2, 699), node("load", dag.StatusRunning, 700, -1))
 	require.Greater(t, p.Next(lateStart), 2*time.Minute, "the predicted end is (700+~1200) s, still 400 s away")
 
 	// Right at the predicted end: the shortest wait.
-	atEnd := p.Next(obs(1800, node("extract", dataworks.StatusSuccess, 2, 600), node("load", dataworks.StatusRunning, 601, -1)))
+	atEnd := p.Next(obs(1800, node("extract", dag.StatusSuccess, 2, 600), node("load", dag.StatusRunning, 601, -1)))
 	require.InDelta(t, p.MinWait.Seconds(), atEnd.Seconds(), p.MinWait.Seconds()*p.Jitter+0.01)
 
 	// Long overdue, later than every earlier run: the fallback's prompt
 	// polling, as for a flow never seen before.
-	overdueObs := obs(1800+3600, node("extract", dataworks.StatusSuccess, 2, 600), node("load", dataworks.StatusRunning, 601, -1))
+	overdueObs := obs(1800+3600, node("extract", dag.StatusSuccess, 2, 600), node("load", dag.StatusRunning, 601, -1))
 	require.Equal(t, p.Fallback.Next(overdueObs), p.Next(overdueObs))
 	require.LessOrEqual(t, p.Next(overdueObs), time.Duration(float64(DefaultPromptInterval)*(1+p.Jitter)))
 
 	// Waits never pass MaxWait, jitter included.
 	for seed := range uint64(50) {
-		o := obs(0, node("extract", dataworks.StatusRunning, 2, -1), node("load", dataworks.StatusNotRun, -1, -1))
+		o := obs(0, node("extract", dag.StatusRunning, 2, -1), node("load", dag.StatusNotRun, -1, -1))
 		o.Seed = seed
 		require.LessOrEqual(t, p.Next(o), p.MaxWait)
 	}
@@ -73,21 +74,21 @@ func TestPredictivePolicy(t *testing.T) {
 	// What the profile cannot say goes to the fallback.
 	// An earlier run that lacks a pending node is left out; the others
 	// still predict.
-	partial := append(chainProfile(), activities.RunTimings{Names: []string{"extract"}, Begin: []int32{2}, Finish: []int32{600}})
-	withPartial := obs(0, node("extract", dataworks.StatusRunning, 2, -1), node("load", dataworks.StatusNotRun, -1, -1))
-	withPartial.Profile = ProfileOf(partial)
+	partial := append(chainProfile(), dag.RunTimings{Names: []string{"extract"}, Begin: []int32{2}, Finish: []int32{600}})
+	withPartial := obs(0, node("extract", dag.StatusRunning, 2, -1), node("load", dag.StatusNotRun, -1, -1))
+	withPartial.Profile = dag.ProfileOf(partial)
 	require.Equal(t, 4, withPartial.Profile.Runs())
 	require.Equal(t, early, p.Next(withPartial), "the three complete runs predict as before")
 
-	fallback := obs(0, node("extract", dataworks.StatusRunning, 2, -1), node("new_node", dataworks.StatusNotRun, -1, -1))
+	fallback := obs(0, node("extract", dag.StatusRunning, 2, -1), node("new_node", dag.StatusNotRun, -1, -1))
 	require.Equal(t, p.Fallback.Next(fallback), p.Next(fallback), "a node no earlier run had")
-	noProfile := obs(0, node("extract", dataworks.StatusRunning, 2, -1))
+	noProfile := obs(0, node("extract", dag.StatusRunning, 2, -1))
 	noProfile.Profile = nil
 	require.Equal(t, p.Fallback.Next(noProfile), p.Next(noProfile))
-	malformed := obs(0, node("extract", dataworks.StatusRunning, 2, -1))
-	malformed.Profile = &Profile{Names: []string{"extract"}, Begin: [][]int32{{1}}, Finish: [][]int32{{1, 2}}}
+	malformed := obs(0, node("extract", dag.StatusRunning, 2, -1))
+	malformed.Profile = &dag.Profile{Names: []string{"extract"}, Begin: [][]int32{{1}}, Finish: [][]int32{{1, 2}}}
 	require.Equal(t, p.Fallback.Next(malformed), p.Next(malformed), "a profile with a short row")
-	blocked := obs(600, node("extract", dataworks.StatusFailure, 2, 600), node("load", dataworks.StatusNotRun, -1, -1))
+	blocked := obs(600, node("extract", dag.StatusFailure, 2, 600), node("load", dag.StatusNotRun, -1, -1))
 	require.Equal(t, p.Fallback.Next(blocked), p.Next(blocked), "nothing left that can run: Decide's grace decides")
 
 	backoff, err := RunManualDagInput{ProjectName: "p", FlowName: "f", Poll: PollOptions{Mode: PollBackoff}}.PollPolicy(trigger)
@@ -99,30 +100,30 @@ func TestPredictivePolicy(t *testing.T) {
 
 func TestProfileOfAlignsRunsByName(t *testing.T) {
 	trigger := time.Unix(1_700_000_000, 0)
-	nodes := []activities.Node{
-		{ID: 1, Name: "a", Status: dataworks.StatusSuccess, Begin: trigger.Unix() + 1, Finish: trigger.Unix() + 10},
-		{ID: 2, Name: "a", Status: dataworks.StatusSuccess, Begin: trigger.Unix() + 11, Finish: trigger.Unix() + 20},
-		{ID: 3, Name: "b", Status: dataworks.StatusSuccess},
+	nodes := []dag.Node{
+		{ID: 1, Name: "a", Status: dag.StatusSuccess, Begin: trigger.Unix() + 1, Finish: trigger.Unix() + 10},
+		{ID: 2, Name: "a", Status: dag.StatusSuccess, Begin: trigger.Unix() + 11, Finish: trigger.Unix() + 20},
+		{ID: 3, Name: "b", Status: dag.StatusSuccess},
 	}
-	got := TimingsOf(nodes, trigger)
-	require.Equal(t, activities.RunTimings{Names: []string{"a", "a#2", "b"}, Begin: []int32{1, 11, -1}, Finish: []int32{10, 20, -1}}, got)
-	early := TimingsOf([]activities.Node{{ID: 1, Name: "start", Status: dataworks.StatusSuccess, Begin: trigger.Unix() - 2, Finish: trigger.Unix() - 1}}, trigger)
+	got := dag.TimingsOf(nodes, trigger)
+	require.Equal(t, dag.RunTimings{Names: []string{"a", "a#2", "b"}, Begin: []int32{1, 11, -1}, Finish: []int32{10, 20, -1}}, got)
+	early := dag.TimingsOf([]dag.Node{{ID: 1, Name: "start", Status: dag.StatusSuccess, Begin: trigger.Unix() - 2, Finish: trigger.Unix() - 1}}, trigger)
 	require.Equal(t, []int32{0}, early.Begin, "DataWorks started it before the workflow saw the trigger's reply: at the trigger")
 	require.Equal(t, []int32{0}, early.Finish)
 
-	older := activities.RunTimings{Names: []string{"b", "c"}, Begin: []int32{0, 5}, Finish: []int32{4, 9}}
-	bad := activities.RunTimings{Names: []string{"x"}, Begin: []int32{1, 2}, Finish: []int32{3}}
-	p := ProfileOf([]activities.RunTimings{got, bad, older})
+	older := dag.RunTimings{Names: []string{"b", "c"}, Begin: []int32{0, 5}, Finish: []int32{4, 9}}
+	bad := dag.RunTimings{Names: []string{"x"}, Begin: []int32{1, 2}, Finish: []int32{3}}
+	p := dag.ProfileOf([]dag.RunTimings{got, bad, older})
 	require.Equal(t, []string{"a", "a#2", "b", "c"}, p.Names)
 	require.Equal(t, [][]int32{{10, 20, -1, -1}, {-1, -1, 4, 9}}, p.Finish, "the malformed run is left out")
 	require.Equal(t, [][]int32{{1, 11, -1, -1}, {-1, -1, 0, 5}}, p.Begin)
 
-	many := make([]activities.RunTimings, 20)
+	many := make([]dag.RunTimings, 20)
 	for i := range many {
 		many[i] = got
 	}
-	require.Equal(t, activities.MaxTimingRuns, ProfileOf(many).Runs())
-	require.Nil(t, ProfileOf(nil))
+	require.Equal(t, dag.MaxTimingRuns, dag.ProfileOf(many).Runs())
+	require.Nil(t, dag.ProfileOf(nil))
 }
 
 // TestPredictiveRunLearnsAndKeepsTimings runs a DAG that ends 1,800 s after
@@ -145,14 +146,14 @@ func (s *workflowSuite) TestPredictiveRunLearnsAndKeepsTimings() {
 			if trigger.IsZero() {
 				trigger = now
 			}
-			extract := dataworks.NodeInstance{InstanceID: 1, NodeName: "extract", Status: dataworks.StatusRunning, BeginRunningTime: trigger.Add(2 * time.Second)}
-			load := dataworks.NodeInstance{InstanceID: 2, NodeName: "load", Status: dataworks.StatusNotRun}
+			extract := dataworks.NodeInstance{InstanceID: 1, NodeName: "extract", Status: dag.StatusRunning, BeginRunningTime: trigger.Add(2 * time.Second)}
+			load := dataworks.NodeInstance{InstanceID: 2, NodeName: "load", Status: dag.StatusNotRun}
 			if t := trigger.Add(600 * time.Second); !now.Before(t) {
-				extract.Status, extract.FinishTime = dataworks.StatusSuccess, t
-				load.Status, load.BeginRunningTime = dataworks.StatusRunning, t.Add(time.Second)
+				extract.Status, extract.FinishTime = dag.StatusSuccess, t
+				load.Status, load.BeginRunningTime = dag.StatusRunning, t.Add(time.Second)
 			}
 			if t := trigger.Add(1805 * time.Second); !now.Before(t) {
-				load.Status, load.FinishTime = dataworks.StatusSuccess, t
+				load.Status, load.FinishTime = dag.StatusSuccess, t
 			}
 			return activities.Compact([]dataworks.NodeInstance{extract, load}, 200, in.Known()), nil
 		})
@@ -165,7 +166,7 @@ func (s *workflowSuite) TestPredictiveRunLearnsAndKeepsTimings() {
 
 	rep, err := s.run(input())
 	s.Require().NoError(err)
-	s.Equal(OutcomeSucceeded, rep.Outcome)
+	s.Equal(dag.OutcomeSucceeded, rep.Outcome)
 	s.Equal(activities.FlowTimingsInput{ProjectName: "demo_project", FlowName: "daily_sales", WorkflowType: WorkflowName}, asked)
 	delay := rep.FinishedAt.Sub(trigger.Add(1805 * time.Second))
 	s.GreaterOrEqual(delay, time.Duration(0))
@@ -173,7 +174,7 @@ func (s *workflowSuite) TestPredictiveRunLearnsAndKeepsTimings() {
 	// Fixed 30 s would poll 61 times in these 30 minutes, fixed 5 s 362.
 	s.Less(rep.Polls, 30, "polls: %d", rep.Polls)
 	s.Require().NotNil(memo, "a successful run keeps its timings")
-	kept := memo[activities.MemoTimings].(activities.RunTimings)
+	kept := memo[activities.MemoTimings].(dag.RunTimings)
 	s.Equal([]string{"extract", "load"}, kept.Names)
 	s.Equal([]int32{600, 1805}, kept.Finish)
 }
@@ -223,7 +224,7 @@ func (s *workflowSuite) TestDailyBudgetStretchesWaits() {
 	})
 	rep, err := s.run(input())
 	s.Require().NoError(err)
-	s.Equal(OutcomeSucceeded, rep.Outcome)
+	s.Equal(dag.OutcomeSucceeded, rep.Outcome)
 	s.Len(waits, 3)
 	for _, w := range waits {
 		s.GreaterOrEqual(w, 40*time.Minute)
@@ -257,7 +258,7 @@ func (s *workflowSuite) TestRepeatWindowsKeepHistoryShort() {
 		})
 	rep, err := s.run(input())
 	s.Require().NoError(err)
-	s.Equal(OutcomeSucceeded, rep.Outcome)
+	s.Equal(dag.OutcomeSucceeded, rep.Outcome)
 	s.Equal(polls, rep.Polls, "every search is counted")
 	s.GreaterOrEqual(polls, int(time.Hour/(DefaultPromptInterval*11/10)), "prompt polling")
 	s.LessOrEqual(returns, polls/5, "returns to the workflow: %d for %d polls", returns, polls)

@@ -6,52 +6,51 @@ import (
 	"testing"
 	"time"
 
-	"github.com/manualdag/manualdag/activities"
-	"github.com/manualdag/manualdag/dataworks"
+	"github.com/manualdag/manualdag/dag"
 )
 
 func TestDecide(t *testing.T) {
 	t0 := time.Date(2024, 6, 2, 1, 0, 0, 0, time.UTC)
-	st := func(ss ...dataworks.Status) []activities.Node {
-		var out []activities.Node
+	st := func(ss ...dag.Status) []dag.Node {
+		var out []dag.Node
 		for i, s := range ss {
-			out = append(out, activities.Node{ID: int64(i + 1), Name: string(s), Status: s})
+			out = append(out, dag.Node{ID: int64(i + 1), Name: string(s), Status: s})
 		}
 		return out
 	}
 	const (
-		S = dataworks.StatusSuccess
-		F = dataworks.StatusFailure
-		N = dataworks.StatusNotRun
-		R = dataworks.StatusRunning
-		W = dataworks.StatusWaitResource
-		C = dataworks.StatusChecking
+		S = dag.StatusSuccess
+		F = dag.StatusFailure
+		N = dag.StatusNotRun
+		R = dag.StatusRunning
+		W = dag.StatusWaitResource
+		C = dag.StatusChecking
 	)
-	U := dataworks.StatusFromCode(42)
+	U := dag.StatusFromCode(42)
 	for _, tc := range []struct {
 		name    string
-		nodes   []activities.Node
+		nodes   []dag.Node
 		now     time.Duration // after trigger
 		stable  time.Duration // picture unchanged since (after trigger)
-		want    Outcome
+		want    dag.Outcome
 		recheck bool
 	}{
-		{"all success", st(S, S, S), time.Minute, 0, OutcomeSucceeded, false},
-		{"empty list early", nil, time.Minute, 0, OutcomeRunning, true},
-		{"empty list past grace: no verdict", nil, 5 * time.Minute, 0, OutcomeRunning, false},
-		{"empty list is never success even at deadline", nil, 3 * time.Hour, 0, OutcomeTimedOut, false},
-		{"all final, one failed", st(S, F, S), time.Minute, 0, OutcomeFailed, false},
-		{"blocked within grace", st(S, F, N, N), 2 * time.Minute, time.Minute, OutcomeRunning, true},
-		{"blocked past grace", st(S, F, N, N), 4 * time.Minute, time.Minute, OutcomeFailed, false},
-		{"failure but something running", st(F, R, N), time.Hour, 0, OutcomeRunning, false},
-		{"failure but something checking", st(F, C, N), time.Hour, 0, OutcomeRunning, false},
-		{"failure and an unknown status", st(F, U, N), time.Hour, 0, OutcomeRunning, false},
-		{"unknown status only", st(S, U), time.Hour, 0, OutcomeRunning, false},
-		{"not run without failure waits", st(S, N), time.Hour, 0, OutcomeRunning, false},
-		{"running", st(S, W, R), time.Minute, 0, OutcomeRunning, false},
-		{"deadline", st(S, R), 2 * time.Hour, 0, OutcomeTimedOut, false},
-		{"success at the deadline is success", st(S, S), 2 * time.Hour, 0, OutcomeSucceeded, false},
-		{"blocked in grace at deadline", st(F, N), 2 * time.Hour, 2*time.Hour - time.Minute, OutcomeTimedOut, false},
+		{"all success", st(S, S, S), time.Minute, 0, dag.OutcomeSucceeded, false},
+		{"empty list early", nil, time.Minute, 0, dag.OutcomeRunning, true},
+		{"empty list past grace: no verdict", nil, 5 * time.Minute, 0, dag.OutcomeRunning, false},
+		{"empty list is never success even at deadline", nil, 3 * time.Hour, 0, dag.OutcomeTimedOut, false},
+		{"all final, one failed", st(S, F, S), time.Minute, 0, dag.OutcomeFailed, false},
+		{"blocked within grace", st(S, F, N, N), 2 * time.Minute, time.Minute, dag.OutcomeRunning, true},
+		{"blocked past grace", st(S, F, N, N), 4 * time.Minute, time.Minute, dag.OutcomeFailed, false},
+		{"failure but something running", st(F, R, N), time.Hour, 0, dag.OutcomeRunning, false},
+		{"failure but something checking", st(F, C, N), time.Hour, 0, dag.OutcomeRunning, false},
+		{"failure and an unknown status", st(F, U, N), time.Hour, 0, dag.OutcomeRunning, false},
+		{"unknown status only", st(S, U), time.Hour, 0, dag.OutcomeRunning, false},
+		{"not run without failure waits", st(S, N), time.Hour, 0, dag.OutcomeRunning, false},
+		{"running", st(S, W, R), time.Minute, 0, dag.OutcomeRunning, false},
+		{"deadline", st(S, R), 2 * time.Hour, 0, dag.OutcomeTimedOut, false},
+		{"success at the deadline is success", st(S, S), 2 * time.Hour, 0, dag.OutcomeSucceeded, false},
+		{"blocked in grace at deadline", st(F, N), 2 * time.Hour, 2*time.Hour - time.Minute, dag.OutcomeTimedOut, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			d := Decide(tc.nodes, Timing{
@@ -62,7 +61,7 @@ func TestDecide(t *testing.T) {
 			if d.Outcome != tc.want || !d.RecheckAt.IsZero() != tc.recheck {
 				t.Fatalf("got %+v, want %s (recheck %v)", d, tc.want, tc.recheck)
 			}
-			if (d.Outcome == OutcomeFailed || d.Outcome == OutcomeTimedOut) && d.Reason == "" {
+			if (d.Outcome == dag.OutcomeFailed || d.Outcome == dag.OutcomeTimedOut) && d.Reason == "" {
 				t.Fatal("no reason given")
 			}
 		})
@@ -73,37 +72,37 @@ func TestDecide(t *testing.T) {
 // the evidence that the node list is complete (issue 12, item 1).
 func TestDecideWaitsForACompleteList(t *testing.T) {
 	t0 := time.Date(2024, 6, 2, 1, 0, 0, 0, time.UTC)
-	list := func(n int, st dataworks.Status) []activities.Node {
-		out := make([]activities.Node, n)
+	list := func(n int, st dag.Status) []dag.Node {
+		out := make([]dag.Node, n)
 		for i := range out {
-			out[i] = activities.Node{ID: int64(i + 1), Name: fmt.Sprint("n", i), Status: st}
+			out[i] = dag.Node{ID: int64(i + 1), Name: fmt.Sprint("n", i), Status: st}
 		}
 		return out
 	}
-	ok2, failed2 := list(2, dataworks.StatusSuccess), list(2, dataworks.StatusFailure)
+	ok2, failed2 := list(2, dag.StatusSuccess), list(2, dag.StatusFailure)
 	for _, tc := range []struct {
 		name     string
-		nodes    []activities.Node
+		nodes    []dag.Node
 		now      time.Duration // after trigger
 		polls    int           // searches in a row with this count
 		expected int           // fewest nodes of earlier runs
-		want     Outcome
+		want     dag.Outcome
 		recheck  time.Duration // after trigger; 0 = none
 	}{
-		{"first run within the default settle", ok2, 4 * time.Minute, 20, 0, OutcomeRunning, DefaultListSettle},
-		{"failure within the default settle", failed2, time.Minute, 5, 0, OutcomeRunning, DefaultListSettle},
-		{"first run past the settle", ok2, DefaultListSettle, 20, 0, OutcomeSucceeded, 0},
-		{"count seen once", ok2, time.Hour, 1, 0, OutcomeRunning, time.Hour + DefaultInitialInterval},
-		{"as many as history: a minute is enough", ok2, HistorySettle, 2, 2, OutcomeSucceeded, 0},
-		{"as many as history, within the minute", ok2, 30 * time.Second, 2, 2, OutcomeRunning, HistorySettle},
-		{"fewer than history waits twice the settle", ok2, 9 * time.Minute, 30, 4, OutcomeRunning, 2 * DefaultListSettle},
-		{"fewer than history, failed, waits too", failed2, 9 * time.Minute, 30, 4, OutcomeRunning, 2 * DefaultListSettle},
-		{"fewer than history past the wait is judged", ok2, 2 * DefaultListSettle, 30, 4, OutcomeSucceeded, 0},
-		{"deadline is still the deadline", ok2, 2 * time.Minute, 1, 4, OutcomeTimedOut, 0},
+		{"first run within the default settle", ok2, 4 * time.Minute, 20, 0, dag.OutcomeRunning, DefaultListSettle},
+		{"failure within the default settle", failed2, time.Minute, 5, 0, dag.OutcomeRunning, DefaultListSettle},
+		{"first run past the settle", ok2, DefaultListSettle, 20, 0, dag.OutcomeSucceeded, 0},
+		{"count seen once", ok2, time.Hour, 1, 0, dag.OutcomeRunning, time.Hour + DefaultInitialInterval},
+		{"as many as history: a minute is enough", ok2, HistorySettle, 2, 2, dag.OutcomeSucceeded, 0},
+		{"as many as history, within the minute", ok2, 30 * time.Second, 2, 2, dag.OutcomeRunning, HistorySettle},
+		{"fewer than history waits twice the settle", ok2, 9 * time.Minute, 30, 4, dag.OutcomeRunning, 2 * DefaultListSettle},
+		{"fewer than history, failed, waits too", failed2, 9 * time.Minute, 30, 4, dag.OutcomeRunning, 2 * DefaultListSettle},
+		{"fewer than history past the wait is judged", ok2, 2 * DefaultListSettle, 30, 4, dag.OutcomeSucceeded, 0},
+		{"deadline is still the deadline", ok2, 2 * time.Minute, 1, 4, dag.OutcomeTimedOut, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			d := Decide(tc.nodes, Timing{
-				Now: t0.Add(tc.now), TriggeredAt: t0, Deadline: t0.Add(map[bool]time.Duration{true: 2 * time.Minute, false: 24 * time.Hour}[tc.want == OutcomeTimedOut]),
+				Now: t0.Add(tc.now), TriggeredAt: t0, Deadline: t0.Add(map[bool]time.Duration{true: 2 * time.Minute, false: 24 * time.Hour}[tc.want == dag.OutcomeTimedOut]),
 				StableSince: t0, BlockedGrace: 3 * time.Minute, EmptyListGrace: 5 * time.Minute,
 				ListSettle: DefaultListSettle, CountPolls: tc.polls, ExpectedNodes: tc.expected, PartialListWait: 2 * DefaultListSettle,
 			})
@@ -314,13 +313,13 @@ func TestInputErrors(t *testing.T) {
 }
 
 func TestReportMessageNamesFailedNodes(t *testing.T) {
-	r := DagReport{DagID: 700019657457, ProjectName: "project", FlowName: "flow", Bizdate: "2024-06-01", Outcome: OutcomeFailed}
-	var nodes []activities.Node
-	for i, s := range []dataworks.Status{"FAILURE", "FAILURE", "NOT_RUN", "NOT_RUN", "NOT_RUN", "SUCCESS", "SUCCESS", "SUCCESS", "SUCCESS"} {
-		nodes = append(nodes, activities.Node{ID: int64(i), Name: []string{"load_ods", "dwd_merge", "a", "b", "c", "d", "e", "f", "g"}[i], Status: s})
+	r := dag.DagReport{DagID: 700019657457, ProjectName: "project", FlowName: "flow", Bizdate: "2024-06-01", Outcome: dag.OutcomeFailed}
+	var nodes []dag.Node
+	for i, s := range []dag.Status{"FAILURE", "FAILURE", "NOT_RUN", "NOT_RUN", "NOT_RUN", "SUCCESS", "SUCCESS", "SUCCESS", "SUCCESS"} {
+		nodes = append(nodes, dag.Node{ID: int64(i), Name: []string{"load_ods", "dwd_merge", "a", "b", "c", "d", "e", "f", "g"}[i], Status: s})
 	}
-	r.setNodes(nodes)
-	got := r.summary("blocked")
+	r.SetNodes(nodes)
+	got := r.Summary("blocked")
 	want := "DataWorks DAG 700019657457 (project/flow, bizdate 2024-06-01) failed: 2 of 9 nodes failed (load_ods, dwd_merge), 3 blocked (a, b, c)"
 	if !strings.HasPrefix(got, want) {
 		t.Fatalf("got  %q\nwant %q…", got, want)
@@ -331,18 +330,18 @@ func TestReportMessageNamesFailedNodes(t *testing.T) {
 // even at the deadline: there it is TIMED_OUT, not SUCCEEDED.
 func TestDecideNeverJudgesAStaleSnapshot(t *testing.T) {
 	t0 := time.Date(2024, 6, 2, 1, 0, 0, 0, time.UTC)
-	nodes := []activities.Node{{ID: 1, Name: "a", Status: dataworks.StatusSuccess}}
+	nodes := []dag.Node{{ID: 1, Name: "a", Status: dag.StatusSuccess}}
 	tm := Timing{Now: t0.Add(time.Hour), TriggeredAt: t0, Deadline: t0.Add(2 * time.Hour), StableSince: t0,
 		BlockedGrace: time.Minute, EmptyListGrace: time.Minute, ListSettle: time.Second, CountPolls: 5, Stale: true}
-	if d := Decide(nodes, tm); d.Outcome != OutcomeRunning {
+	if d := Decide(nodes, tm); d.Outcome != dag.OutcomeRunning {
 		t.Fatalf("stale: %+v", d)
 	}
 	tm.Now = tm.Deadline
-	if d := Decide(nodes, tm); d.Outcome != OutcomeTimedOut {
+	if d := Decide(nodes, tm); d.Outcome != dag.OutcomeTimedOut {
 		t.Fatalf("stale at the deadline: %+v", d)
 	}
 	tm.Stale = false
-	if d := Decide(nodes, tm); d.Outcome != OutcomeSucceeded {
+	if d := Decide(nodes, tm); d.Outcome != dag.OutcomeSucceeded {
 		t.Fatalf("confirmed: %+v", d)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/manualdag/manualdag/activities"
+	"github.com/manualdag/manualdag/dag"
 	"github.com/manualdag/manualdag/dataworks"
 	"github.com/manualdag/manualdag/internal/emulator"
 )
@@ -72,7 +73,7 @@ func (s *workflowSuite) TestCreateCrashAfterSendingNeverSendsTwice() {
 	dw := &fakeDW{panicOn: 1, list: succeeded}
 	s.useReal(dw)
 	r, err := s.run(input())
-	s.requireType(err, TriggerOutcomeUnknown)
+	s.requireType(err, dag.ErrTriggerOutcomeUnknown)
 	s.Equal(1, dw.creates)
 	s.Zero(r.DagID)
 	s.Contains(err.Error(), "demo_project/daily_sales (bizdate 2024-06-01)")
@@ -83,7 +84,7 @@ func (s *workflowSuite) TestCreateUnknownOutcomeNoSecondCreate() {
 	dw := &fakeDW{createErrs: []error{&dataworks.Error{Action: "CreateManualDag", Phase: dataworks.PhaseUnknown, Code: dataworks.CodeTransport, Err: errors.New("i/o timeout")}}}
 	s.useReal(dw)
 	_, err := s.run(input())
-	s.requireType(err, TriggerOutcomeUnknown)
+	s.requireType(err, dag.ErrTriggerOutcomeUnknown)
 	s.Equal(1, dw.creates)
 	s.Contains(err.Error(), "Operation Center")
 }
@@ -93,7 +94,7 @@ func (s *workflowSuite) TestCreateNotSentUntilAttemptsRunOutIsNotTriggered() {
 	dw := &fakeDW{createErrs: []error{errNotSent, errNotSent, errNotSent, errNotSent, errNotSent, errNotSent, errNotSent, errNotSent, errNotSent, errNotSent, errNotSent}}
 	s.useReal(dw)
 	_, err := s.run(input())
-	s.requireType(err, NotTriggered)
+	s.requireType(err, dag.ErrNotTriggered)
 	s.Equal(createMaxAttempts, dw.creates)
 	s.Contains(err.Error(), "no run was started")
 }
@@ -199,8 +200,8 @@ var apiVersions = []struct {
 	name, input, want string
 	errorMessages     bool
 }{
-	{"2018 default", "", dataworks.APIVersion2018, false},
-	{"2020", dataworks.APIVersion2020, dataworks.APIVersion2020, true},
+	{"2018 default", "", dag.APIVersion2018, false},
+	{"2020", dag.APIVersion2020, dag.APIVersion2020, true},
 }
 
 func (s *workflowSuite) TestEmulatorSuccess() {
@@ -212,11 +213,11 @@ func (s *workflowSuite) TestEmulatorSuccess() {
 			r, err := s.run(in)
 			s.Require().NoError(err)
 
-			dag := s.onlyDAG(e, "daily_sales")
-			s.Equal(v.want, dag.APIVersion)
-			s.Equal(emulator.DAGSuccess, dag.Status)
-			s.Equal(OutcomeSucceeded, r.Outcome)
-			s.Equal(dag.DagID, r.DagID)
+			info := s.onlyDAG(e, "daily_sales")
+			s.Equal(v.want, info.APIVersion)
+			s.Equal(emulator.DAGSuccess, info.Status)
+			s.Equal(dag.OutcomeSucceeded, r.Outcome)
+			s.Equal(info.DagID, r.DagID)
 			s.Equal(map[string]int{"SUCCESS": 4}, r.CountsByStatus)
 			s.Empty(r.FailedNodes)
 			s.Empty(r.BlockedNodes)
@@ -228,8 +229,8 @@ func (s *workflowSuite) TestEmulatorSuccess() {
 			// The DAG progressed on the mock clock, and the workflow saw its
 			// end within one long poll interval.
 			s.Greater(r.Polls, 3)
-			s.False(r.FinishedAt.Before(dag.FinishedAt), "report finished %v before the DAG %v", r.FinishedAt, dag.FinishedAt)
-			s.Less(r.FinishedAt.Sub(dag.FinishedAt), DefaultMaxInterval+DefaultMaxInterval/5)
+			s.False(r.FinishedAt.Before(info.FinishedAt), "report finished %v before the DAG %v", r.FinishedAt, info.FinishedAt)
+			s.Less(r.FinishedAt.Sub(info.FinishedAt), DefaultMaxInterval+DefaultMaxInterval/5)
 			s.True(r.FinishedAt.Equal(s.env.Now()))
 			s.Contains(r.Message, "succeeded: 4 of 4 nodes succeeded")
 		})
@@ -244,19 +245,19 @@ func (s *workflowSuite) TestEmulatorFailedNodeBlocksDownstreamEndsAfterGrace() {
 			in.FlowName = "broken_sales"
 			in.APIVersion = v.input
 			r, err := s.run(in)
-			s.requireType(err, DagFailed)
+			s.requireType(err, dag.ErrDagFailed)
 
-			dag := s.onlyDAG(e, "broken_sales")
-			s.Equal(v.want, dag.APIVersion)
-			s.Equal(emulator.DAGFailure, dag.Status)
-			s.Equal(OutcomeFailed, r.Outcome)
-			s.Equal(dag.DagID, r.DagID)
+			info := s.onlyDAG(e, "broken_sales")
+			s.Equal(v.want, info.APIVersion)
+			s.Equal(emulator.DAGFailure, info.Status)
+			s.Equal(dag.OutcomeFailed, r.Outcome)
+			s.Equal(info.DagID, r.DagID)
 			s.Equal([]string{"dwd_merge"}, r.FailedNodes)
 			s.Equal([]string{"ads_report", "ads_export"}, r.BlockedNodes)
-			s.ElementsMatch(dag.Blocked, r.BlockedNodes, "blocked nodes as the emulator knows them")
+			s.ElementsMatch(info.Blocked, r.BlockedNodes, "blocked nodes as the emulator knows them")
 			s.Empty(r.UnfinishedNodes)
 			s.Equal(map[string]int{"SUCCESS": 2, "FAILURE": 1, "NOT_RUN": 2}, r.CountsByStatus)
-			s.Contains(err.Error(), "DataWorks DAG "+strconv.FormatInt(dag.DagID, 10)+" (demo_project/broken_sales, bizdate 2024-06-01) failed: 1 of 5 nodes failed (dwd_merge), 2 blocked")
+			s.Contains(err.Error(), "DataWorks DAG "+strconv.FormatInt(info.DagID, 10)+" (demo_project/broken_sales, bizdate 2024-06-01) failed: 1 of 5 nodes failed (dwd_merge), 2 blocked")
 			for _, n := range r.Nodes {
 				if n.Name == "dwd_merge" && v.errorMessages {
 					s.Contains(n.ErrorMessage, "ODPS-0130071")
@@ -264,7 +265,7 @@ func (s *workflowSuite) TestEmulatorFailedNodeBlocksDownstreamEndsAfterGrace() {
 			}
 			// Blocked, not hung: it ends once the blocked picture has been
 			// stable for the grace period, and not much later.
-			sinceBlocked := r.FinishedAt.Sub(dag.FinishedAt)
+			sinceBlocked := r.FinishedAt.Sub(info.FinishedAt)
 			s.GreaterOrEqual(sinceBlocked, DefaultBlockedGrace)
 			s.Less(sinceBlocked, DefaultBlockedGrace+DefaultMaxInterval+DefaultMaxInterval/5)
 		})
@@ -277,33 +278,33 @@ func (s *workflowSuite) TestEmulatorOperatorRerunDuringGrace() {
 	e := s.useEmulator("", emulator.Options{})
 	in := input()
 	in.FlowName = "rerun_sales"
-	in.Poll.MaxInterval = Duration(20 * time.Second)
+	in.Poll.MaxInterval = dag.Duration(20 * time.Second)
 	// dwd_merge fails about 3m15s after the trigger; with 20s polls the
 	// workflow sees it by 3m40s, and the grace would end by 6m40s.
-	var during DagReport
+	var during dag.DagReport
 	s.env.RegisterDelayedCallback(func() {
-		dag := s.onlyDAG(e, "rerun_sales")
-		s.Require().Equal(emulator.DAGFailure, dag.Status, "the failure should have happened by now")
+		info := s.onlyDAG(e, "rerun_sales")
+		s.Require().Equal(emulator.DAGFailure, info.Status, "the failure should have happened by now")
 		v, err := s.env.QueryWorkflow(QueryStatus)
 		s.Require().NoError(err)
 		s.Require().NoError(v.Get(&during))
 		var failed int64
-		for _, n := range dag.Nodes {
+		for _, n := range info.Nodes {
 			if n.Name == "dwd_merge" {
 				failed = n.InstanceID
 			}
 		}
 		s.Require().NoError(e.client.RestartInstance(context.Background(),
-			dataworks.InstanceRequest{InstanceID: failed, APIVersion: dataworks.APIVersion2020}))
+			dataworks.InstanceRequest{InstanceID: failed, APIVersion: dag.APIVersion2020}))
 	}, 5*time.Minute)
 	r, err := s.run(in)
 	s.Require().NoError(err)
 
-	s.Equal(OutcomeRunning, during.Outcome, "the workflow was waiting out the grace")
+	s.Equal(dag.OutcomeRunning, during.Outcome, "the workflow was waiting out the grace")
 	s.Equal([]string{"dwd_merge"}, during.FailedNodes)
 	s.Equal([]string{"ads_report"}, during.BlockedNodes)
 	s.Contains(during.Message, "blocked behind failed nodes")
-	s.Equal(OutcomeSucceeded, r.Outcome)
+	s.Equal(dag.OutcomeSucceeded, r.Outcome)
 	s.Equal(map[string]int{"SUCCESS": 3}, r.CountsByStatus)
 	s.Equal(emulator.DAGSuccess, s.onlyDAG(e, "rerun_sales").Status)
 }
@@ -312,7 +313,7 @@ func (s *workflowSuite) TestEmulatorOperatorRerunDuringGrace() {
 // real service does: tolerated, then the run is followed to its end.
 func (s *workflowSuite) TestEmulatorEmptyListAtFirst() {
 	e := s.useEmulator("", emulator.Options{EmptyListFor: 2 * time.Minute, PartialListFor: time.Minute})
-	var early DagReport
+	var early dag.DagReport
 	s.env.RegisterDelayedCallback(func() {
 		v, err := s.env.QueryWorkflow(QueryStatus)
 		s.Require().NoError(err)
@@ -320,11 +321,11 @@ func (s *workflowSuite) TestEmulatorEmptyListAtFirst() {
 	}, time.Minute)
 	r, err := s.run(input())
 	s.Require().NoError(err)
-	s.Equal(OutcomeRunning, early.Outcome)
+	s.Equal(dag.OutcomeRunning, early.Outcome)
 	s.Positive(early.Polls)
 	s.Empty(early.Nodes)
 	s.Contains(early.Message, "waiting for DataWorks to list the node instances")
-	s.Equal(OutcomeSucceeded, r.Outcome)
+	s.Equal(dag.OutcomeSucceeded, r.Outcome)
 	s.Len(r.Nodes, 4)
 	s.Equal(s.onlyDAG(e, "daily_sales").DagID, r.DagID)
 }
@@ -338,7 +339,7 @@ func (s *workflowSuite) TestEmulatorThrottledPollsThenRecovery() {
 	s.env.RegisterDelayedCallback(func() { e.emu.ClearFaults("SearchManualDagNodeInstance") }, 3*time.Minute)
 	r, err := s.run(input())
 	s.Require().NoError(err)
-	s.Equal(OutcomeSucceeded, r.Outcome)
+	s.Equal(dag.OutcomeSucceeded, r.Outcome)
 	search := e.emu.Stats().Calls["SearchManualDagNodeInstance"]
 	s.Positive(search.Outcomes["Throttling.User"], "outcomes %v", search.Outcomes)
 	s.Equal(search.Total, r.Polls, "every search sent is a poll, throttled or not")

@@ -9,7 +9,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/manualdag/manualdag/activities"
-	"github.com/manualdag/manualdag/dataworks"
+	"github.com/manualdag/manualdag/dag"
 )
 
 // Issue 12, item 1: the 4-node chain (5s, 5s, 30m, 30m) whose first two
@@ -17,11 +17,11 @@ import (
 // run waits for the rest and judges the whole DAG.
 func (s *workflowSuite) TestPartialListIsNotJudged() {
 	s.mockCreate()
-	head := nodes(n(1, "a", dataworks.StatusSuccess), n(2, "b", dataworks.StatusSuccess))
-	whole := nodes(n(1, "a", dataworks.StatusSuccess), n(2, "b", dataworks.StatusSuccess),
-		n(3, "c", dataworks.StatusRunning), n(4, "d", dataworks.StatusNotRun))
-	done := nodes(n(1, "a", dataworks.StatusSuccess), n(2, "b", dataworks.StatusSuccess),
-		n(3, "c", dataworks.StatusSuccess), n(4, "d", dataworks.StatusSuccess))
+	head := nodes(n(1, "a", dag.StatusSuccess), n(2, "b", dag.StatusSuccess))
+	whole := nodes(n(1, "a", dag.StatusSuccess), n(2, "b", dag.StatusSuccess),
+		n(3, "c", dag.StatusRunning), n(4, "d", dag.StatusNotRun))
+	done := nodes(n(1, "a", dag.StatusSuccess), n(2, "b", dag.StatusSuccess),
+		n(3, "c", dag.StatusSuccess), n(4, "d", dag.StatusSuccess))
 	s.env.OnActivity(a.SearchManualDagNodeInstance, mock.Anything, mock.Anything).Return(
 		func(ctx context.Context, in activities.SearchInput) (activities.SearchResult, error) {
 			since := s.elapsed()
@@ -37,7 +37,7 @@ func (s *workflowSuite) TestPartialListIsNotJudged() {
 	in.ListSettle = 0 // the default
 	r, err := s.run(in)
 	s.Require().NoError(err)
-	s.Equal(OutcomeSucceeded, r.Outcome)
+	s.Equal(dag.OutcomeSucceeded, r.Outcome)
 	s.Len(r.Nodes, 4, "judged on the whole list")
 	s.GreaterOrEqual(s.elapsed(), time.Hour)
 }
@@ -45,8 +45,8 @@ func (s *workflowSuite) TestPartialListIsNotJudged() {
 // The same partial list fails nothing early either.
 func (s *workflowSuite) TestPartialListFailureWaitsForTheList() {
 	s.mockCreate()
-	head := nodes(n(1, "a", dataworks.StatusFailure), n(2, "b", dataworks.StatusNotRun))
-	whole := nodes(n(1, "a", dataworks.StatusFailure), n(2, "b", dataworks.StatusNotRun), n(3, "c", dataworks.StatusNotRun))
+	head := nodes(n(1, "a", dag.StatusFailure), n(2, "b", dag.StatusNotRun))
+	whole := nodes(n(1, "a", dag.StatusFailure), n(2, "b", dag.StatusNotRun), n(3, "c", dag.StatusNotRun))
 	s.env.OnActivity(a.SearchManualDagNodeInstance, mock.Anything, mock.Anything).Return(
 		func(ctx context.Context, in activities.SearchInput) (activities.SearchResult, error) {
 			if s.elapsed() < 4*time.Minute {
@@ -57,7 +57,7 @@ func (s *workflowSuite) TestPartialListFailureWaitsForTheList() {
 	in := input()
 	in.ListSettle = 0
 	r, err := s.run(in)
-	s.requireType(err, DagFailed)
+	s.requireType(err, dag.ErrDagFailed)
 	s.Len(r.Nodes, 3)
 	s.GreaterOrEqual(s.elapsed(), DefaultListSettle)
 }
@@ -72,7 +72,7 @@ func (s *workflowSuite) TestOneEmptyReplyIsAnAnomaly() {
 	s.env.SetStartTime(s.start)
 	r, err := s.run(input())
 	s.Require().NoError(err)
-	s.Equal(OutcomeSucceeded, r.Outcome)
+	s.Equal(dag.OutcomeSucceeded, r.Outcome)
 	s.Len(r.Nodes, 2)
 }
 
@@ -82,8 +82,8 @@ func (s *workflowSuite) TestVanishedListEndsWithoutVerdict() {
 	s.mockCreate()
 	s.mockSearch(running, running, empty)
 	r, err := s.run(input())
-	s.requireType(err, WatchLost)
-	s.Equal(OutcomeRunning, r.Outcome)
+	s.requireType(err, dag.ErrWatchLost)
+	s.Equal(dag.OutcomeRunning, r.Outcome)
 	s.Len(r.Nodes, 2, "the last full snapshot is reported")
 	s.GreaterOrEqual(s.elapsed(), troubleLimit)
 	s.Less(s.elapsed(), troubleLimit+troubleMaxWait+time.Minute)
@@ -93,21 +93,21 @@ func (s *workflowSuite) TestVanishedListEndsWithoutVerdict() {
 // with back-off; the run reaches its verdict when the replies recover.
 func (s *workflowSuite) TestUnknownReadErrorIsRetried() {
 	s.mockCreate()
-	odd := temporal.NewNonRetryableApplicationError("DataWorks SearchManualDagNodeInstance: 9990001: system busy", activities.ErrUnexpectedReply, nil)
+	odd := temporal.NewNonRetryableApplicationError("DataWorks SearchManualDagNodeInstance: 9990001: system busy", dag.ErrUnexpectedReply, nil)
 	s.mockSearch(running, odd, odd, odd, odd, running, succeeded)
 	r, err := s.run(input())
 	s.Require().NoError(err)
-	s.Equal(OutcomeSucceeded, r.Outcome)
+	s.Equal(dag.OutcomeSucceeded, r.Outcome)
 }
 
 // A DagNotFound after the nodes were listed is an anomaly, not an empty list.
 func (s *workflowSuite) TestDagNotFoundAfterListingIsRetried() {
 	s.mockCreate()
-	gone := temporal.NewNonRetryableApplicationError("search DAG: 11020293069", activities.ErrDagNotFound, nil)
+	gone := temporal.NewNonRetryableApplicationError("search DAG: 11020293069", dag.ErrDagNotFound, nil)
 	s.mockSearch(running, gone, gone, running, succeeded)
 	r, err := s.run(input())
 	s.Require().NoError(err)
-	s.Equal(OutcomeSucceeded, r.Outcome)
+	s.Equal(dag.OutcomeSucceeded, r.Outcome)
 }
 
 // A run that lists fewer nodes than every earlier run of its flow waits for
@@ -116,15 +116,15 @@ func (s *workflowSuite) TestFewerNodesThanHistoryWaits() {
 	s.mockCreate()
 	s.mockSearch(succeeded)
 	in := input()
-	in.ListSettle = Duration(time.Minute)
+	in.ListSettle = dag.Duration(time.Minute)
 	var runs *activities.Runs
 	s.env.RegisterActivity(runs)
-	s.env.OnActivity(runs.FlowTimings, mock.Anything, mock.Anything).Return(activities.FlowTimingsResult{Runs: []activities.RunTimings{
+	s.env.OnActivity(runs.FlowTimings, mock.Anything, mock.Anything).Return(activities.FlowTimingsResult{Runs: []dag.RunTimings{
 		{Names: []string{"load_ods", "dwd_merge", "ads_report"}, Begin: []int32{0, 10, 20}, Finish: []int32{10, 20, 30}},
 	}}, nil)
 	r, err := s.run(in)
 	s.Require().NoError(err)
-	s.Equal(OutcomeSucceeded, r.Outcome)
+	s.Equal(dag.OutcomeSucceeded, r.Outcome)
 	s.GreaterOrEqual(s.elapsed(), 2*time.Minute, "waited twice listSettle for the missing node")
 }
 
@@ -133,8 +133,8 @@ func (s *workflowSuite) TestGuardRefusalSendsNothing() {
 	s.mockCreateMaybe()
 	s.guard = activities.GuardTriggerResult{Refusal: "a run of this bizdate is going on in workflow manualdag/p/f/2024-06-01"}
 	r, err := s.run(input())
-	s.requireType(err, DuplicateRefused)
-	s.Equal(OutcomeRefused, r.Outcome)
+	s.requireType(err, dag.ErrDuplicateRefused)
+	s.Equal(dag.OutcomeRefused, r.Outcome)
 	s.Zero(s.creates)
 	s.Equal(1, s.guards)
 	s.Contains(err.Error(), "going on in workflow")
@@ -142,9 +142,9 @@ func (s *workflowSuite) TestGuardRefusalSendsNothing() {
 
 func (s *workflowSuite) TestGuardOutcomeUnknownIsOutcomeUnknown() {
 	s.mockCreateMaybe()
-	s.guard = activities.GuardTriggerResult{Refusal: "could not tell whether it triggered", ErrorType: activities.ErrTriggerOutcomeUnknown}
+	s.guard = activities.GuardTriggerResult{Refusal: "could not tell whether it triggered", ErrorType: dag.ErrTriggerOutcomeUnknown}
 	_, err := s.run(input())
-	s.requireType(err, TriggerOutcomeUnknown)
+	s.requireType(err, dag.ErrTriggerOutcomeUnknown)
 	s.Zero(s.creates)
 }
 
@@ -156,7 +156,7 @@ func (s *workflowSuite) TestAllowDuplicateSkipsTheGuard() {
 	in.AllowDuplicate = true
 	r, err := s.run(in)
 	s.Require().NoError(err)
-	s.Equal(OutcomeSucceeded, r.Outcome)
+	s.Equal(dag.OutcomeSucceeded, r.Outcome)
 	s.Zero(s.guards)
 	s.Equal(1, s.creates)
 }
@@ -169,9 +169,9 @@ func (s *workflowSuite) TestFollowAnExistingDag() {
 	in := input()
 	in.DagID = 700000000042
 	r, err := s.run(in)
-	s.requireType(err, DagFailed)
+	s.requireType(err, dag.ErrDagFailed)
 	s.Equal(int64(700000000042), r.DagID)
-	s.Equal(OutcomeFailed, r.Outcome)
+	s.Equal(dag.OutcomeFailed, r.Outcome)
 	s.Zero(s.creates)
 	s.Zero(s.guards)
 	s.Contains(strings.Join(r.Notes, "\n"), "follows DAG 700000000042")

@@ -3,7 +3,7 @@ package workflows
 import (
 	"time"
 
-	"github.com/manualdag/manualdag/activities"
+	"github.com/manualdag/manualdag/dag"
 )
 
 // WatchState is everything a run hands to its continuation: the DAG run it
@@ -24,19 +24,19 @@ type WatchState struct {
 
 	// The snapshot: the nodes, the digests the search activity echoes, and
 	// what the outcome rules weigh (decide.go).
-	Nodes       []activities.Node `json:"nodes,omitempty"`
-	Digest      string            `json:"digest,omitempty"`
-	Layout      string            `json:"layout,omitempty"`
-	Errors      string            `json:"errors,omitempty"`
-	StableSince time.Time         `json:"stableSince"`
-	Unchanged   int               `json:"unchanged,omitempty"`
-	CountPolls  int               `json:"countPolls,omitempty"`
-	Trouble     trouble           `json:"trouble,omitzero"`
+	Nodes       []dag.Node `json:"nodes,omitempty"`
+	Digest      string     `json:"digest,omitempty"`
+	Layout      string     `json:"layout,omitempty"`
+	Errors      string     `json:"errors,omitempty"`
+	StableSince time.Time  `json:"stableSince"`
+	Unchanged   int        `json:"unchanged,omitempty"`
+	CountPolls  int        `json:"countPolls,omitempty"`
+	Trouble     trouble    `json:"trouble,omitzero"`
 
 	// Profile is what the flow's earlier runs taught (predictive polling);
 	// ProfileLoaded says it was looked up, found or not.
-	Profile       *Profile `json:"profile,omitempty"`
-	ProfileLoaded bool     `json:"profileLoaded,omitempty"`
+	Profile       *dag.Profile `json:"profile,omitempty"`
+	ProfileLoaded bool         `json:"profileLoaded,omitempty"`
 
 	// Ops is the state of operations: log tails, reruns under way, and the
 	// operations and notes of the report.
@@ -66,6 +66,6 @@ func (r *run) resume(st WatchState) {
 	}
 	r.report.DagID, r.report.TriggeredAt, r.report.Polls = st.DagID, st.TriggeredAt, st.Polls
 	r.report.Operations, r.report.Notes = st.Ops.Operations, st.Ops.Notes
-	r.report.Outcome = OutcomeRunning
+	r.report.Outcome = dag.OutcomeRunning
 	r.showNodes(st.Nodes)
 }

@@ -6,6 +6,8 @@ import (
 
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
+
+	"github.com/manualdag/manualdag/dag"
 )
 
 // troubleLimit bounds how long a run keeps looking while the searches give
@@ -53,7 +55,7 @@ func (t trouble) reason() string {
 
 func (t trouble) err(dagID int64) error {
 	return temporal.NewApplicationError(fmt.Sprintf("DataWorks gave no usable node list of DAG %d for %v (%d searches; the last: %s)",
-		dagID, troubleLimit, t.Polls, t.What), WatchLost)
+		dagID, troubleLimit, t.Polls, t.What), dag.ErrWatchLost)
 }
 
 // troubled records a search that gave nothing to judge on.

@@ -8,7 +8,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/manualdag/manualdag/dataworks"
+	"github.com/manualdag/manualdag/dag"
 )
 
 // Search attributes of RunManualDag (docs/operations.md). A namespace must
@@ -57,13 +57,13 @@ func StartSearchAttributes(in RunManualDagInput, registered func(temporal.Search
 	}
 	add(SearchAttributeProject, SearchAttributeProject.ValueSet(in.ProjectName))
 	add(SearchAttributeFlow, SearchAttributeFlow.ValueSet(in.FlowName))
-	bizdate, err := dataworks.ParseBizdate(in.Bizdate)
+	bizdate, err := dag.ParseBizdate(in.Bizdate)
 	if err != nil {
 		bizdate = "" // the workflow sets it once it has picked the date
 	}
 	add(SearchAttributeBizdate, SearchAttributeBizdate.ValueSet(bizdate))
 	add(SearchAttributeDagID, SearchAttributeDagID.ValueSet(0))
-	add(SearchAttributeOutcome, SearchAttributeOutcome.ValueSet(string(OutcomeTriggering)))
+	add(SearchAttributeOutcome, SearchAttributeOutcome.ValueSet(string(dag.OutcomeTriggering)))
 	add(SearchAttributeFailedNodes, SearchAttributeFailedNodes.ValueSet(0))
 	return temporal.NewSearchAttributes(set...)
 }
@@ -170,7 +170,7 @@ func (r *run) details() string {
 		names []string
 	}{{"failed", rep.FailedNodes}, {"blocked", rep.BlockedNodes}} {
 		if len(l.names) > 0 {
-			fmt.Fprintf(&b, "\n%s: %s\n", l.label, names(l.names))
+			fmt.Fprintf(&b, "\n%s: %s\n", l.label, dag.JoinNames(l.names))
 		}
 	}
 	return b.String()
@@ -179,8 +179,8 @@ func (r *run) details() string {
 // detailsOrder lists the states present: failures first, then the active
 // ones, NOT_RUN and SUCCESS, then any undocumented status.
 func detailsOrder(counts map[string]int) []string {
-	order := []dataworks.Status{dataworks.StatusFailure, dataworks.StatusRunning, dataworks.StatusCheckingCondition,
-		dataworks.StatusChecking, dataworks.StatusWaitResource, dataworks.StatusWaitTime, dataworks.StatusNotRun, dataworks.StatusSuccess}
+	order := []dag.Status{dag.StatusFailure, dag.StatusRunning, dag.StatusCheckingCondition,
+		dag.StatusChecking, dag.StatusWaitResource, dag.StatusWaitTime, dag.StatusNotRun, dag.StatusSuccess}
 	var out, rest []string
 	for _, st := range order {
 		if counts[string(st)] > 0 {

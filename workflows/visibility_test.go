@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/manualdag/manualdag/activities"
+	"github.com/manualdag/manualdag/dag"
 	"github.com/manualdag/manualdag/dataworks"
 )
 
@@ -47,7 +48,7 @@ func (s *workflowSuite) TestVisibilitySearchAttributesOnChangeOnly() {
 
 	rep, err := s.run(in)
 	s.Require().Error(err)
-	s.Equal(OutcomeFailed, rep.Outcome)
+	s.Equal(dag.OutcomeFailed, rep.Outcome)
 	s.Equal([]map[string]any{
 		{"DataWorksDagId": int64(testDagID), "DagOutcome": "RUNNING"},
 		{"DagFailedNodes": int64(1)},
@@ -78,7 +79,7 @@ func (s *workflowSuite) TestVisibilityNoSearchAttributesNoUpsert() {
 	s.env.OnUpsertTypedSearchAttributes(mock.Anything).Never()
 	rep, err := s.run(input())
 	s.Require().NoError(err)
-	s.Equal(OutcomeSucceeded, rep.Outcome)
+	s.Equal(dag.OutcomeSucceeded, rep.Outcome)
 	s.Contains(s.metadata().GetCurrentDetails(), "| SUCCESS | 2 |")
 }
 
@@ -127,12 +128,12 @@ func TestStartSearchAttributes(t *testing.T) {
 }
 
 func TestDetailsTable(t *testing.T) {
-	r := &run{report: DagReport{ProjectName: "p", FlowName: "f", Bizdate: "2024-06-01", DagID: 7, Outcome: OutcomeRunning}}
-	r.report.setNodes(nil)
+	r := &run{report: dag.DagReport{ProjectName: "p", FlowName: "f", Bizdate: "2024-06-01", DagID: 7, Outcome: dag.OutcomeRunning}}
+	r.report.SetNodes(nil)
 	assert.Equal(t, "**p/f @ 2024-06-01** · DAG 7 · **RUNNING**\n", r.details())
 
-	r.report.setNodes(toNodes(t, nodes(n(1, "a", dataworks.StatusSuccess), n(2, "b", dataworks.StatusFailure),
-		n(3, "c", dataworks.StatusNotRun), n(4, "d", dataworks.Status("CODE_42")), n(5, "e", dataworks.StatusRunning))))
+	r.report.SetNodes(toNodes(t, nodes(n(1, "a", dag.StatusSuccess), n(2, "b", dag.StatusFailure),
+		n(3, "c", dag.StatusNotRun), n(4, "d", dag.Status("CODE_42")), n(5, "e", dag.StatusRunning))))
 	want := strings.Join([]string{
 		"**p/f @ 2024-06-01** · DAG 7 · **RUNNING**",
 		"",
@@ -152,7 +153,7 @@ func TestDetailsTable(t *testing.T) {
 	assert.Equal(t, want, r.details())
 }
 
-func toNodes(t *testing.T, list []dataworks.NodeInstance) []activities.Node {
+func toNodes(t *testing.T, list []dataworks.NodeInstance) []dag.Node {
 	out, err := activities.Compact(list, 200, activities.Known{}).Nodes(nil)
 	require.NoError(t, err)
 	return out

@@ -13,7 +13,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/manualdag/manualdag/activities"
-	"github.com/manualdag/manualdag/dataworks"
+	"github.com/manualdag/manualdag/dag"
 )
 
 const (
@@ -44,18 +44,18 @@ const (
 // on workflow timers until Decide calls the outcome, and returns the report.
 // With FailOnDagFailure (the default) an outcome other than SUCCEEDED fails
 // the workflow with DagFailed or DagTimedOut, the report in the details.
-func RunManualDag(ctx workflow.Context, in RunManualDagInput) (_ DagReport, err error) {
+func RunManualDag(ctx workflow.Context, in RunManualDagInput) (_ dag.DagReport, err error) {
 	r := &run{logger: workflow.GetLogger(ctx)}
-	r.report = DagReport{ProjectName: in.ProjectName, FlowName: in.FlowName, Bizdate: in.Bizdate, Outcome: OutcomeTriggering}
-	if err := workflow.SetQueryHandler(ctx, QueryStatus, func() (DagReport, error) { return r.report, nil }); err != nil {
+	r.report = dag.DagReport{ProjectName: in.ProjectName, FlowName: in.FlowName, Bizdate: in.Bizdate, Outcome: dag.OutcomeTriggering}
+	if err := workflow.SetQueryHandler(ctx, QueryStatus, func() (dag.DagReport, error) { return r.report, nil }); err != nil {
 		return r.report, err
 	}
 	r.vis = startVisibility(ctx)
 	defer func() { r.ended(ctx, err) }()
 	if err := r.setup(ctx, in); err != nil {
-		r.report.Outcome = OutcomeFailed
+		r.report.Outcome = dag.OutcomeFailed
 		r.report.Message = "invalid input: " + err.Error()
-		return r.report, temporal.NewNonRetryableApplicationError(r.report.Message, InvalidInput, nil)
+		return r.report, temporal.NewNonRetryableApplicationError(r.report.Message, dag.ErrInvalidInput, nil)
 	}
 	r.wake = workflow.NewBufferedChannel(ctx, 1)
 	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateRerunFailed, r.rerunFailed,
@@ -93,7 +93,7 @@ type run struct {
 	st     WatchState
 	policy PollPolicy
 	logger log.Logger
-	report DagReport
+	report dag.DagReport
 	seed   uint64 // of the poll jitter, from the workflow id
 	polls  int    // searches of this run, for continue-as-new
 
@@ -153,10 +153,10 @@ func (r *run) refuseRetriedTrigger(ctx workflow.Context) error {
 	c := r.s.create
 	msg := activities.OutcomeUnknownMessage(c.ProjectName, c.FlowName, c.Bizdate,
 		fmt.Sprintf("this is attempt %d of the workflow (a workflow retry policy is set), and an earlier attempt may have triggered it; do not give RunManualDag a retry policy", attempt))
-	r.report.Outcome, r.report.Message = OutcomeFailed, msg
+	r.report.Outcome, r.report.Message = dag.OutcomeFailed, msg
 	r.report.FinishedAt = workflow.Now(ctx)
 	r.logger.Error("Refusing to trigger in a retried workflow run", "attempt", attempt)
-	return temporal.NewNonRetryableApplicationError(msg, TriggerOutcomeUnknown, nil, r.report)
+	return temporal.NewNonRetryableApplicationError(msg, dag.ErrTriggerOutcomeUnknown, nil, r.report)
 }
 
 // guard refuses to trigger when another run of the bizdate is going on, has
@@ -191,12 +191,12 @@ func (r *run) guard(ctx workflow.Context) error {
 		Bizdate:           c.Bizdate,
 		WorkflowType:      WorkflowName,
 	}).Get(ctx, &res)
-	typ := DuplicateRefused
+	typ := dag.ErrDuplicateRefused
 	switch {
 	case ctx.Err() != nil:
 		return r.canceled(ctx)
 	case err != nil:
-		typ = NotTriggered
+		typ = dag.ErrNotTriggered
 		res.Refusal = fmt.Sprintf("DataWorks flow %s/%s (bizdate %s) was not triggered, and no run was started: the other runs of this bizdate could not be looked up in Temporal (%v)",
 			c.ProjectName, c.FlowName, c.Bizdate, err)
 	case res.Refusal == "":
@@ -204,12 +204,12 @@ func (r *run) guard(ctx workflow.Context) error {
 			r.logger.Warn("Other runs of this bizdate were only partly checked", "note", res.Note)
 		}
 		return nil
-	case res.ErrorType == TriggerOutcomeUnknown:
-		typ = TriggerOutcomeUnknown
+	case res.ErrorType == dag.ErrTriggerOutcomeUnknown:
+		typ = dag.ErrTriggerOutcomeUnknown
 	}
-	r.report.Outcome, r.report.Message = OutcomeRefused, fmt.Sprintf("DataWorks flow %s/%s (bizdate %s) was not triggered: %s", c.ProjectName, c.FlowName, c.Bizdate, res.Refusal)
-	if typ == NotTriggered {
-		r.report.Outcome, r.report.Message = OutcomeFailed, res.Refusal
+	r.report.Outcome, r.report.Message = dag.OutcomeRefused, fmt.Sprintf("DataWorks flow %s/%s (bizdate %s) was not triggered: %s", c.ProjectName, c.FlowName, c.Bizdate, res.Refusal)
+	if typ == dag.ErrNotTriggered {
+		r.report.Outcome, r.report.Message = dag.OutcomeFailed, res.Refusal
 	}
 	r.report.FinishedAt = workflow.Now(ctx)
 	r.closed = true
@@ -222,8 +222,8 @@ func (r *run) guard(ctx workflow.Context) error {
 // timings are not kept for predictions (they would be offset).
 func (r *run) follow(ctx workflow.Context, dagID int64) {
 	now := workflow.Now(ctx)
-	r.report.DagID, r.report.TriggeredAt, r.report.Outcome = dagID, now, OutcomeRunning
-	r.report.Message = r.report.summary("")
+	r.report.DagID, r.report.TriggeredAt, r.report.Outcome = dagID, now, dag.OutcomeRunning
+	r.report.Message = r.report.Summary("")
 	r.st.StableSince = now
 	r.logger = log.With(r.logger, "dagId", dagID)
 	r.logger.Info("Following an existing DAG run; nothing is triggered")
@@ -246,14 +246,14 @@ func (r *run) trigger(ctx workflow.Context) error {
 	dagID, err := r.create(ctx)
 	if err != nil {
 		var appErr *temporal.ApplicationError
-		unknown := errors.As(err, &appErr) && appErr.Type() == TriggerOutcomeUnknown
+		unknown := errors.As(err, &appErr) && appErr.Type() == dag.ErrTriggerOutcomeUnknown
 		if ctx.Err() != nil && !unknown {
 			return r.canceled(ctx) // nothing reached DataWorks
 		}
-		r.report.Outcome = OutcomeFailed
+		r.report.Outcome = dag.OutcomeFailed
 		r.report.FinishedAt = workflow.Now(ctx)
 		r.report.Message = err.Error()
-		typ := TriggerOutcomeUnknown // an unforeseen error is treated as the worst case
+		typ := dag.ErrTriggerOutcomeUnknown // an unforeseen error is treated as the worst case
 		if errors.As(err, &appErr) {
 			r.report.Message, typ = appErr.Message(), appErr.Type()
 		}
@@ -263,8 +263,8 @@ func (r *run) trigger(ctx workflow.Context) error {
 	}
 
 	now := workflow.Now(ctx)
-	r.report.DagID, r.report.TriggeredAt, r.report.Outcome = dagID, now, OutcomeRunning
-	r.report.Message = r.report.summary("")
+	r.report.DagID, r.report.TriggeredAt, r.report.Outcome = dagID, now, dag.OutcomeRunning
+	r.report.Message = r.report.Summary("")
 	r.st.StableSince = now
 	r.logger = log.With(r.logger, "dagId", dagID)
 	r.logger.Info("DAG run triggered")
@@ -345,21 +345,21 @@ func (r *run) triggerError(err error) (dagID int64, retry bool, _ error) {
 		var p activities.CreateProgress
 		switch {
 		case timeoutErr.LastHeartbeatDetails(&p) != nil:
-			return 0, false, temporal.NewApplicationError(activities.OutcomeUnknownMessage(c.ProjectName, c.FlowName, c.Bizdate, "the trigger's progress is unreadable"), TriggerOutcomeUnknown)
+			return 0, false, temporal.NewApplicationError(activities.OutcomeUnknownMessage(c.ProjectName, c.FlowName, c.Bizdate, "the trigger's progress is unreadable"), dag.ErrTriggerOutcomeUnknown)
 		case p.DagID > 0:
 			return p.DagID, false, nil
 		case p.State != "not-sent":
 			return 0, false, temporal.NewApplicationError(activities.OutcomeUnknownMessage(c.ProjectName, c.FlowName, c.Bizdate,
-				fmt.Sprintf("the trigger timed out (%v) after it was sent", timeoutErr.TimeoutType())), TriggerOutcomeUnknown)
+				fmt.Sprintf("the trigger timed out (%v) after it was sent", timeoutErr.TimeoutType())), dag.ErrTriggerOutcomeUnknown)
 		}
 		return 0, true, err
 	}
 	var appErr *temporal.ApplicationError
 	if errors.As(err, &appErr) {
 		switch appErr.Type() {
-		case TriggerOutcomeUnknown, InvalidInput, DataWorksPermanent:
+		case dag.ErrTriggerOutcomeUnknown, dag.ErrInvalidInput, dag.ErrPermanent:
 			return 0, false, temporal.NewApplicationError(appErr.Message(), appErr.Type())
-		case activities.ErrCreateNotSent, activities.ErrThrottled, activities.ErrQuotaExhausted:
+		case dag.ErrCreateNotSent, dag.ErrThrottled, dag.ErrQuotaExhausted:
 			return 0, true, appErr
 		}
 	}
@@ -367,7 +367,7 @@ func (r *run) triggerError(err error) (dagID int64, retry bool, _ error) {
 		return 0, false, err
 	}
 	// A panic or anything unforeseen: it may have happened after sending.
-	return 0, false, temporal.NewApplicationError(activities.OutcomeUnknownMessage(c.ProjectName, c.FlowName, c.Bizdate, err.Error()), TriggerOutcomeUnknown)
+	return 0, false, temporal.NewApplicationError(activities.OutcomeUnknownMessage(c.ProjectName, c.FlowName, c.Bizdate, err.Error()), dag.ErrTriggerOutcomeUnknown)
 }
 
 // notTriggered is the final error of a create whose every attempt proved
@@ -380,7 +380,7 @@ func (r *run) notTriggered(last error) error {
 		msg = appErr.Message()
 	}
 	return temporal.NewApplicationError(fmt.Sprintf("DataWorks flow %s/%s (bizdate %s) was not triggered, and no run was started: %s",
-		c.ProjectName, c.FlowName, c.Bizdate, msg), NotTriggered)
+		c.ProjectName, c.FlowName, c.Bizdate, msg), dag.ErrNotTriggered)
 }
 
 // createBackoff is the wait before the attempt after attempt (1-based):
@@ -400,7 +400,7 @@ func createBackoff(attempt int32, err error) time.Duration {
 
 // watch polls until the outcome is final, the deadline passes, or the run
 // continues as new.
-func (r *run) watch(ctx workflow.Context) (DagReport, error) {
+func (r *run) watch(ctx workflow.Context) (dag.DagReport, error) {
 	r.dl = newDeadline(ctx, "deadline", r.st.Deadline)
 	defer r.dl.stop()
 	r.policy = r.s.pollPolicy()
@@ -434,7 +434,7 @@ func (r *run) watch(ctx workflow.Context) (DagReport, error) {
 			if r.st.Trouble.expired(workflow.Now(ctx)) {
 				return r.report, r.stopWatching(ctx, r.st.Trouble.err(r.report.DagID))
 			}
-			r.report.Message = r.report.summary(r.st.Trouble.reason())
+			r.report.Message = r.report.Summary(r.st.Trouble.reason())
 			r.publish(ctx)
 			r.window = window{}
 			r.sleep(ctx, r.st.Trouble.wait())
@@ -458,9 +458,9 @@ func (r *run) watch(ctx workflow.Context) (DagReport, error) {
 			return r.finish(ctx, d)
 		}
 		if d.Unlisted {
-			return r.report, r.stopWatching(ctx, temporal.NewApplicationError(d.Reason, DagNotListed))
+			return r.report, r.stopWatching(ctx, temporal.NewApplicationError(d.Reason, dag.ErrDagNotListed))
 		}
-		r.report.Message = r.report.summary(d.Reason)
+		r.report.Message = r.report.Summary(d.Reason)
 		r.publish(ctx)
 
 		wait := r.policy.Next(Observation{
@@ -468,7 +468,7 @@ func (r *run) watch(ctx workflow.Context) (DagReport, error) {
 			SinceTrigger: workflow.Now(ctx).Sub(r.report.TriggeredAt),
 			Changed:      changed,
 			Unchanged:    r.st.Unchanged,
-			Active:       countNodes(r.st.Nodes, dataworks.Status.Active),
+			Active:       countNodes(r.st.Nodes, dag.Status.Active),
 			Total:        len(r.st.Nodes),
 			Seed:         r.seed,
 			Now:          workflow.Now(ctx),
@@ -522,7 +522,7 @@ func (r *run) poll(ctx workflow.Context) (bool, error) {
 	in := r.searchInput()
 	in.RepeatEvery, in.RepeatPolls = r.window.every, r.window.polls
 	in.KnownNodes = len(r.st.Nodes)
-	in.KnownFailed = countNodes(r.st.Nodes, func(s dataworks.Status) bool { return s == dataworks.StatusFailure })
+	in.KnownFailed = countNodes(r.st.Nodes, func(s dag.Status) bool { return s == dag.StatusFailure })
 	res, done, searchErr := r.search(ctx, in, r.dl, 0)
 	if !done || ctx.Err() != nil {
 		return false, nil // the deadline passed or the workflow was cancelled: the caller sees which
@@ -541,7 +541,7 @@ func (r *run) poll(ctx workflow.Context) (bool, error) {
 	if searchErr != nil {
 		var appErr *temporal.ApplicationError
 		switch {
-		case errors.As(searchErr, &appErr) && appErr.Type() == activities.ErrNothingYet:
+		case errors.As(searchErr, &appErr) && appErr.Type() == dag.ErrNothingYet:
 			// A repeat window cut short (a timeout, an attempt limit such
 			// as the SDK test environment's): its last poll saw nothing new.
 			var polls int32
@@ -552,11 +552,11 @@ func (r *run) poll(ctx workflow.Context) (bool, error) {
 			r.st.CountPolls++
 			r.st.Trouble = trouble{}
 			return false, nil
-		case errors.As(searchErr, &appErr) && appErr.Type() == activities.ErrDagNotFound && len(r.st.Nodes) == 0:
+		case errors.As(searchErr, &appErr) && appErr.Type() == dag.ErrDagNotFound && len(r.st.Nodes) == 0:
 			// Not listed yet: an empty list, which Decide tolerates for a while.
 			r.logger.Info("DataWorks does not know the DAG id yet", "error", searchErr)
 			res = activities.Compact(nil, 0, activities.Known{})
-		case errors.As(searchErr, &appErr) && (appErr.Type() == activities.ErrDagNotFound || appErr.Type() == activities.ErrUnexpectedReply):
+		case errors.As(searchErr, &appErr) && (appErr.Type() == dag.ErrDagNotFound || appErr.Type() == dag.ErrUnexpectedReply):
 			// After nodes were listed, or a business error nobody
 			// documented: a read has no side effect, so look again.
 			r.troubled(ctx, searchErr.Error())
@@ -589,7 +589,7 @@ func (r *run) poll(ctx workflow.Context) (bool, error) {
 	r.st.Nodes, r.st.Digest, r.st.Layout, r.st.Errors = nodes, res.Digest, res.LayoutDigest, res.ErrorsDigest
 	if changed {
 		r.st.StableSince, r.st.Unchanged = now, 0
-		r.report.setNodes(nodes)
+		r.report.SetNodes(nodes)
 		r.logger.Debug("DAG run changed", "nodes", len(nodes), "counts", r.report.CountsByStatus)
 	} else {
 		r.st.Unchanged++
@@ -658,7 +658,7 @@ func (r *run) search(ctx workflow.Context, in activities.SearchInput, stopAt *de
 
 // stopWatching ends the workflow after a search failed for good.
 func (r *run) stopWatching(ctx workflow.Context, err error) error {
-	typ, why := DataWorksPermanent, err.Error()
+	typ, why := dag.ErrPermanent, err.Error()
 	var appErr *temporal.ApplicationError
 	if errors.As(err, &appErr) && appErr.Type() != "" {
 		typ, why = appErr.Type(), appErr.Message()
@@ -702,9 +702,9 @@ func (r *run) awaitHandlers(ctx workflow.Context) {
 	}
 }
 
-func (r *run) finish(ctx workflow.Context, d Decision) (DagReport, error) {
+func (r *run) finish(ctx workflow.Context, d Decision) (dag.DagReport, error) {
 	r.closed = true
-	if d.Outcome == OutcomeTimedOut {
+	if d.Outcome == dag.OutcomeTimedOut {
 		r.refresh(ctx)
 		d = Decide(r.st.Nodes, r.timing(ctx))
 	}
@@ -712,7 +712,7 @@ func (r *run) finish(ctx workflow.Context, d Decision) (DagReport, error) {
 	r.report.Outcome = d.Outcome
 	r.report.FinishedAt = workflow.Now(ctx)
 	r.showNodes(r.st.Nodes)
-	if d.Outcome == OutcomeTimedOut {
+	if d.Outcome == dag.OutcomeTimedOut {
 		if r.s.stopOnDeadline {
 			r.stopUnfinished(ctx, "the deadline passed")
 			r.report.FinishedAt = workflow.Now(ctx)
@@ -720,17 +720,17 @@ func (r *run) finish(ctx workflow.Context, d Decision) (DagReport, error) {
 			r.note("onDeadline is %q: the unfinished instances run on in DataWorks; stop them in %s if they should not", OnDeadlineLeave, r.operationsRef())
 		}
 	}
-	r.report.Message = r.report.summary(d.Reason)
-	if d.Outcome == OutcomeSucceeded {
+	r.report.Message = r.report.Summary(d.Reason)
+	if d.Outcome == dag.OutcomeSucceeded {
 		r.keepTimings(ctx)
 	}
 	r.logger.Info("DAG run finished", "outcome", d.Outcome, "polls", r.report.Polls, "message", r.report.Message)
-	if d.Outcome == OutcomeSucceeded || !r.s.failOnDagFailure {
+	if d.Outcome == dag.OutcomeSucceeded || !r.s.failOnDagFailure {
 		return r.report, nil
 	}
-	typ := DagFailed
-	if d.Outcome == OutcomeTimedOut {
-		typ = DagTimedOut
+	typ := dag.ErrDagFailed
+	if d.Outcome == dag.OutcomeTimedOut {
+		typ = dag.ErrDagTimedOut
 	}
 	return r.report, temporal.NewNonRetryableApplicationError(r.report.Message, typ, nil, r.report)
 }
@@ -738,7 +738,7 @@ func (r *run) finish(ctx workflow.Context, d Decision) (DagReport, error) {
 // canceled ends a cancelled workflow with a CANCELED report in the details,
 // after stopping the DAG's unfinished instances.
 func (r *run) canceled(ctx workflow.Context) error {
-	r.report.Outcome = OutcomeCanceled
+	r.report.Outcome = dag.OutcomeCanceled
 	r.stopping = true // updates are refused from here on, the refresh included
 	r.refresh(ctx)
 	r.stopUnfinished(ctx, "the workflow was cancelled")
@@ -746,7 +746,7 @@ func (r *run) canceled(ctx workflow.Context) error {
 	dctx, _ := workflow.NewDisconnectedContext(ctx)
 	r.awaitHandlers(dctx)
 	r.report.FinishedAt = workflow.Now(ctx)
-	r.report.Message = r.report.summary("")
+	r.report.Message = r.report.Summary("")
 	if r.report.DagID == 0 {
 		r.report.Message = fmt.Sprintf("DataWorks flow %s/%s (bizdate %s): canceled before a DAG run was triggered", r.report.ProjectName, r.report.FlowName, r.report.Bizdate)
 	}
@@ -767,7 +767,7 @@ func (r *run) continueAsNew(ctx workflow.Context) error {
 }
 
 // countNodes counts the nodes whose status is.
-func countNodes(nodes []activities.Node, is func(dataworks.Status) bool) int {
+func countNodes(nodes []dag.Node, is func(dag.Status) bool) int {
 	n := 0
 	for _, x := range nodes {
 		if is(x.Status) {

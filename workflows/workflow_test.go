@@ -22,6 +22,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/manualdag/manualdag/activities"
+	"github.com/manualdag/manualdag/dag"
 	"github.com/manualdag/manualdag/dataworks"
 )
 
@@ -109,7 +110,7 @@ func windowed(ctx context.Context, in activities.SearchInput, list []dataworks.N
 	res := activities.Compact(list, 200, in.Known())
 	attempt := activity.GetInfo(ctx).Attempt
 	res.Polls = int(attempt)
-	statuses := make([]dataworks.Status, len(list))
+	statuses := make([]dag.Status, len(list))
 	for i, n := range list {
 		statuses[i] = n.Status
 	}
@@ -124,7 +125,7 @@ func (s *workflowSuite) mockSearch(steps ...any) {
 	s.env.OnActivity(a.SearchManualDagNodeInstance, mock.Anything, mock.Anything).Return(s.script.search)
 }
 
-func n(id int64, name string, st dataworks.Status) dataworks.NodeInstance {
+func n(id int64, name string, st dag.Status) dataworks.NodeInstance {
 	return dataworks.NodeInstance{InstanceID: id, DagID: testDagID, NodeName: name, Status: st,
 		BeginRunningTime: time.Date(2024, 6, 2, 1, 0, 0, 0, time.UTC)}
 }
@@ -132,10 +133,10 @@ func n(id int64, name string, st dataworks.Status) dataworks.NodeInstance {
 func nodes(list ...dataworks.NodeInstance) []dataworks.NodeInstance { return list }
 
 var (
-	running   = nodes(n(1, "load_ods", dataworks.StatusRunning), n(2, "dwd_merge", dataworks.StatusNotRun))
-	succeeded = nodes(n(1, "load_ods", dataworks.StatusSuccess), n(2, "dwd_merge", dataworks.StatusSuccess))
-	blocked   = nodes(n(1, "load_ods", dataworks.StatusFailure), n(2, "dwd_merge", dataworks.StatusNotRun),
-		n(3, "ads_report", dataworks.StatusNotRun), n(4, "dim_shop", dataworks.StatusSuccess))
+	running   = nodes(n(1, "load_ods", dag.StatusRunning), n(2, "dwd_merge", dag.StatusNotRun))
+	succeeded = nodes(n(1, "load_ods", dag.StatusSuccess), n(2, "dwd_merge", dag.StatusSuccess))
+	blocked   = nodes(n(1, "load_ods", dag.StatusFailure), n(2, "dwd_merge", dag.StatusNotRun),
+		n(3, "ads_report", dag.StatusNotRun), n(4, "dim_shop", dag.StatusSuccess))
 	empty = nodes()
 )
 
@@ -143,14 +144,14 @@ var (
 // trigger (and two searches that agree), so that tests of other rules need
 // not wait out DefaultListSettle; settle_test.go tests the default.
 func input() RunManualDagInput {
-	return RunManualDagInput{ProjectName: "demo_project", FlowName: "daily_sales", Bizdate: "2024-06-01", ListSettle: Duration(time.Second)}
+	return RunManualDagInput{ProjectName: "demo_project", FlowName: "daily_sales", Bizdate: "2024-06-01", ListSettle: dag.Duration(time.Second)}
 }
 
-func (s *workflowSuite) run(in RunManualDagInput) (DagReport, error) {
+func (s *workflowSuite) run(in RunManualDagInput) (dag.DagReport, error) {
 	s.env.ExecuteWorkflow(WorkflowName, in)
 	s.True(s.env.IsWorkflowCompleted())
 	err := s.env.GetWorkflowError()
-	var r DagReport
+	var r dag.DagReport
 	if err == nil {
 		s.NoError(s.env.GetWorkflowResult(&r))
 		return r, nil
@@ -173,7 +174,7 @@ func (s *workflowSuite) TestSuccess() {
 	s.mockSearch(empty, running, running, succeeded)
 	r, err := s.run(input())
 	s.Require().NoError(err)
-	s.Equal(OutcomeSucceeded, r.Outcome)
+	s.Equal(dag.OutcomeSucceeded, r.Outcome)
 	s.Equal(int64(testDagID), r.DagID)
 	s.Equal(4, r.Polls)
 	s.Len(r.Nodes, 2)
@@ -187,8 +188,8 @@ func (s *workflowSuite) TestFailedNodeWithBlockedDownstreamEndsAfterGrace() {
 	s.mockCreate()
 	s.mockSearch(running, blocked)
 	r, err := s.run(input())
-	s.requireType(err, DagFailed)
-	s.Equal(OutcomeFailed, r.Outcome)
+	s.requireType(err, dag.ErrDagFailed)
+	s.Equal(dag.OutcomeFailed, r.Outcome)
 	s.Equal([]string{"load_ods"}, r.FailedNodes)
 	s.Equal([]string{"dwd_merge", "ads_report"}, r.BlockedNodes)
 	s.Empty(r.UnfinishedNodes)
@@ -205,19 +206,19 @@ func (s *workflowSuite) TestFailOnDagFailureFalseReturnsReport() {
 	in.FailOnDagFailure = &no
 	r, err := s.run(in)
 	s.NoError(err)
-	s.Equal(OutcomeFailed, r.Outcome)
+	s.Equal(dag.OutcomeFailed, r.Outcome)
 }
 
 func (s *workflowSuite) TestOperatorRerunDuringGraceContinuesWait() {
 	s.mockCreate()
-	rerun := nodes(n(1, "load_ods", dataworks.StatusRunning), n(2, "dwd_merge", dataworks.StatusNotRun),
-		n(3, "ads_report", dataworks.StatusNotRun), n(4, "dim_shop", dataworks.StatusSuccess))
-	done := nodes(n(1, "load_ods", dataworks.StatusSuccess), n(2, "dwd_merge", dataworks.StatusSuccess),
-		n(3, "ads_report", dataworks.StatusSuccess), n(4, "dim_shop", dataworks.StatusSuccess))
+	rerun := nodes(n(1, "load_ods", dag.StatusRunning), n(2, "dwd_merge", dag.StatusNotRun),
+		n(3, "ads_report", dag.StatusNotRun), n(4, "dim_shop", dag.StatusSuccess))
+	done := nodes(n(1, "load_ods", dag.StatusSuccess), n(2, "dwd_merge", dag.StatusSuccess),
+		n(3, "ads_report", dag.StatusSuccess), n(4, "dim_shop", dag.StatusSuccess))
 	s.mockSearch(blocked, blocked, blocked, rerun, rerun, rerun, rerun, rerun, rerun, rerun, rerun, done)
 	r, err := s.run(input())
 	s.Require().NoError(err)
-	s.Equal(OutcomeSucceeded, r.Outcome)
+	s.Equal(dag.OutcomeSucceeded, r.Outcome)
 	s.Equal(12, r.Polls)
 }
 
@@ -226,16 +227,16 @@ func (s *workflowSuite) TestEmptyListAtFirst() {
 	s.mockSearch(empty, empty, empty, running, succeeded)
 	r, err := s.run(input())
 	s.Require().NoError(err)
-	s.Equal(OutcomeSucceeded, r.Outcome)
+	s.Equal(dag.OutcomeSucceeded, r.Outcome)
 }
 
 func (s *workflowSuite) TestDagNotFoundAtFirstIsAnEmptyList() {
 	s.mockCreate()
-	notFound := temporal.NewNonRetryableApplicationError("search DAG: 11020293069", activities.ErrDagNotFound, nil)
+	notFound := temporal.NewNonRetryableApplicationError("search DAG: 11020293069", dag.ErrDagNotFound, nil)
 	s.mockSearch(notFound, notFound, running, succeeded)
 	r, err := s.run(input())
 	s.Require().NoError(err)
-	s.Equal(OutcomeSucceeded, r.Outcome)
+	s.Equal(dag.OutcomeSucceeded, r.Outcome)
 }
 
 // A DAG run that DataWorks never lists gets no verdict: it may exist and
@@ -244,8 +245,8 @@ func (s *workflowSuite) TestEmptyListForeverEndsWithoutVerdict() {
 	s.mockCreate()
 	s.mockSearch(empty)
 	r, err := s.run(input())
-	s.requireType(err, DagNotListed)
-	s.Equal(OutcomeRunning, r.Outcome)
+	s.requireType(err, dag.ErrDagNotListed)
+	s.Equal(dag.OutcomeRunning, r.Outcome)
 	s.Equal(int64(testDagID), r.DagID)
 	s.Contains(err.Error(), "listed no node instances within 5m0s of the trigger")
 	s.Contains(err.Error(), "--dag-id 700019657457")
@@ -255,9 +256,9 @@ func (s *workflowSuite) TestEmptyListForeverEndsWithoutVerdict() {
 
 func (s *workflowSuite) TestUnknownStatusIsNotFinalAndReported() {
 	s.mockCreate()
-	odd := nodes(n(1, "load_ods", dataworks.StatusSuccess), n(2, "dwd_merge", dataworks.StatusFromCode(42)))
+	odd := nodes(n(1, "load_ods", dag.StatusSuccess), n(2, "dwd_merge", dag.StatusFromCode(42)))
 	s.mockSearch(odd, odd, odd, succeeded)
-	var during DagReport
+	var during dag.DagReport
 	s.env.RegisterDelayedCallback(func() {
 		v, err := s.env.QueryWorkflow(QueryStatus)
 		s.Require().NoError(err)
@@ -265,8 +266,8 @@ func (s *workflowSuite) TestUnknownStatusIsNotFinalAndReported() {
 	}, 15*time.Second)
 	r, err := s.run(input())
 	s.Require().NoError(err)
-	s.Equal(OutcomeSucceeded, r.Outcome)
-	s.Equal(OutcomeRunning, during.Outcome)
+	s.Equal(dag.OutcomeSucceeded, r.Outcome)
+	s.Equal(dag.OutcomeRunning, during.Outcome)
 	s.Equal(1, during.CountsByStatus["CODE_42"])
 	s.Equal([]string{"dwd_merge"}, during.UnfinishedNodes)
 	s.Contains(during.Message, "status DataWorks does not document")
@@ -276,10 +277,10 @@ func (s *workflowSuite) TestDeadlineTimesOutWithReport() {
 	s.mockCreate()
 	s.mockSearch(running)
 	in := input()
-	in.Timeout = Duration(2 * time.Hour)
+	in.Timeout = dag.Duration(2 * time.Hour)
 	r, err := s.run(in)
-	s.requireType(err, DagTimedOut)
-	s.Equal(OutcomeTimedOut, r.Outcome)
+	s.requireType(err, dag.ErrDagTimedOut)
+	s.Equal(dag.OutcomeTimedOut, r.Outcome)
 	s.Equal(2*time.Hour, s.elapsed())
 	s.Equal([]string{"load_ods", "dwd_merge"}, r.UnfinishedNodes)
 	s.Contains(err.Error(), "timed out: 2 of 2 unfinished (load_ods, dwd_merge)")
@@ -289,42 +290,42 @@ func (s *workflowSuite) TestDeadlineTimesOutWithReport() {
 // The deadline cancels a search that is waiting out a spent quota.
 func (s *workflowSuite) TestDeadlineCancelsPendingSearch() {
 	s.mockCreate()
-	quota := temporal.NewApplicationErrorWithOptions("quota", activities.ErrQuotaExhausted, temporal.ApplicationErrorOptions{NextRetryDelay: 50 * time.Minute})
+	quota := temporal.NewApplicationErrorWithOptions("quota", dag.ErrQuotaExhausted, temporal.ApplicationErrorOptions{NextRetryDelay: 50 * time.Minute})
 	s.mockSearch(running, quota)
 	in := input()
-	in.Timeout = Duration(time.Hour)
+	in.Timeout = dag.Duration(time.Hour)
 	r, err := s.run(in)
-	s.requireType(err, DagTimedOut)
+	s.requireType(err, dag.ErrDagTimedOut)
 	s.Equal(time.Hour, s.elapsed())
 	s.Equal(1, r.Polls)
 }
 
 func (s *workflowSuite) TestThrottledPollsThenRecovery() {
 	s.mockCreate()
-	throttled := temporal.NewApplicationErrorWithOptions("throttled", activities.ErrThrottled, temporal.ApplicationErrorOptions{NextRetryDelay: 20 * time.Second})
+	throttled := temporal.NewApplicationErrorWithOptions("throttled", dag.ErrThrottled, temporal.ApplicationErrorOptions{NextRetryDelay: 20 * time.Second})
 	s.mockSearch(running, throttled, throttled, throttled, succeeded)
 	r, err := s.run(input())
 	s.Require().NoError(err)
-	s.Equal(OutcomeSucceeded, r.Outcome)
+	s.Equal(dag.OutcomeSucceeded, r.Outcome)
 	s.Equal(5, s.script.calls)
 	s.Equal(5, r.Polls, "every search sent is a poll, the throttled ones too")
 }
 
 func (s *workflowSuite) TestDailyQuotaBacksOffAndDoesNotFail() {
 	s.mockCreate()
-	quota := temporal.NewApplicationErrorWithOptions("quota", activities.ErrQuotaExhausted, temporal.ApplicationErrorOptions{NextRetryDelay: 45 * time.Minute})
+	quota := temporal.NewApplicationErrorWithOptions("quota", dag.ErrQuotaExhausted, temporal.ApplicationErrorOptions{NextRetryDelay: 45 * time.Minute})
 	s.mockSearch(running, quota, quota, quota, succeeded)
 	r, err := s.run(input())
 	s.Require().NoError(err)
-	s.Equal(OutcomeSucceeded, r.Outcome)
+	s.Equal(dag.OutcomeSucceeded, r.Outcome)
 	s.GreaterOrEqual(s.elapsed(), 135*time.Minute)
 }
 
 func (s *workflowSuite) TestPermanentSearchErrorStopsWatching() {
 	s.mockCreate()
-	s.mockSearch(running, temporal.NewNonRetryableApplicationError("Forbidden.Access", activities.ErrPermanent, nil))
+	s.mockSearch(running, temporal.NewNonRetryableApplicationError("Forbidden.Access", dag.ErrPermanent, nil))
 	r, err := s.run(input())
-	s.requireType(err, DataWorksPermanent)
+	s.requireType(err, dag.ErrPermanent)
 	s.Equal(int64(testDagID), r.DagID)
 	s.Contains(err.Error(), "may go on in DataWorks, so a new trigger of this bizdate is refused")
 }
@@ -335,8 +336,8 @@ func (s *workflowSuite) TestCreateTimeoutAfterSendingIsOutcomeUnknown() {
 	s.env.OnActivity(a.CreateManualDag, mock.Anything, mock.Anything).Return(activities.CreateManualDagResult{},
 		temporal.NewTimeoutError(enumspb.TIMEOUT_TYPE_HEARTBEAT, nil, activities.CreateProgress{State: "sending", Attempt: 1}))
 	r, err := s.run(input())
-	s.requireType(err, TriggerOutcomeUnknown)
-	s.Equal(OutcomeFailed, r.Outcome)
+	s.requireType(err, dag.ErrTriggerOutcomeUnknown)
+	s.Equal(dag.OutcomeFailed, r.Outcome)
 	for _, want := range []string{"demo_project/daily_sales", "bizdate 2024-06-01", "Operation Center"} {
 		s.Contains(err.Error(), want)
 	}
@@ -354,25 +355,25 @@ func (s *workflowSuite) TestCreateTimeoutAfterReplyKeepsDagID() {
 func (s *workflowSuite) TestStatusQueryBeforeAndDuring() {
 	s.env.OnActivity(a.CreateManualDag, mock.Anything, mock.Anything).After(time.Minute).Return(activities.CreateManualDagResult{DagID: testDagID}, nil)
 	s.mockSearch(running, running, running, succeeded)
-	query := func() DagReport {
+	query := func() dag.DagReport {
 		v, err := s.env.QueryWorkflow(QueryStatus)
 		s.Require().NoError(err)
-		var r DagReport
+		var r dag.DagReport
 		s.Require().NoError(v.Get(&r))
 		return r
 	}
-	var before, during DagReport
+	var before, during dag.DagReport
 	s.env.RegisterDelayedCallback(func() { before = query() }, 30*time.Second)
 	s.env.RegisterDelayedCallback(func() { during = query() }, 75*time.Second)
 	r, err := s.run(input())
 	s.Require().NoError(err)
-	s.Equal(OutcomeTriggering, before.Outcome)
+	s.Equal(dag.OutcomeTriggering, before.Outcome)
 	s.Zero(before.DagID)
 	s.Equal("2024-06-01", before.Bizdate)
-	s.Equal(OutcomeRunning, during.Outcome)
+	s.Equal(dag.OutcomeRunning, during.Outcome)
 	s.Equal(int64(testDagID), during.DagID)
 	s.Len(during.Nodes, 2)
-	s.Equal(OutcomeSucceeded, r.Outcome)
+	s.Equal(dag.OutcomeSucceeded, r.Outcome)
 }
 
 func (s *workflowSuite) TestCancelReturnsCanceledReport() {
@@ -382,7 +383,7 @@ func (s *workflowSuite) TestCancelReturnsCanceledReport() {
 	r, err := s.run(input())
 	var canceled *temporal.CanceledError
 	s.Require().True(errors.As(err, &canceled), "%v", err)
-	s.Equal(OutcomeCanceled, r.Outcome)
+	s.Equal(dag.OutcomeCanceled, r.Outcome)
 	s.Equal(int64(testDagID), r.DagID)
 }
 
@@ -419,7 +420,7 @@ func (s *workflowSuite) TestBadInputsScheduleNoActivity() {
 			var m map[string]any
 			s.Require().NoError(json.Unmarshal([]byte(raw), &m))
 			s.env.ExecuteWorkflow(WorkflowName, m)
-			s.requireType(s.env.GetWorkflowError(), InvalidInput)
+			s.requireType(s.env.GetWorkflowError(), dag.ErrInvalidInput)
 		})
 	}
 }
@@ -451,7 +452,7 @@ func (s *workflowSuite) TestContinueAsNewKeepsDagAndNeverRetriggers() {
 	s.mockSearch(running, succeeded)
 	r, err := s.run(next)
 	s.Require().NoError(err)
-	s.Equal(OutcomeSucceeded, r.Outcome)
+	s.Equal(dag.OutcomeSucceeded, r.Outcome)
 	s.Equal(int64(testDagID), r.DagID)
 	s.Equal(firstPolls+s.script.calls, r.Polls)
 	s.True(firstTriggeredAt.Equal(r.TriggeredAt))
@@ -472,11 +473,11 @@ func TestReportFromErrorWithoutReport(t *testing.T) {
 	require.False(t, ok)
 	_, ok = ReportFromError(temporal.NewApplicationError("x", "T"))
 	require.False(t, ok)
-	r := DagReport{DagID: 7, Outcome: OutcomeFailed}
-	got, ok := ReportFromError(temporal.NewNonRetryableApplicationError("x", DagFailed, nil, r))
+	r := dag.DagReport{DagID: 7, Outcome: dag.OutcomeFailed}
+	got, ok := ReportFromError(temporal.NewNonRetryableApplicationError("x", dag.ErrDagFailed, nil, r))
 	require.True(t, ok)
 	require.Equal(t, int64(7), got.DagID)
-	require.True(t, strings.Contains(DagFailed, "Dag"))
+	require.True(t, strings.Contains(dag.ErrDagFailed, "Dag"))
 }
 
 // A run continued as new keeps its bizdate and drops the timezone that
@@ -500,5 +501,5 @@ func (s *workflowSuite) TestContinueAsNewWithTimezoneKeepsWatching() {
 	s.mockSearch(succeeded)
 	r, err := s.run(next)
 	s.Require().NoError(err)
-	s.Equal(OutcomeSucceeded, r.Outcome)
+	s.Equal(dag.OutcomeSucceeded, r.Outcome)
 }

@@ -20,6 +20,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/manualdag/manualdag/activities"
+	"github.com/manualdag/manualdag/dag"
 	"github.com/manualdag/manualdag/dataworks"
 	"github.com/manualdag/manualdag/workflows"
 )
@@ -35,7 +36,7 @@ type Outcome struct {
 	// Runs counts the workflow runs, continue-as-new included.
 	Returns, Runs int
 	// Verdict is the report's outcome.
-	Verdict workflows.Outcome
+	Verdict dag.Outcome
 	// Final is when the nodes stopped changing; Detected the report's
 	// FinishedAt, Delay the difference.
 	Final, Detected time.Time
@@ -64,8 +65,8 @@ func (cfg Config) Input(run *Run, poll workflows.PollOptions) workflows.RunManua
 		FlowName:     run.Flow,
 		Bizdate:      run.Bizdate,
 		Poll:         poll,
-		ListSettle:   workflows.Duration(cfg.ListSettle),
-		BlockedGrace: workflows.Duration(cfg.BlockedGrace),
+		ListSettle:   dag.Duration(cfg.ListSettle),
+		BlockedGrace: dag.Duration(cfg.BlockedGrace),
 	}
 }
 
@@ -98,7 +99,7 @@ func Follow(run *Run, in workflows.RunManualDagInput) (Outcome, error) {
 			start = env.Now()
 			continue
 		}
-		var rep workflows.DagReport
+		var rep dag.DagReport
 		if err == nil {
 			err = env.GetWorkflowResult(&rep)
 		} else if r, ok := workflows.ReportFromError(err); ok {
@@ -113,14 +114,14 @@ func Follow(run *Run, in workflows.RunManualDagInput) (Outcome, error) {
 
 // measure completes out from the report and what DataWorks saw, and checks
 // the verdict against the timeline.
-func (dw *simDataWorks) measure(run *Run, rep workflows.DagReport, out Outcome) (Outcome, error) {
+func (dw *simDataWorks) measure(run *Run, rep dag.DagReport, out Outcome) (Outcome, error) {
 	out.Polls, out.Returns = int(dw.searches.Load()), int(dw.returns.Load())
 	out.Calls = out.Polls + 1
 	out.Verdict, out.Detected = rep.Outcome, rep.FinishedAt
 	out.Delay = out.Detected.Sub(out.Final)
-	want := workflows.OutcomeSucceeded
+	want := dag.OutcomeSucceeded
 	if run.Timeline.Failed() {
-		want = workflows.OutcomeFailed
+		want = dag.OutcomeFailed
 	}
 	switch {
 	case rep.Outcome != want:

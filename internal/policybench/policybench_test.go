@@ -20,7 +20,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/manualdag/manualdag/activities"
-	"github.com/manualdag/manualdag/dataworks"
+	"github.com/manualdag/manualdag/dag"
 	"github.com/manualdag/manualdag/workflows"
 )
 
@@ -31,7 +31,7 @@ func handRun(plan ...PlannedNode) *Run {
 	for i := range plan {
 		plan[i].ID = int64(100 + i)
 		if plan[i].WaitStatus == "" {
-			plan[i].WaitStatus = dataworks.StatusWaitResource
+			plan[i].WaitStatus = dag.StatusWaitResource
 		}
 	}
 	return &Run{Flow: "hand", Bizdate: "2024-06-01", WorkflowID: "manualdag/bench/hand/2024-06-01", Timeline: Plan(trigger, plan)}
@@ -63,12 +63,12 @@ func TestTwoNodeTimeline(t *testing.T) {
 	if got := run.Timeline.Final() - trigger; got != 100 {
 		t.Fatalf("final %d s after the trigger, want 100", got)
 	}
-	want := map[int64][2]activities.Node{ // second after the trigger: a, b
-		0:   {{ID: 100, Name: "a", Status: dataworks.StatusWaitResource, Begin: trigger}, {ID: 101, Name: "b", Status: dataworks.StatusNotRun}},
-		10:  {{ID: 100, Name: "a", Status: dataworks.StatusRunning, Begin: trigger + 10}, {ID: 101, Name: "b", Status: dataworks.StatusNotRun}},
-		70:  {{ID: 100, Name: "a", Status: dataworks.StatusSuccess, Begin: trigger + 10, Finish: trigger + 70}, {ID: 101, Name: "b", Status: dataworks.StatusWaitResource, Begin: trigger + 70}},
-		99:  {{ID: 100, Name: "a", Status: dataworks.StatusSuccess, Begin: trigger + 10, Finish: trigger + 70}, {ID: 101, Name: "b", Status: dataworks.StatusRunning, Begin: trigger + 75}},
-		100: {{ID: 100, Name: "a", Status: dataworks.StatusSuccess, Begin: trigger + 10, Finish: trigger + 70}, {ID: 101, Name: "b", Status: dataworks.StatusSuccess, Begin: trigger + 75, Finish: trigger + 100}},
+	want := map[int64][2]dag.Node{ // second after the trigger: a, b
+		0:   {{ID: 100, Name: "a", Status: dag.StatusWaitResource, Begin: trigger}, {ID: 101, Name: "b", Status: dag.StatusNotRun}},
+		10:  {{ID: 100, Name: "a", Status: dag.StatusRunning, Begin: trigger + 10}, {ID: 101, Name: "b", Status: dag.StatusNotRun}},
+		70:  {{ID: 100, Name: "a", Status: dag.StatusSuccess, Begin: trigger + 10, Finish: trigger + 70}, {ID: 101, Name: "b", Status: dag.StatusWaitResource, Begin: trigger + 70}},
+		99:  {{ID: 100, Name: "a", Status: dag.StatusSuccess, Begin: trigger + 10, Finish: trigger + 70}, {ID: 101, Name: "b", Status: dag.StatusRunning, Begin: trigger + 75}},
+		100: {{ID: 100, Name: "a", Status: dag.StatusSuccess, Begin: trigger + 10, Finish: trigger + 70}, {ID: 101, Name: "b", Status: dag.StatusSuccess, Begin: trigger + 75, Finish: trigger + 100}},
 	}
 	for at, nodes := range want {
 		if got := run.Timeline.Snapshot(trigger+at, nil); !slices.Equal(got, nodes[:]) {
@@ -97,7 +97,7 @@ func TestFixedIntervalDetection(t *testing.T) {
 	} {
 		out := follow(t, twoNodes(), Fixed(tc.every))
 		if out.Polls != tc.polls || out.Calls != tc.polls+1 || out.Returns != tc.polls || out.Runs != 1 || out.Delay != tc.delay ||
-			out.Verdict != workflows.OutcomeSucceeded || out.Detected.Unix() != trigger+tc.detectedSecs || out.Final.Unix() != trigger+100 {
+			out.Verdict != dag.OutcomeSucceeded || out.Detected.Unix() != trigger+tc.detectedSecs || out.Final.Unix() != trigger+100 {
 			t.Errorf("every %v: %+v, want %d polls, %d calls, delay %v, detected at +%d s", tc.every, out, tc.polls, tc.polls+1, tc.delay, tc.detectedSecs)
 		}
 	}
@@ -125,18 +125,18 @@ func TestFailureBlocksDownstream(t *testing.T) {
 			t.Errorf("%s behind the failure is ready at +%d s", tl.Nodes[i].Name, tl.Nodes[i].Ready-trigger)
 		}
 	}
-	var statuses []dataworks.Status
+	var statuses []dag.Status
 	for _, n := range tl.Snapshot(trigger+10_000, nil) {
 		statuses = append(statuses, n.Status)
 	}
-	want := []dataworks.Status{dataworks.StatusSuccess, dataworks.StatusFailure, dataworks.StatusNotRun, dataworks.StatusSuccess, dataworks.StatusNotRun}
+	want := []dag.Status{dag.StatusSuccess, dag.StatusFailure, dag.StatusNotRun, dag.StatusSuccess, dag.StatusNotRun}
 	if !slices.Equal(statuses, want) {
 		t.Errorf("statuses at the end %v, want %v", statuses, want)
 	}
 	// Polls at +0…+70 every 10 s; +70 sees it blocked, and Decide calls it
 	// failed blockedGrace (1 s) later, at one more poll.
 	out := follow(t, run, Fixed(10*time.Second))
-	if out.Verdict != workflows.OutcomeFailed || out.Polls != 9 || out.Delay != 8*time.Second {
+	if out.Verdict != dag.OutcomeFailed || out.Polls != 9 || out.Delay != 8*time.Second {
 		t.Errorf("fixed 10 s: %s after %d polls, delay %v; want FAILED after 9 polls (+0…+70, +71), delay 8s", out.Verdict, out.Polls, out.Delay)
 	}
 }
@@ -149,7 +149,7 @@ func TestDefaultListSettleHoldsTheVerdict(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if out.Verdict != workflows.OutcomeSucceeded || out.Detected.Unix() != trigger+300 || out.Polls != 11 {
+	if out.Verdict != dag.OutcomeSucceeded || out.Detected.Unix() != trigger+300 || out.Polls != 11 {
 		t.Errorf("%+v; want SUCCEEDED at +300 s after 11 polls (+0…+300)", out)
 	}
 }
@@ -159,7 +159,7 @@ func TestDefaultListSettleHoldsTheVerdict(t *testing.T) {
 func TestContinueAsNew(t *testing.T) {
 	run := handRun(PlannedNode{Name: "long", Run: 1200})
 	out := follow(t, run, Fixed(5*time.Second))
-	if out.Runs != 2 || out.Polls != 241 || out.Calls != 242 || out.Delay != 0 || out.Verdict != workflows.OutcomeSucceeded {
+	if out.Runs != 2 || out.Polls != 241 || out.Calls != 242 || out.Delay != 0 || out.Verdict != dag.OutcomeSucceeded {
 		t.Errorf("%+v; want 2 workflow runs, 241 polls, 242 calls, no delay", out)
 	}
 }
@@ -169,10 +169,10 @@ func TestContinueAsNew(t *testing.T) {
 func TestPredictiveWindows(t *testing.T) {
 	run := twoNodes()
 	end := run.Timeline.Snapshot(run.Timeline.Final(), nil)
-	run.Earlier = []activities.RunTimings{workflows.TimingsOf(end, run.TriggeredAt())}
-	run.Profile = workflows.ProfileOf(run.Earlier)
+	run.Earlier = []dag.RunTimings{dag.TimingsOf(end, run.TriggeredAt())}
+	run.Profile = dag.ProfileOf(run.Earlier)
 	out := follow(t, run, workflows.PollOptions{})
-	if out.Verdict != workflows.OutcomeSucceeded || out.Delay > 10*time.Second || out.Returns >= out.Polls {
+	if out.Verdict != dag.OutcomeSucceeded || out.Delay > 10*time.Second || out.Returns >= out.Polls {
 		t.Errorf("%+v; want SUCCEEDED within 10 s, fewer returns than polls", out)
 	}
 }
@@ -268,7 +268,7 @@ func TestProfileOnlyAfterSucceededRuns(t *testing.T) {
 	runs := Generate(cfg)
 	failedDaily, full := 0, 0
 	for f := range cfg.DailyFlows {
-		var succeeded []activities.RunTimings // most recent first
+		var succeeded []dag.RunTimings // most recent first
 		for d := range cfg.Days {
 			run := &runs[f*cfg.Days+d]
 			if d == 0 && (run.Profile != nil || run.Earlier != nil) {
@@ -277,7 +277,7 @@ func TestProfileOnlyAfterSucceededRuns(t *testing.T) {
 			if want := succeeded[:min(len(succeeded), EarlierRuns)]; len(want) > 0 && !reflect.DeepEqual(run.Earlier, want) {
 				t.Fatalf("%s: earlier runs %+v, want %+v", run.WorkflowID, run.Earlier, want)
 			}
-			if want := workflows.ProfileOf(succeeded); !reflect.DeepEqual(run.Profile, want) {
+			if want := dag.ProfileOf(succeeded); !reflect.DeepEqual(run.Profile, want) {
 				t.Fatalf("%s: profile %+v, want %+v", run.WorkflowID, run.Profile, want)
 			}
 			if run.Profile.Runs() == EarlierRuns {
@@ -289,11 +289,11 @@ func TestProfileOnlyAfterSucceededRuns(t *testing.T) {
 			}
 			end := run.Timeline.Snapshot(run.Timeline.Final(), nil)
 			for _, n := range end {
-				if n.Status != dataworks.StatusSuccess {
+				if n.Status != dag.StatusSuccess {
 					t.Fatalf("%s: %s is %s at the end of a succeeded run", run.WorkflowID, n.Name, n.Status)
 				}
 			}
-			succeeded = slices.Insert(succeeded, 0, workflows.TimingsOf(end, run.TriggeredAt()))
+			succeeded = slices.Insert(succeeded, 0, dag.TimingsOf(end, run.TriggeredAt()))
 		}
 	}
 	for _, run := range runs[cfg.DailyFlows*cfg.Days:] {

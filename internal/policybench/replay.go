@@ -9,6 +9,7 @@ import (
 
 	"go.temporal.io/sdk/testsuite"
 
+	"github.com/manualdag/manualdag/dag"
 	"github.com/manualdag/manualdag/workflows"
 )
 
@@ -33,8 +34,8 @@ const (
 func Fixed(d time.Duration) workflows.PollOptions {
 	return workflows.PollOptions{
 		Mode:            workflows.PollBackoff,
-		InitialInterval: workflows.Duration(d),
-		MaxInterval:     workflows.Duration(d),
+		InitialInterval: dag.Duration(d),
+		MaxInterval:     dag.Duration(d),
 		Multiplier:      1,
 		Jitter:          -1, // none
 	}

@@ -20,9 +20,8 @@ import (
 	"slices"
 	"time"
 
-	"github.com/manualdag/manualdag/activities"
+	"github.com/manualdag/manualdag/dag"
 	"github.com/manualdag/manualdag/dataworks"
-	"github.com/manualdag/manualdag/workflows"
 )
 
 // The default workload. Daily flows run Days days in a row with similar
@@ -82,7 +81,7 @@ func DefaultConfig() Config {
 type NodeTimes struct {
 	ID     int64
 	Name   string
-	Wait   dataworks.Status // WAIT_TIME or WAIT_RESOURCE
+	Wait   dag.Status // WAIT_TIME or WAIT_RESOURCE
 	Ready  int64
 	Start  int64
 	Finish int64
@@ -98,20 +97,20 @@ type Timeline struct {
 // Snapshot is what a search at unix second t sees, as activities.Compact
 // builds it: Begin is the RUNNING start once running, the wait start before
 // that. It reuses dst's storage.
-func (tl *Timeline) Snapshot(t int64, dst []activities.Node) []activities.Node {
+func (tl *Timeline) Snapshot(t int64, dst []dag.Node) []dag.Node {
 	dst = dst[:0]
 	for _, n := range tl.Nodes {
-		node := activities.Node{ID: n.ID, Name: n.Name, Status: dataworks.StatusNotRun}
+		node := dag.Node{ID: n.ID, Name: n.Name, Status: dag.StatusNotRun}
 		switch {
 		case n.Ready == 0 || t < n.Ready:
 		case t < n.Start:
 			node.Status, node.Begin = n.Wait, n.Ready
 		case t < n.Finish:
-			node.Status, node.Begin = dataworks.StatusRunning, n.Start
+			node.Status, node.Begin = dag.StatusRunning, n.Start
 		default:
-			node.Status, node.Begin, node.Finish = dataworks.StatusSuccess, n.Start, n.Finish
+			node.Status, node.Begin, node.Finish = dag.StatusSuccess, n.Start, n.Finish
 			if n.Failed {
-				node.Status = dataworks.StatusFailure
+				node.Status = dag.StatusFailure
 			}
 		}
 		dst = append(dst, node)
@@ -126,11 +125,11 @@ func (tl *Timeline) Instances(t int64) []dataworks.NodeInstance {
 	list := make([]dataworks.NodeInstance, len(tl.Nodes))
 	for i, n := range tl.Nodes {
 		ni := &list[i]
-		ni.InstanceID, ni.NodeName, ni.Status = n.ID, n.Name, dataworks.StatusNotRun
+		ni.InstanceID, ni.NodeName, ni.Status = n.ID, n.Name, dag.StatusNotRun
 		switch {
 		case n.Ready == 0 || t < n.Ready:
 			continue
-		case n.Wait == dataworks.StatusWaitTime:
+		case n.Wait == dag.StatusWaitTime:
 			ni.BeginWaitTimeTime = time.Unix(n.Ready, 0)
 		default:
 			ni.BeginWaitResTime = time.Unix(n.Ready, 0)
@@ -139,11 +138,11 @@ func (tl *Timeline) Instances(t int64) []dataworks.NodeInstance {
 		case t < n.Start:
 			ni.Status = n.Wait
 		case t < n.Finish:
-			ni.Status, ni.BeginRunningTime = dataworks.StatusRunning, time.Unix(n.Start, 0)
+			ni.Status, ni.BeginRunningTime = dag.StatusRunning, time.Unix(n.Start, 0)
 		default:
-			ni.Status, ni.BeginRunningTime, ni.FinishTime = dataworks.StatusSuccess, time.Unix(n.Start, 0), time.Unix(n.Finish, 0)
+			ni.Status, ni.BeginRunningTime, ni.FinishTime = dag.StatusSuccess, time.Unix(n.Start, 0), time.Unix(n.Finish, 0)
 			if n.Failed {
-				ni.Status = dataworks.StatusFailure
+				ni.Status = dag.StatusFailure
 			}
 		}
 	}
@@ -175,10 +174,10 @@ type Run struct {
 	Timeline   Timeline
 	// Earlier are the timings the flow's earlier succeeded runs kept
 	// (most recent first), as RunManualDag keeps them in its memo: what the
-	// FlowTimings activity answers. Profile is workflows.ProfileOf them,
+	// FlowTimings activity answers. Profile is dag.ProfileOf them,
 	// nil for a first run, a one-off, or after failures only.
-	Earlier []activities.RunTimings
-	Profile *workflows.Profile
+	Earlier []dag.RunTimings
+	Profile *dag.Profile
 }
 
 // TriggeredAt is the run's trigger time.
@@ -205,16 +204,16 @@ func Generate(cfg Config) []Run {
 		rng := rand.New(rand.NewPCG(cfg.Seed, uint64(f)))
 		fl := newFlow(rng, fmt.Sprintf("daily_%03d", f))
 		offset := time.Duration(rng.IntN(120*60)) * time.Second
-		var learned []activities.RunTimings // most recent first
+		var learned []dag.RunTimings // most recent first
 		for d := range cfg.Days {
 			day := origin.AddDate(0, 0, d)
 			trigger := day.Add(offset + time.Duration(rng.IntN(60))*time.Second)
 			run := fl.run(rng, day, trigger, int64(len(runs)))
 			run.Earlier = slices.Clone(learned[:min(len(learned), EarlierRuns)])
-			run.Profile = workflows.ProfileOf(learned)
+			run.Profile = dag.ProfileOf(learned)
 			if !run.Timeline.Failed() {
 				end := run.Timeline.Snapshot(run.Timeline.Final(), nil)
-				learned = slices.Insert(learned, 0, workflows.TimingsOf(end, run.TriggeredAt()))
+				learned = slices.Insert(learned, 0, dag.TimingsOf(end, run.TriggeredAt()))
 			}
 			runs = append(runs, run)
 		}
@@ -287,9 +286,9 @@ func (fl flow) run(rng *rand.Rand, day, trigger time.Time, index int64) Run {
 		p.ID = 1_000_000*(index+1) + int64(i)
 		p.Name = fmt.Sprintf("%s_n%03d", fl.name, i)
 		p.Deps = fl.deps[i]
-		p.WaitStatus = dataworks.StatusWaitTime
+		p.WaitStatus = dag.StatusWaitTime
 		if rng.IntN(2) == 1 {
-			p.WaitStatus = dataworks.StatusWaitResource
+			p.WaitStatus = dag.StatusWaitResource
 		}
 		p.Wait = int64(rng.IntN(int(MaxWait/time.Second) + 1))
 		dur := fl.base[i] * math.Exp(NodeSpread*rng.NormFloat64()) * runFactor
@@ -316,7 +315,7 @@ type PlannedNode struct {
 	ID         int64
 	Name       string
 	Deps       []int
-	WaitStatus dataworks.Status
+	WaitStatus dag.Status
 	Wait, Run  int64
 	Fails      bool
 }

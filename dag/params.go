@@ -1,4 +1,4 @@
-package dataworks
+package dag
 
 import (
 	"fmt"

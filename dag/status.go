@@ -1,4 +1,4 @@
-package dataworks
+package dag
 
 import (
 	"strconv"
@@ -44,17 +44,6 @@ func StatusFromCode(code int) Status {
 		return s
 	}
 	return Status(unknownCodePrefix + strconv.Itoa(code))
-}
-
-// ParseStatus parses the 2020-05-18 string status (case-insensitive, trimmed).
-// A purely numeric string is read as a 2018 code; anything else undocumented
-// is kept verbatim (upper-cased).
-func ParseStatus(s string) Status {
-	s = strings.ToUpper(strings.TrimSpace(s))
-	if n, err := strconv.Atoi(s); err == nil {
-		return StatusFromCode(n)
-	}
-	return Status(s)
 }
 
 // Code returns the 2018-06-01 integer for a status, or 0 when it has none.
