@@ -1,0 +1,307 @@
+package workflows
+
+// The watch: poll the node instances on timers until Decide calls the
+// outcome, the deadline passes, or the run continues as new.
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/manualdag/manualdag/activities"
+	"github.com/manualdag/manualdag/dag"
+)
+
+// watch polls until the outcome is final, the deadline passes, or the run
+// continues as new.
+func (r *run) watch(ctx workflow.Context) (dag.DagReport, error) {
+	r.dl = newDeadline(ctx, "deadline", r.st.Deadline)
+	defer r.dl.stop()
+	r.policy = r.s.pollPolicy()
+	r.loadProfile(ctx)
+
+	for {
+		if r.polls >= continueAsNewPolls || r.polls > 0 && (workflow.GetInfo(ctx).GetContinueAsNewSuggested() || r.historyFull(ctx)) {
+			return r.report, r.continueAsNew(ctx)
+		}
+		changed, err := r.poll(ctx)
+		if err != nil {
+			return r.report, err
+		}
+		if ctx.Err() != nil {
+			return r.report, r.canceled(ctx)
+		}
+		if wait, paused := r.quotaPause(ctx); paused {
+			// Nothing was seen: no verdict on stale nodes.
+			r.sleep(ctx, wait)
+			if ctx.Err() != nil {
+				return r.report, r.canceled(ctx)
+			}
+			if r.dl.passed(ctx) {
+				return r.finish(ctx, Decide(r.st.Nodes, r.timing(ctx)))
+			}
+			continue
+		}
+		if r.st.Trouble.active() {
+			// Nothing fit to judge on: no verdict on the last snapshot, which
+			// may be stale, until a search lists the nodes again.
+			if r.st.Trouble.expired(workflow.Now(ctx)) {
+				return r.report, r.stopWatching(ctx, r.st.Trouble.err(r.report.DagID))
+			}
+			r.report.Message = r.report.Summary(r.st.Trouble.reason())
+			r.publish(ctx)
+			r.window = window{}
+			r.sleep(ctx, r.st.Trouble.wait())
+			if ctx.Err() != nil {
+				return r.report, r.canceled(ctx)
+			}
+			if r.dl.passed(ctx) {
+				return r.finish(ctx, Decide(r.st.Nodes, r.timing(ctx)))
+			}
+			continue
+		}
+		if changed {
+			r.fetchLogs(ctx)
+			if ctx.Err() != nil {
+				return r.report, r.canceled(ctx)
+			}
+		}
+		r.settleReruns(ctx)
+		d := r.holdForReruns(Decide(r.st.Nodes, r.timing(ctx)))
+		if d.Outcome.Final() {
+			return r.finish(ctx, d)
+		}
+		if d.Unlisted {
+			return r.report, r.stopWatching(ctx, temporal.NewApplicationError(d.Reason, dag.ErrDagNotListed))
+		}
+		r.report.Message = r.report.Summary(d.Reason)
+		r.publish(ctx)
+
+		wait := r.policy.Next(Observation{
+			Polls:        r.report.Polls,
+			SinceTrigger: workflow.Now(ctx).Sub(r.report.TriggeredAt),
+			Changed:      changed,
+			Unchanged:    r.st.Unchanged,
+			Active:       countNodes(r.st.Nodes, dag.Status.Active),
+			Total:        len(r.st.Nodes),
+			Seed:         r.seed,
+			Now:          workflow.Now(ctx),
+			TriggeredAt:  r.report.TriggeredAt,
+			Nodes:        r.st.Nodes,
+			Profile:      r.st.Profile,
+		})
+		wait = max(wait, r.pollFloor)
+		r.window = window{}
+		if w, ok := r.policy.(Windowed); ok {
+			r.window.every, r.window.polls = w.Window(wait)
+		}
+		if !d.RecheckAt.IsZero() {
+			if recheck := max(d.RecheckAt.Sub(workflow.Now(ctx)), MinPollInterval); recheck < wait {
+				// A grace period ends first: one poll then, not a window.
+				wait, r.window = recheck, window{}
+			}
+		}
+		r.sleep(ctx, wait)
+		if ctx.Err() != nil {
+			return r.report, r.canceled(ctx)
+		}
+		if r.dl.passed(ctx) {
+			return r.finish(ctx, Decide(r.st.Nodes, r.timing(ctx)))
+		}
+	}
+}
+
+func (r *run) timing(ctx workflow.Context) Timing {
+	return Timing{
+		Now:            workflow.Now(ctx),
+		TriggeredAt:    r.report.TriggeredAt,
+		Deadline:       r.st.Deadline,
+		StableSince:    r.st.StableSince,
+		BlockedGrace:   r.s.blockedGrace,
+		EmptyListGrace: r.s.emptyListGrace,
+
+		WaitForRecovery: r.s.waitForRecovery,
+
+		ListSettle:      r.s.listSettle,
+		CountPolls:      r.st.CountPolls,
+		ExpectedNodes:   r.st.Profile.MinNodes(),
+		PartialListWait: 2 * r.s.listSettle,
+		Stale:           r.st.Trouble.active(),
+	}
+}
+
+// poll runs one search. It returns whether the snapshot changed; at the
+// deadline it cancels the search and leaves the snapshot as it was.
+func (r *run) poll(ctx workflow.Context) (bool, error) {
+	in := r.searchInput()
+	in.RepeatEvery, in.RepeatPolls = r.window.every, r.window.polls
+	in.KnownNodes = len(r.st.Nodes)
+	in.KnownFailed = countNodes(r.st.Nodes, func(s dag.Status) bool { return s == dag.StatusFailure })
+	res, done, searchErr := r.search(ctx, in, r.dl, 0)
+	if !done || ctx.Err() != nil {
+		return false, nil // the deadline passed or the workflow was cancelled: the caller sees which
+	}
+	r.polls++
+	if searchErr != nil && r.quotaSpent(ctx, searchErr) {
+		return false, nil // refused before it looked: not a poll of the report
+	}
+	r.quotaUntil = time.Time{}
+	if searchErr == nil {
+		r.pollFloor = res.PollFloor
+	}
+	r.report.Polls += max(res.Polls, 1)
+	now := workflow.Now(ctx)
+
+	if searchErr != nil {
+		var appErr *temporal.ApplicationError
+		switch {
+		case errors.As(searchErr, &appErr) && appErr.Type() == dag.ErrNothingYet:
+			// A repeat window cut short (a timeout, an attempt limit such
+			// as the SDK test environment's): its last poll saw nothing new.
+			var polls int32
+			if appErr.Details(&polls) == nil && polls > 1 {
+				r.report.Polls += int(polls) - 1 // one is counted above
+			}
+			r.st.Unchanged++
+			r.st.CountPolls++
+			r.st.Trouble = trouble{}
+			return false, nil
+		case errors.As(searchErr, &appErr) && appErr.Type() == dag.ErrDagNotFound && len(r.st.Nodes) == 0:
+			// Not listed yet: an empty list, which Decide tolerates for a while.
+			r.logger.Info("DataWorks does not know the DAG id yet", "error", searchErr)
+			res = activities.Compact(nil, 0, activities.Known{})
+		case errors.As(searchErr, &appErr) && (appErr.Type() == dag.ErrDagNotFound || appErr.Type() == dag.ErrUnexpectedReply):
+			// After nodes were listed, or a business error nobody
+			// documented: a read has no side effect, so look again.
+			r.troubled(ctx, searchErr.Error())
+			return false, nil
+		default:
+			return false, r.stopWatching(ctx, searchErr)
+		}
+	}
+	if len(r.st.Nodes) > 0 && res.Count < len(r.st.Nodes) {
+		// Node instances do not vanish from a DAG run: a reply that lists
+		// fewer (none at all, typically) is an anomaly of the reply, and
+		// the last full snapshot stays the one judged.
+		r.troubled(ctx, fmt.Sprintf("DataWorks listed %d node instances of DAG %d, after %d earlier", res.Count, r.report.DagID, len(r.st.Nodes)))
+		return false, nil
+	}
+	nodes, err := res.Nodes(r.st.Nodes)
+	if err != nil {
+		// The digests fell out of step; ask for everything next time.
+		r.logger.Warn("Search result does not fit the known snapshot", "error", err)
+		r.st.Digest, r.st.Layout, r.st.Errors = "", "", ""
+		return false, nil
+	}
+	r.st.Trouble = trouble{}
+	if len(nodes) == len(r.st.Nodes) && r.st.CountPolls > 0 {
+		r.st.CountPolls++
+	} else {
+		r.st.CountPolls = 1
+	}
+	changed := res.Digest != r.st.Digest
+	r.st.Nodes, r.st.Digest, r.st.Layout, r.st.Errors = nodes, res.Digest, res.LayoutDigest, res.ErrorsDigest
+	if changed {
+		r.st.StableSince, r.st.Unchanged = now, 0
+		r.report.SetNodes(nodes)
+		r.logger.Debug("DAG run changed", "nodes", len(nodes), "counts", r.report.CountsByStatus)
+	} else {
+		r.st.Unchanged++
+	}
+	return changed, nil
+}
+
+// searchInput asks for the DAG run's nodes, echoing the digests of the
+// snapshot the workflow holds.
+func (r *run) searchInput() activities.SearchInput {
+	return activities.SearchInput{
+		ProjectName: r.s.create.ProjectName,
+		DagID:       r.report.DagID,
+		APIVersion:  r.s.create.APIVersion,
+		ProjectEnv:  r.s.create.ProjectEnv,
+		KnownDigest: r.st.Digest,
+		KnownLayout: r.st.Layout,
+		KnownErrors: r.st.Errors,
+	}
+}
+
+// search runs the search activity. With stopAt it gives up when stopAt
+// passes (done false), cancelling the activity; scheduleToClose, when not
+// zero, bounds it with its retries.
+func (r *run) search(ctx workflow.Context, in activities.SearchInput, stopAt *deadline, scheduleToClose time.Duration) (activities.SearchResult, bool, error) {
+	actx, cancel := workflow.WithCancel(ctx)
+	defer cancel()
+	actx = workflow.WithActivityOptions(actx, workflow.ActivityOptions{
+		ScheduleToCloseTimeout: scheduleToClose,
+		StartToCloseTimeout:    searchStartToClose,
+		Summary:                fmt.Sprintf("read the nodes of DAG %d", in.DagID),
+		// No attempt limit: throttling and a spent quota come with their
+		// own delays, and the deadline bounds the whole.
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:        2 * time.Second,
+			BackoffCoefficient:     2,
+			MaximumInterval:        time.Minute,
+			NonRetryableErrorTypes: r.searchNonRetryable(),
+		},
+	})
+	if in.RepeatEvery > 0 {
+		actx = workflow.WithActivityOptions(actx, func() workflow.ActivityOptions {
+			o := workflow.GetActivityOptions(actx)
+			o.Summary = fmt.Sprintf("watch DAG %d: up to %d polls, one every %v, until something happens", in.DagID, in.RepeatPolls, in.RepeatEvery.Round(time.Second))
+			return o
+		}())
+	}
+	var a *activities.Activities
+	fut := workflow.ExecuteActivity(actx, a.SearchManualDagNodeInstance, in)
+	var res activities.SearchResult
+	var err error
+	done := false
+	for {
+		sel := workflow.NewSelector(ctx)
+		sel.AddFuture(fut, func(f workflow.Future) { done, err = true, f.Get(ctx, &res) })
+		if stopAt != nil {
+			sel.AddFuture(stopAt.timer, func(workflow.Future) {})
+		}
+		sel.Select(ctx)
+		// A deadline timer that fired early was re-armed by extendDeadline.
+		if done || ctx.Err() != nil || stopAt == nil || stopAt.passed(ctx) {
+			return res, done, err
+		}
+	}
+}
+
+// sleep waits on a timer, or until the deadline fires, or until an update
+// asks for a poll now (a rerun).
+func (r *run) sleep(ctx workflow.Context, d time.Duration) {
+	tctx, cancel := workflow.WithCancel(ctx)
+	defer cancel()
+	timer := workflow.NewTimerWithOptions(tctx, d, workflow.TimerOptions{
+		Summary: fmt.Sprintf("next poll of DAG %d in %v", r.report.DagID, d.Round(time.Second)),
+	})
+	for {
+		woke := false
+		sel := workflow.NewSelector(ctx)
+		sel.AddFuture(timer, func(workflow.Future) {})
+		sel.AddFuture(r.dl.timer, func(workflow.Future) {})
+		sel.AddReceive(r.wake, func(c workflow.ReceiveChannel, _ bool) { c.ReceiveAsync(nil); woke = true })
+		sel.Select(ctx)
+		// A deadline timer that fired early was re-armed by extendDeadline.
+		if woke || timer.IsReady() || ctx.Err() != nil || r.dl.passed(ctx) {
+			return
+		}
+	}
+}
+
+// countNodes counts the nodes whose status is.
+func countNodes(nodes []dag.Node, is func(dag.Status) bool) int {
+	n := 0
+	for _, x := range nodes {
+		if is(x.Status) {
+			n++
+		}
+	}
+	return n
+}
