@@ -31,6 +31,39 @@ func (in RunManualDagInput) Validate() error {
 	return err
 }
 
+// durationSetting is one duration of the input: its name in the input,
+// the value given (0 = not given), its default (0 = none: the setting is
+// off unless given) and its bounds.
+type durationSetting struct {
+	name     string
+	given    dag.Duration
+	def      time.Duration
+	min, max time.Duration
+	dst      *time.Duration
+}
+
+// durations is the table of the input's durations, defaults and bounds.
+func (in RunManualDagInput) durations(s *settings) []durationSetting {
+	return []durationSetting{
+		{"timeout", in.Timeout, DefaultTimeout, time.Minute, MaxTimeout, &s.timeout},
+		{"poll.initialInterval", in.Poll.InitialInterval, DefaultInitialInterval, MinPollInterval, MaxPollInterval, &s.policy.Initial},
+		{"poll.maxInterval", in.Poll.MaxInterval, DefaultMaxInterval, MinPollInterval, MaxPollInterval, &s.policy.Max},
+		{"blockedGrace", in.BlockedGrace, DefaultBlockedGrace, time.Second, MaxGrace, &s.blockedGrace},
+		{"emptyListGrace", in.EmptyListGrace, DefaultEmptyListGrace, time.Second, MaxGrace, &s.emptyListGrace},
+		{"listSettle", in.ListSettle, DefaultListSettle, time.Second, time.Hour, &s.listSettle},
+		{"failurePolicy.waitForRecovery", in.FailurePolicy.WaitForRecovery, 0, time.Second, MaxWaitForRecovery, &s.waitForRecovery},
+	}
+}
+
+// apply sets the setting, or says why the given value is refused.
+func (d durationSetting) apply() error {
+	*d.dst = orDefault(d.given, d.def)
+	if *d.dst == 0 {
+		return nil // off: nothing given and no default
+	}
+	return inRange(d.name, *d.dst, d.min, d.max)
+}
+
 // settings validates the input; now is the workflow's start time, which
 // picks the default bizdate. Pure.
 func (in RunManualDagInput) settings(now time.Time) (settings, error) {
@@ -38,17 +71,13 @@ func (in RunManualDagInput) settings(now time.Time) (settings, error) {
 		return settings{}, in.decodeErr
 	}
 	s := settings{
-		timeout:          orDefault(in.Timeout, DefaultTimeout),
-		blockedGrace:     orDefault(in.BlockedGrace, DefaultBlockedGrace),
-		emptyListGrace:   orDefault(in.EmptyListGrace, DefaultEmptyListGrace),
-		listSettle:       orDefault(in.ListSettle, DefaultListSettle),
 		failOnDagFailure: in.FailOnDagFailure == nil || *in.FailOnDagFailure,
-		policy: BackoffPolicy{
-			Initial:    orDefault(in.Poll.InitialInterval, DefaultInitialInterval),
-			Max:        orDefault(in.Poll.MaxInterval, DefaultMaxInterval),
-			Multiplier: in.Poll.Multiplier,
-			Jitter:     in.Poll.Jitter,
-		},
+		policy:           BackoffPolicy{Multiplier: in.Poll.Multiplier, Jitter: in.Poll.Jitter},
+	}
+	for _, d := range in.durations(&s) {
+		if err := d.apply(); err != nil {
+			return settings{}, err
+		}
 	}
 	switch in.Poll.Mode {
 	case "", PollPredictive:
@@ -66,15 +95,6 @@ func (in RunManualDagInput) settings(now time.Time) (settings, error) {
 	case s.policy.Jitter < 0:
 		s.policy.Jitter = 0
 	}
-	if err := inRange("timeout", s.timeout, time.Minute, MaxTimeout); err != nil {
-		return settings{}, err
-	}
-	if err := inRange("poll.initialInterval", s.policy.Initial, MinPollInterval, MaxPollInterval); err != nil {
-		return settings{}, err
-	}
-	if err := inRange("poll.maxInterval", s.policy.Max, MinPollInterval, MaxPollInterval); err != nil {
-		return settings{}, err
-	}
 	if s.policy.Max < s.policy.Initial {
 		return settings{}, fmt.Errorf("poll.maxInterval %v is shorter than poll.initialInterval %v", s.policy.Max, s.policy.Initial)
 	}
@@ -83,15 +103,6 @@ func (in RunManualDagInput) settings(now time.Time) (settings, error) {
 	}
 	if s.policy.Jitter > 0.5 {
 		return settings{}, fmt.Errorf("poll.jitter %v is out of range: use a fraction from 0 to 0.5", s.policy.Jitter)
-	}
-	if err := inRange("blockedGrace", s.blockedGrace, time.Second, MaxGrace); err != nil {
-		return settings{}, err
-	}
-	if err := inRange("emptyListGrace", s.emptyListGrace, time.Second, MaxGrace); err != nil {
-		return settings{}, err
-	}
-	if err := inRange("listSettle", s.listSettle, time.Second, time.Hour); err != nil {
-		return settings{}, err
 	}
 	switch {
 	case in.DagID < 0:
@@ -105,11 +116,6 @@ func (in RunManualDagInput) settings(now time.Time) (settings, error) {
 	case OnDeadlineLeave:
 	default:
 		return settings{}, fmt.Errorf("onDeadline %q is not %q (default: stop the unfinished instances in DataWorks) or %q (let them run on)", in.OnDeadline, OnDeadlineStop, OnDeadlineLeave)
-	}
-	if s.waitForRecovery = in.FailurePolicy.WaitForRecovery.D(); s.waitForRecovery != 0 {
-		if err := inRange("failurePolicy.waitForRecovery", s.waitForRecovery, time.Second, MaxWaitForRecovery); err != nil {
-			return settings{}, err
-		}
 	}
 
 	bizdate := in.Bizdate
