@@ -79,12 +79,32 @@ func (in RunManualDagInput) settings(now time.Time) (settings, error) {
 			return settings{}, err
 		}
 	}
+	for _, check := range []func(*settings) error{in.pollSettings, in.endSettings} {
+		if err := check(&s); err != nil {
+			return settings{}, err
+		}
+	}
+	bizdate, err := in.bizdate(now)
+	if err != nil {
+		return settings{}, err
+	}
+	if s.create, err = in.createInput(bizdate); err != nil {
+		return settings{}, err
+	}
+	if c := in.Continued; c != nil && (c.DagID <= 0 || c.Deadline.IsZero() || c.TriggeredAt.IsZero()) {
+		return settings{}, fmt.Errorf("continued is set by the workflow when it continues as new; leave it out")
+	}
+	return s, nil
+}
+
+// pollSettings checks poll.mode, multiplier and jitter, with defaults.
+func (in RunManualDagInput) pollSettings(s *settings) error {
 	switch in.Poll.Mode {
 	case "", PollPredictive:
 		s.predictive = true
 	case PollBackoff:
 	default:
-		return settings{}, fmt.Errorf("poll.mode %q is not %q (default: learn from the flow's earlier runs) or %q (back off while nothing changes)", in.Poll.Mode, PollPredictive, PollBackoff)
+		return fmt.Errorf("poll.mode %q is not %q (default: learn from the flow's earlier runs) or %q (back off while nothing changes)", in.Poll.Mode, PollPredictive, PollBackoff)
 	}
 	if s.policy.Multiplier == 0 {
 		s.policy.Multiplier = DefaultMultiplier
@@ -95,29 +115,38 @@ func (in RunManualDagInput) settings(now time.Time) (settings, error) {
 	case s.policy.Jitter < 0:
 		s.policy.Jitter = 0
 	}
-	if s.policy.Max < s.policy.Initial {
-		return settings{}, fmt.Errorf("poll.maxInterval %v is shorter than poll.initialInterval %v", s.policy.Max, s.policy.Initial)
+	switch {
+	case s.policy.Max < s.policy.Initial:
+		return fmt.Errorf("poll.maxInterval %v is shorter than poll.initialInterval %v", s.policy.Max, s.policy.Initial)
+	case s.policy.Multiplier < 1 || s.policy.Multiplier > 10:
+		return fmt.Errorf("poll.multiplier %v is out of range: use a number from 1 (constant interval) to 10", s.policy.Multiplier)
+	case s.policy.Jitter > 0.5:
+		return fmt.Errorf("poll.jitter %v is out of range: use a fraction from 0 to 0.5", s.policy.Jitter)
 	}
-	if s.policy.Multiplier < 1 || s.policy.Multiplier > 10 {
-		return settings{}, fmt.Errorf("poll.multiplier %v is out of range: use a number from 1 (constant interval) to 10", s.policy.Multiplier)
-	}
-	if s.policy.Jitter > 0.5 {
-		return settings{}, fmt.Errorf("poll.jitter %v is out of range: use a fraction from 0 to 0.5", s.policy.Jitter)
-	}
+	return nil
+}
+
+// endSettings checks what decides how the run begins and ends: dagId,
+// allowDuplicate and onDeadline.
+func (in RunManualDagInput) endSettings(s *settings) error {
 	switch {
 	case in.DagID < 0:
-		return settings{}, fmt.Errorf("dagId %d is not a DataWorks DAG id: give the positive id Operation Center shows, or leave dagId out to trigger a new DAG run", in.DagID)
+		return fmt.Errorf("dagId %d is not a DataWorks DAG id: give the positive id Operation Center shows, or leave dagId out to trigger a new DAG run", in.DagID)
 	case in.DagID > 0 && in.AllowDuplicate:
-		return settings{}, fmt.Errorf("dagId follows an existing DAG run and triggers nothing, so allowDuplicate means nothing beside it: leave one of them out")
+		return fmt.Errorf("dagId follows an existing DAG run and triggers nothing, so allowDuplicate means nothing beside it: leave one of them out")
 	}
 	switch in.OnDeadline {
 	case "", OnDeadlineStop:
 		s.stopOnDeadline = true
 	case OnDeadlineLeave:
 	default:
-		return settings{}, fmt.Errorf("onDeadline %q is not %q (default: stop the unfinished instances in DataWorks) or %q (let them run on)", in.OnDeadline, OnDeadlineStop, OnDeadlineLeave)
+		return fmt.Errorf("onDeadline %q is not %q (default: stop the unfinished instances in DataWorks) or %q (let them run on)", in.OnDeadline, OnDeadlineStop, OnDeadlineLeave)
 	}
+	return nil
+}
 
+// bizdate is the input's bizdate, or the default one for now in timezone.
+func (in RunManualDagInput) bizdate(now time.Time) (string, error) {
 	bizdate := in.Bizdate
 	if bizdate == "" {
 		tz := in.Timezone
@@ -128,18 +157,18 @@ func (in RunManualDagInput) settings(now time.Time) (settings, error) {
 		// every replay of a given worker build; validated before use.
 		loc, err := time.LoadLocation(tz)
 		if err != nil {
-			return settings{}, fmt.Errorf("timezone %q is not an IANA time zone such as Asia/Shanghai or UTC", tz)
+			return "", fmt.Errorf("timezone %q is not an IANA time zone such as Asia/Shanghai or UTC", tz)
 		}
 		bizdate = dag.DefaultBizdate(now, loc)
 	} else if in.Timezone != "" {
-		return settings{}, fmt.Errorf("timezone only picks the default bizdate; leave it out when bizdate is given")
+		return "", fmt.Errorf("timezone only picks the default bizdate; leave it out when bizdate is given")
 	}
-	var err error
-	if bizdate, err = dag.ParseBizdate(bizdate); err != nil {
-		return settings{}, err
-	}
+	return dag.ParseBizdate(bizdate)
+}
 
-	s.create = activities.CreateManualDagInput{
+// createInput is the create activity's input, validated as it will be.
+func (in RunManualDagInput) createInput(bizdate string) (activities.CreateManualDagInput, error) {
+	c := activities.CreateManualDagInput{
 		ProjectName:   in.ProjectName,
 		FlowName:      in.FlowName,
 		Bizdate:       bizdate,
@@ -150,25 +179,19 @@ func (in RunManualDagInput) settings(now time.Time) (settings, error) {
 	for key, p := range in.NodeParameters {
 		id, err := dag.ParseNodeID(key)
 		if err != nil {
-			return settings{}, fmt.Errorf("nodeParameters: %w", err)
+			return c, fmt.Errorf("nodeParameters: %w", err)
 		}
-		if s.create.NodeParameters == nil {
-			s.create.NodeParameters = map[int64]dag.Params{}
+		if c.NodeParameters == nil {
+			c.NodeParameters = map[int64]dag.Params{}
 		}
 		// ParseNodeID accepts one spelling per id, so this is a guard: two
 		// keys of one node would send whichever the map loop saw last.
-		if _, dup := s.create.NodeParameters[id]; dup {
-			return settings{}, fmt.Errorf("nodeParameters: node %d is given under two keys: merge them into one, %q", id, strconv.FormatInt(id, 10))
+		if _, dup := c.NodeParameters[id]; dup {
+			return c, fmt.Errorf("nodeParameters: node %d is given under two keys: merge them into one, %q", id, strconv.FormatInt(id, 10))
 		}
-		s.create.NodeParameters[id] = dag.Params(p)
+		c.NodeParameters[id] = dag.Params(p)
 	}
-	if err := s.create.Validate(); err != nil {
-		return settings{}, err
-	}
-	if c := in.Continued; c != nil && (c.DagID <= 0 || c.Deadline.IsZero() || c.TriggeredAt.IsZero()) {
-		return settings{}, fmt.Errorf("continued is set by the workflow when it continues as new; leave it out")
-	}
-	return s, nil
+	return c, c.Validate()
 }
 
 // pollPolicy is the policy of these settings: poll.mode backoff is

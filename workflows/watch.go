@@ -22,87 +22,13 @@ func (r *run) watch(ctx workflow.Context) (dag.DagReport, error) {
 	defer r.dl.stop()
 	r.policy = r.s.pollPolicy()
 	r.loadProfile(ctx)
-
 	for {
 		if r.polls >= continueAsNewPolls || r.polls > 0 && (workflow.GetInfo(ctx).GetContinueAsNewSuggested() || r.historyFull(ctx)) {
 			return r.report, r.continueAsNew(ctx)
 		}
-		changed, err := r.poll(ctx)
-		if err != nil {
-			return r.report, err
-		}
-		if ctx.Err() != nil {
-			return r.report, r.canceled(ctx)
-		}
-		if wait, paused := r.quotaPause(ctx); paused {
-			// Nothing was seen: no verdict on stale nodes.
-			r.sleep(ctx, wait)
-			if ctx.Err() != nil {
-				return r.report, r.canceled(ctx)
-			}
-			if r.dl.passed(ctx) {
-				return r.finish(ctx, Decide(r.st.Nodes, r.timing(ctx)))
-			}
-			continue
-		}
-		if r.st.Trouble.active() {
-			// Nothing fit to judge on: no verdict on the last snapshot, which
-			// may be stale, until a search lists the nodes again.
-			if r.st.Trouble.expired(workflow.Now(ctx)) {
-				return r.report, r.stopWatching(ctx, r.st.Trouble.err(r.report.DagID))
-			}
-			r.report.Message = r.report.Summary(r.st.Trouble.reason())
-			r.publish(ctx)
-			r.window = window{}
-			r.sleep(ctx, r.st.Trouble.wait())
-			if ctx.Err() != nil {
-				return r.report, r.canceled(ctx)
-			}
-			if r.dl.passed(ctx) {
-				return r.finish(ctx, Decide(r.st.Nodes, r.timing(ctx)))
-			}
-			continue
-		}
-		if changed {
-			r.fetchLogs(ctx)
-			if ctx.Err() != nil {
-				return r.report, r.canceled(ctx)
-			}
-		}
-		r.settleReruns(ctx)
-		d := r.holdForReruns(Decide(r.st.Nodes, r.timing(ctx)))
-		if d.Outcome.Final() {
-			return r.finish(ctx, d)
-		}
-		if d.Unlisted {
-			return r.report, r.stopWatching(ctx, temporal.NewApplicationError(d.Reason, dag.ErrDagNotListed))
-		}
-		r.report.Message = r.report.Summary(d.Reason)
-		r.publish(ctx)
-
-		wait := r.policy.Next(Observation{
-			Polls:        r.report.Polls,
-			SinceTrigger: workflow.Now(ctx).Sub(r.report.TriggeredAt),
-			Changed:      changed,
-			Unchanged:    r.st.Unchanged,
-			Active:       countNodes(r.st.Nodes, dag.Status.Active),
-			Total:        len(r.st.Nodes),
-			Seed:         r.seed,
-			Now:          workflow.Now(ctx),
-			TriggeredAt:  r.report.TriggeredAt,
-			Nodes:        r.st.Nodes,
-			Profile:      r.st.Profile,
-		})
-		wait = max(wait, r.pollFloor)
-		r.window = window{}
-		if w, ok := r.policy.(Windowed); ok {
-			r.window.every, r.window.polls = w.Window(wait)
-		}
-		if !d.RecheckAt.IsZero() {
-			if recheck := max(d.RecheckAt.Sub(workflow.Now(ctx)), MinPollInterval); recheck < wait {
-				// A grace period ends first: one poll then, not a window.
-				wait, r.window = recheck, window{}
-			}
+		wait, end := r.step(ctx)
+		if end != nil {
+			return end.report, end.err
 		}
 		r.sleep(ctx, wait)
 		if ctx.Err() != nil {
@@ -112,6 +38,87 @@ func (r *run) watch(ctx workflow.Context) (dag.DagReport, error) {
 			return r.finish(ctx, Decide(r.st.Nodes, r.timing(ctx)))
 		}
 	}
+}
+
+// ending is how the watch ends: the workflow's result and error.
+type ending struct {
+	report dag.DagReport
+	err    error
+}
+
+func endWith(rep dag.DagReport, err error) *ending { return &ending{rep, err} }
+
+// step polls once and decides: the wait before the next poll, or the end.
+func (r *run) step(ctx workflow.Context) (time.Duration, *ending) {
+	changed, err := r.poll(ctx)
+	switch {
+	case err != nil:
+		return 0, endWith(r.report, err)
+	case ctx.Err() != nil:
+		return 0, endWith(r.report, r.canceled(ctx))
+	}
+	if wait, paused := r.quotaPause(ctx); paused {
+		return wait, nil // nothing was seen: no verdict on stale nodes
+	}
+	if r.st.Trouble.active() {
+		// Nothing fit to judge on: no verdict on the last snapshot, which
+		// may be stale, until a search lists the nodes again.
+		if r.st.Trouble.expired(workflow.Now(ctx)) {
+			return 0, endWith(r.report, r.stopWatching(ctx, r.st.Trouble.err(r.report.DagID)))
+		}
+		r.report.Message = r.report.Summary(r.st.Trouble.reason())
+		r.publish(ctx)
+		r.window = window{}
+		return r.st.Trouble.wait(), nil
+	}
+	if changed {
+		r.fetchLogs(ctx)
+		if ctx.Err() != nil {
+			return 0, endWith(r.report, r.canceled(ctx))
+		}
+	}
+	r.settleReruns(ctx)
+	d := r.holdForReruns(Decide(r.st.Nodes, r.timing(ctx)))
+	switch {
+	case d.Outcome.Final():
+		return 0, endWith(r.finish(ctx, d))
+	case d.Unlisted:
+		return 0, endWith(r.report, r.stopWatching(ctx, temporal.NewApplicationError(d.Reason, dag.ErrDagNotListed)))
+	}
+	r.report.Message = r.report.Summary(d.Reason)
+	r.publish(ctx)
+	return r.nextWait(ctx, d, changed), nil
+}
+
+// nextWait is the wait the poll policy chooses (and the repeat window of
+// the next poll), bounded by the daily budget's floor and by a grace period
+// that ends first.
+func (r *run) nextWait(ctx workflow.Context, d Decision, changed bool) time.Duration {
+	wait := r.policy.Next(Observation{
+		Polls:        r.report.Polls,
+		SinceTrigger: workflow.Now(ctx).Sub(r.report.TriggeredAt),
+		Changed:      changed,
+		Unchanged:    r.st.Unchanged,
+		Active:       countNodes(r.st.Nodes, dag.Status.Active),
+		Total:        len(r.st.Nodes),
+		Seed:         r.seed,
+		Now:          workflow.Now(ctx),
+		TriggeredAt:  r.report.TriggeredAt,
+		Nodes:        r.st.Nodes,
+		Profile:      r.st.Profile,
+	})
+	wait = max(wait, r.pollFloor)
+	r.window = window{}
+	if w, ok := r.policy.(Windowed); ok {
+		r.window.every, r.window.polls = w.Window(wait)
+	}
+	if !d.RecheckAt.IsZero() {
+		if recheck := max(d.RecheckAt.Sub(workflow.Now(ctx)), MinPollInterval); recheck < wait {
+			// A grace period ends first: one poll then, not a window.
+			wait, r.window = recheck, window{}
+		}
+	}
+	return wait
 }
 
 func (r *run) timing(ctx workflow.Context) Timing {
