@@ -555,43 +555,57 @@ func (r *run) stopUnfinished(ctx workflow.Context, why string) {
 	}
 	r.stopping = true
 	if u := r.unsupported(); u != "" {
-		var open []string
-		for _, n := range r.st.Nodes {
-			if !n.Status.Terminal() {
-				open = append(open, n.Label())
-			}
-		}
-		what := "its unfinished instances"
-		if len(open) > 0 {
-			what = strings.Join(open, ", ")
-		}
-		r.note("nothing was stopped (%s): DataWorks API %s has no StopInstance (%s); stop %s in %s",
-			why, dag.APIVersion2018, u, what, r.operationsRef())
+		r.noteNothingStopped(why, u)
 		return
 	}
 	dctx, _ := workflow.NewDisconnectedContext(ctx)
+	st, ok := r.stopRounds(dctx, why)
+	if !ok {
+		r.stopUnfinished(ctx, why) // the API version has no stop: writes the note
+		return
+	}
+	r.reportStops(ctx, why, st)
+}
+
+// stops is what the stop rounds learned: the instances DataWorks accepted
+// a stop for, those it refused (with why), and the last nodes seen.
+type stops struct {
+	accepted map[int64]bool
+	refused  map[int64]string
+	nodes    []dag.Node
+}
+
+// noteNothingStopped says what to stop by hand when the API has no stop.
+func (r *run) noteNothingStopped(why, unsupported string) {
+	var open []string
+	for _, n := range r.st.Nodes {
+		if !n.Status.Terminal() {
+			open = append(open, n.Label())
+		}
+	}
+	what := "its unfinished instances"
+	if len(open) > 0 {
+		what = strings.Join(open, ", ")
+	}
+	r.note("nothing was stopped (%s): DataWorks API %s has no StopInstance (%s); stop %s in %s",
+		why, dag.APIVersion2018, unsupported, what, r.operationsRef())
+}
+
+// stopRounds asks DataWorks to stop every unfinished instance and looks
+// again until all are final or stopWait passes. ok is false when the API
+// version turned out to have no stop.
+func (r *run) stopRounds(dctx workflow.Context, why string) (st stops, ok bool) {
 	bound := newDeadline(dctx, "stop wait until", workflow.Now(dctx).Add(stopWait))
 	defer bound.stop()
-	accepted := map[int64]bool{}
-	refused := map[int64]string{}
-	cur := r.st.Nodes
+	st = stops{accepted: map[int64]bool{}, refused: map[int64]string{}, nodes: r.st.Nodes}
 	var a *activities.Activities
 	for round := 0; ; round++ {
-		if round > 0 || len(cur) == 0 {
-			cur = r.searchWhileStopping(dctx, why, cur)
+		if round > 0 || len(st.nodes) == 0 {
+			st.nodes = r.searchWhileStopping(dctx, why, st.nodes)
 		}
-		var todo []int64
-		final := len(cur) > 0
-		for _, n := range cur {
-			if !n.Status.Terminal() {
-				final = false
-				if !accepted[n.ID] && refused[n.ID] == "" {
-					todo = append(todo, n.ID)
-				}
-			}
-		}
+		todo, final := st.todo()
 		if final {
-			break
+			return st, true
 		}
 		if len(todo) > 0 {
 			var res activities.InstancesResult
@@ -600,49 +614,66 @@ func (r *run) stopUnfinished(ctx workflow.Context, why string) {
 			switch {
 			case err != nil:
 				for _, id := range todo {
-					refused[id] = err.Error()
+					st.refused[id] = err.Error()
 				}
 			case res.Unsupported != "":
 				r.st.Ops.Unsupported = res.Unsupported
-				r.stopUnfinished(ctx, why) // writes the note
-				return
+				return st, false
 			}
 			for _, id := range res.Done {
-				accepted[id] = true
+				st.accepted[id] = true
 			}
 			for _, f := range res.Failures {
-				refused[f.InstanceID] = f.Message
+				st.refused[f.InstanceID] = f.Message
 			}
 		}
 		if bound.passed(dctx) {
-			break
+			return st, true
 		}
 		// Wake at the bound at the latest, for one last look.
 		r.sleepUntil(dctx, min(r.s.policy.Initial, 30*time.Second), bound)
 	}
+}
 
-	// Report against the names the workflow knows.
+// todo lists the unfinished instances no stop was asked for yet; final is
+// true when every node listed is final.
+func (st stops) todo() (todo []int64, final bool) {
+	final = len(st.nodes) > 0
+	for _, n := range st.nodes {
+		if !n.Status.Terminal() {
+			final = false
+			if !st.accepted[n.ID] && st.refused[n.ID] == "" {
+				todo = append(todo, n.ID)
+			}
+		}
+	}
+	return todo, final
+}
+
+// reportStops puts the stops in the report, against the names the
+// workflow knows.
+func (r *run) reportStops(ctx workflow.Context, why string, st stops) {
 	status := map[int64]dag.Status{}
-	for _, n := range cur {
+	for _, n := range st.nodes {
 		status[n.ID] = n.Status
 	}
 	var stopped []int64
-	for _, id := range slices.Sorted(maps.Keys(accepted)) {
-		if st, ok := status[id]; ok && !st.Terminal() {
-			refused[id] = fmt.Sprintf("still %s %v after the stop request", st, stopWait)
+	for _, id := range slices.Sorted(maps.Keys(st.accepted)) {
+		if s, ok := status[id]; ok && !s.Terminal() {
+			st.refused[id] = fmt.Sprintf("still %s %v after the stop request", s, stopWait)
 			continue
 		}
 		stopped = append(stopped, id)
 	}
 	r.report.StoppedNodes = r.labels(stopped)
 	r.report.StopFailures = nil
-	for _, id := range slices.Sorted(maps.Keys(refused)) {
-		r.report.StopFailures = append(r.report.StopFailures, r.label(id)+": "+refused[id])
+	for _, id := range slices.Sorted(maps.Keys(st.refused)) {
+		r.report.StopFailures = append(r.report.StopFailures, r.label(id)+": "+st.refused[id])
 	}
 	if len(r.report.StopFailures) > 0 {
 		r.note("some instances were not stopped (%s); stop them in %s", why, r.operationsRef())
 	}
-	if len(stopped) > 0 || len(refused) > 0 {
+	if len(stopped) > 0 || len(st.refused) > 0 {
 		r.record(ctx, "stop", r.report.StoppedNodes, why)
 	}
 	r.logger.Info("Stopped the unfinished instances", "why", why, "stopped", r.report.StoppedNodes, "notStopped", r.report.StopFailures)
