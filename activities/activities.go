@@ -13,13 +13,11 @@ import (
 )
 
 // DataWorks is what the activities need from a DataWorks client;
-// *dataworks.Client implements it.
+// *aliyun.Client implements it (worker/wiring.go checks that at compile time).
 type DataWorks interface {
 	CreateManualDag(ctx context.Context, req dataworks.CreateManualDagRequest) (int64, error)
 	SearchManualDagNodeInstance(ctx context.Context, req dataworks.SearchManualDagNodeInstanceRequest) ([]dataworks.NodeInstance, error)
 }
-
-var _ DataWorks = (*dataworks.Client)(nil)
 
 // Activities are registered once on a worker (worker.RegisterActivity(&Activities{...}));
 // the workflow calls their methods through a nil *Activities.
@@ -27,7 +25,7 @@ type Activities struct {
 	// DW is the DataWorks client. Required.
 	DW DataWorks
 	// Ops runs StopInstances, RestartInstances and GetInstanceLogs. Default:
-	// DW, when it implements InstanceOps (*dataworks.Client does).
+	// DW, when it implements InstanceOps (*aliyun.Client does).
 	Ops InstanceOps
 	// Rand returns a number in [0,1) for retry jitter. Default math/rand/v2.
 	Rand func() float64

@@ -9,6 +9,7 @@ import (
 
 	"github.com/manualdag/manualdag/dag"
 	"github.com/manualdag/manualdag/dataworks"
+	"github.com/manualdag/manualdag/dataworks/aliyun"
 	"github.com/manualdag/manualdag/internal/emulator"
 )
 
@@ -24,7 +25,7 @@ projects:
 // startEmulator serves a signature-verifying emulator with faults and
 // returns a real client of it, so that the create activity runs through the
 // Alibaba SDK, HTTP and the client's own decoding.
-func startEmulator(t *testing.T, faults map[string]emulator.Faults) (*emulator.Emulator, *dataworks.Client) {
+func startEmulator(t *testing.T, faults map[string]emulator.Faults) (*emulator.Emulator, *aliyun.Client) {
 	t.Helper()
 	def, err := emulator.ParseDefinition([]byte(emuFlow))
 	if err != nil {
@@ -40,7 +41,7 @@ func startEmulator(t *testing.T, faults map[string]emulator.Faults) (*emulator.E
 	}
 	srv := httptest.NewServer(emu)
 	t.Cleanup(srv.Close)
-	c, err := dataworks.New(dataworks.Config{
+	c, err := aliyun.New(aliyun.Config{
 		Endpoint:   strings.TrimPrefix(srv.URL, "http://"),
 		Scheme:     "http",
 		Credential: credentials.NewStaticAKCredentialsProvider("key-id", "key-secret-0123456789"),

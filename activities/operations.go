@@ -15,7 +15,7 @@ import (
 )
 
 // InstanceOps are the node-instance operations of the 2020-05-18 API, which
-// StopInstances, RestartInstances and GetInstanceLogs need; *dataworks.Client
+// StopInstances, RestartInstances and GetInstanceLogs need; *aliyun.Client
 // implements them (under 2018-06-01 they fail before any I/O with
 // dataworks.CodeUnsupported).
 type InstanceOps interface {
@@ -23,8 +23,6 @@ type InstanceOps interface {
 	RestartInstance(ctx context.Context, req dataworks.InstanceRequest) error
 	GetInstanceLog(ctx context.Context, req dataworks.InstanceLogRequest) (string, error)
 }
-
-var _ InstanceOps = (*dataworks.Client)(nil)
 
 // Log tail bounds of GetInstanceLogs, and of the workflow's
 // logTail.maxBytesPerNode.

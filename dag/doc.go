@@ -5,7 +5,7 @@
 // and the timings earlier runs leave for later ones (RunTimings, Profile).
 //
 // It imports neither the Alibaba SDK nor Temporal. The adapters around it
-// translate into it: dataworks decodes the service's replies into Status,
+// translate into it: dataworks/aliyun decodes the service's replies into Status,
 // activities map dataworks errors onto the error names here, and workflows
 // decides on Nodes and reports in DagReports.
 package dag

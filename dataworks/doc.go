@@ -1,34 +1,17 @@
-// Package dataworks is the project's adapter to the Alibaba Cloud DataWorks
-// manual-DAG API: it encodes package dag's Params and bizdates into the wire
-// formats and decodes replies into NodeInstances with a dag.Status.
+// Package dataworks is the contract between the activities and a DataWorks
+// client, free of any SDK: the requests of the manual-DAG API
+// (CreateManualDagRequest, SearchManualDagNodeInstanceRequest, and under
+// 2020-05-18 InstanceRequest and InstanceLogRequest), the NodeInstance a
+// search returns, with a dag.Status, and the Error every client call fails
+// with. The client itself, over the Alibaba SDK, is package
+// dataworks/aliyun; the activities depend on this package only, so that
+// neither they nor the workflow import the SDK.
 //
-// The Client covers what running a manual business flow needs:
-// CreateManualDag (trigger one run) and SearchManualDagNodeInstance (list its
-// node instances), in both wire versions: 2018-06-01 (the default, called
-// through the SDK's CommonRequest) and 2020-05-18 (the SDK's typed requests,
-// where SearchManualDagNodeInstance becomes GetManualDagInstances). Under
-// 2020-05-18 it also offers StopInstance, RestartInstance and GetInstanceLog.
-//
-// The Alibaba SDK only builds and signs requests. The client owns everything
-// the SDK gets wrong for this use:
-//
-//   - Concurrency: SDK clients are racy, so a bounded pool hands each one to
-//     one goroutine at a time.
-//   - Context: the SDK has none; a custom RoundTripper carries the caller's
-//     context into the in-flight request, so cancellation and deadlines work.
-//   - Phase: the same RoundTripper traces whether the request was written, so
-//     every failure says whether it provably never reached DataWorks
-//     (PhaseNotSent), may have (PhaseUnknown), or got a reply (PhaseReplied).
-//     CreateManualDag has no idempotency token: only NotSent errors make a
-//     resend safe.
-//   - Replies: bodies are read by the client (bounded to MaxReplyBytes) and
-//     decoded tolerantly where the service is inconsistent (Data as array or
-//     {"NodeInsInfo":[…]}, field-name case, times as epoch-ms, numeric strings
-//     or dates) and strictly elsewhere. Business errors inside an HTTP 200
-//     become errors, and an SDK panic on an odd error body becomes an *Error
-//     instead of a crash.
-//
-// Every error a Client call returns is an *Error; the predicates Throttled,
-// QuotaExhausted, Permanent, NotSent and Refused classify it. An *Error that
-// is neither Throttled nor Permanent may succeed on a later attempt.
+// An Error says how far the call got (Phase): whether the request provably
+// never reached DataWorks (PhaseNotSent), may have (PhaseUnknown), or got a
+// reply (PhaseReplied). CreateManualDag has no idempotency token: only
+// NotSent errors make a resend safe. The predicates Throttled,
+// QuotaExhausted, Permanent, KnownPermanent, NotSent and Refused classify an
+// Error; one that is neither Throttled nor Permanent may succeed on a later
+// attempt.
 package dataworks

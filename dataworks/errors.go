@@ -36,7 +36,7 @@ func (p Phase) String() string {
 	return "phase(" + fmt.Sprint(int(p)) + ")"
 }
 
-// Error codes this package gives a meaning to. Codes from the service are
+// Error codes the contract gives a meaning to. Codes from the service are
 // kept verbatim in Error.Code; these are the ones the predicates know.
 const (
 	CodeThrottlingPrefix    = "Throttling"
@@ -53,7 +53,7 @@ const (
 	CodeBadBizdate          = "600011"      // CreateManualDag: Bizdate not "yyyy-MM-dd 00:00:00"
 	CodeInvalidDagID        = "11020293069" // SearchManualDagNodeInstance: unknown DagId
 
-	// Codes this package sets itself (never sent by the service).
+	// Codes the client sets itself (never sent by the service).
 	CodeTransport       = "Transport"        // no reply: see Error.Phase and Error.Err
 	CodeInvalidResponse = "InvalidResponse"  // a reply that is not the documented JSON
 	CodeSDKPanic        = "SDKPanic"         // the Alibaba SDK panicked while handling the reply
@@ -61,7 +61,7 @@ const (
 	CodeUnsuccessful    = "Unsuccessful"     // an HTTP 200 with Success:false and no code of its own
 	CodeCanceled        = "Canceled"         // the caller's context was done before the call started
 	CodeCredentials     = "Credentials"      // the credential provider could not sign the request
-	CodeQPSCap          = "QPSCap"           // Config.MaxQPS left no slot within RequestTimeout: nothing was sent
+	CodeQPSCap          = "QPSCap"           // aliyun.Config.MaxQPS left no slot within RequestTimeout: nothing was sent
 	CodeClientError     = "ClientError"      // the Alibaba SDK refused to build the request
 	CodeInvalidInput    = "InvalidInput"     // the request failed validation; nothing was sent
 	CodeUnsupported     = "Unsupported"      // the API version has no such call; nothing was sent
@@ -136,7 +136,7 @@ var transientReplyCodes = map[string]bool{
 	CodeNonceUsed: true,
 }
 
-// Error is every error a Client call returns. It never holds a secret: the
+// Error is every error a call of the client (package aliyun) returns. It never holds a secret: the
 // AccessKeyId names the identity, the secret stays in the credential provider.
 type Error struct {
 	Action     string // API action, e.g. "CreateManualDag"

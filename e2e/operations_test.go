@@ -26,6 +26,7 @@ import (
 	"github.com/manualdag/manualdag/activities"
 	"github.com/manualdag/manualdag/dag"
 	"github.com/manualdag/manualdag/dataworks"
+	"github.com/manualdag/manualdag/dataworks/aliyun"
 	"github.com/manualdag/manualdag/internal/emulator"
 	"github.com/manualdag/manualdag/workflows"
 )
@@ -513,9 +514,9 @@ func (s *stack) waitReport(t *testing.T, id, what string, cond func(dag.DagRepor
 
 // dataworks2020 is a client of the emulator as an operator's tool would
 // have one.
-func (s *stack) dataworks2020(t *testing.T) *dataworks.Client {
+func (s *stack) dataworks2020(t *testing.T) *aliyun.Client {
 	t.Helper()
-	c, err := dataworks.New(dataworks.Config{
+	c, err := aliyun.New(aliyun.Config{
 		Endpoint:   s.endpoint,
 		Scheme:     "http",
 		APIVersion: dag.APIVersion2020,

@@ -13,7 +13,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/manualdag/manualdag/dag"
-	"github.com/manualdag/manualdag/dataworks"
+	"github.com/manualdag/manualdag/dataworks/aliyun"
 	"github.com/manualdag/manualdag/internal/logging"
 	"github.com/manualdag/manualdag/internal/temporalclient"
 	"github.com/manualdag/manualdag/workflows"
@@ -51,12 +51,12 @@ type config struct {
 	Temporal  client.Options
 	TaskQueue string
 
-	DataWorks dataworks.Config
+	DataWorks aliyun.Config
 	// QPS caps DataWorks calls per second across every worker of the task
 	// queue (the server enforces it), the lever for a per-account quota.
 	QPS float64
 	// Workers is how many workers share QPS: each sends at most QPS/Workers
-	// requests in any one second (dataworks.Config.MaxQPS), a strict cap
+	// requests in any one second (aliyun.Config.MaxQPS), a strict cap
 	// under the server's smoother one.
 	Workers int
 	// DailyBudget is the DataWorks calls a day the fleet may spend polling

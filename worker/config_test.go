@@ -15,7 +15,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/manualdag/manualdag/dag"
-	"github.com/manualdag/manualdag/dataworks"
+	"github.com/manualdag/manualdag/dataworks/aliyun"
 	"github.com/manualdag/manualdag/workflows"
 )
 
@@ -40,7 +40,7 @@ func TestParseConfigDefaults(t *testing.T) {
 	want := config{
 		Temporal:  client.Options{HostPort: "localhost:7233", Namespace: "default"},
 		TaskQueue: workflows.TaskQueue,
-		DataWorks: dataworks.Config{
+		DataWorks: aliyun.Config{
 			Region:         "cn-shanghai",
 			Scheme:         "https",
 			APIVersion:     dag.APIVersion2018,
@@ -90,7 +90,7 @@ func TestParseConfigEnvironment(t *testing.T) {
 	want := config{
 		Temporal:  client.Options{HostPort: "temporal.internal:7233", Namespace: "data-platform"},
 		TaskQueue: "dw-q",
-		DataWorks: dataworks.Config{
+		DataWorks: aliyun.Config{
 			Region:         "cn-beijing",
 			Endpoint:       "127.0.0.1:8089",
 			Scheme:         "http",
@@ -149,7 +149,7 @@ func TestParseConfigFlagsWinOverEnvironment(t *testing.T) {
 	want := config{
 		Temporal:  client.Options{HostPort: "flag-host:7233", Namespace: "flag-ns"},
 		TaskQueue: "flag-q",
-		DataWorks: dataworks.Config{
+		DataWorks: aliyun.Config{
 			Region:         "cn-hangzhou",
 			Endpoint:       "localhost:9000",
 			Scheme:         "http",

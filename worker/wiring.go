@@ -13,7 +13,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/manualdag/manualdag/activities"
-	"github.com/manualdag/manualdag/dataworks"
+	"github.com/manualdag/manualdag/dataworks/aliyun"
 	"github.com/manualdag/manualdag/internal/logging"
 	"github.com/manualdag/manualdag/internal/temporalclient"
 	"github.com/manualdag/manualdag/workflows"
@@ -69,10 +69,17 @@ func register(r worker.Registry, acts *activities.Activities, runs *activities.R
 	r.RegisterActivity(runs)
 }
 
+// The client the worker builds is what the activities consume; the checks
+// live here because activities must not import the SDK-bound adapter.
+var (
+	_ activities.DataWorks   = (*aliyun.Client)(nil)
+	_ activities.InstanceOps = (*aliyun.Client)(nil)
+)
+
 // newDataWorks builds the DataWorks client and checks, before anything
 // polls, that the credential chain yields a key.
-func newDataWorks(cfg dataworks.Config) (*dataworks.Client, error) {
-	dw, err := dataworks.New(cfg)
+func newDataWorks(cfg aliyun.Config) (*aliyun.Client, error) {
+	dw, err := aliyun.New(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -89,10 +96,10 @@ func dial(ctx context.Context, opts client.Options, logger *zap.Logger, metrics 
 	return temporalclient.Dial(ctx, opts)
 }
 
-func logStart(logger *zap.Logger, cfg config, dw *dataworks.Client) {
+func logStart(logger *zap.Logger, cfg config, dw *aliyun.Client) {
 	endpoint := cfg.DataWorks.Endpoint
 	if endpoint == "" {
-		endpoint = dataworks.EndpointForRegion(cfg.DataWorks.Region)
+		endpoint = aliyun.EndpointForRegion(cfg.DataWorks.Region)
 	}
 	logger.Info("worker starting",
 		zap.String("temporalAddress", cfg.Temporal.HostPort),

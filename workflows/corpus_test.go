@@ -21,14 +21,14 @@ import (
 
 	"github.com/manualdag/manualdag/activities"
 	"github.com/manualdag/manualdag/dag"
-	"github.com/manualdag/manualdag/dataworks"
+	"github.com/manualdag/manualdag/dataworks/aliyun"
 )
 
 // TestCorpus is the bad-input and hostile-response corpus of
 // docs/reliability.md. Every case runs RunManualDag from raw JSON input (as
 // the Temporal CLI or any client sends it; the starter validates with the
 // same ParseInput and Validate first) with the real activities and the real
-// dataworks.Client, over HTTP to a hostile DataWorks that answers each call
+// aliyun.Client, over HTTP to a hostile DataWorks that answers each call
 // as the case says and counts the calls. Each case names its documented
 // behaviour: the outcome or error type, a phrase of the message, and the
 // number of calls DataWorks saw (0 for every input of ours: refused before
@@ -144,7 +144,7 @@ func TestCorpus(t *testing.T) {
 			dw := &hostileDW{replies: map[string][]reply{"CreateManualDag": c.create, "SearchManualDagNodeInstance": c.search}}
 			srv := httptest.NewServer(dw)
 			defer srv.Close()
-			client, err := dataworks.New(dataworks.Config{
+			client, err := aliyun.New(aliyun.Config{
 				Endpoint:   strings.TrimPrefix(srv.URL, "http://"),
 				Scheme:     "http",
 				Credential: credentials.NewStaticAKCredentialsProvider("corpus-key-id", "corpus-secret"),

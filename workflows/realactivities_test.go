@@ -16,6 +16,7 @@ import (
 	"github.com/manualdag/manualdag/activities"
 	"github.com/manualdag/manualdag/dag"
 	"github.com/manualdag/manualdag/dataworks"
+	"github.com/manualdag/manualdag/dataworks/aliyun"
 	"github.com/manualdag/manualdag/internal/emulator"
 )
 
@@ -109,7 +110,7 @@ func (s *workflowSuite) SetupTestReal() {
 }
 
 // The tests below run RunManualDag with the real activities and the real
-// dataworks.Client, signing its requests through the Alibaba SDK, against
+// aliyun.Client, signing its requests through the Alibaba SDK, against
 // the signature-verifying emulator over HTTP. The emulator's simulation
 // clock is the test environment's mock clock, so the DAG moves on exactly
 // as far as the workflow's timers skip: no real sleeps, and every run sees
@@ -151,7 +152,7 @@ projects:
 // emulated is one emulator behind httptest, and a client for it.
 type emulated struct {
 	emu    *emulator.Emulator
-	client *dataworks.Client
+	client *aliyun.Client
 }
 
 // useEmulator sets up a fresh environment whose activities are the real
@@ -171,7 +172,7 @@ func (s *workflowSuite) useEmulator(apiVersion string, opts emulator.Options) em
 	s.Require().NoError(err)
 	srv := httptest.NewServer(emu)
 	s.T().Cleanup(srv.Close)
-	client, err := dataworks.New(dataworks.Config{
+	client, err := aliyun.New(aliyun.Config{
 		Endpoint:   strings.TrimPrefix(srv.URL, "http://"),
 		Scheme:     "http",
 		APIVersion: apiVersion,

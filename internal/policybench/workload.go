@@ -119,7 +119,7 @@ func (tl *Timeline) Snapshot(t int64, dst []dag.Node) []dag.Node {
 }
 
 // Instances is what DataWorks answers a search at unix second t: the
-// node instances as dataworks.Client returns them, which the search
+// node instances as aliyun.Client returns them, which the search
 // activity compacts into Snapshot's nodes.
 func (tl *Timeline) Instances(t int64) []dataworks.NodeInstance {
 	list := make([]dataworks.NodeInstance, len(tl.Nodes))

@@ -1,4 +1,4 @@
-package dataworks
+package aliyun
 
 import (
 	"context"
@@ -14,6 +14,8 @@ import (
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/auth/credentials"
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
 	dwpub "github.com/aliyun/alibaba-cloud-sdk-go/services/dataworks-public"
+
+	"github.com/manualdag/manualdag/dataworks"
 )
 
 // productCode is DataWorks' product code in the SDK and in signed requests.
@@ -141,7 +143,7 @@ type reply struct {
 }
 
 // do runs one SDK call on a pooled client. It returns the reply only when a
-// complete 2xx body arrived; every other outcome is an *Error whose Phase
+// complete 2xx body arrived; every other outcome is a *dataworks.Error whose Phase
 // says how far the request got.
 func (c *Client) do(ctx context.Context, action string, send func(*dwpub.Client) error) (*reply, error) {
 	return c.doWith(ctx, action, callOptions{}, send)
@@ -162,20 +164,20 @@ type callOptions struct {
 // doWith is do with options.
 func (c *Client) doWith(ctx context.Context, action string, o callOptions, send func(*dwpub.Client) error) (*reply, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, c.finish(action, &Error{Phase: PhaseNotSent, Code: CodeCanceled, Err: err})
+		return nil, c.finish(action, &dataworks.Error{Phase: dataworks.PhaseNotSent, Code: dataworks.CodeCanceled, Err: err})
 	}
 	var p *pooledClient
 	select {
 	case p = <-c.pool:
 	case <-ctx.Done():
-		return nil, c.finish(action, &Error{Phase: PhaseNotSent, Code: CodeCanceled, Err: ctx.Err()})
+		return nil, c.finish(action, &dataworks.Error{Phase: dataworks.PhaseNotSent, Code: dataworks.CodeCanceled, Err: ctx.Err()})
 	}
 	defer func() { c.pool <- p }()
 
 	// Consult the credential chain first so that its failure is named as
 	// such; the SDK's own call below then hits the provider's cache.
 	if _, err := c.creds.GetCredentials(); err != nil {
-		return nil, c.finish(action, &Error{Phase: PhaseNotSent, Code: CodeCredentials, Err: err})
+		return nil, c.finish(action, &dataworks.Error{Phase: dataworks.PhaseNotSent, Code: dataworks.CodeCredentials, Err: err})
 	}
 	// Wait for the QPS cap at most one request's time, so that a caller
 	// with a heartbeat (the create) is not held past it; it is retried.
@@ -184,14 +186,14 @@ func (c *Client) doWith(ctx context.Context, action string, o callOptions, send 
 	cancel()
 	switch {
 	case err != nil && ctx.Err() != nil:
-		return nil, c.finish(action, &Error{Phase: PhaseNotSent, Code: CodeCanceled, Err: ctx.Err()})
+		return nil, c.finish(action, &dataworks.Error{Phase: dataworks.PhaseNotSent, Code: dataworks.CodeCanceled, Err: ctx.Err()})
 	case err != nil:
-		return nil, c.finish(action, &Error{Phase: PhaseNotSent, Code: CodeQPSCap,
+		return nil, c.finish(action, &dataworks.Error{Phase: dataworks.PhaseNotSent, Code: dataworks.CodeQPSCap,
 			Message: fmt.Sprintf("not sent: this worker's cap of %g DataWorks requests a second (-dataworks-qps / -dataworks-workers) left no slot within %v", c.cfg.MaxQPS, c.cfg.RequestTimeout), Err: err})
 	}
 	if o.beforeSend != nil {
 		if err := o.beforeSend(); err != nil {
-			return nil, c.finish(action, &Error{Phase: PhaseNotSent, Code: CodeBeforeSend, Message: "not sent: " + err.Error(), Err: err})
+			return nil, c.finish(action, &dataworks.Error{Phase: dataworks.PhaseNotSent, Code: dataworks.CodeBeforeSend, Message: "not sent: " + err.Error(), Err: err})
 		}
 	}
 
@@ -220,7 +222,7 @@ func runSDK(cl *dwpub.Client, send func(*dwpub.Client) error) (panicked any, err
 // classify decides what one SDK call amounted to, from what the transport
 // saw rather than from the SDK's error: the SDK's errors carry the signed URL,
 // drop numeric codes, and do not say whether the request was written.
-func classify(st *callState, sdkErr error, panicked any) *Error {
+func classify(st *callState, sdkErr error, panicked any) *dataworks.Error {
 	var panicErr error
 	if panicked != nil {
 		panicErr = fmt.Errorf("the Alibaba SDK panicked: %v", panicked)
@@ -228,9 +230,9 @@ func classify(st *callState, sdkErr error, panicked any) *Error {
 	switch {
 	case st.roundTrips == 0:
 		// The SDK gave up before handing us a request.
-		e := &Error{Phase: PhaseNotSent, Code: CodeClientError, Err: sdkErr}
+		e := &dataworks.Error{Phase: dataworks.PhaseNotSent, Code: dataworks.CodeClientError, Err: sdkErr}
 		if panicErr != nil {
-			e.Code, e.Err = CodeSDKPanic, panicErr
+			e.Code, e.Err = dataworks.CodeSDKPanic, panicErr
 		}
 		if e.Err == nil {
 			e.Err = errors.New("the Alibaba SDK returned without sending the request")
@@ -238,11 +240,11 @@ func classify(st *callState, sdkErr error, panicked any) *Error {
 		return e
 
 	case st.status == 0: // no response
-		e := &Error{Phase: PhaseNotSent, Code: CodeTransport, Err: st.transportErr}
+		e := &dataworks.Error{Phase: dataworks.PhaseNotSent, Code: dataworks.CodeTransport, Err: st.transportErr}
 		if st.wrote.Load() {
-			e.Phase = PhaseUnknown
+			e.Phase = dataworks.PhaseUnknown
 		} else if st.ctx.Err() != nil {
-			e.Code = CodeCanceled
+			e.Code = dataworks.CodeCanceled
 		}
 		if e.Err == nil {
 			e.Err = sdkErr
@@ -251,7 +253,7 @@ func classify(st *callState, sdkErr error, panicked any) *Error {
 		return e
 
 	case st.bodyErr == errReplyTooLarge:
-		return &Error{Phase: PhaseReplied, HTTPStatus: st.status, Code: CodeInvalidResponse,
+		return &dataworks.Error{Phase: dataworks.PhaseReplied, HTTPStatus: st.status, Code: dataworks.CodeInvalidResponse,
 			Message: errReplyTooLarge.Error(), RequestID: st.requestID, Err: errReplyTooLarge}
 
 	case !st.bodyDone:
@@ -260,7 +262,7 @@ func classify(st *callState, sdkErr error, panicked any) *Error {
 		if err == nil {
 			err = errors.Join(errors.New("reply body not read to its end"), panicErr, sdkErr)
 		}
-		return &Error{Phase: PhaseUnknown, HTTPStatus: st.status, Code: CodeTransport,
+		return &dataworks.Error{Phase: dataworks.PhaseUnknown, HTTPStatus: st.status, Code: dataworks.CodeTransport,
 			RequestID: st.requestID, Err: withContextCause(st.ctx, err)}
 
 	case st.status < 200 || st.status > 299:
@@ -294,7 +296,7 @@ func withContextCause(ctx context.Context, err error) error {
 // finish stamps the action and identity on an error and scrubs secrets from
 // its text.
 func (c *Client) finish(action string, err error) error {
-	e, ok := AsError(err)
+	e, ok := dataworks.AsError(err)
 	if !ok {
 		return err
 	}

@@ -1,4 +1,4 @@
-package dataworks
+package aliyun
 
 import (
 	"strings"

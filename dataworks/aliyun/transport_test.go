@@ -1,4 +1,4 @@
-package dataworks
+package aliyun
 
 import (
 	"context"
@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+
+	"github.com/manualdag/manualdag/dataworks"
 )
 
 type connRequestsKey struct{}
@@ -68,13 +70,13 @@ func TestCreateNeverRidesAStaleKeepAlive(t *testing.T) {
 	s := &staleKeepAliveServer{}
 	c := s.start(t)
 	ctx := context.Background()
-	if _, err := c.SearchManualDagNodeInstance(ctx, SearchManualDagNodeInstanceRequest{ProjectName: "test_project", DagID: 700019657457}); err != nil {
+	if _, err := c.SearchManualDagNodeInstance(ctx, dataworks.SearchManualDagNodeInstanceRequest{ProjectName: "test_project", DagID: 700019657457}); err != nil {
 		t.Fatal(err)
 	}
 	for i := range 2 {
 		id, err := c.CreateManualDag(ctx, createReq())
 		if err != nil {
-			e, _ := AsError(err)
+			e, _ := dataworks.AsError(err)
 			t.Fatalf("create %d on a pool holding a stale connection: %v (phase %v)", i+1, err, e.Phase)
 		}
 		if id != 700019657457 {

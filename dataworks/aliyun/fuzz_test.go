@@ -1,13 +1,15 @@
-package dataworks
+package aliyun
 
 import (
 	"testing"
+
+	"github.com/manualdag/manualdag/dataworks"
 )
 
 // The fuzz targets' seeds run in every `go test`; their committed corpus is
 // under testdata/fuzz. Run one with e.g.
 //
-//	go test -run '^$' -fuzz '^FuzzDecodeSearch$' -fuzztime 30s ./dataworks/
+//	go test -run '^$' -fuzz '^FuzzDecodeSearch$' -fuzztime 30s ./dataworks/aliyun/
 
 var searchSeeds = []string{
 	liveSearchReply,
@@ -27,7 +29,7 @@ func FuzzDecodeSearch(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte, dagID int64) {
 		list, err := decodeSearch(200, "", body, dagID)
 		if err != nil {
-			if e, ok := AsError(err); !ok || e.Phase != PhaseReplied || e.Code == "" {
+			if e, ok := dataworks.AsError(err); !ok || e.Phase != dataworks.PhaseReplied || e.Code == "" {
 				t.Fatalf("error %v is not a replied *Error with a code", err)
 			}
 			return
@@ -64,7 +66,7 @@ func FuzzDecodeCreate(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		id, err := decodeCreate(200, "", body)
 		if err != nil {
-			if e, ok := AsError(err); !ok || e.Phase != PhaseReplied || e.Code == "" {
+			if e, ok := dataworks.AsError(err); !ok || e.Phase != dataworks.PhaseReplied || e.Code == "" {
 				t.Fatalf("error %v is not a replied *Error with a code", err)
 			}
 			return
@@ -93,12 +95,12 @@ func FuzzDecodeErrorReply(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, status int, body []byte) {
 		e := decodeErrorReply(status, "hdr", body)
-		if e == nil || e.Code == "" || e.Phase != PhaseReplied {
+		if e == nil || e.Code == "" || e.Phase != dataworks.PhaseReplied {
 			t.Fatalf("decodeErrorReply(%d, %q) = %+v: want a replied *Error with a code", status, body, e)
 		}
 		// At most one of the predicates that decide retries; with
 		// neither, the error is retried with back-off.
-		if Throttled(e) && Permanent(e) {
+		if dataworks.Throttled(e) && dataworks.Permanent(e) {
 			t.Fatalf("%+v is throttled and permanent", e)
 		}
 		_ = e.Error()
@@ -119,7 +121,7 @@ func FuzzDecodeData(f *testing.F) {
 	f.Fuzz(func(t *testing.T, status int, body []byte) {
 		_, _, err := decodeData(status, "hdr", body)
 		if err != nil {
-			if e, ok := AsError(err); !ok || e.Phase != PhaseReplied || e.Code == "" {
+			if e, ok := dataworks.AsError(err); !ok || e.Phase != dataworks.PhaseReplied || e.Code == "" {
 				t.Fatalf("error %v is not a replied *Error with a code", err)
 			}
 		}

@@ -1,4 +1,4 @@
-package dataworks
+package aliyun
 
 import (
 	"context"
@@ -9,14 +9,15 @@ import (
 	dwpub "github.com/aliyun/alibaba-cloud-sdk-go/services/dataworks-public"
 
 	"github.com/manualdag/manualdag/dag"
+	"github.com/manualdag/manualdag/dataworks"
 )
 
 // Operations on one node instance. DataWorks has them only in 2020-05-18;
-// under 2018-06-01 they fail before any I/O with CodeUnsupported.
+// under 2018-06-01 they fail before any I/O with dataworks.CodeUnsupported.
 
 // StopInstance asks DataWorks to stop a node instance. Stopping is
 // asynchronous: poll until the instance is final.
-func (c *Client) StopInstance(ctx context.Context, req InstanceRequest) error {
+func (c *Client) StopInstance(ctx context.Context, req dataworks.InstanceRequest) error {
 	return c.instanceOp(ctx, "StopInstance", req, func(id requests.Integer, env string) func(*dwpub.Client) error {
 		r := dwpub.CreateStopInstanceRequest()
 		c.rpc(r.RpcRequest)
@@ -27,7 +28,7 @@ func (c *Client) StopInstance(ctx context.Context, req InstanceRequest) error {
 
 // RestartInstance reruns a node instance (a failed one, typically, so that
 // the nodes blocked behind it can run).
-func (c *Client) RestartInstance(ctx context.Context, req InstanceRequest) error {
+func (c *Client) RestartInstance(ctx context.Context, req dataworks.InstanceRequest) error {
 	return c.instanceOp(ctx, "RestartInstance", req, func(id requests.Integer, env string) func(*dwpub.Client) error {
 		r := dwpub.CreateRestartInstanceRequest()
 		c.rpc(r.RpcRequest)
@@ -36,7 +37,7 @@ func (c *Client) RestartInstance(ctx context.Context, req InstanceRequest) error
 	})
 }
 
-func (c *Client) instanceOp(ctx context.Context, action string, req InstanceRequest,
+func (c *Client) instanceOp(ctx context.Context, action string, req dataworks.InstanceRequest,
 	build func(requests.Integer, string) func(*dwpub.Client) error) error {
 	env, e := c.checkInstanceOp(action, req.APIVersion, req.ProjectEnv, req.InstanceID)
 	if e != nil {
@@ -51,14 +52,14 @@ func (c *Client) instanceOp(ctx context.Context, action string, req InstanceRequ
 		return c.finish(action, err)
 	}
 	if ok, _ := strconv.ParseBool(data); !ok {
-		return c.finish(action, &Error{Phase: PhaseReplied, HTTPStatus: rep.status, Code: CodeUnsuccessful,
+		return c.finish(action, &dataworks.Error{Phase: dataworks.PhaseReplied, HTTPStatus: rep.status, Code: dataworks.CodeUnsuccessful,
 			Message: fmt.Sprintf("DataWorks answered Data=%q for instance %d", data, req.InstanceID), RequestID: reqID})
 	}
 	return nil
 }
 
 // GetInstanceLog returns the run log of a node instance.
-func (c *Client) GetInstanceLog(ctx context.Context, req InstanceLogRequest) (string, error) {
+func (c *Client) GetInstanceLog(ctx context.Context, req dataworks.InstanceLogRequest) (string, error) {
 	const action = "GetInstanceLog"
 	env, e := c.checkInstanceOp(action, req.APIVersion, req.ProjectEnv, req.InstanceID)
 	if e != nil {
@@ -79,13 +80,13 @@ func (c *Client) GetInstanceLog(ctx context.Context, req InstanceLogRequest) (st
 	return data, nil
 }
 
-func (c *Client) checkInstanceOp(action, override, env string, id int64) (string, *Error) {
+func (c *Client) checkInstanceOp(action, override, env string, id int64) (string, *dataworks.Error) {
 	version, e := c.resolveVersion(override)
 	if e != nil {
 		return "", e
 	}
 	if version != dag.APIVersion2020 {
-		return "", &Error{Phase: PhaseNotSent, Code: CodeUnsupported,
+		return "", &dataworks.Error{Phase: dataworks.PhaseNotSent, Code: dataworks.CodeUnsupported,
 			Message: fmt.Sprintf("the %s API has no %s call: set APIVersion to %s", version, action, dag.APIVersion2020)}
 	}
 	if e := checkID("InstanceID", id); e != nil {

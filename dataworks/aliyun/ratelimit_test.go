@@ -1,4 +1,4 @@
-package dataworks
+package aliyun
 
 import (
 	"context"
@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/manualdag/manualdag/dataworks"
 )
 
 // limitClock is the limiter's clock in tests. In auto mode it jumps to each
@@ -240,10 +242,10 @@ func TestClientQPSCapSendsNothingOverIt(t *testing.T) {
 	require.NoError(t, err)
 	_, err = c.CreateManualDag(context.Background(), createReq())
 	e := mustError(t, err)
-	require.Equal(t, PhaseNotSent, e.Phase)
-	require.Equal(t, CodeQPSCap, e.Code)
+	require.Equal(t, dataworks.PhaseNotSent, e.Phase)
+	require.Equal(t, dataworks.CodeQPSCap, e.Code)
 	require.True(t, retried(err), "retried by the activities, and a create that was not sent may be")
-	require.True(t, NotSent(err))
+	require.True(t, dataworks.NotSent(err))
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	require.Len(t, f.got, 1, "one request reached DataWorks")

@@ -1,4 +1,4 @@
-package dataworks
+package aliyun
 
 import (
 	"strings"
@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/manualdag/manualdag/dag"
+	"github.com/manualdag/manualdag/dataworks"
 )
 
 // liveCreateReply and liveSearchReply are the fact sheet's live examples,
@@ -23,10 +24,10 @@ func TestDecodeSearch(t *testing.T) {
 	tests := []struct {
 		name    string
 		body    string
-		check   func(t *testing.T, got []NodeInstance)
+		check   func(t *testing.T, got []dataworks.NodeInstance)
 		wantErr string // substring; "" = success
 	}{
-		{name: "live example", body: liveSearchReply, check: func(t *testing.T, got []NodeInstance) {
+		{name: "live example", body: liveSearchReply, check: func(t *testing.T, got []dataworks.NodeInstance) {
 			if len(got) != 2 {
 				t.Fatalf("got %d instances", len(got))
 			}
@@ -44,7 +45,7 @@ func TestDecodeSearch(t *testing.T) {
 				t.Errorf("second status = %v", got[1].Status)
 			}
 		}},
-		{name: "reference page example", body: referenceSearchReply, check: func(t *testing.T, got []NodeInstance) {
+		{name: "reference page example", body: referenceSearchReply, check: func(t *testing.T, got []dataworks.NodeInstance) {
 			if len(got) != 1 {
 				t.Fatalf("got %d", len(got))
 			}
@@ -59,48 +60,48 @@ func TestDecodeSearch(t *testing.T) {
 				t.Errorf("FinishTime = %v, want %v (China time)", a.FinishTime, want)
 			}
 		}},
-		{name: "Data as bare upper-case array", body: `{"Success":true,"ErrCode":"0","Data":[{"InstanceId":"7","Status":"4"}]}`, check: func(t *testing.T, got []NodeInstance) {
+		{name: "Data as bare upper-case array", body: `{"Success":true,"ErrCode":"0","Data":[{"InstanceId":"7","Status":"4"}]}`, check: func(t *testing.T, got []dataworks.NodeInstance) {
 			if len(got) != 1 || got[0].InstanceID != 7 || got[0].Status != dag.StatusRunning || got[0].DagID != dagID {
 				t.Errorf("got %+v", got)
 			}
 		}},
-		{name: "2020 Instances with names", body: `{"RequestId":"R","Instances":[{"InstanceId":7,"NodeId":3,"Status":"FAILURE","ErrorMessage":"boom","ParamValues":"x=y"}]}`, check: func(t *testing.T, got []NodeInstance) {
+		{name: "2020 Instances with names", body: `{"RequestId":"R","Instances":[{"InstanceId":7,"NodeId":3,"Status":"FAILURE","ErrorMessage":"boom","ParamValues":"x=y"}]}`, check: func(t *testing.T, got []dataworks.NodeInstance) {
 			if len(got) != 1 || got[0].Status != dag.StatusFailure || got[0].ErrorMessage != "boom" || got[0].ParaValue != "x=y" || got[0].NodeID != 3 {
 				t.Errorf("got %+v", got)
 			}
 		}},
-		{name: "empty right after create", body: `{"Data":{"NodeInsInfo":[]},"ErrCode":"0","Success":true}`, check: func(t *testing.T, got []NodeInstance) {
+		{name: "empty right after create", body: `{"Data":{"NodeInsInfo":[]},"ErrCode":"0","Success":true}`, check: func(t *testing.T, got []dataworks.NodeInstance) {
 			if len(got) != 0 {
 				t.Errorf("got %+v", got)
 			}
 		}},
-		{name: "no Data at all", body: `{"ErrCode":"0","Success":true}`, check: func(t *testing.T, got []NodeInstance) {
+		{name: "no Data at all", body: `{"ErrCode":"0","Success":true}`, check: func(t *testing.T, got []dataworks.NodeInstance) {
 			if len(got) != 0 {
 				t.Errorf("got %+v", got)
 			}
 		}},
-		{name: "missing fields are zero", body: `{"Success":true,"Data":[{"InstanceId":7}]}`, check: func(t *testing.T, got []NodeInstance) {
+		{name: "missing fields are zero", body: `{"Success":true,"Data":[{"InstanceId":7}]}`, check: func(t *testing.T, got []dataworks.NodeInstance) {
 			if got[0].Status != "" || got[0].NodeName != "" || !got[0].CreateTime.IsZero() {
 				t.Errorf("got %+v", got)
 			}
 		}},
-		{name: "unknown status 99 is kept", body: `{"Success":true,"Data":[{"InstanceId":7,"Status":99}]}`, check: func(t *testing.T, got []NodeInstance) {
+		{name: "unknown status 99 is kept", body: `{"Success":true,"Data":[{"InstanceId":7,"Status":99}]}`, check: func(t *testing.T, got []dataworks.NodeInstance) {
 			if s := got[0].Status; s != "CODE_99" || s.Known() || s.Terminal() || s.Code() != 99 {
 				t.Errorf("status = %q", s)
 			}
 		}},
-		{name: "duplicate keeps the later ModifyTime", body: `{"Success":true,"Data":[{"InstanceId":7,"Status":4,"ModifyTime":20},{"InstanceId":8,"Status":1},{"InstanceId":7,"Status":6,"ModifyTime":30},{"InstanceId":7,"Status":5,"ModifyTime":10}]}`, check: func(t *testing.T, got []NodeInstance) {
+		{name: "duplicate keeps the later ModifyTime", body: `{"Success":true,"Data":[{"InstanceId":7,"Status":4,"ModifyTime":20},{"InstanceId":8,"Status":1},{"InstanceId":7,"Status":6,"ModifyTime":30},{"InstanceId":7,"Status":5,"ModifyTime":10}]}`, check: func(t *testing.T, got []dataworks.NodeInstance) {
 			if len(got) != 2 || got[0].InstanceID != 7 || got[0].Status != dag.StatusSuccess || got[1].InstanceID != 8 {
 				t.Errorf("got %+v", got)
 			}
 		}},
-		{name: "null fields", body: `{"Success":true,"Data":[{"InstanceId":7,"FinishTime":null,"NodeName":null,"Status":null}]}`, check: func(t *testing.T, got []NodeInstance) {
+		{name: "null fields", body: `{"Success":true,"Data":[{"InstanceId":7,"FinishTime":null,"NodeName":null,"Status":null}]}`, check: func(t *testing.T, got []dataworks.NodeInstance) {
 			if !got[0].FinishTime.IsZero() {
 				t.Errorf("got %+v", got)
 			}
 		}},
 		{name: "ErrCode invalid dag", body: `{"ErrCode":"11020293069","ErrMsg":"dag id invalid","Success":false,"RequestId":"R"}`, wantErr: "11020293069"},
-		{name: "Success false without code", body: `{"Success":false,"RequestId":"R"}`, wantErr: CodeUnsuccessful},
+		{name: "Success false without code", body: `{"Success":false,"RequestId":"R"}`, wantErr: dataworks.CodeUnsuccessful},
 		{name: "truncated JSON", body: liveSearchReply[:len(liveSearchReply)/2], wantErr: "not valid JSON"},
 		{name: "HTML page", body: `<html><body>502</body></html>`, wantErr: "not a JSON object"},
 		{name: "JSON array at top", body: `[1,2]`, wantErr: "not a JSON object"},
@@ -120,7 +121,7 @@ func TestDecodeSearch(t *testing.T) {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("err = %v, want %q", err, tt.wantErr)
 				}
-				if _, ok := AsError(err); !ok {
+				if _, ok := dataworks.AsError(err); !ok {
 					t.Fatalf("err %T is not *Error", err)
 				}
 				return
@@ -146,16 +147,16 @@ func TestDecodeCreate(t *testing.T) {
 		{"2020 DagId", `{"DagId":700000123123141,"RequestId":"R"}`, 700000123123141, ""},
 		{"2020 Data object", `{"Success":true,"Data":{"DagId":9}}`, 9, ""},
 		{"2020 Data number", `{"Success":true,"Data":9}`, 9, ""},
-		{"bad bizdate code", `{"ReturnCode":"600011","ReturnMessage":"Bizdate format","ReturnValue":0}`, 0, CodeBadBizdate},
-		{"numeric business code", `{"ReturnCode":600011,"ReturnValue":0}`, 0, CodeBadBizdate},
+		{"bad bizdate code", `{"ReturnCode":"600011","ReturnMessage":"Bizdate format","ReturnValue":0}`, 0, dataworks.CodeBadBizdate},
+		{"numeric business code", `{"ReturnCode":600011,"ReturnValue":0}`, 0, dataworks.CodeBadBizdate},
 		{"Success false", `{"Success":false,"ErrorCode":"X","ErrorMessage":"m"}`, 0, "X"},
-		{"zero id", `{"ReturnCode":"0","ReturnValue":0}`, 0, CodeInvalidResponse},
-		{"negative id", `{"ReturnCode":"0","ReturnValue":-1}`, 0, CodeInvalidResponse},
-		{"missing id", `{"ReturnCode":"0"}`, 0, CodeInvalidResponse},
-		{"float id", `{"ReturnCode":"0","ReturnValue":7.5}`, 0, CodeInvalidResponse},
-		{"huge id", `{"ReturnCode":"0","ReturnValue":99999999999999999999}`, 0, CodeInvalidResponse},
-		{"not JSON", `ok`, 0, CodeInvalidResponse},
-		{"empty", ``, 0, CodeInvalidResponse},
+		{"zero id", `{"ReturnCode":"0","ReturnValue":0}`, 0, dataworks.CodeInvalidResponse},
+		{"negative id", `{"ReturnCode":"0","ReturnValue":-1}`, 0, dataworks.CodeInvalidResponse},
+		{"missing id", `{"ReturnCode":"0"}`, 0, dataworks.CodeInvalidResponse},
+		{"float id", `{"ReturnCode":"0","ReturnValue":7.5}`, 0, dataworks.CodeInvalidResponse},
+		{"huge id", `{"ReturnCode":"0","ReturnValue":99999999999999999999}`, 0, dataworks.CodeInvalidResponse},
+		{"not JSON", `ok`, 0, dataworks.CodeInvalidResponse},
+		{"empty", ``, 0, dataworks.CodeInvalidResponse},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -166,8 +167,8 @@ func TestDecodeCreate(t *testing.T) {
 				}
 				return
 			}
-			e, ok := AsError(err)
-			if !ok || e.Code != tt.wantCode || e.Phase != PhaseReplied || e.HTTPStatus != 200 {
+			e, ok := dataworks.AsError(err)
+			if !ok || e.Code != tt.wantCode || e.Phase != dataworks.PhaseReplied || e.HTTPStatus != 200 {
 				t.Fatalf("got %d, %v; want code %s", got, err, tt.wantCode)
 			}
 			if e.RequestID == "" {
@@ -190,12 +191,12 @@ func TestDecodeErrorReply(t *testing.T) {
 		{400, `{"RequestId":"R","Code":400,"Success":false,"ErrorCode":"Throttling.User","ErrorMessage":"2020"}`, "Throttling.User", ""},
 		{500, `{"requestId":"R","code":"InternalError.System","message":"lower"}`, "InternalError.System", "lower"},
 		{502, `<html><h1>Bad Gateway</h1></html>`, "HTTP502", "not JSON"},
-		{503, ``, CodeServiceUnavailable, "not JSON"},
+		{503, ``, dataworks.CodeServiceUnavailable, "not JSON"},
 		{403, `{"RequestId":"R"}`, "HTTP403", ""},
 	}
 	for _, tt := range tests {
 		e := decodeErrorReply(tt.status, "HDR", []byte(tt.body))
-		if e.Code != tt.wantCode || !strings.Contains(e.Message, tt.wantMsg) || e.HTTPStatus != tt.status || e.Phase != PhaseReplied {
+		if e.Code != tt.wantCode || !strings.Contains(e.Message, tt.wantMsg) || e.HTTPStatus != tt.status || e.Phase != dataworks.PhaseReplied {
 			t.Errorf("%d %s: got %+v", tt.status, tt.body, e)
 		}
 		if e.RequestID == "" {
@@ -230,5 +231,25 @@ func TestRawTime(t *testing.T) {
 		if err == nil && !got.IsZero() && got.Location() != serviceZone {
 			t.Errorf("rawTime(%s) in %v, want China time", tt.in, got.Location())
 		}
+	}
+}
+
+// TestEnvelopeStatusDecoded: a 2020 envelope's HttpStatusCode inside a 200
+// is kept, and named in the message.
+func TestEnvelopeStatusDecoded(t *testing.T) {
+	_, err := decodeCreate(200, "H", []byte(`{"RequestId":"R","Success":false,"HttpStatusCode":500,"ErrorCode":"9990001","ErrorMessage":"x"}`))
+	e := mustError(t, err)
+	if e.EnvelopeStatus != 500 || e.HTTPStatus != 200 || e.Code != "9990001" {
+		t.Fatalf("got %+v", e)
+	}
+	if !strings.Contains(e.Error(), "HttpStatusCode 500 inside HTTP 200") {
+		t.Errorf("message %q", e.Error())
+	}
+	if dataworks.Refused(err) || !retried(err) {
+		t.Errorf("a 500 inside a 200 is a server error, not a refusal: %v", err)
+	}
+	_, err = decodeCreate(200, "H", []byte(`{"RequestId":"R","Success":false,"HttpStatusCode":"many","ErrorCode":"9990001"}`))
+	if e := mustError(t, err); e.EnvelopeStatus != 0 {
+		t.Errorf("a status that is not a number is ignored: %+v", e)
 	}
 }

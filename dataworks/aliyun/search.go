@@ -1,4 +1,4 @@
-package dataworks
+package aliyun
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	dwpub "github.com/aliyun/alibaba-cloud-sdk-go/services/dataworks-public"
 
 	"github.com/manualdag/manualdag/dag"
+	"github.com/manualdag/manualdag/dataworks"
 )
 
 const (
@@ -18,7 +19,7 @@ const (
 // (GetManualDagInstances under 2020-05-18). Right after CreateManualDag the
 // list may be empty or partial for a while. It only reads: any error may be
 // retried.
-func (c *Client) SearchManualDagNodeInstance(ctx context.Context, req SearchManualDagNodeInstanceRequest) ([]NodeInstance, error) {
+func (c *Client) SearchManualDagNodeInstance(ctx context.Context, req dataworks.SearchManualDagNodeInstanceRequest) ([]dataworks.NodeInstance, error) {
 	version, e := c.resolveVersion(req.APIVersion)
 	action := actionSearch2018
 	if version == dag.APIVersion2020 {

@@ -1,23 +1,24 @@
-package dataworks
+package aliyun
 
 import (
 	"fmt"
 	"strings"
 
 	"github.com/manualdag/manualdag/dag"
+	"github.com/manualdag/manualdag/dataworks"
 )
 
-// Requests are validated before any I/O. A mistake is an *Error with Phase
-// NotSent and Code CodeInvalidInput (Permanent): the request
+// Requests are validated before any I/O. A mistake is a *dataworks.Error
+// with Phase NotSent and Code CodeInvalidInput (Permanent): the request
 // itself must change, and the Error's Message says how. The activities layer
 // validates its own input too; this is the last line before the wire.
 
-func invalid(format string, args ...any) *Error {
-	return &Error{Phase: PhaseNotSent, Code: CodeInvalidInput, Message: fmt.Sprintf(format, args...)}
+func invalid(format string, args ...any) *dataworks.Error {
+	return &dataworks.Error{Phase: dataworks.PhaseNotSent, Code: dataworks.CodeInvalidInput, Message: fmt.Sprintf(format, args...)}
 }
 
-// checkName is dag.CheckName as an *Error.
-func checkName(setting, v string) *Error {
+// checkName is dag.CheckName as a *dataworks.Error.
+func checkName(setting, v string) *dataworks.Error {
 	if err := dag.CheckName(setting, v); err != nil {
 		return invalid("%v", err)
 	}
@@ -26,7 +27,7 @@ func checkName(setting, v string) *Error {
 
 // projectEnv resolves a 2020-05-18 ProjectEnv; under 2018-06-01 only the
 // production environment exists.
-func projectEnv(v, version string) (string, *Error) {
+func projectEnv(v, version string) (string, *dataworks.Error) {
 	env := strings.ToUpper(strings.TrimSpace(v))
 	if env == "" {
 		env = dag.ProjectEnvProd
@@ -40,14 +41,14 @@ func projectEnv(v, version string) (string, *Error) {
 	return env, nil
 }
 
-func checkID(setting string, id int64) *Error {
+func checkID(setting string, id int64) *dataworks.Error {
 	if id <= 0 {
 		return invalid("%s %d is not a DataWorks id: it must be positive", setting, id)
 	}
 	return nil
 }
 
-func (c *Client) resolveVersion(override string) (string, *Error) {
+func (c *Client) resolveVersion(override string) (string, *dataworks.Error) {
 	v, err := c.version(override)
 	if err != nil {
 		return "", invalid("APIVersion %q is not supported: use %s or %s, or leave it empty for the client's %s", override, dag.APIVersion2018, dag.APIVersion2020, c.cfg.APIVersion)

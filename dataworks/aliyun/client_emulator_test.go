@@ -1,4 +1,4 @@
-package dataworks_test
+package aliyun_test
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 
 	"github.com/manualdag/manualdag/dag"
 	"github.com/manualdag/manualdag/dataworks"
+	"github.com/manualdag/manualdag/dataworks/aliyun"
 	"github.com/manualdag/manualdag/internal/emulator"
 )
 
@@ -73,9 +74,9 @@ func startEmulator(t *testing.T, opts emulator.Options) (*emulator.Emulator, *fa
 	return emu, clock, strings.TrimPrefix(srv.URL, "http://")
 }
 
-func newClient(t *testing.T, endpoint, secret string) *dataworks.Client {
+func newClient(t *testing.T, endpoint, secret string) *aliyun.Client {
 	t.Helper()
-	c, err := dataworks.New(dataworks.Config{
+	c, err := aliyun.New(aliyun.Config{
 		Endpoint:   endpoint,
 		Scheme:     "http",
 		Credential: credentials.NewStaticAKCredentialsProvider(emuKeyID, secret),

@@ -1,4 +1,4 @@
-package dataworks
+package aliyun
 
 import (
 	"bytes"
@@ -14,6 +14,7 @@ import (
 	"unicode"
 
 	"github.com/manualdag/manualdag/dag"
+	"github.com/manualdag/manualdag/dataworks"
 )
 
 // The decoders here are tolerant exactly where the service is known to be
@@ -34,7 +35,7 @@ import (
 //
 // Strict: a reply that is not a JSON object, a DAG id or instance id that is
 // missing, zero, negative or not an integer, a time in no known format, and a
-// node instance that belongs to another DAG are errors (CodeInvalidResponse).
+// node instance that belongs to another DAG are errors (dataworks.CodeInvalidResponse).
 // A node instance listed twice is kept once: the record with the later
 // ModifyTime, the later one in the list on a tie, at the position of its
 // first appearance.
@@ -190,12 +191,12 @@ func rawTime(v json.RawMessage) (time.Time, error) {
 	return time.Time{}, fmt.Errorf("%.40q is not a time (want epoch milliseconds or yyyy-MM-dd HH:mm:ss)", s)
 }
 
-// replyError is the *Error for a reply that is not what the API documents.
-func replyError(status int, requestID string, err error) *Error {
-	return &Error{
-		Phase:      PhaseReplied,
+// replyError is the *dataworks.Error for a reply that is not what the API documents.
+func replyError(status int, requestID string, err error) *dataworks.Error {
+	return &dataworks.Error{
+		Phase:      dataworks.PhaseReplied,
 		HTTPStatus: status,
-		Code:       CodeInvalidResponse,
+		Code:       dataworks.CodeInvalidResponse,
 		Message:    err.Error(),
 		RequestID:  requestID,
 		Err:        err,
@@ -208,11 +209,11 @@ func replyError(status int, requestID string, err error) *Error {
 func codeForStatus(status int) string {
 	switch status {
 	case http.StatusTooManyRequests:
-		return CodeThrottlingPrefix
+		return dataworks.CodeThrottlingPrefix
 	case http.StatusServiceUnavailable:
-		return CodeServiceUnavailable
+		return dataworks.CodeServiceUnavailable
 	case http.StatusInternalServerError:
-		return CodeInternalError
+		return dataworks.CodeInternalError
 	}
 	return "HTTP" + strconv.Itoa(status)
 }
@@ -220,8 +221,8 @@ func codeForStatus(status int) string {
 // decodeErrorReply reads a non-2xx reply: the documented
 // {"Code","Message","RequestId","Recommend"}, or any envelope code, or
 // something that is not JSON at all. Unlike the SDK it accepts a numeric Code.
-func decodeErrorReply(status int, headerRequestID string, body []byte) *Error {
-	e := &Error{Phase: PhaseReplied, HTTPStatus: status, RequestID: headerRequestID}
+func decodeErrorReply(status int, headerRequestID string, body []byte) *dataworks.Error {
+	e := &dataworks.Error{Phase: dataworks.PhaseReplied, HTTPStatus: status, RequestID: headerRequestID}
 	o, err := parseObject(body)
 	if err != nil {
 		e.Code = codeForStatus(status)
@@ -267,7 +268,7 @@ var successCodes = map[string]bool{"": true, "0": true, "200": true, "OK": true,
 // checkBusiness finds a business error inside a 2xx reply: Success:false, or
 // a ReturnCode / ErrCode / ErrorCode other than "0" or "". A generic Code
 // counts only when Success is not true.
-func checkBusiness(status int, o jsonObject) *Error {
+func checkBusiness(status int, o jsonObject) *dataworks.Error {
 	success, hasSuccess := true, false
 	if v, ok := o.get("Success"); ok {
 		b, err := rawBool(v)
@@ -287,10 +288,10 @@ func checkBusiness(status int, o jsonObject) *Error {
 		return nil
 	}
 	if code == "" || code == "0" {
-		code = CodeUnsuccessful
+		code = dataworks.CodeUnsuccessful
 	}
-	e := &Error{
-		Phase:      PhaseReplied,
+	e := &dataworks.Error{
+		Phase:      dataworks.PhaseReplied,
 		HTTPStatus: status,
 		Code:       code,
 		Message:    o.strOrEmpty("ReturnMessage", "ErrMsg", "ErrorMessage", "Message"),
@@ -309,7 +310,7 @@ func checkBusiness(status int, o jsonObject) *Error {
 }
 
 // decodeEnvelope parses a 2xx reply and checks it for a business error.
-func decodeEnvelope(status int, headerRequestID string, body []byte) (jsonObject, *Error) {
+func decodeEnvelope(status int, headerRequestID string, body []byte) (jsonObject, *dataworks.Error) {
 	o, err := parseObject(body)
 	if err != nil {
 		e := replyError(status, headerRequestID, fmt.Errorf("%w: %s", err, snippet(body)))
@@ -364,7 +365,7 @@ func decodeCreate(status int, headerRequestID string, body []byte) (int64, error
 
 // decodeSearch reads the node instances of a SearchManualDagNodeInstance
 // (2018-06-01) or GetManualDagInstances (2020-05-18) reply for dagID.
-func decodeSearch(status int, headerRequestID string, body []byte, dagID int64) ([]NodeInstance, error) {
+func decodeSearch(status int, headerRequestID string, body []byte, dagID int64) ([]dataworks.NodeInstance, error) {
 	o, e := decodeEnvelope(status, headerRequestID, body)
 	if e != nil {
 		return nil, e
@@ -391,7 +392,7 @@ func decodeSearch(status int, headerRequestID string, body []byte, dagID int64) 
 	if err := json.Unmarshal(list, &raws); err != nil {
 		return nil, fail("node instance list is not an array: %v", err)
 	}
-	out := make([]NodeInstance, 0, len(raws))
+	out := make([]dataworks.NodeInstance, 0, len(raws))
 	index := make(map[int64]int, len(raws))
 	for i, raw := range raws {
 		ni, err := decodeInstance(raw, dagID)
@@ -410,8 +411,8 @@ func decodeSearch(status int, headerRequestID string, body []byte, dagID int64) 
 	return out, nil
 }
 
-func decodeInstance(raw json.RawMessage, dagID int64) (NodeInstance, error) {
-	var ni NodeInstance
+func decodeInstance(raw json.RawMessage, dagID int64) (dataworks.NodeInstance, error) {
+	var ni dataworks.NodeInstance
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 || raw[0] != '{' {
 		return ni, errors.New("is not an object")

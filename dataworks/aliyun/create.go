@@ -1,4 +1,4 @@
-package dataworks
+package aliyun
 
 import (
 	"bytes"
@@ -10,15 +10,16 @@ import (
 	dwpub "github.com/aliyun/alibaba-cloud-sdk-go/services/dataworks-public"
 
 	"github.com/manualdag/manualdag/dag"
+	"github.com/manualdag/manualdag/dataworks"
 )
 
 const actionCreateManualDag = "CreateManualDag"
 
 // CreateManualDag triggers one run of a manual business flow and returns its
 // DAG id. It is not idempotent: DataWorks takes no token, so sending it twice
-// starts two runs. On error, only NotSent(err) makes a resend safe; a
-// PhaseUnknown error means a run may have started.
-func (c *Client) CreateManualDag(ctx context.Context, req CreateManualDagRequest) (int64, error) {
+// starts two runs. On error, only dataworks.NotSent(err) makes a resend safe;
+// a PhaseUnknown error means a run may have started.
+func (c *Client) CreateManualDag(ctx context.Context, req dataworks.CreateManualDagRequest) (int64, error) {
 	send, e := c.buildCreate(req)
 	if e != nil {
 		return 0, c.finish(actionCreateManualDag, e)
@@ -35,7 +36,7 @@ func (c *Client) CreateManualDag(ctx context.Context, req CreateManualDagRequest
 }
 
 // buildCreate validates req and prepares the SDK call for its API version.
-func (c *Client) buildCreate(req CreateManualDagRequest) (func(*dwpub.Client) error, *Error) {
+func (c *Client) buildCreate(req dataworks.CreateManualDagRequest) (func(*dwpub.Client) error, *dataworks.Error) {
 	version, e := c.resolveVersion(req.APIVersion)
 	if e != nil {
 		return nil, e
@@ -100,7 +101,7 @@ func (c *Client) buildCreate(req CreateManualDagRequest) (func(*dwpub.Client) er
 
 // encodeNodeParameters is the JSON object node-id → "k=v k=v" both versions
 // take, keys in numeric order; "" when there are none.
-func encodeNodeParameters(np map[int64]dag.Params) (string, *Error) {
+func encodeNodeParameters(np map[int64]dag.Params) (string, *dataworks.Error) {
 	if len(np) == 0 {
 		return "", nil
 	}

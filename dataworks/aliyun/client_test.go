@@ -1,4 +1,4 @@
-package dataworks
+package aliyun
 
 import (
 	"context"
@@ -18,6 +18,7 @@ import (
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/auth/credentials"
 
 	"github.com/manualdag/manualdag/dag"
+	"github.com/manualdag/manualdag/dataworks"
 )
 
 const (
@@ -83,8 +84,8 @@ func startFake(t *testing.T, reply func(http.ResponseWriter, *http.Request, url.
 	return f, c
 }
 
-func createReq() CreateManualDagRequest {
-	return CreateManualDagRequest{
+func createReq() dataworks.CreateManualDagRequest {
+	return dataworks.CreateManualDagRequest{
 		ProjectName:    "test_project",
 		FlowName:       "test_flow",
 		Bizdate:        "2024-06-01",
@@ -93,9 +94,16 @@ func createReq() CreateManualDagRequest {
 	}
 }
 
-func mustError(t *testing.T, err error) *Error {
+// retried is how the activities read an error of the client: neither
+// Throttled nor Permanent, so a later attempt may succeed.
+func retried(err error) bool {
+	_, ok := dataworks.AsError(err)
+	return ok && !dataworks.Throttled(err) && !dataworks.Permanent(err)
+}
+
+func mustError(t *testing.T, err error) *dataworks.Error {
 	t.Helper()
-	e, ok := AsError(err)
+	e, ok := dataworks.AsError(err)
 	if !ok {
 		t.Fatalf("error %v (%T) is not a *dataworks.Error", err, err)
 	}
@@ -181,7 +189,7 @@ func TestSearchBothVersions(t *testing.T) {
 		jsonReply(200, liveSearchReply)(w, r, p)
 	})
 	ctx := context.Background()
-	list, err := c.SearchManualDagNodeInstance(ctx, SearchManualDagNodeInstanceRequest{ProjectName: "p", DagID: 700019657457})
+	list, err := c.SearchManualDagNodeInstance(ctx, dataworks.SearchManualDagNodeInstanceRequest{ProjectName: "p", DagID: 700019657457})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,7 +199,7 @@ func TestSearchBothVersions(t *testing.T) {
 	if got := f.last(t); got.Get("Action") != "SearchManualDagNodeInstance" || got.Get("DagId") != "700019657457" {
 		t.Errorf("2018 request = %v", got)
 	}
-	list, err = c.SearchManualDagNodeInstance(ctx, SearchManualDagNodeInstanceRequest{ProjectName: "p", DagID: 700019657457, APIVersion: dag.APIVersion2020})
+	list, err = c.SearchManualDagNodeInstance(ctx, dataworks.SearchManualDagNodeInstanceRequest{ProjectName: "p", DagID: 700019657457, APIVersion: dag.APIVersion2020})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -212,17 +220,17 @@ func TestErrorRepliesThroughSDK(t *testing.T) {
 		wantStatus int
 		check      func(error) bool
 	}{
-		{"throttling", 400, `{"RequestId":"R1","Code":"Throttling.User","Message":"Request was denied due to user flow control."}`, "Throttling.User", 400, Throttled},
-		{"daily quota", 400, `{"RequestId":"R1","Code":"Throttling.Api.Risk","Message":"quota"}`, "Throttling.Api.Risk", 400, QuotaExhausted},
-		{"numeric code makes the SDK panic", 400, `{"RequestId":"R2","Code":12345,"Message":"odd"}`, "12345", 400, Permanent},
-		{"no permission is a 500", 500, `{"RequestId":"R3","Code":"Forbidden.Wkbench.ProjectNoPermission","Message":"no"}`, "Forbidden.Wkbench.ProjectNoPermission", 500, Permanent},
+		{"throttling", 400, `{"RequestId":"R1","Code":"Throttling.User","Message":"Request was denied due to user flow control."}`, "Throttling.User", 400, dataworks.Throttled},
+		{"daily quota", 400, `{"RequestId":"R1","Code":"Throttling.Api.Risk","Message":"quota"}`, "Throttling.Api.Risk", 400, dataworks.QuotaExhausted},
+		{"numeric code makes the SDK panic", 400, `{"RequestId":"R2","Code":12345,"Message":"odd"}`, "12345", 400, dataworks.Permanent},
+		{"no permission is a 500", 500, `{"RequestId":"R3","Code":"Forbidden.Wkbench.ProjectNoPermission","Message":"no"}`, "Forbidden.Wkbench.ProjectNoPermission", 500, dataworks.Permanent},
 		{"service unavailable", 503, `{"RequestId":"R4","Code":"ServiceUnavailable","Message":"busy"}`, "ServiceUnavailable", 503, retried},
 		{"HTML gateway page", 502, `<html><body><h1>502 Bad Gateway</h1></body></html>`, "HTTP502", 502, retried},
-		{"HTML 429", 429, `<html>slow down</html>`, "Throttling", 429, Throttled},
-		{"business error in 200", 200, `{"RequestId":"R5","ReturnCode":"600011","ReturnMessage":"bizdate format","ReturnValue":0}`, "600011", 200, Permanent},
-		{"Success false in 200", 200, `{"RequestId":"R6","Success":false,"ErrorCode":"Invalid.Tenant","ErrorMessage":"x"}`, "Invalid.Tenant", 200, Permanent},
-		{"truncated JSON in 200", 200, `{"RequestId":"R7","ReturnCode":"0","ReturnValue":7000`, CodeInvalidResponse, 200, retried},
-		{"redirect is not followed", 302, ``, "HTTP302", 302, Permanent},
+		{"HTML 429", 429, `<html>slow down</html>`, "Throttling", 429, dataworks.Throttled},
+		{"business error in 200", 200, `{"RequestId":"R5","ReturnCode":"600011","ReturnMessage":"bizdate format","ReturnValue":0}`, "600011", 200, dataworks.Permanent},
+		{"Success false in 200", 200, `{"RequestId":"R6","Success":false,"ErrorCode":"Invalid.Tenant","ErrorMessage":"x"}`, "Invalid.Tenant", 200, dataworks.Permanent},
+		{"truncated JSON in 200", 200, `{"RequestId":"R7","ReturnCode":"0","ReturnValue":7000`, dataworks.CodeInvalidResponse, 200, retried},
+		{"redirect is not followed", 302, ``, "HTTP302", 302, dataworks.Permanent},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -234,13 +242,13 @@ func TestErrorRepliesThroughSDK(t *testing.T) {
 			})
 			_, err := c.CreateManualDag(context.Background(), createReq())
 			e := mustError(t, err)
-			if e.Phase != PhaseReplied || e.Code != tt.wantCode || e.HTTPStatus != tt.wantStatus {
+			if e.Phase != dataworks.PhaseReplied || e.Code != tt.wantCode || e.HTTPStatus != tt.wantStatus {
 				t.Fatalf("got phase %v code %q status %d (%v), want replied %q %d", e.Phase, e.Code, e.HTTPStatus, err, tt.wantCode, tt.wantStatus)
 			}
 			if !tt.check(err) {
 				t.Errorf("predicate false for %v", err)
 			}
-			if NotSent(err) && !Throttled(err) {
+			if dataworks.NotSent(err) && !dataworks.Throttled(err) {
 				t.Errorf("a reply is not NotSent: %v", err)
 			}
 			if e.Action != "CreateManualDag" {
@@ -266,8 +274,8 @@ func TestWrongSecret(t *testing.T) {
 		jsonReply(400, string(body))(w, r, p)
 	})
 	_, err := c.CreateManualDag(context.Background(), createReq())
-	if !Permanent(err) || retried(err) || NotSent(err) {
-		t.Fatalf("wrong secret: Permanent=%v retried=%v NotSent=%v", Permanent(err), retried(err), NotSent(err))
+	if !dataworks.Permanent(err) || retried(err) || dataworks.NotSent(err) {
+		t.Fatalf("wrong secret: Permanent=%v retried=%v NotSent=%v", dataworks.Permanent(err), retried(err), dataworks.NotSent(err))
 	}
 	msg := err.Error()
 	for _, leak := range []string{testSecret, sig, url.QueryEscape(sig)} {
@@ -296,7 +304,7 @@ func TestTransportPhases(t *testing.T) {
 		}
 		_, err = c.CreateManualDag(context.Background(), createReq())
 		e := mustError(t, err)
-		if e.Phase != PhaseNotSent || e.Code != CodeTransport || !NotSent(err) || !retried(err) {
+		if e.Phase != dataworks.PhaseNotSent || e.Code != dataworks.CodeTransport || !dataworks.NotSent(err) || !retried(err) {
 			t.Fatalf("got %v phase %v", err, e.Phase)
 		}
 		if strings.Contains(err.Error(), "Signature") {
@@ -326,7 +334,7 @@ func TestTransportPhases(t *testing.T) {
 		}
 		_, err = c.CreateManualDag(context.Background(), createReq())
 		e := mustError(t, err)
-		if e.Phase != PhaseUnknown || NotSent(err) || !retried(err) {
+		if e.Phase != dataworks.PhaseUnknown || dataworks.NotSent(err) || !retried(err) {
 			t.Fatalf("got %v phase %v", err, e.Phase)
 		}
 	})
@@ -344,7 +352,7 @@ func TestTransportPhases(t *testing.T) {
 		}
 		start := time.Now()
 		_, err = c.CreateManualDag(context.Background(), createReq())
-		if e := mustError(t, err); e.Phase != PhaseUnknown {
+		if e := mustError(t, err); e.Phase != dataworks.PhaseUnknown {
 			t.Fatalf("got %v phase %v", err, e.Phase)
 		}
 		if d := time.Since(start); d > 3*time.Second {
@@ -360,7 +368,7 @@ func TestContext(t *testing.T) {
 		cancel()
 		_, err := c.CreateManualDag(ctx, createReq())
 		e := mustError(t, err)
-		if e.Phase != PhaseNotSent || !errors.Is(err, context.Canceled) {
+		if e.Phase != dataworks.PhaseNotSent || !errors.Is(err, context.Canceled) {
 			t.Fatalf("got %v phase %v", err, e.Phase)
 		}
 		f.mu.Lock()
@@ -381,9 +389,9 @@ func TestContext(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		go func() { <-arrived; cancel() }()
 		start := time.Now()
-		_, err := c.SearchManualDagNodeInstance(ctx, SearchManualDagNodeInstanceRequest{ProjectName: "p", DagID: 1})
+		_, err := c.SearchManualDagNodeInstance(ctx, dataworks.SearchManualDagNodeInstanceRequest{ProjectName: "p", DagID: 1})
 		e := mustError(t, err)
-		if e.Phase != PhaseUnknown || !errors.Is(err, context.Canceled) {
+		if e.Phase != dataworks.PhaseUnknown || !errors.Is(err, context.Canceled) {
 			t.Fatalf("got %v phase %v", err, e.Phase)
 		}
 		if d := time.Since(start); d > 2*time.Second {
@@ -404,9 +412,9 @@ func TestHugeReplyIsAnError(t *testing.T) {
 		}
 	})
 	c.maxReply = 1 << 20 // the 16 MiB default is slow to fill under -race
-	_, err := c.SearchManualDagNodeInstance(context.Background(), SearchManualDagNodeInstanceRequest{ProjectName: "p", DagID: 1})
+	_, err := c.SearchManualDagNodeInstance(context.Background(), dataworks.SearchManualDagNodeInstanceRequest{ProjectName: "p", DagID: 1})
 	e := mustError(t, err)
-	if e.Code != CodeInvalidResponse || e.Phase != PhaseReplied {
+	if e.Code != dataworks.CodeInvalidResponse || e.Phase != dataworks.PhaseReplied {
 		t.Fatalf("got %v", err)
 	}
 }
@@ -468,34 +476,34 @@ func TestRequestValidation(t *testing.T) {
 		t.Error("an invalid request reached the server")
 	})
 	ctx := context.Background()
-	mod := func(f func(*CreateManualDagRequest)) CreateManualDagRequest {
+	mod := func(f func(*dataworks.CreateManualDagRequest)) dataworks.CreateManualDagRequest {
 		r := createReq()
 		f(&r)
 		return r
 	}
-	creates := map[string]CreateManualDagRequest{
-		"empty project":   mod(func(r *CreateManualDagRequest) { r.ProjectName = "" }),
-		"empty flow":      mod(func(r *CreateManualDagRequest) { r.FlowName = " " }),
-		"bad bizdate":     mod(func(r *CreateManualDagRequest) { r.Bizdate = "2024-06-01 12:00:00" }),
-		"bad dag param":   mod(func(r *CreateManualDagRequest) { r.DagParameters = dag.Params{"a": "b c"} }),
-		"bad node id":     mod(func(r *CreateManualDagRequest) { r.NodeParameters = map[int64]dag.Params{-1: {}} }),
-		"bad api version": mod(func(r *CreateManualDagRequest) { r.APIVersion = "2019-01-01" }),
-		"DEV under 2018":  mod(func(r *CreateManualDagRequest) { r.ProjectEnv = dag.ProjectEnvDev }),
-		"bad env":         mod(func(r *CreateManualDagRequest) { r.ProjectEnv = "STAGING"; r.APIVersion = dag.APIVersion2020 }),
+	creates := map[string]dataworks.CreateManualDagRequest{
+		"empty project":   mod(func(r *dataworks.CreateManualDagRequest) { r.ProjectName = "" }),
+		"empty flow":      mod(func(r *dataworks.CreateManualDagRequest) { r.FlowName = " " }),
+		"bad bizdate":     mod(func(r *dataworks.CreateManualDagRequest) { r.Bizdate = "2024-06-01 12:00:00" }),
+		"bad dag param":   mod(func(r *dataworks.CreateManualDagRequest) { r.DagParameters = dag.Params{"a": "b c"} }),
+		"bad node id":     mod(func(r *dataworks.CreateManualDagRequest) { r.NodeParameters = map[int64]dag.Params{-1: {}} }),
+		"bad api version": mod(func(r *dataworks.CreateManualDagRequest) { r.APIVersion = "2019-01-01" }),
+		"DEV under 2018":  mod(func(r *dataworks.CreateManualDagRequest) { r.ProjectEnv = dag.ProjectEnvDev }),
+		"bad env":         mod(func(r *dataworks.CreateManualDagRequest) { r.ProjectEnv = "STAGING"; r.APIVersion = dag.APIVersion2020 }),
 	}
 	for name, req := range creates {
 		_, err := c.CreateManualDag(ctx, req)
 		e := mustError(t, err)
-		if e.Phase != PhaseNotSent || e.Code != CodeInvalidInput || !Permanent(err) || retried(err) || !NotSent(err) {
+		if e.Phase != dataworks.PhaseNotSent || e.Code != dataworks.CodeInvalidInput || !dataworks.Permanent(err) || retried(err) || !dataworks.NotSent(err) {
 			t.Errorf("%s: %v (phase %v code %s)", name, err, e.Phase, e.Code)
 		}
 	}
-	_, err := c.SearchManualDagNodeInstance(ctx, SearchManualDagNodeInstanceRequest{ProjectName: "p"})
-	if e := mustError(t, err); e.Code != CodeInvalidInput {
+	_, err := c.SearchManualDagNodeInstance(ctx, dataworks.SearchManualDagNodeInstanceRequest{ProjectName: "p"})
+	if e := mustError(t, err); e.Code != dataworks.CodeInvalidInput {
 		t.Errorf("zero DagID: %v", err)
 	}
-	err = c.StopInstance(ctx, InstanceRequest{InstanceID: 1})
-	if e := mustError(t, err); e.Code != CodeUnsupported || !Permanent(err) || !strings.Contains(err.Error(), dag.APIVersion2020) {
+	err = c.StopInstance(ctx, dataworks.InstanceRequest{InstanceID: 1})
+	if e := mustError(t, err); e.Code != dataworks.CodeUnsupported || !dataworks.Permanent(err) || !strings.Contains(err.Error(), dag.APIVersion2020) {
 		t.Errorf("StopInstance under 2018: %v", err)
 	}
 }
@@ -512,16 +520,16 @@ func TestInstanceOps2020(t *testing.T) {
 		}
 	})
 	ctx := context.Background()
-	if err := c.StopInstance(ctx, InstanceRequest{InstanceID: 42, APIVersion: dag.APIVersion2020}); err != nil {
+	if err := c.StopInstance(ctx, dataworks.InstanceRequest{InstanceID: 42, APIVersion: dag.APIVersion2020}); err != nil {
 		t.Fatal(err)
 	}
 	if got := f.last(t); got.Get("Action") != "StopInstance" || got.Get("InstanceId") != "42" || got.Get("ProjectEnv") != "PROD" {
 		t.Errorf("StopInstance request = %v", got)
 	}
-	if err := c.RestartInstance(ctx, InstanceRequest{InstanceID: 42, APIVersion: dag.APIVersion2020}); mustError(t, err).Code != CodeUnsuccessful {
+	if err := c.RestartInstance(ctx, dataworks.InstanceRequest{InstanceID: 42, APIVersion: dag.APIVersion2020}); mustError(t, err).Code != dataworks.CodeUnsuccessful {
 		t.Errorf("Data=false: %v", err)
 	}
-	log, err := c.GetInstanceLog(ctx, InstanceLogRequest{InstanceID: 42, APIVersion: dag.APIVersion2020})
+	log, err := c.GetInstanceLog(ctx, dataworks.InstanceLogRequest{InstanceID: 42, APIVersion: dag.APIVersion2020})
 	if err != nil || log != "line 1\nline 2" {
 		t.Fatalf("log = %q, %v", log, err)
 	}
@@ -537,10 +545,10 @@ func TestSDKPanicIsAnError(t *testing.T) {
 
 	// A panic or refusal before any request was handed to the transport.
 	ctx := context.Background()
-	if e := classify(&callState{ctx: ctx}, nil, "boom"); e.Phase != PhaseNotSent || e.Code != CodeSDKPanic {
+	if e := classify(&callState{ctx: ctx}, nil, "boom"); e.Phase != dataworks.PhaseNotSent || e.Code != dataworks.CodeSDKPanic {
 		t.Errorf("panic before sending: %+v", e)
 	}
-	if e := classify(&callState{ctx: ctx}, errors.New("no"), nil); e.Phase != PhaseNotSent || e.Code != CodeClientError {
+	if e := classify(&callState{ctx: ctx}, errors.New("no"), nil); e.Phase != dataworks.PhaseNotSent || e.Code != dataworks.CodeClientError {
 		t.Errorf("SDK refusal: %+v", e)
 	}
 }
