@@ -697,7 +697,9 @@ func (r *run) searchWhileStopping(ctx workflow.Context, why string, cur []dag.No
 		return cur
 	}
 	nodes, err := res.Nodes(nil)
-	if err != nil {
+	if err != nil || missingNodes(cur, nodes) != "" {
+		// A reply that lost an instance would end the stop rounds before
+		// the lost one was stopped: keep what was known.
 		return cur
 	}
 	return nodes

@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"fmt"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -128,6 +129,11 @@ func (r *run) refresh(ctx workflow.Context) {
 		return
 	}
 	r.report.Polls += max(res.Polls, 1)
+	if missing := missingNodes(r.st.Nodes, nodes); missing != "" {
+		// The same anomaly poll refuses: keep the snapshot, judge nothing.
+		r.troubled(ctx, fmt.Sprintf("DataWorks no longer lists %s of DAG %d", missing, r.report.DagID))
+		return
+	}
 	if res.Digest != r.st.Digest {
 		r.st.Nodes, r.st.Digest, r.st.Layout, r.st.Errors = nodes, res.Digest, res.LayoutDigest, res.ErrorsDigest
 		r.st.StableSince = workflow.Now(ctx)

@@ -176,3 +176,30 @@ func (s *workflowSuite) TestFollowAnExistingDag() {
 	s.Zero(s.guards)
 	s.Contains(strings.Join(r.Notes, "\n"), "follows DAG 700000000042")
 }
+
+// A reply with as many nodes as before but not the same ones lost an
+// instance: no verdict on it (review finding), however often it comes.
+func (s *workflowSuite) TestSwappedNodeIsAnAnomaly() {
+	s.mockCreate()
+	before := nodes(n(1, "load_ods", dag.StatusSuccess), n(2, "dwd_merge", dag.StatusRunning))
+	swapped := nodes(n(1, "load_ods", dag.StatusSuccess), n(3, "ads_report", dag.StatusSuccess))
+	s.mockSearch(before, before, swapped)
+	r, err := s.run(input())
+	s.requireType(err, dag.ErrWatchLost)
+	s.Equal(dag.OutcomeRunning, r.Outcome)
+	s.Contains(err.Error(), "no longer lists dwd_merge")
+}
+
+// A blocked DAG whose grace runs out while the daily quota keeps the watch
+// from looking is not FAILED at the deadline: nobody saw it stay blocked.
+func (s *workflowSuite) TestQuotaPauseAtTheDeadlineIsNoVerdict() {
+	s.mockCreate()
+	quota := temporal.NewApplicationErrorWithOptions("quota", dag.ErrQuotaExhausted,
+		temporal.ApplicationErrorOptions{NonRetryable: true, NextRetryDelay: time.Hour})
+	s.mockSearch(blocked, blocked, quota)
+	in := input()
+	in.Timeout = dag.Duration(10 * time.Minute)
+	r, err := s.run(in)
+	s.requireType(err, dag.ErrDagTimedOut)
+	s.Equal(dag.OutcomeTimedOut, r.Outcome)
+}

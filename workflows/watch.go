@@ -136,7 +136,9 @@ func (r *run) timing(ctx workflow.Context) Timing {
 		CountPolls:      r.st.CountPolls,
 		ExpectedNodes:   r.st.Profile.MinNodes(),
 		PartialListWait: 2 * r.s.listSettle,
-		Stale:           r.st.Trouble.active(),
+		// While DataWorks' replies are unusable, or the daily quota keeps
+		// the watch from looking, the snapshot may be out of date.
+		Stale: r.st.Trouble.active() || !r.quotaUntil.IsZero(),
 	}
 }
 
@@ -201,6 +203,12 @@ func (r *run) poll(ctx workflow.Context) (bool, error) {
 		// The digests fell out of step; ask for everything next time.
 		r.logger.Warn("Search result does not fit the known snapshot", "error", err)
 		r.st.Digest, r.st.Layout, r.st.Errors = "", "", ""
+		return false, nil
+	}
+	if missing := missingNodes(r.st.Nodes, nodes); missing != "" {
+		// As many nodes, or more, but not the same ones: still a reply
+		// that lost an instance.
+		r.troubled(ctx, fmt.Sprintf("DataWorks no longer lists %s of DAG %d", missing, r.report.DagID))
 		return false, nil
 	}
 	r.st.Trouble = trouble{}
@@ -311,4 +319,27 @@ func countNodes(nodes []dag.Node, is func(dag.Status) bool) int {
 		}
 	}
 	return n
+}
+
+// missingNodes names the instances of known that nodes lacks ("" when
+// none): node instances do not leave a DAG run, so a reply without one is
+// not a picture of the run to judge.
+func missingNodes(known, nodes []dag.Node) string {
+	if len(known) == 0 {
+		return ""
+	}
+	ids := make(map[int64]bool, len(nodes))
+	for _, n := range nodes {
+		ids[n.ID] = true
+	}
+	var missing []string
+	for _, n := range known {
+		if !ids[n.ID] {
+			missing = append(missing, n.Label())
+		}
+	}
+	if len(missing) == 0 {
+		return ""
+	}
+	return dag.JoinNames(missing)
 }
