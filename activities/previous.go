@@ -36,6 +36,9 @@ type WorkflowLookup interface {
 type Runs struct {
 	// Client is the worker's Temporal client. Required.
 	Client WorkflowLookup
+	// Namespace is the one to list runs in when a method is called outside
+	// an activity (an activity lists in its own).
+	Namespace string
 }
 
 // Statuses of LookUpRunResult: the latest run's status, or RunNone.
@@ -106,7 +109,94 @@ func (r *Runs) LookUpRun(ctx context.Context, in LookUpRunInput) (LookUpRunResul
 	if res.Status == RunRunning || res.Status == RunContinuedAsNew {
 		return res, nil
 	}
-	return r.judgeRun(ctx, in.WorkflowID, res)
+	if res, err = r.judgeRun(ctx, in.WorkflowID, res); err != nil || !sentNothing(res) {
+		return res, err
+	}
+	// The latest run provably sent nothing (refused, not triggered, cancelled
+	// before its trigger): it says nothing of the DAG an earlier run of the
+	// id may have left, so the earlier runs decide.
+	if unquotable(in.WorkflowID) {
+		return res, fmt.Errorf("cannot look up the earlier runs of workflow %s: an id with a quote or a backslash cannot be queried", in.WorkflowID)
+	}
+	runs, err := r.listRuns(ctx, "WorkflowId = '"+in.WorkflowID+"'", in.WorkflowID)
+	if err != nil {
+		return res, err
+	}
+	return r.decisive(ctx, in.WorkflowID, runs[in.WorkflowID])
+}
+
+// namespace is the activity's namespace, or Namespace outside an activity
+// (the starter calls LookUpRun itself).
+func (r *Runs) namespace(ctx context.Context) string {
+	if activity.IsActivity(ctx) {
+		return activity.GetInfo(ctx).Namespace
+	}
+	return r.Namespace
+}
+
+// unquotable reports whether s cannot go between quotes in a visibility
+// query.
+func unquotable(s string) bool { return strings.ContainsAny(s, "'\"\\\n") }
+
+// sentNothing reports whether a judged run provably triggered nothing: no
+// refusal, no DAG id, no create that may have been sent, no success.
+func sentNothing(res LookUpRunResult) bool {
+	return res.Refusal == "" && res.DagID == 0 && !res.CreateMaySent && res.Outcome != dag.OutcomeSucceeded &&
+		res.Status != RunRunning && res.Status != RunContinuedAsNew
+}
+
+// decisive judges the runs of one workflow id, newest first, and returns
+// the first that is going on or may have triggered a DAG run; or the
+// oldest, when every one provably sent nothing.
+func (r *Runs) decisive(ctx context.Context, workflowID string, runs []*workflowpb.WorkflowExecutionInfo) (LookUpRunResult, error) {
+	slices.SortFunc(runs, func(a, b *workflowpb.WorkflowExecutionInfo) int {
+		return b.GetStartTime().AsTime().Compare(a.GetStartTime().AsTime())
+	})
+	var res LookUpRunResult
+	for _, e := range runs {
+		res = LookUpRunResult{Status: runStatus(e.GetStatus()), RunID: e.GetExecution().GetRunId()}
+		if res.Status == RunRunning || res.Status == RunContinuedAsNew {
+			return res, nil
+		}
+		var err error
+		if res, err = r.judgeRun(ctx, workflowID, res); err != nil || !sentNothing(res) {
+			return res, err
+		}
+	}
+	return res, nil
+}
+
+// Bounds of the runs a look-up reads: the re-trigger rule cannot be applied
+// to runs it has not read, so past them it refuses.
+const (
+	listPageSize = 100
+	maxListPages = 10
+)
+
+// listRuns lists the executions a visibility query finds, by workflow id,
+// every page up to the bound. A query the namespace cannot answer (search
+// attributes not registered) is returned as the error, unwrapped.
+func (r *Runs) listRuns(ctx context.Context, query, what string) (map[string][]*workflowpb.WorkflowExecutionInfo, error) {
+	runs := map[string][]*workflowpb.WorkflowExecutionInfo{}
+	var token []byte
+	for page := 0; ; page++ {
+		if page == maxListPages {
+			return nil, fmt.Errorf("more than %d runs of %s to check: refusing rather than deciding on part of them", maxListPages*listPageSize, what)
+		}
+		resp, err := r.Client.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
+			Namespace: r.namespace(ctx), PageSize: listPageSize, Query: query, NextPageToken: token,
+		})
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range resp.GetExecutions() {
+			id := e.GetExecution().GetWorkflowId()
+			runs[id] = append(runs[id], e)
+		}
+		if token = resp.GetNextPageToken(); len(token) == 0 {
+			return runs, nil
+		}
+	}
 }
 
 // judgeRun reads how an ended run ended and applies the re-trigger rule.
@@ -254,9 +344,6 @@ type GuardTriggerResult struct {
 	Note string `json:"note,omitempty"`
 }
 
-// maxGuardRuns bounds the other runs of a bizdate GuardTrigger judges.
-const maxGuardRuns = 20
-
 // GuardTrigger applies the re-trigger rule inside RunManualDag, so that no
 // path starts a second DAG run for a bizdate: not a Temporal Schedule (whose
 // runs have ids of their own), not `temporal workflow start` with any id.
@@ -264,60 +351,83 @@ const maxGuardRuns = 20
 // on, has succeeded, or may have a DAG run that is not over: the bizdate's
 // usual workflow id is looked up directly, and any other run through the
 // search attributes DataWorksProject, DataWorksFlow and DataWorksBizdate
-// (without them, only the usual id is checked, and Note says so).
+// (without them, only the usual id is checked, and Note says so). A DAG run
+// that some run brought to a verdict (a run that followed it with dagId)
+// refuses nothing any more.
 func (r *Runs) GuardTrigger(ctx context.Context, in GuardTriggerInput) (GuardTriggerResult, error) {
+	var judged []judgedRun
 	if in.WorkflowID != in.BizdateWorkflowID {
 		prev, err := r.LookUpRun(ctx, LookUpRunInput{WorkflowID: in.BizdateWorkflowID})
 		if err != nil {
 			return GuardTriggerResult{}, err
 		}
-		if res, refused := guardVerdict(in.BizdateWorkflowID, prev); refused {
+		judged = append(judged, judgedRun{in.BizdateWorkflowID, prev})
+	}
+	others, note, err := r.otherRuns(ctx, in)
+	if err != nil {
+		return GuardTriggerResult{}, err
+	}
+	judged = append(judged, others...)
+	settled := map[int64]bool{}
+	for _, j := range judged {
+		if j.res.DagID != 0 && (j.res.Outcome == dag.OutcomeSucceeded || j.res.Outcome == dag.OutcomeFailed) {
+			settled[j.res.DagID] = true
+		}
+	}
+	for _, j := range judged {
+		if j.res.Refusal != "" && settled[j.res.DagID] && j.res.ErrorType != dag.ErrTriggerOutcomeUnknown && !j.res.CreateMaySent {
+			continue // its DAG run reached a verdict in another run
+		}
+		if res, refused := guardVerdict(j.id, j.res); refused {
 			return res, nil
 		}
 	}
+	return GuardTriggerResult{Note: note}, nil
+}
+
+// judgedRun is the decisive run of one workflow id.
+type judgedRun struct {
+	id  string
+	res LookUpRunResult
+}
+
+// otherRuns finds the runs of the bizdate under other workflow ids (and the
+// earlier runs of the asking run's own id) through the search attributes,
+// and judges the decisive run of each id.
+func (r *Runs) otherRuns(ctx context.Context, in GuardTriggerInput) ([]judgedRun, string, error) {
 	for _, s := range []string{in.ProjectName, in.FlowName, in.Bizdate, in.WorkflowType} {
-		if strings.ContainsAny(s, "'\"\\\n") {
-			return GuardTriggerResult{Note: fmt.Sprintf("other runs of this bizdate were not looked up: a name with quotes or backslashes cannot be queried (%q)", s)}, nil
+		if unquotable(s) {
+			return nil, fmt.Sprintf("only workflow %s was checked for earlier runs of this bizdate: a name with quotes or backslashes cannot be queried (%q)", in.BizdateWorkflowID, s), nil
 		}
 	}
 	query := fmt.Sprintf("WorkflowType = '%s' AND DataWorksProject = '%s' AND DataWorksFlow = '%s' AND DataWorksBizdate = '%s'",
 		in.WorkflowType, in.ProjectName, in.FlowName, in.Bizdate)
-	resp, err := r.Client.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
-		Namespace: activity.GetInfo(ctx).Namespace,
-		PageSize:  maxGuardRuns,
-		Query:     query,
-	})
-	if err != nil {
-		var invalid *serviceerror.InvalidArgument
-		if errors.As(err, &invalid) {
-			return GuardTriggerResult{Note: "only workflow " + in.BizdateWorkflowID + " was checked for earlier runs of this bizdate: register the search attributes DataWorksProject, DataWorksFlow and DataWorksBizdate (deployments/temporal/search-attributes.sh) to check runs of other ids: " + err.Error()}, nil
-		}
-		return GuardTriggerResult{}, fmt.Errorf("list other runs of %s/%s bizdate %s: %w", in.ProjectName, in.FlowName, in.Bizdate, err)
+	runs, err := r.listRuns(ctx, query, fmt.Sprintf("%s/%s bizdate %s", in.ProjectName, in.FlowName, in.Bizdate))
+	var invalid *serviceerror.InvalidArgument
+	switch {
+	case errors.As(err, &invalid):
+		return nil, "only workflow " + in.BizdateWorkflowID + " was checked for earlier runs of this bizdate: register the search attributes DataWorksProject, DataWorksFlow and DataWorksBizdate (deployments/temporal/search-attributes.sh) to check runs of other ids: " + err.Error(), nil
+	case err != nil:
+		return nil, "", err
 	}
-	// The latest run of each other workflow id decides for that id.
-	latest := map[string]*workflowpb.WorkflowExecutionInfo{}
-	for _, e := range resp.GetExecutions() {
-		id := e.GetExecution().GetWorkflowId()
-		if id == in.WorkflowID && e.GetExecution().GetRunId() == in.RunID || id == in.BizdateWorkflowID && in.WorkflowID != in.BizdateWorkflowID {
+	var judged []judgedRun
+	for _, id := range slices.Sorted(maps.Keys(runs)) {
+		if id == in.BizdateWorkflowID && in.WorkflowID != in.BizdateWorkflowID {
+			continue // looked up directly
+		}
+		list := slices.DeleteFunc(runs[id], func(e *workflowpb.WorkflowExecutionInfo) bool {
+			return id == in.WorkflowID && e.GetExecution().GetRunId() == in.RunID
+		})
+		if len(list) == 0 {
 			continue
 		}
-		if l, ok := latest[id]; !ok || e.GetStartTime().AsTime().After(l.GetStartTime().AsTime()) {
-			latest[id] = e
+		res, err := r.decisive(ctx, id, list)
+		if err != nil {
+			return nil, "", err
 		}
+		judged = append(judged, judgedRun{id, res})
 	}
-	for _, id := range slices.Sorted(maps.Keys(latest)) {
-		e := latest[id]
-		prev := LookUpRunResult{Status: runStatus(e.GetStatus()), RunID: e.GetExecution().GetRunId()}
-		if prev.Status != RunRunning && prev.Status != RunContinuedAsNew {
-			if prev, err = r.judgeRun(ctx, id, prev); err != nil {
-				return GuardTriggerResult{}, err
-			}
-		}
-		if res, refused := guardVerdict(id, prev); refused {
-			return res, nil
-		}
-	}
-	return GuardTriggerResult{}, nil
+	return judged, "", nil
 }
 
 // guardVerdict refuses a trigger after prev, the latest run of workflowID, if

@@ -3,7 +3,11 @@ package activities
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strconv"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -16,6 +20,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/manualdag/manualdag/dag"
 )
@@ -68,11 +73,19 @@ func (f *fakeTemporal) DescribeWorkflow(_ context.Context, id, _ string) (*clien
 		return nil, serviceerror.NewNotFound("no such workflow")
 	}
 	return &client.WorkflowExecutionDescription{RawResponse: &workflowservice.DescribeWorkflowExecutionResponse{
-		WorkflowExecutionInfo: r.info()}}, nil
+		WorkflowExecutionInfo: f.info(r)}}, nil
 }
 
-func (r fakeRun) info() *workflowpb.WorkflowExecutionInfo {
-	return &workflowpb.WorkflowExecutionInfo{Status: r.status, Execution: &commonpb.WorkflowExecution{WorkflowId: r.id, RunId: r.runID}}
+// info is a run's visibility record; runs start in the order listed.
+func (f *fakeTemporal) info(r fakeRun) *workflowpb.WorkflowExecutionInfo {
+	start := time.Date(2024, 6, 2, 0, 0, 0, 0, time.UTC)
+	for i, x := range f.runs {
+		if x.id == r.id && x.runID == r.runID {
+			start = start.Add(time.Duration(i) * time.Minute)
+		}
+	}
+	return &workflowpb.WorkflowExecutionInfo{Status: r.status, StartTime: timestamppb.New(start),
+		Execution: &commonpb.WorkflowExecution{WorkflowId: r.id, RunId: r.runID}}
 }
 
 func (f *fakeTemporal) GetWorkflow(_ context.Context, id, runID string) client.WorkflowRun {
@@ -88,9 +101,24 @@ func (f *fakeTemporal) ListWorkflow(_ context.Context, req *workflowservice.List
 	if f.listErr != nil {
 		return nil, f.listErr
 	}
-	resp := &workflowservice.ListWorkflowExecutionsResponse{}
-	for _, r := range f.runs {
-		resp.Executions = append(resp.Executions, r.info())
+	// A WorkflowId query finds that id's runs; any other, every run. Pages
+	// of PageSize, newest first, as visibility lists them.
+	var all []*workflowpb.WorkflowExecutionInfo
+	for i := len(f.runs) - 1; i >= 0; i-- {
+		r := f.runs[i]
+		if id, ok := strings.CutPrefix(req.GetQuery(), "WorkflowId = '"); ok && strings.TrimSuffix(id, "'") != r.id {
+			continue
+		}
+		all = append(all, f.info(r))
+	}
+	from := 0
+	if t := req.GetNextPageToken(); len(t) > 0 {
+		from, _ = strconv.Atoi(string(t))
+	}
+	to := min(from+int(req.GetPageSize()), len(all))
+	resp := &workflowservice.ListWorkflowExecutionsResponse{Executions: all[from:to]}
+	if to < len(all) {
+		resp.NextPageToken = []byte(strconv.Itoa(to))
 	}
 	return resp, nil
 }
@@ -290,4 +318,72 @@ func TestGuardTrigger(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Review finding 1: a later run that provably sent nothing (refused, not
+// triggered) does not hide the earlier run of the same id that left a DAG.
+func TestRetriggerRuleLooksPastRunsThatSentNothing(t *testing.T) {
+	const id = "manualdag/p/f/2024-06-01"
+	refused := asStored(temporal.NewNonRetryableApplicationError("not triggered: going on", dag.ErrDuplicateRefused, nil,
+		dag.DagReport{Outcome: dag.OutcomeRefused}))
+	timedOut := asStored(temporal.NewNonRetryableApplicationError("timed out", dag.ErrDagTimedOut, nil,
+		dag.DagReport{DagID: 42, Outcome: dag.OutcomeTimedOut}))
+	fake := &fakeTemporal{runs: []fakeRun{
+		{id: id, runID: "r1", status: enums.WORKFLOW_EXECUTION_STATUS_FAILED, err: timedOut},
+		{id: id, runID: "r2", status: enums.WORKFLOW_EXECUTION_STATUS_FAILED, err: refused},
+		{id: id, runID: "r3", status: enums.WORKFLOW_EXECUTION_STATUS_FAILED, err: refused},
+	}}
+	res, err := (&Runs{Client: fake}).LookUpRun(context.Background(), LookUpRunInput{WorkflowID: id})
+	require.NoError(t, err)
+	assert.Contains(t, res.Refusal, "DAG 42 may still be running")
+	assert.Equal(t, "r1", res.RunID)
+}
+
+// Review finding 2: the guard reads every page of the bizdate's runs, so a
+// success behind more than a page of refused runs still refuses.
+func TestGuardTriggerReadsEveryPage(t *testing.T) {
+	const usual = "manualdag/p/f/2024-06-01"
+	in := GuardTriggerInput{WorkflowID: "cron-2024-06-02T00:00:00Z", RunID: "me", BizdateWorkflowID: usual,
+		ProjectName: "p", FlowName: "f", Bizdate: "2024-06-01", WorkflowType: "RunManualDag"}
+	refused := asStored(temporal.NewNonRetryableApplicationError("not triggered", dag.ErrDuplicateRefused, nil, dag.DagReport{Outcome: dag.OutcomeRefused}))
+	runs := []fakeRun{{id: "manual-once", runID: "a", status: enums.WORKFLOW_EXECUTION_STATUS_COMPLETED, result: dag.DagReport{DagID: 7, Outcome: dag.OutcomeSucceeded}}}
+	for i := range 2*listPageSize + 5 {
+		runs = append(runs, fakeRun{id: fmt.Sprintf("cron-%03d", i), runID: "x", status: enums.WORKFLOW_EXECUTION_STATUS_FAILED, err: refused,
+			history: []*historypb.HistoryEvent{started(t, map[string]any{"projectName": "p"})}})
+	}
+	runs = append(runs, fakeRun{id: in.WorkflowID, runID: "me", status: enums.WORKFLOW_EXECUTION_STATUS_RUNNING})
+	env := newActivityEnvWith(t, &Activities{})
+	env.RegisterActivity(&Runs{Client: &fakeTemporal{runs: runs}})
+	v, err := env.ExecuteActivity((&Runs{}).GuardTrigger, in)
+	require.NoError(t, err)
+	var res GuardTriggerResult
+	require.NoError(t, v.Get(&res))
+	assert.Contains(t, res.Refusal, "already succeeded in workflow manual-once")
+}
+
+// Review finding 6: once a run followed a DAG to its verdict (dagId), the
+// run of another id that left that DAG behind refuses nothing any more.
+func TestGuardTriggerForgetsADagThatReachedAVerdict(t *testing.T) {
+	const usual = "manualdag/p/f/2024-06-01"
+	in := GuardTriggerInput{WorkflowID: usual, RunID: "me", BizdateWorkflowID: usual,
+		ProjectName: "p", FlowName: "f", Bizdate: "2024-06-01", WorkflowType: "RunManualDag"}
+	timedOut := asStored(temporal.NewNonRetryableApplicationError("timed out", dag.ErrDagTimedOut, nil, dag.DagReport{DagID: 42, Outcome: dag.OutcomeTimedOut}))
+	followed := asStored(temporal.NewNonRetryableApplicationError("failed", dag.ErrDagFailed, nil, dag.DagReport{DagID: 42, Outcome: dag.OutcomeFailed}))
+	runs := []fakeRun{
+		{id: "daily-2024-06-02T00:00:00Z", runID: "s", status: enums.WORKFLOW_EXECUTION_STATUS_FAILED, err: timedOut},
+		{id: usual, runID: "f", status: enums.WORKFLOW_EXECUTION_STATUS_FAILED, err: followed},
+		{id: usual, runID: "me", status: enums.WORKFLOW_EXECUTION_STATUS_RUNNING},
+	}
+	guard := func(runs []fakeRun) GuardTriggerResult {
+		env := newActivityEnvWith(t, &Activities{})
+		env.RegisterActivity(&Runs{Client: &fakeTemporal{runs: runs}})
+		v, err := env.ExecuteActivity((&Runs{}).GuardTrigger, in)
+		require.NoError(t, err)
+		var res GuardTriggerResult
+		require.NoError(t, v.Get(&res))
+		return res
+	}
+	assert.Empty(t, guard(runs).Refusal, "DAG 42 failed, as the follow run saw")
+	// Without the follow, the schedule's run still refuses.
+	assert.Contains(t, guard([]fakeRun{runs[0], runs[2]}).Refusal, "DAG 42 may still be running")
 }

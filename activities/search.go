@@ -84,6 +84,10 @@ type SearchResult struct {
 	// PollFloor is the least wait before the next poll that the account's
 	// daily API budget allows (0 = no budget).
 	PollFloor time.Duration `json:"pollFloor,omitempty"`
+	// Bizdates are the business dates (yyyy-MM-dd) the listed nodes carry,
+	// distinct and sorted; empty when DataWorks reports none (2020-05-18).
+	// A run following a DAG it did not trigger checks them.
+	Bizdates []string `json:"bizdates,omitempty"`
 	// Polls is the number of DataWorks searches this result took: more
 	// than one for a repeat window (every attempt of the activity counts).
 	Polls int `json:"polls,omitempty"`
@@ -190,7 +194,21 @@ func Compact(list []dataworks.NodeInstance, maxErr int, known Known) SearchResul
 	}
 	slices.SortStableFunc(nodes, func(a, b dag.Node) int { return cmp.Compare(a.ID, b.ID) })
 	boundErrors(nodes, MaxErrorsTotal)
-	return encode(nodes, known)
+	res := encode(nodes, known)
+	res.Bizdates = bizdates(list)
+	return res
+}
+
+// bizdates lists the distinct business dates of the instances.
+func bizdates(list []dataworks.NodeInstance) []string {
+	var out []string
+	for _, ni := range list {
+		if d := ni.Bizdate.Format(dag.BizdateLayout); !ni.Bizdate.IsZero() && !slices.Contains(out, d) {
+			out = append(out, d)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // MaxNameBytes bounds a node name in a snapshot: DataWorks allows 128

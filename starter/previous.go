@@ -21,8 +21,8 @@ const exitOutcomeUnknown = 4
 // run may still be going on in DataWorks. The id reuse policy alone lets any
 // of those start again, as it would after a DAG that really failed. The rule
 // is the one a backfill applies to each bizdate (activities.Runs.LookUpRun).
-func checkPrevious(ctx context.Context, c client.Client, id string) error {
-	res, err := (&activities.Runs{Client: c}).LookUpRun(ctx, activities.LookUpRunInput{WorkflowID: id})
+func checkPrevious(ctx context.Context, c client.Client, namespace, id string) error {
+	res, err := (&activities.Runs{Client: c, Namespace: namespace}).LookUpRun(ctx, activities.LookUpRunInput{WorkflowID: id})
 	switch {
 	case err != nil:
 		return infraErr(fmt.Errorf("look up earlier runs of workflow %s: %w", id, err))

@@ -62,7 +62,7 @@ func runCmd(ctx context.Context, args []string, getenv func(string) string, stdo
 	// Following a DAG run triggers nothing, so an earlier run that may have
 	// left one behind (the usual reason to follow) does not stop it.
 	if !o.allowDuplicate && o.dagID == 0 {
-		if err := checkPrevious(ctx, c, id); err != nil {
+		if err := checkPrevious(ctx, c, o.conn.namespace, id); err != nil {
 			return err
 		}
 	}

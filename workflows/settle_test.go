@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 
 	"github.com/manualdag/manualdag/activities"
 	"github.com/manualdag/manualdag/dag"
+	"github.com/manualdag/manualdag/dataworks"
 )
 
 // Issue 12, item 1: the 4-node chain (5s, 5s, 30m, 30m) whose first two
@@ -202,4 +204,35 @@ func (s *workflowSuite) TestQuotaPauseAtTheDeadlineIsNoVerdict() {
 	r, err := s.run(in)
 	s.requireType(err, dag.ErrDagTimedOut)
 	s.Equal(dag.OutcomeTimedOut, r.Outcome)
+}
+
+// Review finding 4: following a DAG of another bizdate gives no verdict for
+// this one; the report keeps no DAG id, so the bizdate stays free.
+func (s *workflowSuite) TestFollowRefusesADagOfAnotherBizdate() {
+	s.mockCreateMaybe()
+	day := func(d string, list []dataworks.NodeInstance) []dataworks.NodeInstance {
+		t, _ := time.Parse(dag.BizdateLayout, d)
+		out := slices.Clone(list)
+		for i := range out {
+			out[i].Bizdate = t
+		}
+		return out
+	}
+	s.mockSearch(day("2024-05-31", succeeded))
+	in := input()
+	in.DagID = 700000000042
+	r, err := s.run(in)
+	s.requireType(err, dag.ErrInvalidInput)
+	s.Contains(err.Error(), "bizdate 2024-05-31 in DataWorks, not of 2024-06-01")
+	s.Equal(dag.OutcomeRefused, r.Outcome)
+	s.Zero(r.DagID)
+	s.Zero(s.creates)
+
+	s.SetupTest()
+	s.mockCreateMaybe()
+	s.mockSearch(day("2024-06-01", succeeded))
+	r, err = s.run(in)
+	s.Require().NoError(err)
+	s.Equal(dag.OutcomeSucceeded, r.Outcome)
+	s.Equal(int64(700000000042), r.DagID)
 }

@@ -6,6 +6,7 @@ package workflows
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/log"
@@ -106,6 +107,27 @@ func (r *run) follow(ctx workflow.Context, dagID int64) {
 		r.logger.Warn("Could not record the DAG id in the memo", "error", err)
 	}
 	r.publish(ctx)
+}
+
+// checkFollowed ends a run that follows a DAG (input dagId) of another
+// business date than its own, as DataWorks reports it (2018-06-01 does;
+// 2020-05-18 reports none, and then it cannot be checked): its verdict
+// would be given for the wrong bizdate. Nothing was sent, and the DAG is
+// not this bizdate's, so the report keeps no DAG id and the re-trigger rule
+// is not held up by it.
+func (r *run) checkFollowed(ctx workflow.Context, res activities.SearchResult) error {
+	want := r.s.create.Bizdate
+	if r.in.DagID == 0 || len(res.Bizdates) == 0 || len(res.Bizdates) == 1 && res.Bizdates[0] == want {
+		return nil
+	}
+	c := r.s.create
+	msg := fmt.Sprintf("dagId %d is a DAG run of bizdate %s in DataWorks, not of %s: follow the DAG run of %s/%s for bizdate %s (Operation Center > Manual Instances), or start it for its own bizdate",
+		r.in.DagID, strings.Join(res.Bizdates, ", "), want, c.ProjectName, c.FlowName, want)
+	r.report.DagID, r.report.Outcome, r.report.Message = 0, dag.OutcomeRefused, msg
+	r.report.FinishedAt = workflow.Now(ctx)
+	r.closed = true
+	r.logger.Error("Not following a DAG run of another bizdate", "bizdates", res.Bizdates)
+	return temporal.NewNonRetryableApplicationError(msg, dag.ErrInvalidInput, nil, r.report)
 }
 
 // trigger runs the create until it returns a DagID or a final error. Each

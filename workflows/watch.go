@@ -191,6 +191,9 @@ func (r *run) poll(ctx workflow.Context) (bool, error) {
 			return false, r.stopWatching(ctx, searchErr)
 		}
 	}
+	if err := r.checkFollowed(ctx, res); err != nil {
+		return false, err
+	}
 	if len(r.st.Nodes) > 0 && res.Count < len(r.st.Nodes) {
 		// Node instances do not vanish from a DAG run: a reply that lists
 		// fewer (none at all, typically) is an anomaly of the reply, and
