@@ -553,5 +553,13 @@ func parseStatus(s string) dag.Status {
 	if n, err := strconv.Atoi(s); err == nil {
 		return dag.StatusFromCode(n)
 	}
+	// The documented names, however written: NOT_RUN, not_run, NotRun (the
+	// spelling of newer API versions) are one status.
+	bare := strings.ReplaceAll(s, "_", "")
+	for code := 1; code <= 8; code++ {
+		if st := dag.StatusFromCode(code); strings.ReplaceAll(string(st), "_", "") == bare {
+			return st
+		}
+	}
 	return dag.Status(s)
 }

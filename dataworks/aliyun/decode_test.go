@@ -253,3 +253,17 @@ func TestEnvelopeStatusDecoded(t *testing.T) {
 		t.Errorf("a status that is not a number is ignored: %+v", e)
 	}
 }
+
+// A documented status is one status however the reply spells it.
+func TestParseStatusSpellings(t *testing.T) {
+	for in, want := range map[string]dag.Status{
+		"NOT_RUN": dag.StatusNotRun, "not_run": dag.StatusNotRun, "NotRun": dag.StatusNotRun, " 1 ": dag.StatusNotRun,
+		"CheckingCondition": dag.StatusCheckingCondition, "CHECKING_CONDITION": dag.StatusCheckingCondition,
+		"WaitResource": dag.StatusWaitResource, "Success": dag.StatusSuccess, "failure": dag.StatusFailure, "5": dag.StatusFailure,
+		"Frozen": dag.Status("FROZEN"), "99": dag.StatusFromCode(99),
+	} {
+		if got := parseStatus(in); got != want {
+			t.Errorf("parseStatus(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
