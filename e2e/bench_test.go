@@ -35,6 +35,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/manualdag/manualdag/activities"
+	"github.com/manualdag/manualdag/dag"
 	"github.com/manualdag/manualdag/internal/emulator"
 	"github.com/manualdag/manualdag/workflows"
 )
@@ -454,7 +455,9 @@ func (r *benchStep) measure(b *testing.B) {
 			go func() {
 				defer wg.Done()
 				for i := range jobs {
-					in := workflows.RunManualDagInput{ProjectName: benchProject, FlowName: flow.name, Bizdate: bizdates[i]}
+					in := workflows.RunManualDagInput{ProjectName: benchProject, FlowName: flow.name, Bizdate: bizdates[i],
+						// DataWorks' settle time at the emulator's time scale.
+						ListSettle: dag.Duration(workflows.DefaultListSettle / benchTimeScale)}
 					id := workflows.BizdateWorkflowID(in.ProjectName, in.FlowName, in.Bizdate)
 					ids[i] = id
 					ctx, cancel := context.WithTimeout(context.Background(), time.Minute)

@@ -150,7 +150,8 @@ type learnedRun struct {
 // learnRun runs learnFlow for the day-th bizdate to its end and measures it.
 func (s *stack) learnRun(b *testing.B, calls *callLog, day int) learnedRun {
 	bizdate := time.Date(2024, 10, 1+day, 0, 0, 0, 0, time.UTC).Format(time.DateOnly)
-	in := workflows.RunManualDagInput{ProjectName: historyProject, FlowName: learnFlow, Bizdate: bizdate}
+	in := workflows.RunManualDagInput{ProjectName: historyProject, FlowName: learnFlow, Bizdate: bizdate,
+		ListSettle: dag.Duration(workflows.DefaultListSettle / historyTimeScale)}
 	id := s.startBenchRun(b, in)
 	require.NoError(b, s.awaitClosed(id, 30*time.Minute), "run %s", id)
 	l := learnedRun{bizdate: bizdate}
@@ -181,10 +182,10 @@ type historyChain struct {
 
 // historyChains watches the 200-node DAG twice, side by side.
 func (s *stack) historyChains(b *testing.B, calls *callLog) []historyChain {
-	worst := workflows.RunManualDagInput{ProjectName: historyProject, FlowName: historyFlow, Bizdate: "2024-11-01",
+	worst := workflows.RunManualDagInput{ProjectName: historyProject, FlowName: historyFlow, Bizdate: "2024-11-01", ListSettle: dag.Duration(workflows.DefaultListSettle / historyTimeScale),
 		Timeout: dag.Duration(historyWatch), OnDeadline: workflows.OnDeadlineLeave,
 		Poll: workflows.PollOptions{Mode: workflows.PollBackoff, InitialInterval: dag.Duration(time.Second), MaxInterval: dag.Duration(time.Second)}}
-	def := workflows.RunManualDagInput{ProjectName: historyProject, FlowName: historyFlow, Bizdate: "2024-11-02",
+	def := workflows.RunManualDagInput{ProjectName: historyProject, FlowName: historyFlow, Bizdate: "2024-11-02", ListSettle: dag.Duration(workflows.DefaultListSettle / historyTimeScale),
 		Timeout: dag.Duration(historyWatch), OnDeadline: workflows.OnDeadlineLeave}
 	inputs := []struct {
 		name string
