@@ -162,57 +162,67 @@ func (r *run) poll(ctx workflow.Context) (bool, error) {
 		r.pollFloor = res.PollFloor
 	}
 	r.report.Polls += max(res.Polls, 1)
-	now := workflow.Now(ctx)
-
 	if searchErr != nil {
-		var appErr *temporal.ApplicationError
-		switch {
-		case errors.As(searchErr, &appErr) && appErr.Type() == dag.ErrNothingYet:
-			// A repeat window cut short (a timeout, an attempt limit such
-			// as the SDK test environment's): its last poll saw nothing new.
-			var polls int32
-			if appErr.Details(&polls) == nil && polls > 1 {
-				r.report.Polls += int(polls) - 1 // one is counted above
-			}
-			r.st.Unchanged++
-			r.st.CountPolls++
-			r.st.Trouble = trouble{}
-			return false, nil
-		case errors.As(searchErr, &appErr) && appErr.Type() == dag.ErrDagNotFound && len(r.st.Nodes) == 0:
-			// Not listed yet: an empty list, which Decide tolerates for a while.
-			r.logger.Info("DataWorks does not know the DAG id yet", "error", searchErr)
-			res = activities.Compact(nil, 0, activities.Known{})
-		case errors.As(searchErr, &appErr) && (appErr.Type() == dag.ErrDagNotFound || appErr.Type() == dag.ErrUnexpectedReply):
-			// After nodes were listed, or a business error nobody
-			// documented: a read has no side effect, so look again.
-			r.troubled(ctx, searchErr.Error())
-			return false, nil
-		default:
-			return false, r.stopWatching(ctx, searchErr)
+		var listed bool
+		if res, listed, searchErr = r.searchFailed(ctx, searchErr); !listed {
+			return false, searchErr
 		}
 	}
 	if err := r.checkFollowed(ctx, res); err != nil {
 		return false, err
 	}
+	return r.take(ctx, res), nil
+}
+
+// searchFailed handles a search that failed: listed is true, with an empty
+// result, for a DAG id DataWorks does not know yet (an empty list, which
+// Decide tolerates for a while); otherwise the poll ends there, with err
+// when the watch must stop.
+func (r *run) searchFailed(ctx workflow.Context, searchErr error) (_ activities.SearchResult, listed bool, err error) {
+	var appErr *temporal.ApplicationError
+	switch {
+	case errors.As(searchErr, &appErr) && appErr.Type() == dag.ErrNothingYet:
+		// A repeat window cut short (a timeout, an attempt limit such as
+		// the SDK test environment's): its last poll saw nothing new.
+		var polls int32
+		if appErr.Details(&polls) == nil && polls > 1 {
+			r.report.Polls += int(polls) - 1 // one is counted already
+		}
+		r.st.Unchanged++
+		r.st.CountPolls++
+		r.st.Trouble = trouble{}
+		return activities.SearchResult{}, false, nil
+	case errors.As(searchErr, &appErr) && appErr.Type() == dag.ErrDagNotFound && len(r.st.Nodes) == 0:
+		r.logger.Info("DataWorks does not know the DAG id yet", "error", searchErr)
+		return activities.Compact(nil, 0, activities.Known{}), true, nil
+	case errors.As(searchErr, &appErr) && (appErr.Type() == dag.ErrDagNotFound || appErr.Type() == dag.ErrUnexpectedReply):
+		// After nodes were listed, or a business error nobody documented:
+		// a read has no side effect, so look again.
+		r.troubled(ctx, searchErr.Error())
+		return activities.SearchResult{}, false, nil
+	}
+	return activities.SearchResult{}, false, r.stopWatching(ctx, searchErr)
+}
+
+// take makes a search result the snapshot, unless it lost an instance the
+// snapshot has (node instances never leave a DAG run: such a reply is an
+// anomaly, and the last full snapshot stays the one judged). It reports
+// whether the snapshot changed.
+func (r *run) take(ctx workflow.Context, res activities.SearchResult) bool {
 	if len(r.st.Nodes) > 0 && res.Count < len(r.st.Nodes) {
-		// Node instances do not vanish from a DAG run: a reply that lists
-		// fewer (none at all, typically) is an anomaly of the reply, and
-		// the last full snapshot stays the one judged.
 		r.troubled(ctx, fmt.Sprintf("DataWorks listed %d node instances of DAG %d, after %d earlier", res.Count, r.report.DagID, len(r.st.Nodes)))
-		return false, nil
+		return false
 	}
 	nodes, err := res.Nodes(r.st.Nodes)
 	if err != nil {
 		// The digests fell out of step; ask for everything next time.
 		r.logger.Warn("Search result does not fit the known snapshot", "error", err)
 		r.st.Digest, r.st.Layout, r.st.Errors = "", "", ""
-		return false, nil
+		return false
 	}
 	if missing := missingNodes(r.st.Nodes, nodes); missing != "" {
-		// As many nodes, or more, but not the same ones: still a reply
-		// that lost an instance.
 		r.troubled(ctx, fmt.Sprintf("DataWorks no longer lists %s of DAG %d", missing, r.report.DagID))
-		return false, nil
+		return false
 	}
 	r.st.Trouble = trouble{}
 	if len(nodes) == len(r.st.Nodes) && r.st.CountPolls > 0 {
@@ -223,13 +233,13 @@ func (r *run) poll(ctx workflow.Context) (bool, error) {
 	changed := res.Digest != r.st.Digest
 	r.st.Nodes, r.st.Digest, r.st.Layout, r.st.Errors = nodes, res.Digest, res.LayoutDigest, res.ErrorsDigest
 	if changed {
-		r.st.StableSince, r.st.Unchanged = now, 0
+		r.st.StableSince, r.st.Unchanged = workflow.Now(ctx), 0
 		r.report.SetNodes(nodes)
 		r.logger.Debug("DAG run changed", "nodes", len(nodes), "counts", r.report.CountsByStatus)
 	} else {
 		r.st.Unchanged++
 	}
-	return changed, nil
+	return changed
 }
 
 // searchInput asks for the DAG run's nodes, echoing the digests of the
