@@ -301,12 +301,7 @@ func TestGuardTrigger(t *testing.T) {
 		"no search attributes": {runs: []fakeRun{me}, listErr: serviceerror.NewInvalidArgument("DataWorksBizdate is not a search attribute"), note: "only workflow " + usual},
 	} {
 		t.Run(name, func(t *testing.T) {
-			env := newActivityEnvWith(t, &Activities{})
-			env.RegisterActivity(&Runs{Client: &fakeTemporal{runs: tc.runs, listErr: tc.listErr}})
-			v, err := env.ExecuteActivity((&Runs{}).GuardTrigger, in)
-			require.NoError(t, err)
-			var res GuardTriggerResult
-			require.NoError(t, v.Get(&res))
+			res := runGuard(t, &fakeTemporal{runs: tc.runs, listErr: tc.listErr}, in)
 			if tc.refused == "" {
 				assert.Empty(t, res.Refusal)
 			} else {
@@ -352,13 +347,7 @@ func TestGuardTriggerReadsEveryPage(t *testing.T) {
 			history: []*historypb.HistoryEvent{started(t, map[string]any{"projectName": "p"})}})
 	}
 	runs = append(runs, fakeRun{id: in.WorkflowID, runID: "me", status: enums.WORKFLOW_EXECUTION_STATUS_RUNNING})
-	env := newActivityEnvWith(t, &Activities{})
-	env.RegisterActivity(&Runs{Client: &fakeTemporal{runs: runs}})
-	v, err := env.ExecuteActivity((&Runs{}).GuardTrigger, in)
-	require.NoError(t, err)
-	var res GuardTriggerResult
-	require.NoError(t, v.Get(&res))
-	assert.Contains(t, res.Refusal, "already succeeded in workflow manual-once")
+	assert.Contains(t, runGuard(t, &fakeTemporal{runs: runs}, in).Refusal, "already succeeded in workflow manual-once")
 }
 
 // Review finding 6: once a run followed a DAG to its verdict (dagId), the
@@ -374,16 +363,20 @@ func TestGuardTriggerForgetsADagThatReachedAVerdict(t *testing.T) {
 		{id: usual, runID: "f", status: enums.WORKFLOW_EXECUTION_STATUS_FAILED, err: followed},
 		{id: usual, runID: "me", status: enums.WORKFLOW_EXECUTION_STATUS_RUNNING},
 	}
-	guard := func(runs []fakeRun) GuardTriggerResult {
-		env := newActivityEnvWith(t, &Activities{})
-		env.RegisterActivity(&Runs{Client: &fakeTemporal{runs: runs}})
-		v, err := env.ExecuteActivity((&Runs{}).GuardTrigger, in)
-		require.NoError(t, err)
-		var res GuardTriggerResult
-		require.NoError(t, v.Get(&res))
-		return res
-	}
+	guard := func(runs []fakeRun) GuardTriggerResult { return runGuard(t, &fakeTemporal{runs: runs}, in) }
 	assert.Empty(t, guard(runs).Refusal, "DAG 42 failed, as the follow run saw")
 	// Without the follow, the schedule's run still refuses.
 	assert.Contains(t, guard([]fakeRun{runs[0], runs[2]}).Refusal, "DAG 42 may still be running")
+}
+
+// runGuard runs the GuardTrigger activity against a fake Temporal.
+func runGuard(t *testing.T, fake *fakeTemporal, in GuardTriggerInput) GuardTriggerResult {
+	t.Helper()
+	env := newActivityEnvWith(t, &Activities{})
+	env.RegisterActivity(&Runs{Client: fake})
+	v, err := env.ExecuteActivity((&Runs{}).GuardTrigger, in)
+	require.NoError(t, err)
+	var res GuardTriggerResult
+	require.NoError(t, v.Get(&res))
+	return res
 }

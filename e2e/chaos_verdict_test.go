@@ -85,17 +85,7 @@ func (c *chaos) suiteVerdictFaults(t *testing.T) {
 		bizdate := bizdateN(7050 + i)
 		id := workflows.BizdateWorkflowID(project, flowOK, bizdate)
 		c.start(t, s, id, queue, input(flowOK, bizdate))
-		rep, err := finished(t, s.client, id, 2*time.Minute)
-		v := c.judge(s, flowOK, bizdate, rep, err)
-		if !v.unknown || v.creates != 1 {
-			t.Errorf("%s: want TriggerOutcomeUnknown with one DAG, got %s (%d creates, error %v)", id, v.why, v.creates, err)
-		}
-		again := s.starter(t, "run", "--task-queue", queue, "--project", project, "--flow", flowOK, "--bizdate", bizdate, "--wait")
-		if n := len(s.emu.CreatedDAGs(project, flowOK, bizdate)); again.Code != 4 || n != 1 {
-			t.Errorf("a second start of %s: %s; DAGs %d", id, again, n)
-			v.duplicate = v.duplicate || n > 1
-		}
-		c.count(r, v)
+		c.count(r, c.unknownOnceRefusedAgain(t, s, queue, id, bizdate))
 		c.add(func() { r.faults++ })
 	})
 	r.note = fmt.Sprintf("%d runs through a %v partial list, %d empty replies and %d business errors on searches: each its fault-free report; %d creates answered with a business error after processing: TriggerOutcomeUnknown, 1 DAG, `starter run` again exit 4",

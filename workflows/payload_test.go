@@ -47,26 +47,7 @@ func TestLargeDagPayloadsStayUnderTheLimit(t *testing.T) {
 			ErrorMessage: errText,
 		}
 	}
-	res := activities.Compact(list, 200, activities.Known{})
-	nodes, err := res.Nodes(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rep dag.DagReport
-	rep.Outcome = dag.OutcomeFailed
-	rep.SetNodes(nodes)
-	rep.Message = rep.Summary("")
-	in := RunManualDagInput{ProjectName: "p", FlowName: "f", Continued: &WatchState{DagID: 1, Nodes: nodes}}
-	for _, p := range []struct {
-		name string
-		v    any
-	}{{"search result", res}, {"continue-as-new input", in}, {"report", rep}} {
-		size := payloadSize(t, p.v)
-		t.Logf("%s: %d bytes (Temporal warns above %d)", p.name, size, blobWarn)
-		if size > blobLimit {
-			t.Errorf("%s is %d bytes, over Temporal's %d", p.name, size, blobLimit)
-		}
-	}
+	rep, _ := payloadsFit(t, list)
 	if len(rep.Nodes) != n || len(rep.FailedNodes) != n || rep.CountsByStatus[string(dag.StatusFailure)] != n {
 		t.Errorf("counts: %d nodes, %d failed, %v", len(rep.Nodes), len(rep.FailedNodes), rep.CountsByStatus)
 	}
@@ -97,6 +78,25 @@ func TestLargeDagWithLongNamesStaysUnderTheLimit(t *testing.T) {
 		list[i] = dataworks.NodeInstance{InstanceID: 705772600901 + int64(i), NodeName: fmt.Sprintf("%s%04d", long, i), Status: st,
 			ErrorMessage: strings.Repeat("e", 300)}
 	}
+	rep, nodes := payloadsFit(t, list)
+	if len(rep.FailedNodes) != n/2 || rep.CountsByStatus[string(dag.StatusSuccess)] != n/2 || rep.Total() != n {
+		t.Errorf("counts: %d failed, %v, total %d", len(rep.FailedNodes), rep.CountsByStatus, rep.Total())
+	}
+	if !strings.Contains(rep.Truncated, "left out of the node table") && !strings.Contains(rep.Truncated, "node table (5000 nodes) is left out") {
+		t.Errorf("truncated %q", rep.Truncated)
+	}
+	if !strings.Contains(rep.Message, "2500 of 5000 nodes failed") {
+		t.Errorf("message %q", rep.Message)
+	}
+	if len(nodes[0].Name) > activities.MaxNameBytes {
+		t.Errorf("name of %d bytes", len(nodes[0].Name))
+	}
+}
+
+// payloadsFit builds the search result, the continue-as-new input and the
+// report of a failed DAG run of list, and checks each fits in one payload.
+func payloadsFit(t *testing.T, list []dataworks.NodeInstance) (dag.DagReport, []dag.Node) {
+	t.Helper()
 	res := activities.Compact(list, 200, activities.Known{})
 	nodes, err := res.Nodes(nil)
 	if err != nil {
@@ -112,21 +112,10 @@ func TestLargeDagWithLongNamesStaysUnderTheLimit(t *testing.T) {
 		v    any
 	}{{"search result", res}, {"continue-as-new input", in}, {"report", rep}} {
 		size := payloadSize(t, p.v)
-		t.Logf("%s: %d bytes", p.name, size)
+		t.Logf("%s: %d bytes (Temporal warns above %d)", p.name, size, blobWarn)
 		if size > blobLimit {
 			t.Errorf("%s is %d bytes, over Temporal's %d", p.name, size, blobLimit)
 		}
 	}
-	if len(rep.FailedNodes) != n/2 || rep.CountsByStatus[string(dag.StatusSuccess)] != n/2 || rep.Total() != n {
-		t.Errorf("counts: %d failed, %v, total %d", len(rep.FailedNodes), rep.CountsByStatus, rep.Total())
-	}
-	if !strings.Contains(rep.Truncated, "left out of the node table") && !strings.Contains(rep.Truncated, "node table (5000 nodes) is left out") {
-		t.Errorf("truncated %q", rep.Truncated)
-	}
-	if !strings.Contains(rep.Message, "2500 of 5000 nodes failed") {
-		t.Errorf("message %q", rep.Message)
-	}
-	if len(nodes[0].Name) > activities.MaxNameBytes {
-		t.Errorf("name of %d bytes", len(nodes[0].Name))
-	}
+	return rep, nodes
 }

@@ -96,13 +96,19 @@ func (r *run) guard(ctx workflow.Context) error {
 // trigger time is unknown, so the watch counts from now, and its node
 // timings are not kept for predictions (they would be offset).
 func (r *run) follow(ctx workflow.Context, dagID int64) {
+	r.note("this run follows DAG %d, which it did not trigger (input dagId)", dagID)
+	r.watchDag(ctx, dagID, "Following an existing DAG run; nothing is triggered")
+}
+
+// watchDag makes dagID the run's DAG from now on: report, logger, memo and
+// search attributes.
+func (r *run) watchDag(ctx workflow.Context, dagID int64, logMsg string) {
 	now := workflow.Now(ctx)
 	r.report.DagID, r.report.TriggeredAt, r.report.Outcome = dagID, now, dag.OutcomeRunning
 	r.report.Message = r.report.Summary("")
 	r.st.StableSince = now
 	r.logger = log.With(r.logger, "dagId", dagID)
-	r.logger.Info("Following an existing DAG run; nothing is triggered")
-	r.note("this run follows DAG %d, which it did not trigger (input dagId)", dagID)
+	r.logger.Info(logMsg)
 	if err := workflow.UpsertMemo(ctx, map[string]any{"dagId": dagID}); err != nil {
 		r.logger.Warn("Could not record the DAG id in the memo", "error", err)
 	}
@@ -158,16 +164,7 @@ func (r *run) trigger(ctx workflow.Context) error {
 		return temporal.NewNonRetryableApplicationError(r.report.Message, typ, nil, r.report)
 	}
 
-	now := workflow.Now(ctx)
-	r.report.DagID, r.report.TriggeredAt, r.report.Outcome = dagID, now, dag.OutcomeRunning
-	r.report.Message = r.report.Summary("")
-	r.st.StableSince = now
-	r.logger = log.With(r.logger, "dagId", dagID)
-	r.logger.Info("DAG run triggered")
-	if err := workflow.UpsertMemo(ctx, map[string]any{"dagId": dagID}); err != nil {
-		r.logger.Warn("Could not record the DAG id in the memo", "error", err)
-	}
-	r.publish(ctx)
+	r.watchDag(ctx, dagID, "DAG run triggered")
 	if ctx.Err() != nil {
 		return r.canceled(ctx)
 	}
