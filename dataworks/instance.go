@@ -18,6 +18,9 @@ type NodeInstance struct {
 	ParaValue  string
 	// ErrorMessage is set by the 2020-05-18 API for failed nodes.
 	ErrorMessage string
+	// RunNumber is the 2024-05-18 run of the task instance (1, then one
+	// more per rerun); 0 otherwise.
+	RunNumber int
 
 	Bizdate           time.Time
 	CreateTime        time.Time

@@ -42,8 +42,8 @@ type Config struct {
 	// localhost): a signed request over plain HTTP on a network can be read
 	// and replayed.
 	Scheme string
-	// APIVersion is APIVersion2018 (default) or APIVersion2020. A request may
-	// override it.
+	// APIVersion is APIVersion2018 (default), APIVersion2020 or
+	// APIVersion2024. A request may override it.
 	APIVersion string
 	// ConnectTimeout bounds dialling and the TLS handshake (default 5s).
 	ConnectTimeout time.Duration
@@ -139,7 +139,7 @@ func (c Config) Validate() error {
 		add("dataworks config: Scheme %q is neither https nor http: leave it empty for https", c.Scheme)
 	}
 	if err := checkAPIVersion(c.APIVersion); err != nil {
-		add("dataworks config: APIVersion %q is not supported: use %s (default) or %s", c.APIVersion, dag.APIVersion2018, dag.APIVersion2020)
+		add("dataworks config: APIVersion %q is not supported: use %s (%s is the default)", c.APIVersion, dag.APIVersionChoices(), dag.APIVersion2018)
 	}
 	if c.ConnectTimeout < 0 {
 		add("dataworks config: ConnectTimeout %v is negative: leave it zero for %v", c.ConnectTimeout, DefaultConnectTimeout)
@@ -157,8 +157,8 @@ func (c Config) Validate() error {
 }
 
 func checkAPIVersion(v string) error {
-	if v != dag.APIVersion2018 && v != dag.APIVersion2020 {
-		return fmt.Errorf("API version %q is not supported: use %s or %s", v, dag.APIVersion2018, dag.APIVersion2020)
+	if !dag.KnownAPIVersion(v) {
+		return fmt.Errorf("API version %q is not supported: use %s", v, dag.APIVersionChoices())
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"sort"
 	"strconv"
 
@@ -40,6 +41,10 @@ func (c *Client) buildCreate(req dataworks.CreateManualDagRequest) (func(*dwpub.
 	version, e := c.resolveVersion(req.APIVersion)
 	if e != nil {
 		return nil, e
+	}
+	if version == dag.APIVersion2024 {
+		return nil, &dataworks.Error{Phase: dataworks.PhaseNotSent, Code: dataworks.CodeUnsupported,
+			Message: fmt.Sprintf("the %s API has no %s call: a manual workflow starts with CreateWorkflowInstances", version, actionCreateManualDag)}
 	}
 	if e := checkName("ProjectName", req.ProjectName); e != nil {
 		return nil, e

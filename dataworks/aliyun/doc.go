@@ -9,6 +9,13 @@
 // through the SDK's CommonRequest) and 2020-05-18 (the SDK's typed requests,
 // where SearchManualDagNodeInstance becomes GetManualDagInstances). Under
 // 2020-05-18 it also offers StopInstance, RestartInstance and GetInstanceLog.
+// Under 2024-05-18 (the new Data Studio, CommonRequests as well) a run is a
+// manual workflow instance: CreateWorkflowInstances answers an OperationId,
+// GetCreateWorkflowInstancesResult the instance id once created, and
+// ListWorkflowInstances finds a run again by the marker tag it was created
+// with; the search is ListTaskInstances, and the instance operations become
+// StopTaskInstances, RerunTaskInstances and GetTaskInstanceLog. Projects and
+// workflows are named by their numeric ids there.
 //
 // The Alibaba SDK only builds and signs requests. The client owns everything
 // the SDK gets wrong for this use:

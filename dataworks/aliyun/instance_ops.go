@@ -12,8 +12,10 @@ import (
 	"github.com/manualdag/manualdag/dataworks"
 )
 
-// Operations on one node instance. DataWorks has them only in 2020-05-18;
-// under 2018-06-01 they fail before any I/O with dataworks.CodeUnsupported.
+// Operations on one node instance. DataWorks has them in 2020-05-18 and,
+// as batch calls on task instances, in 2024-05-18 (StopTaskInstances,
+// RerunTaskInstances, GetTaskInstanceLog); under 2018-06-01 they fail
+// before any I/O with dataworks.CodeUnsupported.
 
 // StopInstance asks DataWorks to stop a node instance. Stopping is
 // asynchronous: poll until the instance is final.
@@ -39,9 +41,16 @@ func (c *Client) RestartInstance(ctx context.Context, req dataworks.InstanceRequ
 
 func (c *Client) instanceOp(ctx context.Context, action string, req dataworks.InstanceRequest,
 	build func(requests.Integer, string) func(*dwpub.Client) error) error {
-	env, e := c.checkInstanceOp(action, req.APIVersion, req.ProjectEnv, req.InstanceID)
+	version, env, e := c.checkInstanceOp(action, req.APIVersion, req.ProjectEnv, req.InstanceID)
 	if e != nil {
 		return c.finish(action, e)
+	}
+	if version == dag.APIVersion2024 {
+		batch := actionStop2024
+		if action == "RestartInstance" {
+			batch = actionRerun2024
+		}
+		return c.taskInstancesOp(ctx, batch, req.InstanceID)
 	}
 	rep, err := c.do(ctx, action, build(requests.NewInteger64(req.InstanceID), env))
 	if err != nil {
@@ -61,9 +70,12 @@ func (c *Client) instanceOp(ctx context.Context, action string, req dataworks.In
 // GetInstanceLog returns the run log of a node instance.
 func (c *Client) GetInstanceLog(ctx context.Context, req dataworks.InstanceLogRequest) (string, error) {
 	const action = "GetInstanceLog"
-	env, e := c.checkInstanceOp(action, req.APIVersion, req.ProjectEnv, req.InstanceID)
+	version, env, e := c.checkInstanceOp(action, req.APIVersion, req.ProjectEnv, req.InstanceID)
 	if e != nil {
 		return "", c.finish(action, e)
+	}
+	if version == dag.APIVersion2024 {
+		return c.taskInstanceLog(ctx, req.InstanceID)
 	}
 	r := dwpub.CreateGetInstanceLogRequest()
 	c.rpc(r.RpcRequest)
@@ -80,17 +92,18 @@ func (c *Client) GetInstanceLog(ctx context.Context, req dataworks.InstanceLogRe
 	return data, nil
 }
 
-func (c *Client) checkInstanceOp(action, override, env string, id int64) (string, *dataworks.Error) {
+func (c *Client) checkInstanceOp(action, override, env string, id int64) (string, string, *dataworks.Error) {
 	version, e := c.resolveVersion(override)
 	if e != nil {
-		return "", e
+		return "", "", e
 	}
-	if version != dag.APIVersion2020 {
-		return "", &dataworks.Error{Phase: dataworks.PhaseNotSent, Code: dataworks.CodeUnsupported,
-			Message: fmt.Sprintf("the %s API has no %s call: set APIVersion to %s", version, action, dag.APIVersion2020)}
+	if !dag.HasOperations(version) {
+		return "", "", &dataworks.Error{Phase: dataworks.PhaseNotSent, Code: dataworks.CodeUnsupported,
+			Message: fmt.Sprintf("the %s API has no %s call: set APIVersion to %s or %s", version, action, dag.APIVersion2020, dag.APIVersion2024)}
 	}
 	if e := checkID("InstanceID", id); e != nil {
-		return "", e
+		return "", "", e
 	}
-	return projectEnv(env, version)
+	env, e = projectEnv(env, version)
+	return version, env, e
 }

@@ -16,16 +16,20 @@ const (
 )
 
 // SearchManualDagNodeInstance lists the node instances of one triggered DAG
-// (GetManualDagInstances under 2020-05-18). Right after CreateManualDag the
+// (GetManualDagInstances under 2020-05-18, ListTaskInstances of workflow
+// instance DagID under 2024-05-18). Right after CreateManualDag the
 // list may be empty or partial for a while. It only reads: any error may be
 // retried.
 func (c *Client) SearchManualDagNodeInstance(ctx context.Context, req dataworks.SearchManualDagNodeInstanceRequest) ([]dataworks.NodeInstance, error) {
 	version, e := c.resolveVersion(req.APIVersion)
 	action := actionSearch2018
-	if version == dag.APIVersion2020 {
+	switch version {
+	case dag.APIVersion2020:
 		action = actionSearch2020
+	case dag.APIVersion2024:
+		action = actionSearch2024
 	}
-	if e == nil {
+	if e == nil && version != dag.APIVersion2024 {
 		e = checkName("ProjectName", req.ProjectName)
 	}
 	if e == nil {
@@ -37,6 +41,9 @@ func (c *Client) SearchManualDagNodeInstance(ctx context.Context, req dataworks.
 	}
 	if e != nil {
 		return nil, c.finish(action, e)
+	}
+	if version == dag.APIVersion2024 {
+		return c.searchTasks2024(ctx, req, env)
 	}
 
 	var send func(*dwpub.Client) error

@@ -25,7 +25,8 @@ func checkName(setting, v string) *dataworks.Error {
 	return nil
 }
 
-// projectEnv resolves a 2020-05-18 ProjectEnv; under 2018-06-01 only the
+// projectEnv resolves a ProjectEnv (PROD or DEV; 2024-05-18 spells them
+// Prod and Dev on the wire: see envType); under 2018-06-01 only the
 // production environment exists.
 func projectEnv(v, version string) (string, *dataworks.Error) {
 	env := strings.ToUpper(strings.TrimSpace(v))
@@ -36,7 +37,7 @@ func projectEnv(v, version string) (string, *dataworks.Error) {
 		return "", invalid("ProjectEnv %q is neither %s nor %s", v, dag.ProjectEnvProd, dag.ProjectEnvDev)
 	}
 	if version == dag.APIVersion2018 && env != dag.ProjectEnvProd {
-		return "", invalid("ProjectEnv %s needs API version %s: %s always runs in production", env, dag.APIVersion2020, dag.APIVersion2018)
+		return "", invalid("ProjectEnv %s needs API version %s or %s: %s always runs in production", env, dag.APIVersion2020, dag.APIVersion2024, dag.APIVersion2018)
 	}
 	return env, nil
 }
@@ -51,7 +52,24 @@ func checkID(setting string, id int64) *dataworks.Error {
 func (c *Client) resolveVersion(override string) (string, *dataworks.Error) {
 	v, err := c.version(override)
 	if err != nil {
-		return "", invalid("APIVersion %q is not supported: use %s or %s, or leave it empty for the client's %s", override, dag.APIVersion2018, dag.APIVersion2020, c.cfg.APIVersion)
+		return "", invalid("APIVersion %q is not supported: use %s, or leave it empty for the client's %s", override, dag.APIVersionChoices(), c.cfg.APIVersion)
 	}
 	return v, nil
+}
+
+// envType is a ProjectEnv as 2024-05-18 writes it: Prod or Dev.
+func envType(env string) string {
+	if env == dag.ProjectEnvDev {
+		return "Dev"
+	}
+	return "Prod"
+}
+
+// checkNumericID reads a 2024-05-18 id carried in a name field.
+func checkNumericID(setting, v string) (int64, *dataworks.Error) {
+	id, err := dag.ParseNumericID(setting, v)
+	if err != nil {
+		return 0, invalid("%v", err)
+	}
+	return id, nil
 }
