@@ -248,7 +248,7 @@ func decodeTaskInstance(raw json.RawMessage, dagID int64) (dataworks.NodeInstanc
 	if v, ok := o.get("Status"); ok {
 		s, err := rawString(v)
 		if err != nil {
-			return ni, fmt.Errorf("Status %w", err)
+			return ni, fmt.Errorf("field Status %w", err)
 		}
 		ni.Status = parseStatus(s)
 	}
@@ -332,7 +332,7 @@ func decodeWorkflowInstance(raw json.RawMessage) (dataworks.WorkflowInstance, er
 	for i, raw := range tags {
 		t, err := parseObject(raw)
 		if err != nil {
-			return wi, fmt.Errorf("Tags[%d] is not an object", i)
+			return wi, fmt.Errorf("tag %d is not an object", i)
 		}
 		if wi.Tags == nil {
 			wi.Tags = map[string]string{}
