@@ -61,6 +61,7 @@ type config struct {
 	keys            map[string]emulator.Key
 	seed            int64
 	emptyListFor    time.Duration
+	creatingFor     time.Duration
 	referenceFormat bool
 	dailyQuota      int
 }
@@ -144,6 +145,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.Var(&keys, "access-key", "accepted AccessKey pair ID:SECRET, repeatable (default "+DemoAccessKey+")")
 	fs.Int64Var(&c.seed, "seed", seed, "seed of flaky outcomes and fault injection")
 	fs.DurationVar(&c.emptyListFor, "empty-list-for", emptyFor, "how long a new DAG's instance list stays empty")
+	fs.DurationVar(&c.creatingFor, "creating-for", 2*time.Second, "how long a 2024-05-18 CreateWorkflowInstances stays Creating")
 	fs.BoolVar(&c.referenceFormat, "reference-format", reference, "answer SearchManualDagNodeInstance in the reference-page format")
 	fs.IntVar(&c.dailyQuota, "daily-quota", quota, "calls a day before Throttling.Api.Risk (0: no quota)")
 	if err := fs.Parse(args); err != nil {
@@ -179,6 +181,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		TimeScale:       c.timeScale,
 		Seed:            c.seed,
 		EmptyListFor:    c.emptyListFor,
+		CreatingFor:     c.creatingFor,
 		ReferenceFormat: c.referenceFormat,
 		DailyQuota:      c.dailyQuota,
 		Logger:          logger,

@@ -278,3 +278,58 @@ func TestEmulatorListFaultsBothVersions(t *testing.T) {
 		})
 	}
 }
+
+// TestEmulatorRun2024 runs one manual workflow through the 2024-05-18 calls
+// over signed HTTP: the asynchronous create, the marker, the task list,
+// a rerun and a log.
+func TestEmulatorRun2024(t *testing.T) {
+	emu, clock, ep := startEmulator(t, emulator.Options{CreatingFor: 10 * time.Second})
+	c := newClient(t, ep, emuSecret)
+	ctx := context.Background()
+	bizdate := dag.DefaultBizdate(clock.Now(), china)
+	// p1 is project 10000 and etl its workflow 1000001 (the defaults).
+	op, err := c.CreateWorkflowInstances(ctx, dataworks.CreateManualDagRequest{
+		ProjectName: "10000", FlowName: "1000001", Bizdate: bizdate, APIVersion: dag.APIVersion2024,
+		DagParameters: dag.Params{"k": "v"}, Marker: "run-1", Comment: "manualdag test",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	result := dataworks.CreateResultRequest{OperationID: op, APIVersion: dag.APIVersion2024}
+	if res, err := c.GetCreateWorkflowInstancesResult(ctx, result); err != nil || res.Status != dataworks.CreateStatusCreating {
+		t.Fatalf("result at once = %+v, %v", res, err)
+	}
+	clock.Advance(10 * time.Second)
+	res, err := c.GetCreateWorkflowInstancesResult(ctx, result)
+	if err != nil || res.Status != dataworks.CreateStatusCreated || len(res.WorkflowInstanceIDs) != 1 {
+		t.Fatalf("result = %+v, %v", res, err)
+	}
+	id := res.WorkflowInstanceIDs[0]
+	found, err := c.ListWorkflowInstances(ctx, dataworks.ListWorkflowInstancesRequest{ProjectName: "10000", FlowName: "1000001", Bizdate: bizdate, APIVersion: dag.APIVersion2024})
+	if err != nil || len(found) != 1 || found[0].ID != id || found[0].Tags[dataworks.MarkerTagKey] != "run-1" {
+		t.Fatalf("ListWorkflowInstances = %+v, %v", found, err)
+	}
+	search := dataworks.SearchManualDagNodeInstanceRequest{ProjectName: "10000", DagID: id, Bizdate: bizdate, APIVersion: dag.APIVersion2024}
+	var list []dataworks.NodeInstance
+	for range 10 {
+		clock.Advance(time.Minute)
+		if list, err = c.SearchManualDagNodeInstance(ctx, search); err != nil {
+			t.Fatal(err)
+		}
+		if len(list) == 2 && list[1].Status == dag.StatusSuccess {
+			break
+		}
+	}
+	if len(list) != 2 || list[0].Status != dag.StatusSuccess || list[0].RunNumber != 1 || list[0].ParaValue != "k=v" {
+		t.Fatalf("task instances = %+v", list)
+	}
+	if err := c.RestartInstance(ctx, dataworks.InstanceRequest{InstanceID: list[0].InstanceID, APIVersion: dag.APIVersion2024}); err != nil {
+		t.Fatal(err)
+	}
+	if log, err := c.GetInstanceLog(ctx, dataworks.InstanceLogRequest{InstanceID: list[0].InstanceID, APIVersion: dag.APIVersion2024}); err != nil || !strings.Contains(log, "extract") {
+		t.Fatalf("log = %q, %v", log, err)
+	}
+	if n := len(emu.DAGs()); n != 1 {
+		t.Fatalf("%d runs", n)
+	}
+}

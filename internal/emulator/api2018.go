@@ -31,6 +31,9 @@ func lookupHandler(version, action string) handler {
 	case version2020 + "/GetInstanceLog":
 		return (*Emulator).instanceLog2020
 	}
+	if version == version2024 {
+		return lookupHandler2024(action)
+	}
 	return nil
 }
 

@@ -29,6 +29,9 @@ type Project struct {
 // every node of the flow that does not set its own.
 type Flow struct {
 	Name string `json:"name"`
+	// ID is the flow's WorkflowId under the 2024-05-18 API. Default the
+	// project's id times 100 plus the flow's position (1-based).
+	ID int64 `json:"id,omitempty"`
 	// WaitTime, WaitResource and Checking are the phase durations in
 	// DataWorks time (divided by Options.TimeScale). Defaults: 1s, 5s, 2s.
 	WaitTime     *Duration `json:"waitTime,omitempty"`
@@ -272,6 +275,38 @@ func (d *Definition) flow(project, flow string) (*Flow, int64, error) {
 		return nil, id, errFlowNotFound
 	}
 	return nil, 0, errProjectNotFound
+}
+
+// flowByID finds a flow by its 2024-05-18 ids and returns it with its
+// project's and its own name.
+func (d *Definition) flowByID(projectID, workflowID int64) (*Flow, string, string, error) {
+	for i := range d.Projects {
+		p := &d.Projects[i]
+		if projectIDOf(p, i) != projectID {
+			continue
+		}
+		for j := range p.Flows {
+			if flowIDOf(p, i, j) == workflowID {
+				return &p.Flows[j], p.Name, p.Flows[j].Name, nil
+			}
+		}
+		return nil, p.Name, "", errFlowNotFound
+	}
+	return nil, "", "", errProjectNotFound
+}
+
+func projectIDOf(p *Project, i int) int64 {
+	if p.ID != 0 {
+		return p.ID
+	}
+	return 10000 + int64(i)
+}
+
+func flowIDOf(p *Project, i, j int) int64 {
+	if id := p.Flows[j].ID; id != 0 {
+		return id
+	}
+	return projectIDOf(p, i)*100 + int64(j) + 1
 }
 
 var (

@@ -196,11 +196,13 @@ var searchActions = map[string]bool{
 	"SearchManualDagNodeInstance": true,
 	"GetManualDagInstances":       true,
 	"ListManualDagInstances":      true,
+	"ListTaskInstances":           true,
 }
 
 // matchesDag reports whether f's DagID scope covers call c.
 func (f Faults) matchesDag(c *rpcCall) bool {
-	return f.DagID == 0 || c.params["DagId"] == strconv.FormatInt(f.DagID, 10)
+	id := strconv.FormatInt(f.DagID, 10)
+	return f.DagID == 0 || c.params["DagId"] == id || c.params["WorkflowInstanceId"] == id
 }
 
 // takeBusinessError decides whether c is answered with a business error,
@@ -246,6 +248,10 @@ func businessErrorReply(c *rpcCall, f Faults) reply {
 	const msg = "injected business error: the service did not say whether it acted on the request"
 	var body any
 	switch {
+	case c.version == version2024:
+		// 2024-05-18 documents no business error inside a 200: this is
+		// the gateway's error shape with Success false, in a 200.
+		body = businessError2024{RequestID: c.requestID, Success: false, HTTPStatusCode: f.businessStatus(), Code: code, Message: msg}
 	case c.version == version2020:
 		body = envelope2020{RequestID: c.requestID, HTTPStatusCode: f.businessStatus(), ErrorCode: code, ErrorMessage: msg}
 	case c.action == "CreateManualDag":
@@ -256,11 +262,25 @@ func businessErrorReply(c *rpcCall, f Faults) reply {
 	return reply{body: body, outcome: code}
 }
 
+type businessError2024 struct {
+	RequestID      string `json:"RequestId"`
+	Success        bool   `json:"Success"`
+	HTTPStatusCode int    `json:"HttpStatusCode"`
+	Code           string `json:"Code"`
+	Message        string `json:"Message"`
+}
+
 // emptyReply is a successful search that lists no node instance.
 func emptyReply(c *rpcCall, f Faults, reference bool) reply {
 	empty := f.EmptyReplyForm == EmptyFormEmpty
 	var body any
 	switch {
+	case c.version == version2024 && empty:
+		body = pagedReply2024{RequestID: c.requestID, PagingInfo: pagingInfo{PageNumber: 1, PageSize: 10, TaskInstances: []taskInstance2024{}}}
+	case c.version == version2024:
+		body = struct {
+			RequestID string `json:"RequestId"`
+		}{c.requestID}
 	case c.version == version2020 && empty:
 		body = instancesReply2020{okEnvelope(c), []instance2020{}}
 	case c.version == version2020:

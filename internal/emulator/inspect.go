@@ -25,6 +25,13 @@ type DAGInfo struct {
 	// restarted.
 	Blocked []string   `json:"blocked,omitempty"`
 	Nodes   []NodeInfo `json:"nodes"`
+	// For a 2024-05-18 workflow instance: the create's OperationId, its
+	// Comment and Tags, and the ids it was created with.
+	OperationID string            `json:"operationId,omitempty"`
+	Comment     string            `json:"comment,omitempty"`
+	Tags        map[string]string `json:"tags,omitempty"`
+	ProjectID   int64             `json:"projectId,omitempty"`
+	WorkflowID  int64             `json:"workflowId,omitempty"`
 }
 
 // NodeInfo is one node instance of a DAG, unaffected by the list windows.
@@ -84,6 +91,15 @@ func (d *dagRun) info(now time.Time) DAGInfo {
 		DagID: d.id, Project: d.project, Flow: d.flow, Bizdate: d.bizdate.Format(time.DateOnly),
 		APIVersion: d.apiVersion, Action: d.action, CreatedAt: d.createdAt,
 		Status: status, FinishedAt: finished, Blocked: blocked,
+	}
+	if w := d.wf; w != nil {
+		info.OperationID, info.Comment, info.ProjectID, info.WorkflowID = w.operationID, w.comment, w.projectID, w.workflowID
+		for _, t := range w.tags {
+			if info.Tags == nil {
+				info.Tags = map[string]string{}
+			}
+			info.Tags[t.Key] = t.Value
+		}
 	}
 	for i := range d.nodes {
 		v := d.view(i, all[i], now)

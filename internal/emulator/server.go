@@ -51,6 +51,11 @@ type Options struct {
 	// clock (not Now: the SDK stamps requests with the wall clock).
 	// Default 15m, as the real service.
 	MaxClockSkew time.Duration
+	// CreatingFor is how long (clock time, not scaled) a 2024-05-18
+	// CreateWorkflowInstances stays Creating: GetCreateWorkflowInstancesResult
+	// answers Creating, and the instance is neither listed nor running, until
+	// it has passed. Default 0: created at once.
+	CreatingFor time.Duration
 	// StopDelay is how long (DataWorks time, scaled) a stopped instance
 	// takes to reach FAILURE. Default 5s.
 	StopDelay time.Duration
@@ -61,17 +66,18 @@ type Options struct {
 // Emulator is a local DataWorks RPC endpoint. It implements http.Handler:
 // "/" serves the API, "/_emulator/" the inspection endpoints.
 type Emulator struct {
-	def       *Definition
-	scale     float64
-	now       func() time.Time
-	emptyFor  time.Duration
-	partFor   time.Duration
-	stopDelay time.Duration
-	seed      int64
-	log       *slog.Logger
-	verifier  *verifier
-	stats     *recorder
-	mux       *http.ServeMux
+	def         *Definition
+	scale       float64
+	now         func() time.Time
+	emptyFor    time.Duration
+	partFor     time.Duration
+	stopDelay   time.Duration
+	creatingFor time.Duration
+	seed        int64
+	log         *slog.Logger
+	verifier    *verifier
+	stats       *recorder
+	mux         *http.ServeMux
 	// referenceFormat is fixed by New, so it is read without mu.
 	referenceFormat bool
 
@@ -89,6 +95,8 @@ type Emulator struct {
 	dags           map[int64]*dagRun
 	dagOrder       []*dagRun
 	instances      map[int64]instanceRef
+	operations     map[string]*dagRun // 2024-05-18 OperationId → its run
+	operationSeq   uint64
 }
 
 type instanceRef struct {
@@ -144,6 +152,8 @@ func New(opts Options) (*Emulator, error) {
 		now:             opts.Now,
 		emptyFor:        opts.EmptyListFor,
 		partFor:         opts.PartialListFor,
+		creatingFor:     opts.CreatingFor,
+		operations:      map[string]*dagRun{},
 		seed:            opts.Seed,
 		log:             opts.Logger,
 		verifier:        newVerifier(opts.Credentials, opts.MaxClockSkew),
@@ -330,6 +340,9 @@ func (e *Emulator) errorBody(r *http.Request, c *rpcCall, aerr *apiError, numeri
 	}
 	if numeric {
 		b.Code = aerr.status
+	}
+	if c.version == version2024 {
+		b.HTTPStatusCode = aerr.status
 	}
 	if c.version == version2020 {
 		f := false

@@ -20,6 +20,30 @@ type dagRun struct {
 	dagParams  string
 	stopDelay  time.Duration // scaled
 	nodes      []*nodeRun    // upstreams before downstreams
+
+	// wf is set for a 2024-05-18 workflow instance.
+	wf *workflowRun
+}
+
+// workflowRun is what a 2024-05-18 CreateWorkflowInstances adds to a DAG
+// run: the create is asynchronous, and the instance exists for the API
+// (ListWorkflowInstances, GetCreateWorkflowInstancesResult, its task
+// instances) only from readyAt on.
+type workflowRun struct {
+	operationID string
+	projectID   int64
+	workflowID  int64
+	name        string
+	envType     string
+	comment     string
+	tags        []tag
+	params      string // WorkflowParameters as sent
+	readyAt     time.Time
+}
+
+type tag struct {
+	Key   string `json:"Key"`
+	Value string `json:"Value"`
 }
 
 // nodeRun is one node instance of a dagRun. Durations are already scaled
