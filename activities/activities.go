@@ -24,6 +24,9 @@ type DataWorks interface {
 type Activities struct {
 	// DW is the DataWorks client. Required.
 	DW DataWorks
+	// WI makes the 2024-05-18 creates. Default: DW, when it implements
+	// WorkflowInstances (*aliyun.Client does).
+	WI WorkflowInstances
 	// Ops runs StopInstances, RestartInstances and GetInstanceLogs. Default:
 	// DW, when it implements InstanceOps (*aliyun.Client does).
 	Ops InstanceOps
@@ -53,6 +56,10 @@ type Activities struct {
 	// interval of a create's {not-sent} heartbeats while it waits to send;
 	// tests, whose environment has no heartbeat timeout, set it.
 	createWaitHeartbeat time.Duration
+	// createResolveWindow and createResolvePoll replace ResolveWindow and
+	// the polls of a 2024 create's resolution in tests.
+	createResolveWindow time.Duration
+	createResolvePoll   time.Duration
 }
 
 const defaultMaxErrorMessage = 200

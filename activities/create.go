@@ -1,6 +1,7 @@
 package activities
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"sync"
@@ -21,11 +22,17 @@ type CreateManualDagInput struct {
 	Bizdate        string               `json:"bizdate"`
 	DagParameters  dag.Params           `json:"dagParameters,omitempty"`
 	NodeParameters map[int64]dag.Params `json:"nodeParameters,omitempty"`
-	// APIVersion is dag.APIVersion2018 or APIVersion2020; empty = the
-	// client's.
+	// APIVersion is dag.APIVersion2018, APIVersion2020 or APIVersion2024;
+	// empty = the client's. Under 2024-05-18 ProjectName and FlowName are
+	// the numeric ProjectId and WorkflowId.
 	APIVersion string `json:"apiVersion,omitempty"`
-	// ProjectEnv is PROD (default) or DEV; 2020-05-18 only.
+	// ProjectEnv is PROD (default) or DEV; 2020-05-18 and 2024-05-18.
 	ProjectEnv string `json:"projectEnv,omitempty"`
+	// Resume is the progress of an earlier attempt of a 2024-05-18 create
+	// that stopped after sending (CreateProgress.Resumable): this attempt
+	// sends nothing, and settles that one's outcome by its OperationId or
+	// its marker.
+	Resume *CreateProgress `json:"resume,omitempty"`
 }
 
 // CreateActivityName is the name the create activity is registered under
@@ -66,16 +73,22 @@ func (in CreateManualDagInput) Validate() error {
 			return fmt.Errorf("nodeParameters of node %d: %w", id, err)
 		}
 	}
-	switch in.APIVersion {
-	case "", dag.APIVersion2018, dag.APIVersion2020:
-	default:
-		return fmt.Errorf("apiVersion %q is not supported: use %q (default) or %q", in.APIVersion, dag.APIVersion2018, dag.APIVersion2020)
+	if in.APIVersion != "" && !dag.KnownAPIVersion(in.APIVersion) {
+		return fmt.Errorf("apiVersion %q is not supported: use %s, or leave it out for the worker's", in.APIVersion, dag.APIVersionChoices())
+	}
+	if in.APIVersion == dag.APIVersion2024 {
+		if _, err := dag.ParseNumericID("projectName", in.ProjectName); err != nil {
+			return err
+		}
+		if _, err := dag.ParseNumericID("flowName", in.FlowName); err != nil {
+			return err
+		}
 	}
 	switch in.ProjectEnv {
 	case "":
 	case dag.ProjectEnvProd, dag.ProjectEnvDev:
-		if in.APIVersion != dag.APIVersion2020 {
-			return fmt.Errorf("projectEnv is a %s setting; set apiVersion to %q or leave projectEnv out", dag.APIVersion2020, dag.APIVersion2020)
+		if !dag.HasEnv(in.APIVersion) {
+			return fmt.Errorf("projectEnv is a %s and %s setting; set apiVersion to one of them or leave projectEnv out", dag.APIVersion2020, dag.APIVersion2024)
 		}
 	default:
 		return fmt.Errorf("projectEnv %q is not %s or %s", in.ProjectEnv, dag.ProjectEnvProd, dag.ProjectEnvDev)
@@ -97,6 +110,14 @@ type CreateProgress struct {
 	State   string `json:"state"`
 	DagID   int64  `json:"dagId,omitempty"`
 	Attempt int32  `json:"attempt"`
+	// A 2024-05-18 create also records its version, the marker its run is
+	// tagged with, when it was sent (the worker's clock) and, once
+	// answered, its OperationId: what a later attempt needs to find the
+	// run again instead of sending.
+	APIVersion  string    `json:"apiVersion,omitempty"`
+	Marker      string    `json:"marker,omitempty"`
+	SentAt      time.Time `json:"sentAt,omitzero"`
+	OperationID string    `json:"operationId,omitempty"`
 }
 
 // CreateManualDag starts one run of the flow and returns its DagID. It sends
@@ -125,6 +146,19 @@ func (a *Activities) CreateManualDag(ctx context.Context, in CreateManualDagInpu
 	info := activity.GetInfo(ctx)
 	logger := activity.GetLogger(ctx)
 
+	if version := cmp.Or(in.APIVersion, a.clientVersion()); version == dag.APIVersion2024 {
+		prev := in.Resume
+		if prev == nil && activity.HasHeartbeatDetails(ctx) {
+			prev = &CreateProgress{}
+			if err := activity.GetHeartbeatDetails(ctx, prev); err != nil {
+				return CreateManualDagResult{}, outcomeUnknown(in, bizdate, fmt.Sprintf("the progress of an earlier attempt is unreadable (%v)", err))
+			}
+		}
+		return a.create2024(ctx, in, bizdate, prev)
+	}
+	if in.Resume != nil {
+		return CreateManualDagResult{}, outcomeUnknown(in, bizdate, fmt.Sprintf("attempt %d sent the request and stopped before it learned the reply", in.Resume.Attempt))
+	}
 	if activity.HasHeartbeatDetails(ctx) {
 		var prev CreateProgress
 		if err := activity.GetHeartbeatDetails(ctx, &prev); err != nil {

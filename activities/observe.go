@@ -33,6 +33,9 @@ const (
 	ActionStopInstance    = "StopInstance"
 	ActionRestartInstance = "RestartInstance"
 	ActionGetInstanceLog  = "GetInstanceLog"
+	// The 2024-05-18 create's follow-up reads.
+	ActionCreateResult          = "GetCreateWorkflowInstancesResult"
+	ActionListWorkflowInstances = "ListWorkflowInstances"
 )
 
 // codeOK is the code of a call that succeeded.

@@ -27,6 +27,8 @@ type SearchInput struct {
 	DagID       int64  `json:"dagId"`
 	APIVersion  string `json:"apiVersion,omitempty"`
 	ProjectEnv  string `json:"projectEnv,omitempty"`
+	// Bizdate (yyyy-MM-dd) is the run's; 2024-05-18 lists by it.
+	Bizdate     string `json:"bizdate,omitempty"`
 	KnownDigest string `json:"knownDigest,omitempty"`
 	KnownLayout string `json:"knownLayout,omitempty"`
 	KnownErrors string `json:"knownErrors,omitempty"`
@@ -109,6 +111,7 @@ func (a *Activities) SearchManualDagNodeInstance(ctx context.Context, in SearchI
 			DagID:       in.DagID,
 			APIVersion:  in.APIVersion,
 			ProjectEnv:  in.ProjectEnv,
+			Bizdate:     in.Bizdate,
 		})
 		return err
 	})

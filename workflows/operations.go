@@ -687,6 +687,7 @@ func (r *run) searchWhileStopping(ctx workflow.Context, why string, cur []dag.No
 		DagID:       r.report.DagID,
 		APIVersion:  r.s.create.APIVersion,
 		ProjectEnv:  r.s.create.ProjectEnv,
+		Bizdate:     r.s.create.Bizdate,
 	}, nil, time.Minute)
 	var appErr *temporal.ApplicationError
 	switch {

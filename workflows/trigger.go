@@ -178,8 +178,9 @@ func (r *run) trigger(ctx workflow.Context) error {
 // from errors.go, or a *CanceledError when the cancel came before an attempt
 // started.
 func (r *run) create(ctx workflow.Context) (int64, error) {
+	var resume *activities.CreateProgress
 	for attempt := int32(1); ; attempt++ {
-		dagID, err := r.createAttempt(ctx, attempt)
+		dagID, err := r.createAttempt(ctx, attempt, resume)
 		if err == nil {
 			return dagID, nil
 		}
@@ -187,18 +188,40 @@ func (r *run) create(ctx workflow.Context) (int64, error) {
 		if !retry {
 			return dagID, err
 		}
+		resume = nil
+		var timeoutErr *temporal.TimeoutError
+		var p activities.CreateProgress
+		if errors.As(err, &timeoutErr) && timeoutErr.LastHeartbeatDetails(&p) == nil && p.Resumable() {
+			// A 2024-05-18 attempt died after sending: the next attempt
+			// sends nothing, and settles it by its OperationId or marker.
+			resume = &p
+		}
 		wait := createBackoff(attempt, err)
 		if ctx.Err() != nil || attempt >= createMaxAttempts || !workflow.Now(ctx).Add(wait).Before(r.st.Deadline) {
+			if resume != nil {
+				return 0, r.unsettled(err)
+			}
 			return 0, r.notTriggered(err)
 		}
-		r.logger.Warn("Trigger not sent; retrying", "attempt", attempt, "in", wait, "error", err)
+		r.logger.Warn("Trigger not settled; another attempt", "attempt", attempt, "in", wait, "resume", resume != nil, "error", err)
 		_ = workflow.NewTimerWithOptions(ctx, wait, workflow.TimerOptions{
 			Summary: fmt.Sprintf("retry the trigger in %v (attempt %d of %d)", wait.Round(time.Second), attempt+1, createMaxAttempts),
 		}).Get(ctx, nil)
 		if ctx.Err() != nil {
+			if resume != nil {
+				return 0, r.unsettled(err)
+			}
 			return 0, r.notTriggered(err)
 		}
 	}
+}
+
+// unsettled is the final error of a 2024-05-18 create that was sent and
+// could not be settled before the workflow stopped trying.
+func (r *run) unsettled(last error) error {
+	c := r.s.create
+	return temporal.NewApplicationError(activities.OutcomeUnknownMessage(c.ProjectName, c.FlowName, c.Bizdate,
+		fmt.Sprintf("an attempt sent it and stopped before it learned the reply (%v), and no later attempt could look its run up", last)), dag.ErrTriggerOutcomeUnknown)
 }
 
 // createAttempt runs one attempt of the create: an activity that Temporal
@@ -206,7 +229,7 @@ func (r *run) create(ctx workflow.Context) (int64, error) {
 // not started yet is dropped (it never ran, so it sent nothing); a started
 // one is asked, and answers with what it did (its intent record fails once
 // the cancel is requested, so it does not send after it).
-func (r *run) createAttempt(ctx workflow.Context, attempt int32) (int64, error) {
+func (r *run) createAttempt(ctx workflow.Context, attempt int32, resume *activities.CreateProgress) (int64, error) {
 	c := r.s.create
 	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		ScheduleToCloseTimeout: r.st.Deadline.Sub(workflow.Now(ctx)),
@@ -218,6 +241,7 @@ func (r *run) createAttempt(ctx workflow.Context, attempt int32) (int64, error) 
 	})
 	var a *activities.Activities
 	var res activities.CreateManualDagResult
+	c.Resume = resume
 	err := workflow.ExecuteActivity(actx, a.CreateManualDag, c).Get(ctx, &res)
 	return res.DagID, err
 }
@@ -241,6 +265,8 @@ func (r *run) triggerError(err error) (dagID int64, retry bool, _ error) {
 			return 0, false, temporal.NewApplicationError(activities.OutcomeUnknownMessage(c.ProjectName, c.FlowName, c.Bizdate, "the trigger's progress is unreadable"), dag.ErrTriggerOutcomeUnknown)
 		case p.DagID > 0:
 			return p.DagID, false, nil
+		case p.Resumable():
+			return 0, true, err
 		case p.State != "not-sent":
 			return 0, false, temporal.NewApplicationError(activities.OutcomeUnknownMessage(c.ProjectName, c.FlowName, c.Bizdate,
 				fmt.Sprintf("the trigger timed out (%v) after it was sent", timeoutErr.TimeoutType())), dag.ErrTriggerOutcomeUnknown)

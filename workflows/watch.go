@@ -250,6 +250,7 @@ func (r *run) searchInput() activities.SearchInput {
 		DagID:       r.report.DagID,
 		APIVersion:  r.s.create.APIVersion,
 		ProjectEnv:  r.s.create.ProjectEnv,
+		Bizdate:     r.s.create.Bizdate,
 		KnownDigest: r.st.Digest,
 		KnownLayout: r.st.Layout,
 		KnownErrors: r.st.Errors,

@@ -10,6 +10,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/manualdag/manualdag/activities"
 	"github.com/manualdag/manualdag/dag"
 )
 
@@ -27,8 +28,11 @@ const (
 // (10s by default), since an activity cannot heartbeat while the SDK call
 // runs.
 const (
-	heartbeatTimeout   = 30 * time.Second
-	createStartToClose = time.Minute
+	heartbeatTimeout = 30 * time.Second
+	// createStartToClose leaves a 2024-05-18 create room to resolve its
+	// outcome (activities.ResolveWindow); a crash is noticed by the
+	// heartbeat timeout all the same.
+	createStartToClose = activities.ResolveWindow + 2*time.Minute
 	createMaxAttempts  = 10
 	// The create's retries: createInitialBackoff doubled per attempt up
 	// to createMaxBackoff, unless the attempt asked for its own delay.
