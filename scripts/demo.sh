@@ -4,6 +4,9 @@
 # Everything it starts is stopped on Ctrl-C or on any failure.
 # DEMO_THEN=command runs that command once both runs are done, then stops
 # everything and exits with its status (make screenshot uses it).
+# DATAWORKS_API_VERSION=2018-06-01 (default), 2020-05-18 or 2024-05-18 picks the
+# API the worker speaks; under 2024-05-18 the runs name the project and flows by
+# their numeric ids (deployments/emulator/sample-project.yaml).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -77,24 +80,30 @@ wait_for "DataWorks emulator" $! "$STATE/emulator.log" curl -sf "http://127.0.0.
 
 echo "demo: starting the worker (log: $STATE/worker.log)"
 TEMPORAL_ADDRESS="127.0.0.1:$TEMPORAL_PORT" DATAWORKS_ENDPOINT="127.0.0.1:$EMULATOR_PORT" DATAWORKS_SCHEME=http \
+	DATAWORKS_API_VERSION="${DATAWORKS_API_VERSION:-2018-06-01}" \
 	MANUALDAG_LOG_FORMAT=console MANUALDAG_METRICS_ADDRESS="127.0.0.1:$METRICS_PORT" "$BIN/worker" >"$STATE/worker.log" 2>&1 &
 pids+=($!)
 wait_for "worker" $! "$STATE/worker.log" curl -sf "http://127.0.0.1:$METRICS_PORT/readyz"
 
 export TEMPORAL_ADDRESS="127.0.0.1:$TEMPORAL_PORT" MANUALDAG_UI_URL="$UI"
+api_version=${DATAWORKS_API_VERSION:-2018-06-01}
+project=demo_project flow_ok=daily_sales flow_broken=daily_sales_broken
+if [ "$api_version" = 2024-05-18 ]; then
+	project=10021 flow_ok=1002101 flow_broken=1002102
+fi
 # The emulator runs 60 times faster than DataWorks, so the demo polls faster
 # than the default policy would.
 poll=(--poll-initial 2s --poll-max 5s --blocked-grace 10s --list-settle 5s)
 
 echo
-echo "demo: 1/2 a flow that succeeds: starter run --project demo_project --flow daily_sales --wait"
-"$BIN/starter" run --project demo_project --flow daily_sales --param env=demo "${poll[@]}" --wait
+echo "demo: 1/2 a flow that succeeds (API $api_version): starter run --project $project --flow $flow_ok --wait"
+"$BIN/starter" run --project "$project" --flow "$flow_ok" --param env=demo "${poll[@]}" --wait
 rc=$?
 [ $rc -eq 0 ] || fail "the succeeding flow ended with exit code $rc (expected 0)"
 
 echo
-echo "demo: 2/2 a flow where one node fails and blocks two: starter run --project demo_project --flow daily_sales_broken --wait"
-"$BIN/starter" run --project demo_project --flow daily_sales_broken "${poll[@]}" --wait
+echo "demo: 2/2 a flow where one node fails and blocks two (API $api_version): starter run --project $project --flow $flow_broken --wait"
+"$BIN/starter" run --project "$project" --flow "$flow_broken" "${poll[@]}" --wait
 rc=$?
 [ $rc -eq 1 ] || fail "the failing flow ended with exit code $rc (expected 1: DAG failed)"
 

@@ -90,7 +90,7 @@ func TestInputErrors(t *testing.T) {
 		{"node param id with a space", func(o *runOptions) { o.nodeParams = multiFlag{" 1:k=v"} }, `use "1"`},
 		{"node param value with tab", func(o *runOptions) { o.nodeParams = multiFlag{"1:k=a\tb"} }, "white space"},
 		{"bad api version", func(o *runOptions) { o.apiVersion = "2019-01-01" }, `apiVersion "2019-01-01" is not supported`},
-		{"project env on 2018", func(o *runOptions) { o.projectEnv = "DEV" }, "projectEnv is a 2020-05-18 setting"},
+		{"project env on 2018", func(o *runOptions) { o.projectEnv = "DEV" }, "projectEnv is a 2020-05-18 and 2024-05-18 setting"},
 		{"bad timeout", func(o *runOptions) { o.timeout = "2 hours" }, `--timeout "2 hours" is not a positive duration such as 30s, 5m or 2h`},
 		{"zero timeout", func(o *runOptions) { o.timeout = "0s" }, `--timeout "0s" is not a positive duration`},
 		{"negative poll", func(o *runOptions) { o.pollInitial = "-10s" }, `--poll-initial "-10s" is not a positive duration`},

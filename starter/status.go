@@ -51,7 +51,7 @@ func cancelCmd(ctx context.Context, args []string, getenv func(string) string, s
 	if err := c.CancelWorkflow(ctx, pos[0], ""); err != nil {
 		return workflowErr(fmt.Errorf("cancel workflow %s: %w", pos[0], err), conn.namespace)
 	}
-	fmt.Fprintf(stdout, "cancellation requested for %s; the workflow stops the DAG's unfinished instances in DataWorks (2020-05-18 API) and reports CANCELED\n", pos[0])
+	fmt.Fprintf(stdout, "cancellation requested for %s; the workflow stops the DAG's unfinished instances in DataWorks (2020-05-18 and 2024-05-18 APIs) and reports CANCELED\n", pos[0])
 	return nil
 }
 

@@ -135,7 +135,7 @@ func (c *config) flagSet(raw *rawConfig, getenv func(string) string, stderr io.W
 	fs.StringVar(&c.DataWorks.Region, "dataworks-region", env("DATAWORKS_REGION", "cn-shanghai"), "Alibaba Cloud region of the DataWorks workspace (env DATAWORKS_REGION)")
 	fs.StringVar(&c.DataWorks.Endpoint, "dataworks-endpoint", env("DATAWORKS_ENDPOINT", ""), "DataWorks host[:port], overrides the region's endpoint (env DATAWORKS_ENDPOINT)")
 	fs.StringVar(&c.DataWorks.Scheme, "dataworks-scheme", env("DATAWORKS_SCHEME", "https"), "https, or http for a loopback endpoint only (env DATAWORKS_SCHEME)")
-	fs.StringVar(&c.DataWorks.APIVersion, "dataworks-api-version", env("DATAWORKS_API_VERSION", dag.APIVersion2018), "2018-06-01 or 2020-05-18 (env DATAWORKS_API_VERSION)")
+	fs.StringVar(&c.DataWorks.APIVersion, "dataworks-api-version", env("DATAWORKS_API_VERSION", dag.APIVersion2018), "2018-06-01, 2020-05-18 or 2024-05-18 (env DATAWORKS_API_VERSION; under 2024-05-18 runs name projects and flows by numeric id)")
 	fs.StringVar(&raw.timeout, "dataworks-timeout", env("DATAWORKS_TIMEOUT", "10s"), "whole-request timeout of one DataWorks call (env DATAWORKS_TIMEOUT)")
 	fs.StringVar(&raw.qps, "dataworks-qps", env("MANUALDAG_DATAWORKS_QPS", "5"), "DataWorks calls per second across the whole task queue; 0 = no limit (env MANUALDAG_DATAWORKS_QPS)")
 	fs.StringVar(&raw.workers, "dataworks-workers", env("MANUALDAG_DATAWORKS_WORKERS", "1"), "how many workers share -dataworks-qps: each sends at most qps/workers DataWorks requests in any one second (env MANUALDAG_DATAWORKS_WORKERS)")

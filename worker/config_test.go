@@ -204,7 +204,7 @@ func TestParseConfigInvalid(t *testing.T) {
 			`Scheme http is allowed only for a loopback Endpoint (127.0.0.1, ::1, localhost), not "10.0.0.5:8089"`},
 		{"unknown scheme", []string{"-dataworks-scheme", "ftp"}, nil, `Scheme "ftp" is neither https nor http`},
 		{"endpoint with scheme", []string{"-dataworks-endpoint", "https://dataworks.cn-shanghai.aliyuncs.com"}, nil, "contains a scheme: write host[:port] only"},
-		{"bad api version", []string{"-dataworks-api-version", "2019-01-01"}, nil, `APIVersion "2019-01-01" is not supported: use 2018-06-01 (default) or 2020-05-18`},
+		{"bad api version", []string{"-dataworks-api-version", "2019-01-01"}, nil, `APIVersion "2019-01-01" is not supported: use 2018-06-01, 2020-05-18 or 2024-05-18 (2018-06-01 is the default)`},
 		{"bad api version from env", nil, map[string]string{"DATAWORKS_API_VERSION": "2020"}, `APIVersion "2020" is not supported`},
 		{"bad region", []string{"-dataworks-region", "Shanghai"}, nil, `Region "Shanghai" is not a region id: write it like cn-shanghai`},
 		{"positional argument", []string{"serve"}, nil, `unexpected argument "serve": the worker takes only flags`},

@@ -72,8 +72,9 @@ func register(r worker.Registry, acts *activities.Activities, runs *activities.R
 // The client the worker builds is what the activities consume; the checks
 // live here because activities must not import the SDK-bound adapter.
 var (
-	_ activities.DataWorks   = (*aliyun.Client)(nil)
-	_ activities.InstanceOps = (*aliyun.Client)(nil)
+	_ activities.DataWorks         = (*aliyun.Client)(nil)
+	_ activities.InstanceOps       = (*aliyun.Client)(nil)
+	_ activities.WorkflowInstances = (*aliyun.Client)(nil)
 )
 
 // newDataWorks builds the DataWorks client and checks, before anything

@@ -38,9 +38,11 @@ type RunManualDagInput struct {
 	DagParameters Params `json:"dagParameters,omitempty"`
 	// NodeParameters maps a node id to its parameters, object or raw string.
 	NodeParameters map[string]Params `json:"nodeParameters,omitempty"`
-	// APIVersion is 2018-06-01 or 2020-05-18. Default: the worker's.
+	// APIVersion is 2018-06-01, 2020-05-18 or 2024-05-18. Default: the
+	// worker's. Under 2024-05-18 ProjectName and FlowName are the numeric
+	// ProjectId and WorkflowId.
 	APIVersion string `json:"apiVersion,omitempty"`
-	// ProjectEnv is PROD (default) or DEV; 2020-05-18 only.
+	// ProjectEnv is PROD (default) or DEV; 2020-05-18 and 2024-05-18.
 	ProjectEnv string `json:"projectEnv,omitempty"`
 	// Timeout is the overall deadline, from the start of the workflow.
 	// Default 24h, at most 30 days.
