@@ -38,10 +38,12 @@ func TestEndToEnd(t *testing.T) {
 		t.Run("WorkerKilledMidRun", s.testWorkerKilledMidRun)
 		t.Run("InvalidInput", s.testInvalidInput)
 		t.Run("LearnsFromEarlierRuns", s.testLearnsFromEarlierRuns)
-		s.runOperations(t) // operations_test.go
+		t.Run("Run2024", s.testRun2024) // api2024_test.go
+		s.runOperations(t)              // operations_test.go
 	})
 	// Faults are set per action for the whole emulator: after the parallel runs.
 	t.Run("AmbiguousCreate", s.testAmbiguousCreate)
+	t.Run("AmbiguousCreate2024", s.testAmbiguousCreate2024)
 	t.Run("NoSecretInHistoriesOrLogs", s.testNoSecret)
 	t.Run("RecordHistories", func(t *testing.T) { s.testRecordHistories(t, runsPassed) })
 }

@@ -86,7 +86,9 @@ func newStack(t *testing.T) *stack {
 		TimeScale:   timeScale,
 		// New DAGs list no instances for a moment, as on the real service.
 		EmptyListFor: 300 * time.Millisecond,
-		Logger:       slog.New(slog.NewTextHandler(s.emuLog, nil)),
+		// A 2024-05-18 create stays Creating for a moment.
+		CreatingFor: 500 * time.Millisecond,
+		Logger:      slog.New(slog.NewTextHandler(s.emuLog, nil)),
 	})
 	require.NoError(t, err)
 	srv := httptest.NewServer(s.emu)
