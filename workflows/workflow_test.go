@@ -503,3 +503,27 @@ func (s *workflowSuite) TestContinueAsNewWithTimezoneKeepsWatching() {
 	s.Require().NoError(err)
 	s.Equal(dag.OutcomeSucceeded, r.Outcome)
 }
+
+// A 2024-05-18 create attempt that timed out after sending, with its marker
+// on record, is not the end: the next attempt is given that progress to
+// resume (it sends nothing) and the run it finds is watched.
+func (s *workflowSuite) TestCreate2024TimeoutAfterSendingIsResumed() {
+	sent := activities.CreateProgress{State: "sending", Attempt: 1, APIVersion: dag.APIVersion2024, Marker: "run-1"}
+	var inputs []activities.CreateManualDagInput
+	s.env.OnActivity(a.CreateManualDag, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.CreateManualDagInput) (activities.CreateManualDagResult, error) {
+			inputs = append(inputs, in)
+			if len(inputs) == 1 {
+				return activities.CreateManualDagResult{}, temporal.NewTimeoutError(enumspb.TIMEOUT_TYPE_HEARTBEAT, nil, sent)
+			}
+			return activities.CreateManualDagResult{DagID: testDagID, Recovered: true}, nil
+		})
+	s.mockSearch(succeeded)
+	r, err := s.run(input())
+	s.Require().NoError(err)
+	s.Equal(int64(testDagID), r.DagID)
+	s.Require().Len(inputs, 2)
+	s.Nil(inputs[0].Resume)
+	s.Require().NotNil(inputs[1].Resume, "the second attempt resumes the first")
+	s.Equal("run-1", inputs[1].Resume.Marker)
+}
