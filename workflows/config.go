@@ -14,6 +14,9 @@ type settings struct {
 	create           activities.CreateManualDagInput
 	timeout          time.Duration
 	blockedGrace     time.Duration
+	failureWatch     time.Duration
+	failFast         bool
+	stopOnFailFast   bool
 	emptyListGrace   time.Duration
 	listSettle       time.Duration
 	policy           BackoffPolicy
@@ -49,6 +52,7 @@ func (in RunManualDagInput) durations(s *settings) []durationSetting {
 		{"poll.initialInterval", in.Poll.InitialInterval, DefaultInitialInterval, MinPollInterval, MaxPollInterval, &s.policy.Initial},
 		{"poll.maxInterval", in.Poll.MaxInterval, DefaultMaxInterval, MinPollInterval, MaxPollInterval, &s.policy.Max},
 		{"blockedGrace", in.BlockedGrace, DefaultBlockedGrace, time.Second, MaxGrace, &s.blockedGrace},
+		{"failureWatch", in.FailureWatch, DefaultFailureWatch, MinFailureWatch, MaxFailureWatch, &s.failureWatch},
 		{"emptyListGrace", in.EmptyListGrace, DefaultEmptyListGrace, time.Second, MaxGrace, &s.emptyListGrace},
 		{"listSettle", in.ListSettle, DefaultListSettle, time.Second, time.Hour, &s.listSettle},
 		{"failurePolicy.waitForRecovery", in.FailurePolicy.WaitForRecovery, 0, time.Second, MaxWaitForRecovery, &s.waitForRecovery},
@@ -127,7 +131,7 @@ func (in RunManualDagInput) pollSettings(s *settings) error {
 }
 
 // endSettings checks what decides how the run begins and ends: dagId,
-// allowDuplicate and onDeadline.
+// allowDuplicate, onDeadline and failFast.
 func (in RunManualDagInput) endSettings(s *settings) error {
 	switch {
 	case in.DagID < 0:
@@ -141,6 +145,16 @@ func (in RunManualDagInput) endSettings(s *settings) error {
 	case OnDeadlineLeave:
 	default:
 		return fmt.Errorf("onDeadline %q is not %q (default: stop the unfinished instances in DataWorks) or %q (let them run on)", in.OnDeadline, OnDeadlineStop, OnDeadlineLeave)
+	}
+	switch in.FailFast {
+	case "":
+	case OnDeadlineStop, OnDeadlineLeave:
+		s.failFast, s.stopOnFailFast = true, in.FailFast == OnDeadlineStop
+	default:
+		return fmt.Errorf("failFast %q is not %q (end FAILED at the first failed node and stop the unfinished instances) or %q (end FAILED and let them run on); leave it out to wait until the DAG can go no further", in.FailFast, OnDeadlineStop, OnDeadlineLeave)
+	}
+	if s.failFast && s.waitForRecovery > 0 {
+		return fmt.Errorf("failFast ends the run at the first failure, failurePolicy.waitForRecovery keeps a failed DAG open for a rerun: leave one of them out")
 	}
 	return nil
 }

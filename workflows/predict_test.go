@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/workflow"
 
@@ -140,9 +141,11 @@ func (s *workflowSuite) TestPredictiveRunLearnsAndKeepsTimings() {
 			return activities.FlowTimingsResult{Runs: chainProfile()}, nil
 		})
 	var trigger time.Time
+	var looks []time.Time
 	s.env.OnActivity(a.SearchManualDagNodeInstance, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, in activities.SearchInput) (activities.SearchResult, error) {
+		func(ctx context.Context, in activities.SearchInput) (activities.SearchResult, error) {
 			now := s.env.Now()
+			looks = append(looks, now)
 			if trigger.IsZero() {
 				trigger = now
 			}
@@ -155,7 +158,11 @@ func (s *workflowSuite) TestPredictiveRunLearnsAndKeepsTimings() {
 			if t := trigger.Add(1805 * time.Second); !now.Before(t) {
 				load.Status, load.FinishTime = dag.StatusSuccess, t
 			}
-			return activities.Compact([]dataworks.NodeInstance{extract, load}, 200, in.Known()), nil
+			list := []dataworks.NodeInstance{extract, load}
+			if !in.WindowEnds([]dag.Status{extract.Status, load.Status}, activity.GetInfo(ctx).Attempt) {
+				return activities.SearchResult{}, in.NothingYet(activity.GetInfo(ctx).Attempt, 0)
+			}
+			return activities.Compact(list, 200, in.Known()), nil
 		})
 	var memo map[string]any
 	s.env.OnUpsertMemo(mock.Anything).Run(func(args mock.Arguments) {
@@ -171,8 +178,12 @@ func (s *workflowSuite) TestPredictiveRunLearnsAndKeepsTimings() {
 	delay := rep.FinishedAt.Sub(trigger.Add(1805 * time.Second))
 	s.GreaterOrEqual(delay, time.Duration(0))
 	s.LessOrEqual(delay, 11*time.Second, "seen within MinWait (+jitter) of the end")
-	// Fixed 30 s would poll 61 times in these 30 minutes, fixed 5 s 362.
-	s.Less(rep.Polls, 30, "polls: %d", rep.Polls)
+	// Fixed 30 s would poll 61 times in these 30 minutes, fixed 5 s 362;
+	// the failure watch looks at least once a minute: 30 looks.
+	s.Less(rep.Polls, 50, "polls: %d", rep.Polls)
+	for i := 1; i < len(looks); i++ {
+		s.LessOrEqual(looks[i].Sub(looks[i-1]), DefaultFailureWatch, "look %d came %v after the one before", i, looks[i].Sub(looks[i-1]))
+	}
 	s.Require().NotNil(memo, "a successful run keeps its timings")
 	kept := memo[activities.MemoTimings].(dag.RunTimings)
 	s.Equal([]string{"extract", "load"}, kept.Names)
