@@ -20,7 +20,8 @@ type settings struct {
 	emptyListGrace   time.Duration
 	listSettle       time.Duration
 	policy           BackoffPolicy
-	predictive       bool // poll.mode predictive: PredictivePolicy over policy
+	predictive       bool          // poll.mode predictive: PredictivePolicy over policy
+	prompt           time.Duration // PredictivePolicy.Prompt
 	failOnDagFailure bool
 	stopOnDeadline   bool
 	waitForRecovery  time.Duration
@@ -106,6 +107,7 @@ func (in RunManualDagInput) pollSettings(s *settings) error {
 	switch in.Poll.Mode {
 	case "", PollPredictive:
 		s.predictive = true
+		s.prompt = orDefault(in.Poll.InitialInterval, DefaultPromptInterval)
 	case PollBackoff:
 	default:
 		return fmt.Errorf("poll.mode %q is not %q (default: learn from the flow's earlier runs) or %q (back off while nothing changes)", in.Poll.Mode, PollPredictive, PollBackoff)
@@ -209,22 +211,21 @@ func (in RunManualDagInput) createInput(bizdate string) (activities.CreateManual
 }
 
 // pollPolicy is the policy of these settings: poll.mode backoff is
-// BackoffPolicy alone, the default PredictivePolicy over it.
+// BackoffPolicy alone, the default PredictivePolicy over prompt polling.
 func (s settings) pollPolicy() PollPolicy {
 	if !s.predictive {
 		return s.policy
 	}
-	// Without a prediction, poll promptly: a repeat window costs the
-	// history nothing per poll, only the API (bounded by the task queue's
-	// rate and the daily budget).
-	fallback := s.policy
-	fallback.Max = min(fallback.Max, max(fallback.Initial, DefaultPromptInterval))
+	// Without a prediction, poll every Prompt: an end at any moment is seen
+	// within the goal. A repeat window costs the history nothing per poll,
+	// only the API (bounded by the task queue's rate and the daily budget).
+	prompt := min(s.prompt, s.policy.Max)
 	return PredictivePolicy{
-		MinWait:     s.policy.Initial,
-		MaxWait:     s.policy.Max,
-		DelayBudget: DefaultDelayBudget,
-		Jitter:      s.policy.Jitter,
-		Fallback:    fallback,
+		Prompt:   prompt,
+		MaxWait:  s.policy.Max,
+		Miss:     DefaultMiss,
+		Jitter:   s.policy.Jitter,
+		Fallback: BackoffPolicy{Initial: prompt, Max: prompt, Multiplier: 1, Jitter: s.policy.Jitter},
 	}
 }
 

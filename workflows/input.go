@@ -119,11 +119,14 @@ type PollOptions struct {
 	// until it has some) or "backoff" (BackoffPolicy only, the policy of
 	// runs started before predictive polling existed).
 	Mode string `json:"mode,omitempty"`
-	// InitialInterval is the wait after a poll that saw a change, and the
-	// shortest wait of the predictive mode. Default 10s, at least 1s.
+	// InitialInterval is the wait after a poll that saw a change (mode
+	// backoff, default 10s), and the predictive mode's wait where the end
+	// is likely (default 18s, within the 20 s delay goal). At least 1s.
 	InitialInterval dag.Duration `json:"initialInterval,omitzero"`
-	// MaxInterval caps the wait: it bounds how late a failure nobody could
-	// foresee is seen. Default 5m, at most 6h.
+	// MaxInterval caps the wait the policy chooses: the predictive mode
+	// refreshes its prediction at least this often. The failure watch
+	// (failureWatch) looks in between when it is longer. Default 5m, at
+	// most 6h.
 	MaxInterval dag.Duration `json:"maxInterval,omitzero"`
 	// Multiplier grows the wait after each poll that saw no change. Default
 	// 1.5, between 1 and 10.
@@ -154,18 +157,22 @@ const (
 	MaxPollInterval        = 6 * time.Hour
 	DefaultMultiplier      = 1.5
 	DefaultJitter          = 0.1
-	DefaultDelayBudget     = 250 * time.Millisecond
-	DefaultPromptInterval  = 18 * time.Second
-	DefaultBlockedGrace    = 30 * time.Second
-	DefaultFailureWatch    = time.Minute
-	MinFailureWatch        = 10 * time.Second
-	MaxFailureWatch        = time.Hour
-	DefaultEmptyListGrace  = 5 * time.Minute
-	DefaultListSettle      = 5 * time.Minute
-	HistorySettle          = time.Minute
-	MaxGrace               = 24 * time.Hour
-	DefaultTimezone        = "Asia/Shanghai"
-	MaxWaitForRecovery     = 7 * 24 * time.Hour
+	// DefaultPromptInterval is the predictive mode's wait where the end is
+	// likely: within the 20 s goal with jitter (which only shortens it) and
+	// a search's own time to spare. DefaultMiss is the chance it leaves to
+	// the failure watch.
+	DefaultPromptInterval = 18 * time.Second
+	DefaultMiss           = 0.05
+	DefaultBlockedGrace   = 30 * time.Second
+	DefaultFailureWatch   = time.Minute
+	MinFailureWatch       = 10 * time.Second
+	MaxFailureWatch       = time.Hour
+	DefaultEmptyListGrace = 5 * time.Minute
+	DefaultListSettle     = 5 * time.Minute
+	HistorySettle         = time.Minute
+	MaxGrace              = 24 * time.Hour
+	DefaultTimezone       = "Asia/Shanghai"
+	MaxWaitForRecovery    = 7 * 24 * time.Hour
 )
 
 // Poll modes.

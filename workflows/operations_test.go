@@ -405,9 +405,10 @@ func (s *workflowSuite) TestOpsStateSurvivesContinueAsNew() {
 	s.env.OnActivity(a.RestartInstances, mock.Anything, mock.Anything).After(time.Minute).Return(
 		activities.InstancesResult{Done: []int64{1}}, nil).Once()
 	in := input()
-	s.env.RegisterDelayedCallback(func() { s.env.SetContinueAsNewSuggested(true) }, 13*time.Second)
+	// The second poll (18 s, the prompt wait) sees the failure.
+	s.env.RegisterDelayedCallback(func() { s.env.SetContinueAsNewSuggested(true) }, 21*time.Second)
 	var up updateOutcome
-	s.updateAt(12*time.Second, UpdateRerunFailed, RerunRequest{Nodes: []string{"1"}}, &up)
+	s.updateAt(20*time.Second, UpdateRerunFailed, RerunRequest{Nodes: []string{"1"}}, &up)
 	s.env.ExecuteWorkflow(WorkflowName, in)
 	err := s.env.GetWorkflowError()
 	s.Require().Error(err)
