@@ -38,6 +38,7 @@ func TestEndToEnd(t *testing.T) {
 		t.Run("WorkerKilledMidRun", s.testWorkerKilledMidRun)
 		t.Run("InvalidInput", s.testInvalidInput)
 		t.Run("LearnsFromEarlierRuns", s.testLearnsFromEarlierRuns)
+		t.Run("PromptVerdicts", s.testPromptVerdicts)
 		s.runOperations(t) // operations_test.go
 	})
 	// Faults are set per action for the whole emulator: after the parallel runs.

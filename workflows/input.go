@@ -163,6 +163,9 @@ const (
 	// the failure watch.
 	DefaultPromptInterval = 18 * time.Second
 	DefaultMiss           = 0.05
+	// DelayGoal is the end-detection delay the predictive mode aims to
+	// keep in all but DefaultMiss of runs (issue 14).
+	DelayGoal             = 20 * time.Second
 	DefaultBlockedGrace   = 30 * time.Second
 	DefaultFailureWatch   = time.Minute
 	MinFailureWatch       = 10 * time.Second

@@ -132,7 +132,12 @@ func (r *run) nextWait(ctx workflow.Context, d Decision, changed bool) time.Dura
 		// of them; its last look is the policy's poll.
 		n := int((wait + watch - 1) / watch)
 		every := (wait / time.Duration(n)).Round(time.Second)
-		wait, r.window = every, window{every: every, polls: n}
+		// It also comes back once a tenth of the nodes (one at least) more
+		// have succeeded, so that a run ahead of its profile moves the
+		// prediction before the policy's poll.
+		done := countNodes(r.st.Nodes, func(s dag.Status) bool { return s == dag.StatusSuccess })
+		step := max(1, (len(r.st.Nodes)+9)/10)
+		wait, r.window = every, window{every: every, polls: n, returnAtDone: done + step}
 	}
 	return wait
 }
@@ -179,7 +184,7 @@ func (r *run) timing(ctx workflow.Context) Timing {
 // deadline it cancels the search and leaves the snapshot as it was.
 func (r *run) poll(ctx workflow.Context) (bool, error) {
 	in := r.searchInput()
-	in.RepeatEvery, in.RepeatPolls = r.window.every, r.window.polls
+	in.RepeatEvery, in.RepeatPolls, in.ReturnAtDone = r.window.every, r.window.polls, r.window.returnAtDone
 	in.KnownNodes = len(r.st.Nodes)
 	in.KnownFailed = countNodes(r.st.Nodes, func(s dag.Status) bool { return s == dag.StatusFailure })
 	res, done, searchErr := r.search(ctx, in, r.dl, 0)
