@@ -86,18 +86,19 @@ func unitFloat(seed uint64, n int) float64 {
 }
 
 // PredictivePolicy aims each run's end-detection delay at a goal: the DAG's
-// end is to be seen within Goal in all but Miss of runs. From the Profile
+// end is to be seen within Prompt in all but Miss of runs. From the Profile
 // and the nodes' progress it predicts when this run will end, as a mixture
 // of predictions, one or two for each earlier run k (runModel): the
 // remaining nodes take as long as they did in run k, shifted by how late
 // this run is so far, or scaled by how fast it goes, each with a spread in
-// proportion to the time it still has to cover. Given that the DAG has not
-// ended yet, it finds the region where the end is most likely, holding
-// 1-Miss of the chance (the highest-density region): inside it, it looks
-// every Prompt (at most Goal apart, so an end there is seen in time);
-// outside, it waits until the region begins, and the failure watch looks in
-// between (workflows.run.nextWait). The p95 goal is met by construction
-// for runs like the profile; the mean is not what it minimises.
+// proportion to the time it still has to cover. It finds the region where
+// the end is most likely, leaving out at most Miss of the chance before its
+// last moment (likelyRegion): inside it, it looks every Prompt (within the
+// delay goal, so an end there is seen in time); before it and in its gaps,
+// it waits until it resumes, and the failure watch looks in between
+// (workflows.run.nextWait); past it, it polls every Prompt. The p95 goal is
+// met by construction for runs like the profile; the mean is not what it
+// minimises.
 //
 // Without a profile, for a node the profile does not know, once the run has
 // outlived every prediction, or with nothing left to run (Decide's grace
@@ -138,8 +139,14 @@ func (p PredictivePolicy) Next(obs Observation) time.Duration {
 		// Later than every earlier run by far: nothing left to predict.
 		return p.Fallback.Next(obs)
 	}
+	start, ok := m.likelyRegion(p.Miss).next(now)
+	if !ok {
+		// Past the likely region: later than the profile says, so an end
+		// may come at any moment.
+		return p.Fallback.Next(obs)
+	}
 	wait := p.Prompt
-	if start := m.regionStart(now, p.Miss); start > now+p.Prompt.Seconds() {
+	if start > now+p.Prompt.Seconds() {
 		wait = time.Duration((start - now) * float64(time.Second)).Truncate(time.Second)
 	}
 	wait = min(wait, p.MaxWait)
@@ -181,46 +188,78 @@ func (m *endModel) density(t float64) float64 {
 	return d
 }
 
-// regionGrid is how many points regionStart weighs the density at.
+// regionGrid is how many points region weighs the density at.
 const regionGrid = 1500
 
-// regionStart is when the highest-density region of the end after now
-// begins (now if it has begun): the smallest set of moments holding 1-miss
-// of the chance of the end, given that it comes after now, found on a
-// grid from now to the last prediction's far tail.
-func (m *endModel) regionStart(now, miss float64) float64 {
-	horizon := now
+// region is where the end is likely: the grid's points whose density is at
+// least threshold, from first to last. Only ends before last that fall
+// outside it are seen late: past last the policy polls promptly anyway
+// (Next), so the region gives up no chance on its right, only on its left
+// and in gaps between modes.
+type region struct {
+	from, step, threshold float64
+	dens                  []float64
+	last                  int
+}
+
+// likelyRegion finds the region for a chance miss of the end falling outside
+// it: over the whole prediction, not given that the DAG has not ended, so
+// that moving through the region does not give up another miss at every
+// poll (the run's end is seen late with chance miss in all, not per poll).
+func (m *endModel) likelyRegion(miss float64) region {
+	lo, hi := math.Inf(1), math.Inf(-1)
 	for i, e := range m.ends {
-		horizon = max(horizon, e+4*m.spreads[i])
+		lo, hi = min(lo, e-4*m.spreads[i]), max(hi, e+4*m.spreads[i])
 	}
-	step := max((horizon-now)/regionGrid, 1)
-	n := int((horizon-now)/step) + 1
-	dens := make([]float64, n)
+	r := region{from: lo, step: max((hi-lo)/regionGrid, 1)}
+	n := int((hi-lo)/r.step) + 1
+	r.dens = make([]float64, n)
 	total := 0.0
-	for i := range dens {
-		dens[i] = m.density(now + (float64(i)+0.5)*step)
-		total += dens[i]
+	for i := range r.dens {
+		r.dens[i] = m.density(lo + (float64(i)+0.5)*r.step)
+		total += r.dens[i]
 	}
-	if total == 0 {
-		return now
-	}
-	sorted := slices.Clone(dens)
-	slices.Sort(sorted)
-	// Drop the least likely moments while they hold at most miss.
-	threshold, dropped := 0.0, 0.0
-	for _, d := range sorted {
-		if dropped+d > miss*total {
-			threshold = d
-			break
+	// The highest threshold whose region gives up at most miss.
+	given := func(th float64) (float64, int) {
+		last := -1
+		for i, d := range r.dens {
+			if d >= th {
+				last = i
+			}
 		}
-		dropped += d
+		out := 0.0
+		for i := range last {
+			if r.dens[i] < th {
+				out += r.dens[i]
+			}
+		}
+		return out, last
 	}
-	for i, d := range dens {
-		if d >= threshold {
-			return now + float64(i)*step
+	top := slices.Max(r.dens)
+	low, high := 0.0, top
+	for range 40 {
+		mid := (low + high) / 2
+		if out, _ := given(mid); out <= miss*total {
+			low = mid
+		} else {
+			high = mid
 		}
 	}
-	return now
+	r.threshold = low
+	_, r.last = given(low)
+	return r
+}
+
+// next is the first moment from t on inside the region; ok is false when
+// the region lies wholly before t.
+func (r region) next(t float64) (float64, bool) {
+	first := max(int((t-r.from)/r.step), 0)
+	for i := first; i <= r.last; i++ {
+		if r.dens[i] >= r.threshold {
+			return max(t, r.from+float64(i)*r.step), true
+		}
+	}
+	return 0, false
 }
 
 // predictEnds is the predicted end of this run (see PredictivePolicy),
