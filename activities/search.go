@@ -42,12 +42,17 @@ type SearchInput struct {
 	// The window returns at once when the DAG run settles (no node active),
 	// when a node fails that KnownFailed did not count, on the first sight
 	// of the node list (KnownNodes 0), when the number of nodes differs from
-	// KnownNodes (a list still growing, or an anomaly), or after RepeatPolls
-	// polls (attempts, so that the rule needs no clock).
+	// KnownNodes (a list still growing, or an anomaly), when ReturnAtDone
+	// nodes have succeeded, or after RepeatPolls polls (attempts, so that
+	// the rule needs no clock).
 	RepeatEvery time.Duration `json:"repeatEvery,omitempty"`
 	RepeatPolls int           `json:"repeatPolls,omitempty"`
 	KnownNodes  int           `json:"knownNodes,omitempty"`
 	KnownFailed int           `json:"knownFailed,omitempty"`
+	// ReturnAtDone, when set, also ends the window once that many nodes
+	// have succeeded: the run is progressing, and the workflow's poll
+	// policy wants to see how far ahead of its prediction it is.
+	ReturnAtDone int `json:"returnAtDone,omitempty"`
 }
 
 // SearchResult is a compact, columnar snapshot of a DAG run's nodes, ordered
@@ -163,14 +168,17 @@ func (in SearchInput) WindowEnds(statuses []dag.Status, attempt int32) bool {
 	if in.RepeatEvery <= 0 || in.KnownDigest == "" || in.KnownNodes == 0 || len(statuses) != in.KnownNodes || int(attempt) >= in.RepeatPolls {
 		return true
 	}
-	failed, active := 0, false
+	failed, done, active := 0, 0, false
 	for _, s := range statuses {
-		if s == dag.StatusFailure {
+		switch {
+		case s == dag.StatusFailure:
 			failed++
+		case s == dag.StatusSuccess:
+			done++
 		}
 		active = active || s.Active()
 	}
-	return !active || failed > in.KnownFailed
+	return !active || failed > in.KnownFailed || in.ReturnAtDone > 0 && done >= in.ReturnAtDone
 }
 
 // Known are the digests of the snapshot the caller holds.

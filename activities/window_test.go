@@ -77,6 +77,18 @@ func TestWindowEndsAfterRepeatPolls(t *testing.T) {
 	require.True(t, in.WindowEnds(nil, 1), "an empty list is news")
 }
 
+// A failure-watch window also returns on progress: once ReturnAtDone
+// nodes have succeeded, the poll policy may want to move its prediction.
+func TestWindowEndsOnProgress(t *testing.T) {
+	in := SearchInput{KnownDigest: "d", KnownNodes: 3, RepeatEvery: time.Minute, RepeatPolls: 10, ReturnAtDone: 2}
+	one := []dag.Status{dag.StatusSuccess, dag.StatusRunning, dag.StatusNotRun}
+	two := []dag.Status{dag.StatusSuccess, dag.StatusSuccess, dag.StatusRunning}
+	require.False(t, in.WindowEnds(one, 1))
+	require.True(t, in.WindowEnds(two, 2))
+	in.ReturnAtDone = 0
+	require.False(t, in.WindowEnds(two, 2), "without ReturnAtDone progress is no news")
+}
+
 func newActivityEnvWith(t *testing.T, a *Activities) *testsuite.TestActivityEnvironment {
 	t.Helper()
 	var s testsuite.WorkflowTestSuite

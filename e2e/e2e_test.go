@@ -39,7 +39,8 @@ func TestEndToEnd(t *testing.T) {
 		t.Run("InvalidInput", s.testInvalidInput)
 		t.Run("LearnsFromEarlierRuns", s.testLearnsFromEarlierRuns)
 		t.Run("Run2024", s.testRun2024) // api2024_test.go
-		s.runOperations(t)              // operations_test.go
+		t.Run("PromptVerdicts", s.testPromptVerdicts)
+		s.runOperations(t) // operations_test.go
 	})
 	// Faults are set per action for the whole emulator: after the parallel runs.
 	t.Run("AmbiguousCreate", s.testAmbiguousCreate)

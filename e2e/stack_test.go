@@ -32,6 +32,7 @@ const (
 	flowOK      = "daily_sales"
 	flowBroken  = "daily_sales_broken"
 	flowSlow    = "e2e_slow"
+	flowProfile = "e2e_profile"
 	accessKeyID = "e2e-access-key-id"
 )
 
@@ -80,6 +81,7 @@ func newStack(t *testing.T) *stack {
 		Name:  flowSlow,
 		Nodes: []emulator.Node{{ID: 103990001, Name: "slow_node", Duration: &tenHours}},
 	})
+	def.Projects[0].Flows = append(def.Projects[0].Flows, profileFlow())
 	s.emu, err = emulator.New(emulator.Options{
 		Definition:  def,
 		Credentials: map[string]emulator.Key{accessKeyID: {Secret: s.secret}},

@@ -36,7 +36,8 @@ type runOptions struct {
 	pollMax, blockedGrace        string
 	workflowID                   string
 	dagID                        int64
-	listSettle                   string
+	listSettle, failureWatch     string
+	failFast                     string
 	allowDuplicate, wait, asJSON bool
 }
 
@@ -134,9 +135,11 @@ func (o *runOptions) registerDAG(fs *flag.FlagSet) {
 	fs.StringVar(&o.apiVersion, "api-version", "", "DataWorks API version 2018-06-01, 2020-05-18 or 2024-05-18 (default: the worker's; 2024-05-18 takes --project and --flow as numeric ProjectId and WorkflowId)")
 	fs.StringVar(&o.projectEnv, "project-env", "", "PROD or DEV (2020-05-18 and 2024-05-18; default PROD)")
 	fs.StringVar(&o.timeout, "timeout", "", "overall deadline, e.g. 6h (default 24h)")
-	fs.StringVar(&o.pollInitial, "poll-initial", "", "poll interval after a change, e.g. 10s (default 10s)")
+	fs.StringVar(&o.pollInitial, "poll-initial", "", "poll interval where the DAG's end is likely (default 18s), or after a change in backoff mode (default 10s)")
 	fs.StringVar(&o.pollMax, "poll-max", "", "longest poll interval, e.g. 5m (default 5m)")
-	fs.StringVar(&o.blockedGrace, "blocked-grace", "", "how long a failed, blocked DAG stays open for a rerun before it fails (default 3m)")
+	fs.StringVar(&o.blockedGrace, "blocked-grace", "", "how long a failed DAG with nothing running must stand still before it is FAILED (default 30s)")
+	fs.StringVar(&o.failureWatch, "failure-watch", "", "longest gap between two looks at the DAG while it runs: a failure is seen within it (default 1m)")
+	fs.StringVar(&o.failFast, "fail-fast", "", "end FAILED at the first failed node: 'leave' the rest running, or 'stop' them (default: wait until the DAG can go no further)")
 	fs.StringVar(&o.listSettle, "list-settle", "", "how long after the trigger no verdict is given while DataWorks may still be listing the DAG's nodes (default 5m; 1m once the flow's earlier runs vouch for the node count)")
 }
 
@@ -172,6 +175,7 @@ func (o *runOptions) input(now time.Time) (workflows.RunManualDagInput, error) {
 		ProjectEnv:     o.projectEnv,
 		DagID:          o.dagID,
 		AllowDuplicate: o.allowDuplicate,
+		FailFast:       o.failFast,
 	}
 	if o.project == "" || o.flow == "" {
 		return in, errors.New("--project and --flow are required")
@@ -273,6 +277,7 @@ func (o *runOptions) setDurations(in *workflows.RunManualDagInput) error {
 		{"--poll-max", o.pollMax, &in.Poll.MaxInterval},
 		{"--blocked-grace", o.blockedGrace, &in.BlockedGrace},
 		{"--list-settle", o.listSettle, &in.ListSettle},
+		{"--failure-watch", o.failureWatch, &in.FailureWatch},
 	} {
 		if d.value == "" {
 			continue

@@ -39,6 +39,7 @@ func TestInputBuildsWorkflowInput(t *testing.T) {
 	o.nodeParams = multiFlag{"103180025:limit=10", "103180025:mode=full", "103180027:x=y"}
 	o.apiVersion, o.projectEnv = "2020-05-18", "DEV"
 	o.timeout, o.pollInitial, o.pollMax, o.blockedGrace = "6h", "15s", "2m", "10m"
+	o.failureWatch, o.failFast = "30s", "stop"
 	in, err := o.input(lateEvening)
 	if err != nil {
 		t.Fatal(err)
@@ -57,6 +58,8 @@ func TestInputBuildsWorkflowInput(t *testing.T) {
 		Timeout:      dag.Duration(6 * time.Hour),
 		Poll:         workflows.PollOptions{InitialInterval: dag.Duration(15 * time.Second), MaxInterval: dag.Duration(2 * time.Minute)},
 		BlockedGrace: dag.Duration(10 * time.Minute),
+		FailureWatch: dag.Duration(30 * time.Second),
+		FailFast:     "stop",
 	}
 	if got, wantS := jsonOf(t, in), jsonOf(t, want); got != wantS {
 		t.Errorf("input\n got %s\nwant %s", got, wantS)
@@ -97,6 +100,8 @@ func TestInputErrors(t *testing.T) {
 		{"zero poll max", func(o *runOptions) { o.pollMax = "0" }, `--poll-max "0" is not a positive duration`},
 		{"negative grace", func(o *runOptions) { o.blockedGrace = "-1m" }, `--blocked-grace "-1m" is not a positive duration`},
 		{"timeout too short", func(o *runOptions) { o.timeout = "30s" }, "timeout 30s is out of range"},
+		{"failure watch too short", func(o *runOptions) { o.failureWatch = "1s" }, "failureWatch 1s is out of range: use 10s to 1h0m0s"},
+		{"bad fail fast", func(o *runOptions) { o.failFast = "yes" }, `failFast "yes" is not "stop"`},
 		{"poll max below initial", func(o *runOptions) { o.pollInitial, o.pollMax = "1m", "30s" }, "poll.maxInterval 30s is shorter than poll.initialInterval 1m0s"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

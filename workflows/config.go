@@ -14,10 +14,14 @@ type settings struct {
 	create           activities.CreateManualDagInput
 	timeout          time.Duration
 	blockedGrace     time.Duration
+	failureWatch     time.Duration
+	failFast         bool
+	stopOnFailFast   bool
 	emptyListGrace   time.Duration
 	listSettle       time.Duration
 	policy           BackoffPolicy
-	predictive       bool // poll.mode predictive: PredictivePolicy over policy
+	predictive       bool          // poll.mode predictive: PredictivePolicy over policy
+	prompt           time.Duration // PredictivePolicy.Prompt
 	failOnDagFailure bool
 	stopOnDeadline   bool
 	waitForRecovery  time.Duration
@@ -49,6 +53,7 @@ func (in RunManualDagInput) durations(s *settings) []durationSetting {
 		{"poll.initialInterval", in.Poll.InitialInterval, DefaultInitialInterval, MinPollInterval, MaxPollInterval, &s.policy.Initial},
 		{"poll.maxInterval", in.Poll.MaxInterval, DefaultMaxInterval, MinPollInterval, MaxPollInterval, &s.policy.Max},
 		{"blockedGrace", in.BlockedGrace, DefaultBlockedGrace, time.Second, MaxGrace, &s.blockedGrace},
+		{"failureWatch", in.FailureWatch, DefaultFailureWatch, MinFailureWatch, MaxFailureWatch, &s.failureWatch},
 		{"emptyListGrace", in.EmptyListGrace, DefaultEmptyListGrace, time.Second, MaxGrace, &s.emptyListGrace},
 		{"listSettle", in.ListSettle, DefaultListSettle, time.Second, time.Hour, &s.listSettle},
 		{"failurePolicy.waitForRecovery", in.FailurePolicy.WaitForRecovery, 0, time.Second, MaxWaitForRecovery, &s.waitForRecovery},
@@ -102,6 +107,7 @@ func (in RunManualDagInput) pollSettings(s *settings) error {
 	switch in.Poll.Mode {
 	case "", PollPredictive:
 		s.predictive = true
+		s.prompt = orDefault(in.Poll.InitialInterval, DefaultPromptInterval)
 	case PollBackoff:
 	default:
 		return fmt.Errorf("poll.mode %q is not %q (default: learn from the flow's earlier runs) or %q (back off while nothing changes)", in.Poll.Mode, PollPredictive, PollBackoff)
@@ -127,7 +133,7 @@ func (in RunManualDagInput) pollSettings(s *settings) error {
 }
 
 // endSettings checks what decides how the run begins and ends: dagId,
-// allowDuplicate and onDeadline.
+// allowDuplicate, onDeadline and failFast.
 func (in RunManualDagInput) endSettings(s *settings) error {
 	switch {
 	case in.DagID < 0:
@@ -141,6 +147,16 @@ func (in RunManualDagInput) endSettings(s *settings) error {
 	case OnDeadlineLeave:
 	default:
 		return fmt.Errorf("onDeadline %q is not %q (default: stop the unfinished instances in DataWorks) or %q (let them run on)", in.OnDeadline, OnDeadlineStop, OnDeadlineLeave)
+	}
+	switch in.FailFast {
+	case "":
+	case OnDeadlineStop, OnDeadlineLeave:
+		s.failFast, s.stopOnFailFast = true, in.FailFast == OnDeadlineStop
+	default:
+		return fmt.Errorf("failFast %q is not %q (end FAILED at the first failed node and stop the unfinished instances) or %q (end FAILED and let them run on); leave it out to wait until the DAG can go no further", in.FailFast, OnDeadlineStop, OnDeadlineLeave)
+	}
+	if s.failFast && s.waitForRecovery > 0 {
+		return fmt.Errorf("failFast ends the run at the first failure, failurePolicy.waitForRecovery keeps a failed DAG open for a rerun: leave one of them out")
 	}
 	return nil
 }
@@ -195,22 +211,21 @@ func (in RunManualDagInput) createInput(bizdate string) (activities.CreateManual
 }
 
 // pollPolicy is the policy of these settings: poll.mode backoff is
-// BackoffPolicy alone, the default PredictivePolicy over it.
+// BackoffPolicy alone, the default PredictivePolicy over prompt polling.
 func (s settings) pollPolicy() PollPolicy {
 	if !s.predictive {
 		return s.policy
 	}
-	// Without a prediction, poll promptly: a repeat window costs the
-	// history nothing per poll, only the API (bounded by the task queue's
-	// rate and the daily budget).
-	fallback := s.policy
-	fallback.Max = min(fallback.Max, max(fallback.Initial, DefaultPromptInterval))
+	// Without a prediction, poll every Prompt: an end at any moment is seen
+	// within the goal. A repeat window costs the history nothing per poll,
+	// only the API (bounded by the task queue's rate and the daily budget).
+	prompt := min(s.prompt, s.policy.Max)
 	return PredictivePolicy{
-		MinWait:     s.policy.Initial,
-		MaxWait:     s.policy.Max,
-		DelayBudget: DefaultDelayBudget,
-		Jitter:      s.policy.Jitter,
-		Fallback:    fallback,
+		Prompt:   prompt,
+		MaxWait:  s.policy.Max,
+		Miss:     DefaultMiss,
+		Jitter:   s.policy.Jitter,
+		Fallback: BackoffPolicy{Initial: prompt, Max: prompt, Multiplier: 1, Jitter: s.policy.Jitter},
 	}
 }
 

@@ -101,6 +101,10 @@ func TestCorpus(t *testing.T) {
 		input("unknown API version", with(`"apiVersion":"2019-01-01"`), "2019-01-01"),
 		input("projectEnv under 2018-06-01", with(`"projectEnv":"DEV"`), "projectEnv"),
 		input("unknown onDeadline", with(`"onDeadline":"explode"`), "onDeadline"),
+		input("unknown failFast", with(`"failFast":"true"`), "failFast"),
+		input("failFast beside waitForRecovery", with(`"failFast":"stop","failurePolicy":{"waitForRecovery":"30m"}`), "leave one of them out"),
+		input("failure watch 1s", with(`"failureWatch":"1s"`), "failureWatch 1s is out of range: use 10s to 1h0m0s"),
+		input("failure watch a day", with(`"failureWatch":"24h"`), "failureWatch"),
 		input("a dropped option (logTail)", with(`"logTail":{"maxBytesPerNode":10}`), "unknown field"),
 
 		// Hostile replies to the create: never a second create.

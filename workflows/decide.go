@@ -13,10 +13,14 @@ type Timing struct {
 	TriggeredAt time.Time
 	Deadline    time.Time
 	// StableSince is when the last poll that saw a change happened (or the
-	// trigger): a blocked picture counts from there.
+	// trigger): a blocked picture counts from there, or from the last
+	// change DataWorks reports when that is earlier (blockedSince).
 	StableSince    time.Time
 	BlockedGrace   time.Duration
 	EmptyListGrace time.Duration
+	// FailFast calls the DAG failed at its first failed node (input
+	// failFast), whatever else is still running.
+	FailFast bool
 	// WaitForRecovery keeps a DAG with failed nodes open this long after
 	// StableSince (failurePolicy.waitForRecovery); 0 = none.
 	WaitForRecovery time.Duration
@@ -63,7 +67,8 @@ type Decision struct {
 //   - SUCCEEDED: the list is non-empty and every node is SUCCESS;
 //   - FAILED: every node is final and one is FAILURE; or the DAG is blocked
 //     (no node active, at least one FAILURE, every other node SUCCESS or
-//     NOT_RUN) and has not changed for BlockedGrace;
+//     NOT_RUN) and has not changed for BlockedGrace (blockedSince); or,
+//     with FailFast, a node is FAILURE;
 //   - an empty list EmptyListGrace after the trigger is Unlisted: no verdict;
 //   - TIMED_OUT: none of the above, and the deadline has passed;
 //   - RUNNING otherwise. Unknown statuses are never final.
@@ -168,8 +173,10 @@ func judge(nodes []dag.Node, t Timing) Decision {
 		return Decision{Outcome: dag.OutcomeSucceeded}
 	case failure > 0 && success+failure == len(nodes):
 		return Decision{Outcome: dag.OutcomeFailed, Reason: "every node finished and some failed"}
+	case failure > 0 && t.FailFast:
+		return Decision{Outcome: dag.OutcomeFailed, Reason: "a node failed and failFast ends the run at the first failure"}
 	case failure > 0 && active == 0 && other == 0:
-		until := t.StableSince.Add(t.BlockedGrace)
+		until := blockedSince(nodes, t).Add(t.BlockedGrace)
 		if !t.Now.Before(until) {
 			return Decision{Outcome: dag.OutcomeFailed, Reason: fmt.Sprintf(
 				"blocked: nodes that have not run wait on failed ones, and nothing changed for %v", t.BlockedGrace)}
@@ -180,6 +187,29 @@ func judge(nodes []dag.Node, t Timing) Decision {
 		return Decision{Outcome: dag.OutcomeRunning, Reason: fmt.Sprintf("%d nodes have a status DataWorks does not document; they are not taken as final", other)}
 	}
 	return Decision{Outcome: dag.OutcomeRunning}
+}
+
+// clockSkew is how far DataWorks' clock may be from the workflow's before
+// its times are no longer trusted to say when the DAG last changed.
+const clockSkew = time.Minute
+
+// blockedSince is when a blocked DAG last changed: the latest begin or
+// finish time DataWorks reports for its nodes, which is when the failure
+// (or the last success) happened, rather than when a poll first saw it.
+// A failure seen late is then not held for the whole grace again. Times
+// from a clock that disagrees with the workflow's (before the trigger by
+// more than clockSkew, or after the poll that saw the change) are not
+// trusted, and the poll's time is used.
+func blockedSince(nodes []dag.Node, t Timing) time.Time {
+	var last int64
+	for _, n := range nodes {
+		last = max(last, n.Begin, n.Finish)
+	}
+	at := time.Unix(last, 0)
+	if last == 0 || at.Before(t.TriggeredAt.Add(-clockSkew)) || at.After(t.StableSince) {
+		return t.StableSince
+	}
+	return at
 }
 
 func hasFailure(nodes []dag.Node) bool {

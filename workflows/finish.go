@@ -55,6 +55,9 @@ func (r *run) finish(ctx workflow.Context, d Decision) (dag.DagReport, error) {
 			r.note("onDeadline is %q: the unfinished instances run on in DataWorks; stop them in %s if they should not", OnDeadlineLeave, r.operationsRef())
 		}
 	}
+	if d.Outcome == dag.OutcomeFailed && r.s.failFast {
+		r.failFast(ctx)
+	}
 	r.report.Message = r.report.Summary(d.Reason)
 	if d.Outcome == dag.OutcomeSucceeded {
 		r.keepTimings(ctx)
@@ -68,6 +71,20 @@ func (r *run) finish(ctx workflow.Context, d Decision) (dag.DagReport, error) {
 		typ = dag.ErrDagTimedOut
 	}
 	return r.report, temporal.NewNonRetryableApplicationError(r.report.Message, typ, nil, r.report)
+}
+
+// failFast stops the instances a FAILED run leaves unfinished (failFast
+// "stop"), or says that they run on ("leave").
+func (r *run) failFast(ctx workflow.Context) {
+	if countNodes(r.st.Nodes, func(s dag.Status) bool { return !s.Terminal() }) == 0 {
+		return
+	}
+	if r.s.stopOnFailFast {
+		r.stopUnfinished(ctx, "failFast: a node failed")
+		r.report.FinishedAt = workflow.Now(ctx)
+		return
+	}
+	r.note("failFast is %q: the unfinished instances run on in DataWorks; stop them in %s if they should not", OnDeadlineLeave, r.operationsRef())
 }
 
 // canceled ends a cancelled workflow with a CANCELED report in the details,

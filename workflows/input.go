@@ -50,9 +50,29 @@ type RunManualDagInput struct {
 	// Poll tunes the poll interval.
 	Poll PollOptions `json:"poll,omitzero"`
 	// BlockedGrace is how long a blocked DAG (a failure, nothing active, the
-	// rest not run) must stay unchanged before it counts as failed, leaving
-	// an operator time to rerun the failed node. Default 3m.
+	// rest not run) must have stood still before it counts as failed,
+	// counted from the last change DataWorks reports (a node's begin or
+	// finish time) when its clock agrees with the workflow's, else from the
+	// poll that saw the change. It covers the moment after an upstream node
+	// succeeds and before DataWorks moves its downstream node out of
+	// NOT_RUN, so that a DAG still going on is not taken for a blocked one.
+	// Keeping a failed DAG open for an operator's rerun is what
+	// failurePolicy.waitForRecovery is for. Default 30s.
 	BlockedGrace dag.Duration `json:"blockedGrace,omitzero"`
+	// FailureWatch bounds the gap between two looks at the DAG run while it
+	// is open, however sure the poll policy is that it cannot end sooner: a
+	// failure nobody could predict is seen within it. Looks between two
+	// of the policy's polls go in one repeat window, which returns to the
+	// workflow only when a node fails, the DAG settles or the node list
+	// changes, so the history does not grow with them. The worker's daily
+	// API budget may stretch it (the report says so). Default 1m, 10s to 1h.
+	FailureWatch dag.Duration `json:"failureWatch,omitzero"`
+	// FailFast ends the run FAILED at the first failed node it sees (once
+	// the node list has settled), while other branches may still run:
+	// "leave" lets them run on, "stop" stops the unfinished instances
+	// (2020-05-18; under 2018-06-01 the report says what to stop by hand).
+	// Default "": wait until the DAG can go no further.
+	FailFast string `json:"failFast,omitempty"`
 	// EmptyListGrace is how long after the trigger an empty node list is
 	// waited for (instances appear late); past it the watch ends with no
 	// verdict (error type DagNotListed). Default 5m.
@@ -101,11 +121,14 @@ type PollOptions struct {
 	// until it has some) or "backoff" (BackoffPolicy only, the policy of
 	// runs started before predictive polling existed).
 	Mode string `json:"mode,omitempty"`
-	// InitialInterval is the wait after a poll that saw a change, and the
-	// shortest wait of the predictive mode. Default 10s, at least 1s.
+	// InitialInterval is the wait after a poll that saw a change (mode
+	// backoff, default 10s), and the predictive mode's wait where the end
+	// is likely (default 18s, within the 20 s delay goal). At least 1s.
 	InitialInterval dag.Duration `json:"initialInterval,omitzero"`
-	// MaxInterval caps the wait: it bounds how late a failure nobody could
-	// foresee is seen. Default 5m, at most 6h.
+	// MaxInterval caps the wait the policy chooses: the predictive mode
+	// refreshes its prediction at least this often. The failure watch
+	// (failureWatch) looks in between when it is longer. Default 5m, at
+	// most 6h.
 	MaxInterval dag.Duration `json:"maxInterval,omitzero"`
 	// Multiplier grows the wait after each poll that saw no change. Default
 	// 1.5, between 1 and 10.
@@ -136,15 +159,25 @@ const (
 	MaxPollInterval        = 6 * time.Hour
 	DefaultMultiplier      = 1.5
 	DefaultJitter          = 0.1
-	DefaultDelayBudget     = 250 * time.Millisecond
-	DefaultPromptInterval  = 18 * time.Second
-	DefaultBlockedGrace    = 3 * time.Minute
-	DefaultEmptyListGrace  = 5 * time.Minute
-	DefaultListSettle      = 5 * time.Minute
-	HistorySettle          = time.Minute
-	MaxGrace               = 24 * time.Hour
-	DefaultTimezone        = "Asia/Shanghai"
-	MaxWaitForRecovery     = 7 * 24 * time.Hour
+	// DefaultPromptInterval is the predictive mode's wait where the end is
+	// likely: within the 20 s goal with jitter (which only shortens it) and
+	// a search's own time to spare. DefaultMiss is the chance it leaves to
+	// the failure watch.
+	DefaultPromptInterval = 18 * time.Second
+	DefaultMiss           = 0.05
+	// DelayGoal is the end-detection delay the predictive mode aims to
+	// keep in all but DefaultMiss of runs (issue 14).
+	DelayGoal             = 20 * time.Second
+	DefaultBlockedGrace   = 30 * time.Second
+	DefaultFailureWatch   = time.Minute
+	MinFailureWatch       = 10 * time.Second
+	MaxFailureWatch       = time.Hour
+	DefaultEmptyListGrace = 5 * time.Minute
+	DefaultListSettle     = 5 * time.Minute
+	HistorySettle         = time.Minute
+	MaxGrace              = 24 * time.Hour
+	DefaultTimezone       = "Asia/Shanghai"
+	MaxWaitForRecovery    = 7 * 24 * time.Hour
 )
 
 // Poll modes.
@@ -153,7 +186,8 @@ const (
 	PollBackoff    = "backoff"
 )
 
-// What the workflow does with unfinished instances at the deadline.
+// What the workflow does with unfinished instances at the deadline, and
+// with failFast at the first failure.
 const (
 	OnDeadlineStop  = "stop"
 	OnDeadlineLeave = "leave"
@@ -197,7 +231,7 @@ func (in *RunManualDagInput) UnmarshalJSON(b []byte) error {
 func decodeError(err error) error {
 	msg := strings.TrimPrefix(err.Error(), "json: ")
 	if strings.HasPrefix(msg, "unknown field") {
-		return fmt.Errorf("input has an %s; the fields are projectName, flowName, bizdate, timezone, dagParameters, nodeParameters, apiVersion, projectEnv, timeout, poll, blockedGrace, emptyListGrace, listSettle, failOnDagFailure, onDeadline, failurePolicy, dagId, allowDuplicate", msg)
+		return fmt.Errorf("input has an %s; the fields are projectName, flowName, bizdate, timezone, dagParameters, nodeParameters, apiVersion, projectEnv, timeout, poll, blockedGrace, failureWatch, failFast, emptyListGrace, listSettle, failOnDagFailure, onDeadline, failurePolicy, dagId, allowDuplicate", msg)
 	}
 	return fmt.Errorf("input: %s", msg)
 }

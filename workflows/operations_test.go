@@ -213,6 +213,7 @@ func (s *workflowSuite) TestOpsRerunFailedTurnsFailureIntoSuccess() {
 	in := input2020()
 	in.FlowName = "rerun_sales"
 	in.Poll.MaxInterval = dag.Duration(20 * time.Second)
+	in.FailurePolicy.WaitForRecovery = dag.Duration(10 * time.Minute) // open for the rerun
 	var up updateOutcome
 	var before dag.DagReport
 	s.env.RegisterDelayedCallback(func() { before = s.status() }, 5*time.Minute-time.Second)
@@ -252,6 +253,7 @@ func (s *workflowSuite) TestOpsRerunValidatorRejects() {
 	in := input2020()
 	in.FlowName = "rerun_sales"
 	in.Poll.MaxInterval = dag.Duration(20 * time.Second)
+	in.FailurePolicy.WaitForRecovery = dag.Duration(10 * time.Minute) // open for the rerun
 	var early, notFailed, unknown updateOutcome
 	s.updateAt(30*time.Second, UpdateRerunFailed, RerunRequest{}, &early)
 	s.updateAt(5*time.Minute, UpdateRerunFailed, RerunRequest{Nodes: []string{"load_ods"}}, &notFailed)
@@ -338,6 +340,7 @@ func (s *workflowSuite) TestOps2018SendsNothingAndSaysWhatToDo() {
 		e := s.useEmulator("", emulator.Options{})
 		in := input()
 		in.FlowName = "broken_sales"
+		in.FailurePolicy.WaitForRecovery = dag.Duration(10 * time.Minute) // open for the rerun
 		var rerun updateOutcome
 		s.updateAt(6*time.Minute, UpdateRerunFailed, RerunRequest{}, &rerun)
 		r, err := s.run(in)
@@ -381,6 +384,7 @@ func (s *workflowSuite) TestOps2018SendsNothingAndSaysWhatToDo() {
 		in := input()
 		in.APIVersion = dag.APIVersion2018
 		in.Timeout = dag.Duration(time.Hour)
+		in.FailurePolicy.WaitForRecovery = dag.Duration(10 * time.Minute) // open for the rerun
 		var rerun updateOutcome
 		s.updateAt(time.Minute, UpdateRerunFailed, RerunRequest{}, &rerun)
 		r, err := s.run(in)
@@ -401,9 +405,10 @@ func (s *workflowSuite) TestOpsStateSurvivesContinueAsNew() {
 	s.env.OnActivity(a.RestartInstances, mock.Anything, mock.Anything).After(time.Minute).Return(
 		activities.InstancesResult{Done: []int64{1}}, nil).Once()
 	in := input()
-	s.env.RegisterDelayedCallback(func() { s.env.SetContinueAsNewSuggested(true) }, 13*time.Second)
+	// The second poll (18 s, the prompt wait) sees the failure.
+	s.env.RegisterDelayedCallback(func() { s.env.SetContinueAsNewSuggested(true) }, 21*time.Second)
 	var up updateOutcome
-	s.updateAt(12*time.Second, UpdateRerunFailed, RerunRequest{Nodes: []string{"1"}}, &up)
+	s.updateAt(20*time.Second, UpdateRerunFailed, RerunRequest{Nodes: []string{"1"}}, &up)
 	s.env.ExecuteWorkflow(WorkflowName, in)
 	err := s.env.GetWorkflowError()
 	s.Require().Error(err)

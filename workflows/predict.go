@@ -105,9 +105,11 @@ func (p PredictivePolicy) Window(wait time.Duration) (time.Duration, int) {
 }
 
 // window is a poll's repeat window; the zero value is a single poll.
+// returnAtDone (0 = never) ends it once that many nodes have succeeded.
 type window struct {
-	every time.Duration
-	polls int
+	every        time.Duration
+	polls        int
+	returnAtDone int
 }
 
 // refresh reads the nodes once more before a timed-out or cancelled run

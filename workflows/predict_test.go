@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/workflow"
 
@@ -47,16 +48,28 @@ func TestPredictivePolicy(t *testing.T) {
 
 	// Far from any predicted end: the longest wait.
 	early := p.Next(obs(0, node("extract", dag.StatusRunning, 2, -1), node("load", dag.StatusNotRun, -1, -1)))
-	require.InDelta(t, p.MaxWait.Seconds(), early.Seconds(), p.MaxWait.Seconds()*p.Jitter+1, "nothing can end for ~30 minutes")
+	require.LessOrEqual(t, early, p.MaxWait)
+	require.GreaterOrEqual(t, early.Seconds(), p.MaxWait.Seconds()*(1-p.Jitter)-1, "nothing can end for ~30 minutes")
 
 	// Load started late (at 700 s instead of ~600 s): the end moves with it,
 	// and a minute before it the waits are still long.
 	lateStart := obs(2000-500, node("extract", dag.StatusSuccess, 2, 699), node("load", dag.StatusRunning, 700, -1))
 	require.Greater(t, p.Next(lateStart), 2*time.Minute, "the predicted end is (700+~1200) s, still 400 s away")
 
-	// Right at the predicted end: the shortest wait.
-	atEnd := p.Next(obs(1800, node("extract", dag.StatusSuccess, 2, 600), node("load", dag.StatusRunning, 601, -1)))
-	require.InDelta(t, p.MinWait.Seconds(), atEnd.Seconds(), p.MinWait.Seconds()*p.Jitter+0.01)
+	// Right at the predicted end, and a little before it: the prompt
+	// wait, never longer (jitter only shortens it).
+	for _, at := range []int{1800, 1740} {
+		atEnd := p.Next(obs(at, node("extract", dag.StatusSuccess, 2, 600), node("load", dag.StatusRunning, 601, -1)))
+		require.LessOrEqual(t, atEnd, p.Prompt)
+		require.GreaterOrEqual(t, atEnd.Seconds(), p.Prompt.Seconds()*(1-p.Jitter)-0.01)
+	}
+	require.Equal(t, DefaultPromptInterval, p.Prompt)
+
+	// Five minutes before it: a wait that ends where the end becomes
+	// likely, not a prompt one.
+	before := p.Next(obs(1500, node("extract", dag.StatusSuccess, 2, 600), node("load", dag.StatusRunning, 601, -1)))
+	require.Greater(t, before, time.Minute)
+	require.Less(t, before, 5*time.Minute)
 
 	// Long overdue, later than every earlier run: the fallback's prompt
 	// polling, as for a flow never seen before.
@@ -140,9 +153,11 @@ func (s *workflowSuite) TestPredictiveRunLearnsAndKeepsTimings() {
 			return activities.FlowTimingsResult{Runs: chainProfile()}, nil
 		})
 	var trigger time.Time
+	var looks []time.Time
 	s.env.OnActivity(a.SearchManualDagNodeInstance, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, in activities.SearchInput) (activities.SearchResult, error) {
+		func(ctx context.Context, in activities.SearchInput) (activities.SearchResult, error) {
 			now := s.env.Now()
+			looks = append(looks, now)
 			if trigger.IsZero() {
 				trigger = now
 			}
@@ -155,7 +170,11 @@ func (s *workflowSuite) TestPredictiveRunLearnsAndKeepsTimings() {
 			if t := trigger.Add(1805 * time.Second); !now.Before(t) {
 				load.Status, load.FinishTime = dag.StatusSuccess, t
 			}
-			return activities.Compact([]dataworks.NodeInstance{extract, load}, 200, in.Known()), nil
+			list := []dataworks.NodeInstance{extract, load}
+			if !in.WindowEnds([]dag.Status{extract.Status, load.Status}, activity.GetInfo(ctx).Attempt) {
+				return activities.SearchResult{}, in.NothingYet(activity.GetInfo(ctx).Attempt, 0)
+			}
+			return activities.Compact(list, 200, in.Known()), nil
 		})
 	var memo map[string]any
 	s.env.OnUpsertMemo(mock.Anything).Run(func(args mock.Arguments) {
@@ -170,9 +189,13 @@ func (s *workflowSuite) TestPredictiveRunLearnsAndKeepsTimings() {
 	s.Equal(activities.FlowTimingsInput{ProjectName: "demo_project", FlowName: "daily_sales", WorkflowType: WorkflowName}, asked)
 	delay := rep.FinishedAt.Sub(trigger.Add(1805 * time.Second))
 	s.GreaterOrEqual(delay, time.Duration(0))
-	s.LessOrEqual(delay, 11*time.Second, "seen within MinWait (+jitter) of the end")
-	// Fixed 30 s would poll 61 times in these 30 minutes, fixed 5 s 362.
-	s.Less(rep.Polls, 30, "polls: %d", rep.Polls)
+	s.LessOrEqual(delay, DefaultPromptInterval, "seen within the prompt wait of the end")
+	// Fixed 30 s would poll 61 times in these 30 minutes, fixed 5 s 362;
+	// the failure watch looks at least once a minute: 30 looks.
+	s.Less(rep.Polls, 50, "polls: %d", rep.Polls)
+	for i := 1; i < len(looks); i++ {
+		s.LessOrEqual(looks[i].Sub(looks[i-1]), DefaultFailureWatch, "look %d came %v after the one before", i, looks[i].Sub(looks[i-1]))
+	}
 	s.Require().NotNil(memo, "a successful run keeps its timings")
 	kept := memo[activities.MemoTimings].(dag.RunTimings)
 	s.Equal([]string{"extract", "load"}, kept.Names)

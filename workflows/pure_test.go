@@ -345,3 +345,69 @@ func TestDecideNeverJudgesAStaleSnapshot(t *testing.T) {
 		t.Fatalf("confirmed: %+v", d)
 	}
 }
+
+// TestBlockedCountsFromDataWorksClock: a blocked DAG counts as failed
+// BlockedGrace after the last change DataWorks reports, so a failure a poll
+// saw late is reported at that poll; times from a clock that disagrees with
+// the workflow's are not trusted (issue 14, item 2).
+func TestBlockedCountsFromDataWorksClock(t *testing.T) {
+	t0 := time.Date(2024, 6, 2, 1, 0, 0, 0, time.UTC)
+	at := func(d time.Duration) int64 { return t0.Add(d).Unix() }
+	// blocked failed at +10m by the workflow's clock, seen on a DataWorks
+	// clock skew ahead of it.
+	blocked := func(skew time.Duration) []dag.Node {
+		return []dag.Node{
+			{ID: 1, Name: "a", Status: dag.StatusSuccess, Begin: at(time.Second + skew), Finish: at(time.Minute + skew)},
+			{ID: 2, Name: "b", Status: dag.StatusFailure, Begin: at(time.Minute + skew), Finish: at(10*time.Minute + skew)},
+			{ID: 3, Name: "c", Status: dag.StatusNotRun},
+		}
+	}
+	for _, tc := range []struct {
+		name    string
+		nodes   []dag.Node
+		seen    time.Duration // the poll that saw the change (StableSince)
+		now     time.Duration
+		want    dag.Outcome
+		recheck time.Duration // after the trigger; 0 = none
+	}{
+		{"failed 50s before the poll that saw it: failed at that poll", blocked(0), 10*time.Minute + 50*time.Second, 10*time.Minute + 50*time.Second, dag.OutcomeFailed, 0},
+		{"failed 10s before: held until 30s after the failure", blocked(0), 10*time.Minute + 10*time.Second, 10*time.Minute + 10*time.Second, dag.OutcomeRunning, 10*time.Minute + 30*time.Second},
+		{"at the end of the grace", blocked(0), 10*time.Minute + 10*time.Second, 10*time.Minute + 30*time.Second, dag.OutcomeFailed, 0},
+		{"a clock ahead of the workflow's is not trusted", blocked(2 * time.Minute), 10*time.Minute + 50*time.Second, 10*time.Minute + 50*time.Second, dag.OutcomeRunning, 10*time.Minute + 80*time.Second},
+		{"a clock hours behind is not trusted", blocked(-8 * time.Hour), 10*time.Minute + 50*time.Second, 10*time.Minute + 50*time.Second, dag.OutcomeRunning, 10*time.Minute + 80*time.Second},
+		{"no times: from the poll", []dag.Node{{ID: 2, Status: dag.StatusFailure}, {ID: 3, Status: dag.StatusNotRun}}, 10 * time.Minute, 10 * time.Minute, dag.OutcomeRunning, 10*time.Minute + 30*time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := Decide(tc.nodes, Timing{
+				Now: t0.Add(tc.now), TriggeredAt: t0, Deadline: t0.Add(24 * time.Hour), StableSince: t0.Add(tc.seen),
+				BlockedGrace: DefaultBlockedGrace, EmptyListGrace: 5 * time.Minute, ListSettle: time.Second, CountPolls: 2,
+			})
+			if d.Outcome != tc.want {
+				t.Fatalf("got %+v, want %s", d, tc.want)
+			}
+			if want := t0.Add(tc.recheck); tc.recheck != 0 && !d.RecheckAt.Equal(want) {
+				t.Fatalf("recheck at %v, want %v (%s)", d.RecheckAt, want, d.Reason)
+			}
+		})
+	}
+}
+
+// TestFailFastDecides: with FailFast a failure is FAILED while other nodes
+// still run, but not before the node list has settled.
+func TestFailFastDecides(t *testing.T) {
+	t0 := time.Date(2024, 6, 2, 1, 0, 0, 0, time.UTC)
+	nodes := []dag.Node{{ID: 1, Status: dag.StatusFailure}, {ID: 2, Status: dag.StatusRunning}, {ID: 3, Status: dag.StatusNotRun}}
+	timing := Timing{Now: t0.Add(time.Hour), TriggeredAt: t0, Deadline: t0.Add(24 * time.Hour), StableSince: t0,
+		BlockedGrace: DefaultBlockedGrace, ListSettle: DefaultListSettle, CountPolls: 2}
+	if d := Decide(nodes, timing); d.Outcome != dag.OutcomeRunning {
+		t.Fatalf("without failFast: %+v, want RUNNING while a node runs", d)
+	}
+	timing.FailFast = true
+	if d := Decide(nodes, timing); d.Outcome != dag.OutcomeFailed || !strings.Contains(d.Reason, "failFast") {
+		t.Fatalf("failFast: %+v, want FAILED", d)
+	}
+	timing.Now = t0.Add(time.Minute)
+	if d := Decide(nodes, timing); d.Outcome != dag.OutcomeRunning {
+		t.Fatalf("failFast within listSettle: %+v, want RUNNING", d)
+	}
+}

@@ -141,6 +141,12 @@ projects:
           - {id: 203, name: ads_report, upstream: [202]}
           - {id: 204, name: ads_export, upstream: [203]}
           - {id: 205, name: dim_shop, duration: 30s}
+      - name: slow_branch_sales
+        nodes:
+          - {id: 401, name: load_ods, duration: 2m}
+          - {id: 402, name: dwd_merge, upstream: [401], duration: 1m, outcome: failure, failAttempts: 100}
+          - {id: 403, name: ads_report, upstream: [402]}
+          - {id: 404, name: dim_history, duration: 40m}
       - name: rerun_sales
         nodes:
           - {id: 301, name: load_ods, duration: 2m}
@@ -265,23 +271,72 @@ func (s *workflowSuite) TestEmulatorFailedNodeBlocksDownstreamEndsAfterGrace() {
 				}
 			}
 			// Blocked, not hung: it ends once the blocked picture has been
-			// stable for the grace period, and not much later.
+			// stable for the grace period, and within the failure watch of
+			// the failure (issue 14).
 			sinceBlocked := r.FinishedAt.Sub(info.FinishedAt)
 			s.GreaterOrEqual(sinceBlocked, DefaultBlockedGrace)
-			s.Less(sinceBlocked, DefaultBlockedGrace+DefaultMaxInterval+DefaultMaxInterval/5)
+			s.LessOrEqual(sinceBlocked, DefaultFailureWatch+time.Second)
+		})
+	}
+}
+
+// failFast "stop" ends the run FAILED at the first failure, while another
+// branch still runs for half an hour, and stops that branch (2020-05-18);
+// without failFast the run waits for the branch. The failure is in the
+// live report before any verdict.
+func (s *workflowSuite) TestEmulatorFailFast() {
+	for _, tc := range []struct {
+		failFast string
+		stopped  []string
+		status   emulator.DAGStatus
+	}{
+		{OnDeadlineStop, []string{"ads_report", "dim_history"}, emulator.DAGFailure},
+		{OnDeadlineLeave, nil, emulator.DAGRunning},
+		{"", nil, emulator.DAGFailure},
+	} {
+		s.Run("failFast="+tc.failFast, func() {
+			e := s.useEmulator(dag.APIVersion2020, emulator.Options{})
+			in := input2020()
+			in.FlowName = "slow_branch_sales"
+			in.FailFast = tc.failFast
+			in.ListSettle = dag.Duration(time.Minute)
+			var live dag.DagReport
+			if tc.failFast == "" {
+				s.env.RegisterDelayedCallback(func() { live = s.status() }, 10*time.Minute)
+			}
+			r, err := s.run(in)
+			s.requireType(err, dag.ErrDagFailed)
+			s.Equal(dag.OutcomeFailed, r.Outcome)
+			s.Equal([]string{"dwd_merge"}, r.FailedNodes)
+			info := s.onlyDAG(e, "slow_branch_sales")
+			failedAt := s.start.Add(3 * time.Minute)
+			if tc.failFast == "" {
+				s.Greater(r.FinishedAt.Sub(s.start), 40*time.Minute, "waits for the other branch")
+				s.Equal(dag.OutcomeRunning, live.Outcome)
+				s.Equal([]string{"dwd_merge"}, live.FailedNodes, "the failure is published before the verdict")
+			} else {
+				s.LessOrEqual(r.FinishedAt.Sub(failedAt), DefaultFailureWatch+5*time.Second, "reported within the failure watch")
+			}
+			s.Equal(tc.stopped, r.StoppedNodes)
+			s.Equal(tc.status, info.Status)
+			if tc.failFast == OnDeadlineLeave {
+				s.Require().NotEmpty(r.Notes)
+				s.Contains(r.Notes[len(r.Notes)-1], "run on")
+			}
 		})
 	}
 }
 
 // An operator reruns the failed node while the workflow waits out the
 // blocked grace: the wait goes on, and the DAG ends SUCCEEDED.
-func (s *workflowSuite) TestEmulatorOperatorRerunDuringGrace() {
+func (s *workflowSuite) TestEmulatorOperatorRerunWhileWaitingForRecovery() {
 	e := s.useEmulator("", emulator.Options{})
 	in := input()
 	in.FlowName = "rerun_sales"
 	in.Poll.MaxInterval = dag.Duration(20 * time.Second)
+	in.FailurePolicy.WaitForRecovery = dag.Duration(5 * time.Minute)
 	// dwd_merge fails about 3m15s after the trigger; with 20s polls the
-	// workflow sees it by 3m40s, and the grace would end by 6m40s.
+	// workflow sees it by 3m40s, and it would be reported by 8m40s.
 	var during dag.DagReport
 	s.env.RegisterDelayedCallback(func() {
 		info := s.onlyDAG(e, "rerun_sales")
@@ -301,10 +356,11 @@ func (s *workflowSuite) TestEmulatorOperatorRerunDuringGrace() {
 	r, err := s.run(in)
 	s.Require().NoError(err)
 
-	s.Equal(dag.OutcomeRunning, during.Outcome, "the workflow was waiting out the grace")
+	s.Equal(dag.OutcomeRunning, during.Outcome, "the workflow was waiting for a rerun")
 	s.Equal([]string{"dwd_merge"}, during.FailedNodes)
 	s.Equal([]string{"ads_report"}, during.BlockedNodes)
-	s.Contains(during.Message, "blocked behind failed nodes")
+	s.Contains(during.Message, "waiting until")
+	s.Contains(during.Message, "for a rerun of the failed nodes")
 	s.Equal(dag.OutcomeSucceeded, r.Outcome)
 	s.Equal(map[string]int{"SUCCESS": 3}, r.CountsByStatus)
 	s.Equal(emulator.DAGSuccess, s.onlyDAG(e, "rerun_sales").Status)

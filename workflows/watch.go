@@ -6,6 +6,7 @@ package workflows
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -85,9 +86,14 @@ func (r *run) step(ctx workflow.Context) (time.Duration, *ending) {
 	case d.Unlisted:
 		return 0, endWith(r.report, r.stopWatching(ctx, temporal.NewApplicationError(d.Reason, dag.ErrDagNotListed)))
 	}
-	r.report.Message = r.report.Summary(d.Reason)
+	wait := r.nextWait(ctx, d, changed)
+	reason := d.Reason
+	if note := r.watchNote(); note != "" {
+		reason = strings.TrimPrefix(reason+"; "+note, "; ")
+	}
+	r.report.Message = r.report.Summary(reason)
 	r.publish(ctx)
-	return r.nextWait(ctx, d, changed), nil
+	return wait, nil
 }
 
 // nextWait is the wait the poll policy chooses (and the repeat window of
@@ -118,7 +124,38 @@ func (r *run) nextWait(ctx workflow.Context, d Decision, changed bool) time.Dura
 			wait, r.window = recheck, window{}
 		}
 	}
+	if watch := r.failureWatch(); wait > watch && r.window.polls == 0 {
+		// The failure watch: no two looks further apart than watch. The
+		// looks until the policy's poll go in one repeat window, which
+		// comes back early only for news (a failure, the DAG settled, the
+		// node list changed), so the history grows by one search for all
+		// of them; its last look is the policy's poll.
+		n := int((wait + watch - 1) / watch)
+		every := (wait / time.Duration(n)).Round(time.Second)
+		// It also comes back once a tenth of the nodes (one at least) more
+		// have succeeded, so that a run ahead of its profile moves the
+		// prediction before the policy's poll.
+		done := countNodes(r.st.Nodes, func(s dag.Status) bool { return s == dag.StatusSuccess })
+		step := max(1, (len(r.st.Nodes)+9)/10)
+		wait, r.window = every, window{every: every, polls: n, returnAtDone: done + step}
+	}
 	return wait
+}
+
+// failureWatch is the longest gap between two looks: the input's
+// failureWatch, stretched to the daily API budget's floor when that is
+// longer.
+func (r *run) failureWatch() time.Duration {
+	return max(r.s.failureWatch, r.pollFloor)
+}
+
+// watchNote says in the report when the daily API budget stretches the
+// failure watch ("" when it does not).
+func (r *run) watchNote() string {
+	if r.pollFloor <= r.s.failureWatch {
+		return ""
+	}
+	return fmt.Sprintf("the worker's daily DataWorks API budget stretches the failure watch from %v to %v between looks", r.s.failureWatch, r.pollFloor.Round(time.Second))
 }
 
 func (r *run) timing(ctx workflow.Context) Timing {
@@ -129,6 +166,7 @@ func (r *run) timing(ctx workflow.Context) Timing {
 		StableSince:    r.st.StableSince,
 		BlockedGrace:   r.s.blockedGrace,
 		EmptyListGrace: r.s.emptyListGrace,
+		FailFast:       r.s.failFast,
 
 		WaitForRecovery: r.s.waitForRecovery,
 
@@ -146,7 +184,7 @@ func (r *run) timing(ctx workflow.Context) Timing {
 // deadline it cancels the search and leaves the snapshot as it was.
 func (r *run) poll(ctx workflow.Context) (bool, error) {
 	in := r.searchInput()
-	in.RepeatEvery, in.RepeatPolls = r.window.every, r.window.polls
+	in.RepeatEvery, in.RepeatPolls, in.ReturnAtDone = r.window.every, r.window.polls, r.window.returnAtDone
 	in.KnownNodes = len(r.st.Nodes)
 	in.KnownFailed = countNodes(r.st.Nodes, func(s dag.Status) bool { return s == dag.StatusFailure })
 	res, done, searchErr := r.search(ctx, in, r.dl, 0)
@@ -231,6 +269,9 @@ func (r *run) take(ctx workflow.Context, res activities.SearchResult) bool {
 		r.st.CountPolls = 1
 	}
 	changed := res.Digest != r.st.Digest
+	if changed {
+		r.newFailures(ctx, r.st.Nodes, nodes)
+	}
 	r.st.Nodes, r.st.Digest, r.st.Layout, r.st.Errors = nodes, res.Digest, res.LayoutDigest, res.ErrorsDigest
 	if changed {
 		r.st.StableSince, r.st.Unchanged = workflow.Now(ctx), 0
@@ -240,6 +281,34 @@ func (r *run) take(ctx workflow.Context, res activities.SearchResult) bool {
 		r.st.Unchanged++
 	}
 	return changed
+}
+
+// MetricNodeFailures counts node instances seen to fail (a counter,
+// exported as manualdag_node_failures_total), the moment a poll sees them:
+// an alert on it fires while the DAG's other branches still run.
+const MetricNodeFailures = "manualdag_node_failures"
+
+// newFailures publishes the nodes that failed since the last snapshot: a
+// log line and MetricNodeFailures now, and (through publish, later in the
+// same workflow task) the DagFailedNodes search attribute and the current
+// details, before any verdict.
+func (r *run) newFailures(ctx workflow.Context, before, after []dag.Node) {
+	was := make(map[int64]bool, len(before))
+	for _, n := range before {
+		was[n.ID] = n.Status == dag.StatusFailure
+	}
+	var failed []string
+	for _, n := range after {
+		if n.Status == dag.StatusFailure && !was[n.ID] {
+			failed = append(failed, n.Label())
+		}
+	}
+	if len(failed) == 0 {
+		return
+	}
+	r.logger.Warn("Node instances failed", "dagId", r.report.DagID, "nodes", dag.JoinNames(failed),
+		"active", countNodes(after, dag.Status.Active))
+	workflow.GetMetricsHandler(ctx).Counter(MetricNodeFailures).Inc(int64(len(failed)))
 }
 
 // searchInput asks for the DAG run's nodes, echoing the digests of the

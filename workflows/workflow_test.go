@@ -216,7 +216,9 @@ func (s *workflowSuite) TestOperatorRerunDuringGraceContinuesWait() {
 	done := nodes(n(1, "load_ods", dag.StatusSuccess), n(2, "dwd_merge", dag.StatusSuccess),
 		n(3, "ads_report", dag.StatusSuccess), n(4, "dim_shop", dag.StatusSuccess))
 	s.mockSearch(blocked, blocked, blocked, rerun, rerun, rerun, rerun, rerun, rerun, rerun, rerun, done)
-	r, err := s.run(input())
+	in := input()
+	in.FailurePolicy.WaitForRecovery = dag.Duration(5 * time.Minute) // open for a rerun from the console
+	r, err := s.run(in)
 	s.Require().NoError(err)
 	s.Equal(dag.OutcomeSucceeded, r.Outcome)
 	s.Equal(12, r.Polls)

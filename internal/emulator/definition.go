@@ -78,6 +78,31 @@ type Node struct {
 	WaitTime     *Duration `json:"waitTime,omitempty"`
 	WaitResource *Duration `json:"waitResource,omitempty"`
 	Checking     *Duration `json:"checking,omitempty"`
+	// ByBizdate changes the node's run time or outcome in the DAG runs of
+	// one bizdate (yyyy-MM-dd): a flow whose run differs from its earlier
+	// runs, as a real one does on a lighter day or a bad one.
+	ByBizdate map[string]NodeVariant `json:"byBizdate,omitempty"`
+}
+
+// NodeVariant is what a node does differently on one bizdate.
+type NodeVariant struct {
+	Duration *Duration `json:"duration,omitempty"`
+	Outcome  Outcome   `json:"outcome,omitempty"`
+}
+
+// on is the node as it runs in a DAG run of bizdate.
+func (n Node) on(bizdate time.Time) Node {
+	v, ok := n.ByBizdate[bizdate.Format(time.DateOnly)]
+	if !ok {
+		return n
+	}
+	if v.Duration != nil {
+		n.Duration = v.Duration
+	}
+	if v.Outcome != "" {
+		n.Outcome = v.Outcome
+	}
+	return n
 }
 
 // Duration is a time.Duration written as a Go duration string ("90s", "5m")
@@ -202,6 +227,14 @@ func (f *Flow) validate() error {
 			}
 		default:
 			return fmt.Errorf("node %q: outcome %q is not one of success, failure, flaky", n.Name, n.Outcome)
+		}
+		for day, v := range n.ByBizdate {
+			if _, err := time.Parse(time.DateOnly, day); err != nil {
+				return fmt.Errorf("node %q: byBizdate key %q is not a yyyy-MM-dd date", n.Name, day)
+			}
+			if v.Outcome != "" && v.Outcome != OutcomeSuccess && v.Outcome != OutcomeFailure {
+				return fmt.Errorf("node %q: byBizdate %s: outcome %q is not success or failure", n.Name, day, v.Outcome)
+			}
 		}
 		if n.FailAttempts != nil && *n.FailAttempts < 0 {
 			return fmt.Errorf("node %q: failAttempts is negative", n.Name)

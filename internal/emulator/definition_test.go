@@ -41,6 +41,8 @@ func TestParseDefinitionRejects(t *testing.T) {
 		{"duplicate id", `projects: [{name: p, flows: [{name: f, nodes: [{id: 1, name: a}, {id: 1, name: b}]}]}]`, "used twice"},
 		{"missing upstream", `projects: [{name: p, flows: [{name: f, nodes: [{id: 1, name: a, upstream: [9]}]}]}]`, "upstream 9"},
 		{"cycle", `projects: [{name: p, flows: [{name: f, nodes: [{id: 1, name: a, upstream: [2]}, {id: 2, name: b, upstream: [1]}]}]}]`, "cycle"},
+		{"byBizdate not a date", `projects: [{name: p, flows: [{name: f, nodes: [{id: 1, name: a, byBizdate: {"June 1": {duration: 1m}}}]}]}]`, `byBizdate key "June 1" is not a yyyy-MM-dd date`},
+		{"byBizdate flaky", `projects: [{name: p, flows: [{name: f, nodes: [{id: 1, name: a, byBizdate: {"2024-06-01": {outcome: flaky}}}]}]}]`, "is not success or failure"},
 		{"duplicate flow", `projects: [{name: p, flows: [{name: f, nodes: [{id: 1, name: a}]}, {name: f, nodes: [{id: 1, name: a}]}]}]`, "twice"},
 	}
 	for _, tt := range tests {

@@ -127,6 +127,28 @@ func TestFailAttemptsAlwaysFailing(t *testing.T) {
 	}
 }
 
+// A node's byBizdate entry changes its run time and outcome in the DAG
+// runs of that bizdate only.
+func TestByBizdate(t *testing.T) {
+	def, err := ParseDefinition([]byte(`projects: [{name: p, flows: [{name: f, nodes: [{id: 1, name: a, duration: 10m, byBizdate: {"2024-06-02": {duration: 1m, outcome: failure}}}]}]}]`))
+	require.NoError(t, err)
+	clock := &testClock{now: time.Unix(1700000000, 0)}
+	emu, err := New(Options{Definition: def, Credentials: map[string]Key{"k": {Secret: "s"}}, Now: clock.Now})
+	require.NoError(t, err)
+	usual, aerr := emu.createDAG(createSpec{project: "p", flow: "f", bizdate: time.Date(2024, 6, 1, 0, 0, 0, 0, time.UTC)}, clock.Now())
+	require.Nil(t, aerr)
+	other, aerr := emu.createDAG(createSpec{project: "p", flow: "f", bizdate: time.Date(2024, 6, 2, 0, 0, 0, 0, time.UTC)}, clock.Now())
+	require.Nil(t, aerr)
+	clock.Advance(5 * time.Minute)
+	info, _ := emu.DAG(usual.id)
+	assert.Equal(t, DAGRunning, info.Status)
+	info, _ = emu.DAG(other.id)
+	assert.Equal(t, DAGFailure, info.Status, "the 2024-06-02 run fails after a minute")
+	clock.Advance(10 * time.Minute)
+	info, _ = emu.DAG(usual.id)
+	assert.Equal(t, DAGSuccess, info.Status)
+}
+
 func TestFlakyOutcomesFollowTheSeed(t *testing.T) {
 	outcomes := func(seed int64) []Status {
 		def, err := ParseDefinition([]byte(testDefinition))

@@ -54,7 +54,8 @@ func (e *Emulator) createDAG(s createSpec, now time.Time) (*dagRun, *apiError) {
 	e.nextDagID++
 	pos := make(map[int64]int, len(order))
 	for k, idx := range order {
-		nd := &flow.Nodes[idx]
+		node := flow.Nodes[idx].on(s.bizdate)
+		nd := &node
 		n := &nodeRun{
 			nodeID:       nd.ID,
 			name:         nd.Name,

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -41,6 +42,13 @@ type Outcome struct {
 	// FinishedAt, Delay the difference.
 	Final, Detected time.Time
 	Delay           time.Duration
+	// FailureDelay is how long after the first node failed a search first
+	// saw it (a repeat window returns at once on a new failure); 0 for a
+	// run without a failure.
+	FailureDelay time.Duration
+	// Searches are the unix seconds of the searches, kept for runs of a
+	// burst (the load DataWorks sees at once).
+	Searches []int64
 }
 
 // The benchmark's settings of RunManualDagInput (DefaultConfig). The
@@ -78,7 +86,7 @@ func (cfg Config) Input(run *Run, poll workflows.PollOptions) workflows.RunManua
 // as a worker would answer them. A run that continues as new goes on in a
 // fresh environment with the continued input, as on a server.
 func Follow(run *Run, in workflows.RunManualDagInput) (Outcome, error) {
-	dw := &simDataWorks{tl: &run.Timeline}
+	dw := &simDataWorks{tl: &run.Timeline, keep: run.Burst}
 	start := run.TriggeredAt()
 	out := Outcome{Final: time.Unix(run.Timeline.Final(), 0).UTC()}
 	for {
@@ -119,6 +127,13 @@ func (dw *simDataWorks) measure(run *Run, rep dag.DagReport, out Outcome) (Outco
 	out.Calls = out.Polls + 1
 	out.Verdict, out.Detected = rep.Outcome, rep.FinishedAt
 	out.Delay = out.Detected.Sub(out.Final)
+	if ff := run.Timeline.FirstFailure(); ff > 0 {
+		if dw.failureSeen.Load() == 0 {
+			return out, fmt.Errorf("%s: no search saw the failure at +%d s", run.WorkflowID, ff-run.Timeline.Trigger)
+		}
+		out.FailureDelay = time.Duration(dw.failureSeen.Load()-ff) * time.Second
+	}
+	out.Searches = dw.times
 	want := dag.OutcomeSucceeded
 	if run.Timeline.Failed() {
 		want = dag.OutcomeFailed
@@ -172,6 +187,13 @@ type simDataWorks struct {
 	// searches counts the searches, returns the search activities (first
 	// attempts): the activity and the workflow run on other goroutines.
 	searches, returns atomic.Int64
+	// failureSeen is the unix second of the first search at or after the
+	// first failure (0 until then).
+	failureSeen atomic.Int64
+	// keep: record the searches' times in times.
+	keep  bool
+	mu    sync.Mutex
+	times []int64
 }
 
 var _ activities.DataWorks = (*simDataWorks)(nil)
@@ -188,7 +210,16 @@ func (dw *simDataWorks) SearchManualDagNodeInstance(ctx context.Context, req dat
 	if activity.GetInfo(ctx).Attempt == 1 {
 		dw.returns.Add(1)
 	}
-	return dw.tl.Instances(dw.now().Unix()), nil
+	now := dw.now().Unix()
+	if ff := dw.tl.FirstFailure(); ff > 0 && now >= ff {
+		dw.failureSeen.CompareAndSwap(0, now)
+	}
+	if dw.keep {
+		dw.mu.Lock()
+		dw.times = append(dw.times, now)
+		dw.mu.Unlock()
+	}
+	return dw.tl.Instances(now), nil
 }
 
 // serverRetries lifts the test environment's limit of 10 attempts for an

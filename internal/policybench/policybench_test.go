@@ -133,11 +133,11 @@ func TestFailureBlocksDownstream(t *testing.T) {
 	if !slices.Equal(statuses, want) {
 		t.Errorf("statuses at the end %v, want %v", statuses, want)
 	}
-	// Polls at +0…+70 every 10 s; +70 sees it blocked, and Decide calls it
-	// failed blockedGrace (1 s) later, at one more poll.
+	// Polls at +0…+70 every 10 s; +70 sees it blocked since b failed at
+	// +63 by DataWorks' clock, longer than blockedGrace (1 s): FAILED then.
 	out := follow(t, run, Fixed(10*time.Second))
-	if out.Verdict != dag.OutcomeFailed || out.Polls != 9 || out.Delay != 8*time.Second {
-		t.Errorf("fixed 10 s: %s after %d polls, delay %v; want FAILED after 9 polls (+0…+70, +71), delay 8s", out.Verdict, out.Polls, out.Delay)
+	if out.Verdict != dag.OutcomeFailed || out.Polls != 8 || out.Delay != 7*time.Second {
+		t.Errorf("fixed 10 s: %s after %d polls, delay %v; want FAILED after 8 polls (+0…+70), delay 7s", out.Verdict, out.Polls, out.Delay)
 	}
 }
 

@@ -23,6 +23,7 @@ type Policy struct {
 // are compared with, Default the product's default.
 const (
 	Baseline = "fixed 5 s"
+	Fixed20  = "fixed 20 s"
 	Fixed30  = "fixed 30 s"
 	Fixed60  = "fixed 60 s"
 	Backoff  = "backoff (old default)"
@@ -46,6 +47,7 @@ func Fixed(d time.Duration) workflows.PollOptions {
 func Policies() []Policy {
 	return []Policy{
 		{Baseline, Fixed(5 * time.Second)},
+		{Fixed20, Fixed(20 * time.Second)},
 		{Fixed30, Fixed(30 * time.Second)},
 		{Fixed60, Fixed(60 * time.Second)},
 		{Backoff, workflows.PollOptions{Mode: workflows.PollBackoff}},
@@ -95,6 +97,9 @@ func Replay(cfg Config, runs []Run, policies []Policy) (*Result, error) {
 feed:
 	for p := range policies {
 		for i := range runs {
+			if !runs[i].Measured {
+				continue // it only made the profile of later runs
+			}
 			select {
 			case jobs <- job{p, i}:
 			case <-ctx.Done():

@@ -75,7 +75,7 @@ func (r *Result) Stats(p int, seg Segment) Stats {
 	var calls []int
 	var delays []time.Duration
 	for i := range r.Runs {
-		if !seg.In(&r.Runs[i]) {
+		if !r.Runs[i].Measured || !seg.In(&r.Runs[i]) {
 			continue
 		}
 		o := r.Outcomes[p][i]

@@ -63,8 +63,15 @@ type Config struct {
 	Days       int
 	OneOffs    int // flows that run once
 	// ListSettle and BlockedGrace go into every run's input; 0 leaves the
-	// workflow's default (5m and 3m).
+	// workflow's default (5m and 30s).
 	ListSettle, BlockedGrace time.Duration
+	// Variant hardens the workload (strata.go); the zero value is the
+	// workload of issue 6. MeasureFrom is the first day whose runs are
+	// followed: earlier days only make the profile.
+	Variant     Variant
+	MeasureFrom int
+	// Stratum names the workload in the report ("" for the main one).
+	Stratum string
 }
 
 // DefaultConfig is the benchmark's workload, started with BenchListSettle
@@ -161,6 +168,17 @@ func (tl *Timeline) Final() int64 {
 	return end
 }
 
+// FirstFailure is the unix second the first node fails (0 when none does).
+func (tl *Timeline) FirstFailure() int64 {
+	first := int64(0)
+	for _, n := range tl.Nodes {
+		if n.Failed && n.Ready != 0 && (first == 0 || n.Finish < first) {
+			first = n.Finish
+		}
+	}
+	return first
+}
+
 // Failed reports whether a node of the run fails.
 func (tl *Timeline) Failed() bool {
 	return slices.ContainsFunc(tl.Nodes, func(n NodeTimes) bool { return n.Failed })
@@ -178,6 +196,15 @@ type Run struct {
 	// nil for a first run, a one-off, or after failures only.
 	Earlier []dag.RunTimings
 	Profile *dag.Profile
+	// Stratum is the workload the run belongs to ("" for the main one),
+	// Day its day in it; a run not Measured only built the profile of the
+	// flow's later runs and is not followed.
+	Stratum  string
+	Day      int
+	Measured bool
+	// Burst: the run starts with the other flows of its stratum; its
+	// searches' times are kept to show the load at once.
+	Burst bool
 }
 
 // TriggeredAt is the run's trigger time.
@@ -200,17 +227,22 @@ var origin = time.Date(2024, 6, 1, 2, 0, 0, 0, time.UTC)
 // leaves the other flows as they were.
 func Generate(cfg Config) []Run {
 	var runs []Run
+	v := cfg.Variant
 	for f := range cfg.DailyFlows {
 		rng := rand.New(rand.NewPCG(cfg.Seed, uint64(f)))
-		fl := newFlow(rng, fmt.Sprintf("daily_%03d", f))
+		fl := newFlow(rng, fmt.Sprintf("daily_%03d", f), v)
 		offset := time.Duration(rng.IntN(120*60)) * time.Second
+		if v.Burst {
+			offset = 0 // every flow at 02:00, as one schedule starts them
+		}
 		var learned []dag.RunTimings // most recent first
 		for d := range cfg.Days {
 			day := origin.AddDate(0, 0, d)
 			trigger := day.Add(offset + time.Duration(rng.IntN(60))*time.Second)
-			run := fl.run(rng, day, trigger, int64(len(runs)))
+			run := fl.run(rng, v, day, trigger, int64(len(runs)))
 			run.Earlier = slices.Clone(learned[:min(len(learned), EarlierRuns)])
 			run.Profile = dag.ProfileOf(learned)
+			run.Stratum, run.Day, run.Measured, run.Burst = cfg.Stratum, d, d >= cfg.MeasureFrom, v.Burst
 			if !run.Timeline.Failed() {
 				end := run.Timeline.Snapshot(run.Timeline.Final(), nil)
 				learned = slices.Insert(learned, 0, dag.TimingsOf(end, run.TriggeredAt()))
@@ -220,10 +252,12 @@ func Generate(cfg Config) []Run {
 	}
 	for f := range cfg.OneOffs {
 		rng := rand.New(rand.NewPCG(cfg.Seed, uint64(1<<32+f)))
-		fl := newFlow(rng, fmt.Sprintf("oneoff_%03d", f))
+		fl := newFlow(rng, fmt.Sprintf("oneoff_%03d", f), v)
 		day := origin.AddDate(0, 0, rng.IntN(max(cfg.Days, 1)))
 		trigger := day.Add(time.Duration(rng.IntN(22*3600)) * time.Second)
-		runs = append(runs, fl.run(rng, day, trigger, int64(len(runs))))
+		run := fl.run(rng, v, day, trigger, int64(len(runs)))
+		run.Stratum, run.Measured = cfg.Stratum, true
+		runs = append(runs, run)
 	}
 	return runs
 }
@@ -231,8 +265,11 @@ func Generate(cfg Config) []Run {
 // newFlow draws a DAG: a log-uniform number of nodes, each depending on 0
 // to 2 earlier ones, with log-normal relative durations scaled so that the
 // critical path is log-uniform between MinDuration and MaxDuration.
-func newFlow(rng *rand.Rand, name string) flow {
+func newFlow(rng *rand.Rand, name string, v Variant) flow {
 	n := int(math.Round(logUniform(rng, 1, MaxNodes)))
+	if v.Nodes > 0 {
+		n = v.Nodes
+	}
 	fl := flow{name: name, deps: make([][]int, n), base: make([]float64, n)}
 	for i := 1; i < n; i++ {
 		k := 0 // 0 deps (a root) 15%, 1 dep 50%, 2 deps 35%
@@ -248,7 +285,11 @@ func newFlow(rng *rand.Rand, name string) flow {
 	for i := range fl.base {
 		fl.base[i] = math.Exp(rng.NormFloat64())
 	}
-	scale := logUniform(rng, MinDuration.Seconds(), MaxDuration.Seconds()) / criticalPath(fl.deps, fl.base)
+	lo, hi := MinDuration, MaxDuration
+	if v.MaxDuration > 0 {
+		lo, hi = v.MinDuration, v.MaxDuration
+	}
+	scale := logUniform(rng, lo.Seconds(), hi.Seconds()) / criticalPath(fl.deps, fl.base)
 	for i := range fl.base {
 		fl.base[i] = max(fl.base[i]*scale, 1)
 	}
@@ -272,12 +313,13 @@ func criticalPath(deps [][]int, dur []float64) float64 {
 }
 
 // run draws one run of the flow triggered at trigger: durations near the
-// base ones, short waits, and with FailureRate one node failing.
-func (fl flow) run(rng *rand.Rand, day, trigger time.Time, index int64) Run {
+// base ones, short waits, and with FailureRate one node failing; the
+// variant v spreads, scales, delays and fails more.
+func (fl flow) run(rng *rand.Rand, v Variant, day, trigger time.Time, index int64) Run {
 	n := len(fl.base)
-	runFactor := math.Exp(RunSpread * rng.NormFloat64())
+	runFactor := math.Exp(v.spread()*RunSpread*rng.NormFloat64()) * v.dayFactor(day)
 	failing := -1
-	if rng.Float64() < FailureRate {
+	if rng.Float64() < v.failureRate() {
 		failing = rng.IntN(n)
 	}
 	plan := make([]PlannedNode, n)
@@ -291,8 +333,21 @@ func (fl flow) run(rng *rand.Rand, day, trigger time.Time, index int64) Run {
 			p.WaitStatus = dag.StatusWaitResource
 		}
 		p.Wait = int64(rng.IntN(int(MaxWait/time.Second) + 1))
-		dur := fl.base[i] * math.Exp(NodeSpread*rng.NormFloat64()) * runFactor
-		if frac := FailAtMin + (1-FailAtMin)*rng.Float64(); i == failing {
+		dur := fl.base[i] * math.Exp(v.spread()*NodeSpread*rng.NormFloat64()) * runFactor
+		u := rng.Float64()
+		// The variant's draws come after the workload's own, so that the
+		// main workload is the same with or without them.
+		if v.Stragglers > 0 && rng.Float64() < v.Stragglers {
+			dur *= 3
+		}
+		if v.QueueShare > 0 && rng.Float64() < v.QueueShare {
+			p.Wait += int64(rng.ExpFloat64() * v.QueueMean.Seconds())
+		}
+		if i == failing {
+			frac := FailAtMin + (1-FailAtMin)*u
+			if v.FailEarly {
+				frac = 0.05 * u
+			}
 			dur *= frac
 			p.Fails = true
 		}
