@@ -414,7 +414,8 @@ func (rm runModel) end(lag, scale float64) (end, basis float64) {
 // variation is the typical relative spread of a node's run time from one
 // run to the next (the median over nodes of their coefficient of variation),
 // at least 5%; 10% until three runs show it.
-func variation(p *dag.Profile) float64 {	if p.Runs() < 3 {
+func variation(p *dag.Profile) float64 {
+	if p.Runs() < 3 {
 		return 0.10
 	}
 	var cvs []float64
