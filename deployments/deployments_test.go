@@ -612,8 +612,8 @@ func TestComposeFile(t *testing.T) {
 	assert.Equal(t, []string{"local"}, svc("worker-local").Profiles)
 	assert.Equal(t, []string{"aliyun"}, svc("worker").Profiles)
 	assert.Equal(t, "service:emulator", svc("worker-local").NetworkMode, "plain HTTP to DataWorks only over loopback")
-	assert.Equal(t, "127.0.0.1:8089", *svc("worker-local").Environment["DATAWORKS_ENDPOINT"])
-	assert.Equal(t, "127.0.0.1:8089", *svc("emulator").Environment["DATAWORKS_EMULATOR_ADDR"])
+	assert.Equal(t, "127.0.0.1:8089", *svc("worker-local").Environment["MANUALDAG_DATAWORKS_ENDPOINT"])
+	assert.Equal(t, "127.0.0.1:8089", *svc("emulator").Environment["MANUALDAG_EMULATOR_ADDR"])
 	assert.Equal(t, []string{"/usr/local/bin/starter"}, []string(svc("starter").Entrypoint))
 
 	metrics := metricsPort(t, env)

@@ -70,13 +70,13 @@ export ALIBABA_CLOUD_ACCESS_KEY_ID=demo-access-key-id
 export ALIBABA_CLOUD_ACCESS_KEY_SECRET=demo-access-key-secret
 
 echo "demo: starting the DataWorks emulator on 127.0.0.1:${EMULATOR_PORT} (time x60: a 30-minute flow takes 30 s)"
-"$BIN/dataworks-emulator" -addr "127.0.0.1:$EMULATOR_PORT" -definition deployments/emulator/sample-project.yaml \
+"$BIN/dataworks-emulator" -addr "127.0.0.1:$EMULATOR_PORT" \
 	-time-scale 60 -access-key "$ALIBABA_CLOUD_ACCESS_KEY_ID:$ALIBABA_CLOUD_ACCESS_KEY_SECRET" >"$STATE/emulator.log" 2>&1 &
 pids+=($!)
 wait_for "DataWorks emulator" $! "$STATE/emulator.log" curl -sf "http://127.0.0.1:$EMULATOR_PORT/_emulator/stats"
 
 echo "demo: starting the worker (log: $STATE/worker.log)"
-TEMPORAL_ADDRESS="127.0.0.1:$TEMPORAL_PORT" DATAWORKS_ENDPOINT="127.0.0.1:$EMULATOR_PORT" DATAWORKS_SCHEME=http \
+TEMPORAL_ADDRESS="127.0.0.1:$TEMPORAL_PORT" MANUALDAG_DATAWORKS_ENDPOINT="127.0.0.1:$EMULATOR_PORT" MANUALDAG_DATAWORKS_SCHEME=http \
 	MANUALDAG_LOG_FORMAT=console MANUALDAG_METRICS_ADDRESS="127.0.0.1:$METRICS_PORT" "$BIN/worker" >"$STATE/worker.log" 2>&1 &
 pids+=($!)
 wait_for "worker" $! "$STATE/worker.log" curl -sf "http://127.0.0.1:$METRICS_PORT/readyz"

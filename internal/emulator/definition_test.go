@@ -10,10 +10,11 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func TestLoadSampleDefinition(t *testing.T) {
+func TestSampleDefinition(t *testing.T) {
 	_, file, _, _ := runtime.Caller(0)
-	def, err := LoadDefinition(filepath.Join(filepath.Dir(file), "..", "..", "deployments", "emulator", "sample-project.yaml"))
+	def, err := LoadDefinition(filepath.Join(filepath.Dir(file), "sample-project.yaml"))
 	require.NoError(t, err)
+	assert.Equal(t, def, SampleDefinition(), "the embedded sample is the file")
 	flow, projectID, err := def.flow("demo_project", "daily_sales")
 	require.NoError(t, err)
 	assert.Equal(t, int64(10021), projectID)
