@@ -23,11 +23,14 @@ demo: build $(TEMPORAL)
 screenshot: build $(TEMPORAL)
 	@TEMPORAL=$(TEMPORAL) BIN=$(BIN) ./scripts/screenshot.sh
 
-## test: format check, vet, staticcheck, and every test (unit and end-to-end) with -race.
+## test: format check, vet, staticcheck, and every test (unit and end-to-end) with -race, then the
+## offline checks of deployments/ (a nested module, so that its Kubernetes and compose libraries stay
+## out of the module graph of everyone who imports manualdag).
 # -count=1: the end-to-end tests build the binaries themselves, which Go's
 # test cache cannot see, so a cached pass could hide a broken worker.
 test: check-format vet lint $(TEMPORAL)
 	go test -race -count=1 -tags e2e -timeout 15m ./...
+	cd deployments && go test -race -count=1 -timeout 10m ./...
 
 ## chaos: the full fault suites (e2e/chaos_test.go) against real processes; prints the figure
 ## table (docs/reliability.md). MANUALDAG_CHAOS_SEED=N repeats a run's random choices.
@@ -73,10 +76,12 @@ check-format:
 vet:
 	go vet ./...
 	go vet -tags e2e ./...
+	cd deployments && go vet ./...
 
 lint: $(STATICCHECK)
 	$(STATICCHECK) ./...
 	$(STATICCHECK) -tags e2e ./...
+	cd deployments && $(STATICCHECK) ./...
 
 tools: $(TEMPORAL) $(STATICCHECK)
 

@@ -43,6 +43,9 @@ func TestParseDefinitionRejects(t *testing.T) {
 		{"missing upstream", `projects: [{name: p, flows: [{name: f, nodes: [{id: 1, name: a, upstream: [9]}]}]}]`, "upstream 9"},
 		{"cycle", `projects: [{name: p, flows: [{name: f, nodes: [{id: 1, name: a, upstream: [2]}, {id: 2, name: b, upstream: [1]}]}]}]`, "cycle"},
 		{"duplicate flow", `projects: [{name: p, flows: [{name: f, nodes: [{id: 1, name: a}]}, {name: f, nodes: [{id: 1, name: a}]}]}]`, "twice"},
+		{"duplicate key", "projects: []\nprojects: [{name: p}]", "already defined"},
+		{"two documents", "projects: [{name: p, flows: [{name: f, nodes: [{id: 1, name: a}]}]}]\n---\nprojects: []", "more than one YAML document"},
+		{"nothing", "", "empty"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
