@@ -8,6 +8,7 @@
 //	starter extend WORKFLOW_ID --by 2h | --timeout 36h | --until RFC3339
 //	starter backfill --project P --flow F --from 2024-06-01 --to 2024-06-30 [--parallel 3] [--wait] [--json]
 //	starter schedule create|list|describe|trigger|pause|unpause|delete …
+//	starter search-attributes [--register]
 //	starter version
 //
 // The connection flags (--temporal-address or --address, --temporal-namespace
@@ -69,6 +70,7 @@ const usage = `usage: starter [connection flags] <command> [flags]
   starter extend WORKFLOW_ID --by 2h | --timeout 36h | --until 2024-06-03T06:00:00+08:00
   starter backfill --project P --flow F --from 2024-06-01 --to 2024-06-30 [--parallel 3] [--wait] [--json]
   starter schedule create|list|describe|trigger|pause|unpause|delete ... ("starter schedule help")
+  starter search-attributes [--register]
   starter version
 Connection flags go before or after the command: --temporal-address (or --address), --temporal-namespace
 (or --namespace), --task-queue, --ui-url. Run "starter <command> -h" for the flags of a command.
@@ -119,6 +121,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return backfillCmd(ctx, args, getenv, stdout, stderr)
 	case "schedule":
 		return scheduleCmd(ctx, args, getenv, stdout, stderr)
+	case "search-attributes":
+		return searchAttributesCmd(ctx, args, getenv, stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprintln(stdout, usage)
 		return nil
