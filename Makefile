@@ -12,7 +12,7 @@ GO_FILES     = $(shell git ls-files '*.go')
 
 export MANUALDAG_TEMPORAL_CLI := $(TEMPORAL)
 
-.PHONY: demo screenshot test chaos build lint check-format vet tools emulator clean bench-policy bench bench-fleet
+.PHONY: demo screenshot test chaos build release lint check-format vet tools emulator clean bench-policy bench bench-fleet
 
 ## demo: Temporal dev server + Web UI, the DataWorks emulator, the worker, two sample DAGs.
 demo: build $(TEMPORAL)
@@ -63,8 +63,15 @@ bench: $(TEMPORAL)
 bench-fleet: $(TEMPORAL)
 	MANUALDAG_BENCH=1 MANUALDAG_BENCH_POLLERS=$${MANUALDAG_BENCH_POLLERS:-8} go test -tags e2e -run '^$$' -bench '^BenchmarkFleet$$' -benchtime 1x -timeout 90m ./e2e/
 
+# -buildvcs=true: the binaries' --version reads the VCS stamp, whatever GOFLAGS says.
 build:
-	go build -trimpath -o $(BIN)/ ./worker ./starter ./cmd/dataworks-emulator
+	go build -buildvcs=true -trimpath -o $(BIN)/ ./worker ./starter ./cmd/dataworks-emulator
+
+## release: versioned binaries of worker, starter and dataworks-emulator for linux and darwin, amd64 and
+## arm64, one .tar.gz each with SHA256SUMS, into dist/<version>/ (git-ignored; nothing is published).
+## The version is git's: tag the commit first (git tag v0.1.0), else a pseudo-version. Needs a clean tree.
+release:
+	./scripts/release.sh
 
 ## emulator: run the DataWorks emulator alone on 127.0.0.1:8089.
 emulator: build
@@ -93,4 +100,4 @@ $(STATICCHECK):
 	GOBIN=$(dir $@) go install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 
 clean:
-	rm -rf $(BIN) .demo
+	rm -rf $(BIN) .demo dist
