@@ -30,7 +30,7 @@ func registeredSearchAttributes(ctx context.Context, c client.Client, namespace 
 		for i, k := range missing {
 			names[i] = k.GetName()
 		}
-		fmt.Fprintf(stderr, "note: namespace %q lacks the search attributes %s: the run works, but the Web UI cannot filter on them; register them with deployments/temporal/search-attributes.sh\n",
+		fmt.Fprintf(stderr, "note: namespace %q lacks the search attributes %s: the run works, but the Web UI cannot filter on them; register them with starter search-attributes --register\n",
 			namespace, strings.Join(names, ", "))
 	}
 	return sa.Registered
