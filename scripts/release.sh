@@ -18,6 +18,11 @@ PACKAGES=(./worker ./starter ./cmd/dataworks-emulator)
 
 die() { echo "release: $*" >&2; exit 1; }
 
+# Reproducible archives need GNU tar's --sort and --mtime (macOS: brew install gnu-tar, TAR=gtar).
+TAR=${TAR:-tar}
+"$TAR" --version 2>/dev/null | grep -q 'GNU tar' || die "$TAR is not GNU tar: install it (macOS: brew install gnu-tar) and run TAR=gtar make release"
+if command -v sha256sum >/dev/null; then sha256() { sha256sum -- "$@"; }; else sha256() { shasum -a 256 -- "$@"; }; fi
+
 if [[ -n "$(git status --porcelain --untracked-files=no)" && "${ALLOW_DIRTY:-}" != 1 ]]; then
 	die "the work tree has uncommitted changes: commit them (or ALLOW_DIRTY=1 for a trial build, versioned +dirty)"
 fi
@@ -57,8 +62,8 @@ for p in $PLATFORMS; do
 	done
 	cp LICENSE README.md CHANGELOG.md "$dir/"
 	# Reproducible archives: fixed order, owner and times.
-	tar --sort=name --owner=0 --group=0 --numeric-owner --mtime="@$commit_time" -C "$stage" -cf - "$name" | gzip -n >"$dest/$name.tar.gz"
+	"$TAR" --sort=name --owner=0 --group=0 --numeric-owner --mtime="@$commit_time" -C "$stage" -cf - "$name" | gzip -n >"$dest/$name.tar.gz"
 	echo "release: $dest/$name.tar.gz"
 done
-(cd "$dest" && sha256sum -- *.tar.gz >SHA256SUMS)
+(cd "$dest" && sha256 *.tar.gz >SHA256SUMS)
 echo "release: $dest/SHA256SUMS (verify with: cd $dest && sha256sum -c SHA256SUMS)"
