@@ -12,7 +12,7 @@ GO_FILES     = $(shell git ls-files '*.go')
 
 export MANUALDAG_TEMPORAL_CLI := $(TEMPORAL)
 
-.PHONY: demo screenshot test chaos build lint check-format vet tools emulator clean bench-policy bench bench-fleet
+.PHONY: demo screenshot test chaos build release lint check-format vet tools emulator clean bench-policy bench bench-fleet
 
 ## demo: Temporal dev server + Web UI, the DataWorks emulator, the worker, two sample DAGs.
 demo: build $(TEMPORAL)
@@ -23,11 +23,14 @@ demo: build $(TEMPORAL)
 screenshot: build $(TEMPORAL)
 	@TEMPORAL=$(TEMPORAL) BIN=$(BIN) ./scripts/screenshot.sh
 
-## test: format check, vet, staticcheck, and every test (unit and end-to-end) with -race.
+## test: format check, vet, staticcheck, and every test (unit and end-to-end) with -race, then the
+## offline checks of deployments/ (a nested module, so that its Kubernetes and compose libraries stay
+## out of the module graph of everyone who imports manualdag).
 # -count=1: the end-to-end tests build the binaries themselves, which Go's
 # test cache cannot see, so a cached pass could hide a broken worker.
 test: check-format vet lint $(TEMPORAL)
 	go test -race -count=1 -tags e2e -timeout 15m ./...
+	cd deployments && go test -race -count=1 -timeout 10m ./...
 
 ## chaos: the full fault suites (e2e/chaos_test.go) against real processes; prints the figure
 ## table (docs/reliability.md). MANUALDAG_CHAOS_SEED=N repeats a run's random choices.
@@ -60,8 +63,15 @@ bench: $(TEMPORAL)
 bench-fleet: $(TEMPORAL)
 	MANUALDAG_BENCH=1 MANUALDAG_BENCH_POLLERS=$${MANUALDAG_BENCH_POLLERS:-8} go test -tags e2e -run '^$$' -bench '^BenchmarkFleet$$' -benchtime 1x -timeout 90m ./e2e/
 
+# -buildvcs=true: the binaries' --version reads the VCS stamp, whatever GOFLAGS says.
 build:
-	go build -trimpath -o $(BIN)/ ./worker ./starter ./cmd/dataworks-emulator
+	go build -buildvcs=true -trimpath -o $(BIN)/ ./worker ./starter ./cmd/dataworks-emulator
+
+## release: versioned binaries of worker, starter and dataworks-emulator for linux and darwin, amd64 and
+## arm64, one .tar.gz each with SHA256SUMS, into dist/<version>/ (git-ignored; nothing is published).
+## The version is git's: tag the commit first (git tag v0.1.0), else a pseudo-version. Needs a clean tree.
+release:
+	./scripts/release.sh
 
 ## emulator: run the DataWorks emulator alone on 127.0.0.1:8089.
 emulator: build
@@ -73,10 +83,12 @@ check-format:
 vet:
 	go vet ./...
 	go vet -tags e2e ./...
+	cd deployments && go vet ./...
 
 lint: $(STATICCHECK)
 	$(STATICCHECK) ./...
 	$(STATICCHECK) -tags e2e ./...
+	cd deployments && $(STATICCHECK) ./...
 
 tools: $(TEMPORAL) $(STATICCHECK)
 
@@ -88,4 +100,4 @@ $(STATICCHECK):
 	GOBIN=$(dir $@) go install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 
 clean:
-	rm -rf $(BIN) .demo
+	rm -rf $(BIN) .demo dist

@@ -23,7 +23,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
-	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -64,7 +63,8 @@ func externalEnv(name string) bool {
 	case "TEMPORAL_API_KEY", "TEMPORAL_PROFILE", "TEMPORAL_CONFIG_FILE",
 		"ALIBABA_CLOUD_ACCESS_KEY_ID", "ALIBABA_CLOUD_ACCESS_KEY_SECRET", "ALIBABA_CLOUD_SECURITY_TOKEN",
 		"ALIBABA_CLOUD_ROLE_ARN", "ALIBABA_CLOUD_OIDC_PROVIDER_ARN", "ALIBABA_CLOUD_OIDC_TOKEN_FILE",
-		"ALIBABA_CLOUD_ROLE_SESSION_NAME":
+		"ALIBABA_CLOUD_ROLE_SESSION_NAME",
+		"ALIBABA_CLOUD_REGION_ID": // the worker's region when MANUALDAG_DATAWORKS_REGION is unset
 		return true
 	}
 	return strings.HasPrefix(name, "TEMPORAL_TLS")
@@ -101,7 +101,6 @@ type manifests struct {
 	configMap     *corev1.ConfigMap
 	serviceAcct   *corev1.ServiceAccount
 	pdb           *policyv1.PodDisruptionBudget
-	hpa           *autoscalingv2.HorizontalPodAutoscaler
 	kustomization kustomization
 	// files maps a path under k8s/ to the kinds it holds.
 	files map[string][]string
@@ -113,6 +112,7 @@ type kustomization struct {
 	Kind       string   `json:"kind"`
 	Namespace  string   `json:"namespace"`
 	Resources  []string `json:"resources"`
+	Components []string `json:"components,omitempty"`
 	Images     []struct {
 		Name    string `json:"name"`
 		NewName string `json:"newName,omitempty"`
@@ -155,6 +155,9 @@ func loadManifests(t *testing.T) *manifests {
 			return err
 		}
 		rel, _ := filepath.Rel(root, path)
+		if strings.HasPrefix(filepath.ToSlash(rel), "components/") {
+			return nil // loadComponents reads them, by their kustomization
+		}
 		if !strings.HasSuffix(path, ".yaml") {
 			t.Errorf("%s: only .yaml files belong in k8s/", path)
 			return nil
@@ -187,9 +190,6 @@ func loadManifests(t *testing.T) *manifests {
 			case "policy/v1 PodDisruptionBudget":
 				m.pdb = &policyv1.PodDisruptionBudget{}
 				obj = m.pdb
-			case "autoscaling/v2 HorizontalPodAutoscaler":
-				m.hpa = &autoscalingv2.HorizontalPodAutoscaler{}
-				obj = m.hpa
 			default:
 				t.Errorf("%s document %d: %s %s is not a kind these tests know: add it to loadManifests", path, i, tm.APIVersion, tm.Kind)
 				continue
@@ -205,7 +205,7 @@ func loadManifests(t *testing.T) *manifests {
 	})
 	require.NoError(t, err)
 	for name, obj := range map[string]any{"Deployment": m.deployment, "ConfigMap": m.configMap, "ServiceAccount": m.serviceAcct,
-		"PodDisruptionBudget": m.pdb, "HorizontalPodAutoscaler": m.hpa} {
+		"PodDisruptionBudget": m.pdb} {
 		require.NotNil(t, obj, "no %s under k8s/", name)
 	}
 	return m
@@ -216,20 +216,20 @@ func TestKubernetesManifestsDecodeStrictly(t *testing.T) {
 	for file, kinds := range m.files {
 		assert.NotContains(t, kinds, "Secret", "%s: no Secret with values in the repository; reference one", file)
 	}
-	// Every manifest is applied by the kustomization, except optional/.
+	// Every manifest is applied by the kustomization; the optional parts
+	// are components, which a user lists under components.
 	listed := map[string]bool{}
 	for _, r := range m.kustomization.Resources {
 		listed[r] = true
 		assert.Contains(t, m.files, r, "kustomization.yaml lists %s, which does not exist", r)
 	}
 	for file := range m.files {
-		switch {
-		case file == "kustomization.yaml":
-		case strings.HasPrefix(file, "optional/"):
-			assert.False(t, listed[file], "%s is optional: not in resources", file)
-		default:
+		if file != "kustomization.yaml" {
 			assert.True(t, listed[file], "kustomization.yaml does not list %s", file)
 		}
+	}
+	for _, c := range m.kustomization.Components {
+		assert.DirExists(t, filepath.Join("k8s", c), "kustomization.yaml lists the component %s", c)
 	}
 }
 
@@ -262,14 +262,10 @@ func TestKubernetesWorkerCrossChecks(t *testing.T) {
 			assert.Equal(t, v, labels[k], "%s selector %s does not match the pod template's labels", what, k)
 		}
 	}
-	assert.Equal(t, "Deployment", m.hpa.Spec.ScaleTargetRef.Kind)
-	assert.Equal(t, d.Name, m.hpa.Spec.ScaleTargetRef.Name, "the HPA scales the worker")
 	minAvailable := m.pdb.Spec.MinAvailable.IntValue()
 	assert.Greater(t, int(*d.Spec.Replicas), minAvailable, "more replicas than the PDB keeps, or a drain blocks")
-	assert.Greater(t, int(*m.hpa.Spec.MinReplicas), minAvailable)
 	workers, err := strconv.Atoi(m.configMap.Data["MANUALDAG_DATAWORKS_WORKERS"])
 	require.NoError(t, err, "MANUALDAG_DATAWORKS_WORKERS")
-	assert.GreaterOrEqual(t, workers, int(m.hpa.Spec.MaxReplicas), "every worker the HPA may start shares the QPS: MANUALDAG_DATAWORKS_WORKERS ≥ maxReplicas")
 	assert.GreaterOrEqual(t, workers, int(*d.Spec.Replicas))
 	assert.Equal(t, m.serviceAcct.Name, spec.ServiceAccountName)
 
@@ -557,10 +553,23 @@ func TestDockerBuildCommand(t *testing.T) {
 		assert.Nil(t, f.Section(".symtab"), "%s is not stripped (-s)", path)
 		f.Close()
 	}
-	// The starter runs (it needs nothing but its flags for help).
+	// The starter runs (it needs nothing but its flags for help), and has
+	// the command the search-attributes Job runs.
 	help, err := exec.Command(filepath.Join(out, "starter"), "help").CombinedOutput()
 	require.NoError(t, err, "%s", help)
 	assert.Contains(t, string(help), "starter backfill")
+	help, err = exec.Command(filepath.Join(out, "starter"), "search-attributes", "-h").CombinedOutput()
+	require.NoError(t, err, "%s", help)
+	assert.Contains(t, string(help), "-register")
+	// Every binary says its version; the emulator's -h is a success.
+	for _, bin := range []string{"worker", "dataworks-emulator"} {
+		v, err := exec.Command(filepath.Join(out, bin), "-version").CombinedOutput()
+		require.NoError(t, err, "%s", v)
+		assert.True(t, strings.HasPrefix(string(v), bin+" "), "%s -version: %s", bin, v)
+	}
+	help, err = exec.Command(filepath.Join(out, "dataworks-emulator"), "-h").CombinedOutput()
+	require.NoError(t, err, "dataworks-emulator -h exits 0: %s", help)
+	assert.Contains(t, string(help), "MANUALDAG_EMULATOR_ADDR")
 }
 
 // ---------------------------------------------------------------- compose
@@ -612,8 +621,8 @@ func TestComposeFile(t *testing.T) {
 	assert.Equal(t, []string{"local"}, svc("worker-local").Profiles)
 	assert.Equal(t, []string{"aliyun"}, svc("worker").Profiles)
 	assert.Equal(t, "service:emulator", svc("worker-local").NetworkMode, "plain HTTP to DataWorks only over loopback")
-	assert.Equal(t, "127.0.0.1:8089", *svc("worker-local").Environment["DATAWORKS_ENDPOINT"])
-	assert.Equal(t, "127.0.0.1:8089", *svc("emulator").Environment["DATAWORKS_EMULATOR_ADDR"])
+	assert.Equal(t, "127.0.0.1:8089", *svc("worker-local").Environment["MANUALDAG_DATAWORKS_ENDPOINT"])
+	assert.Equal(t, "127.0.0.1:8089", *svc("emulator").Environment["MANUALDAG_EMULATOR_ADDR"])
 	assert.Equal(t, []string{"/usr/local/bin/starter"}, []string(svc("starter").Entrypoint))
 
 	metrics := metricsPort(t, env)

@@ -15,7 +15,7 @@ import (
 )
 
 // The sample definition's ids, by which API 2024-05-18 names the project and
-// flows (deployments/emulator/sample-project.yaml).
+// flows (internal/emulator/sample-project.yaml).
 const (
 	projectID2024  = "10021"
 	flowOK2024     = "1002101"

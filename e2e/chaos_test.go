@@ -12,7 +12,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -156,8 +155,7 @@ func (c *chaos) suiteStack(t *testing.T, ts *devServer, tsClient client.Client, 
 	t.Helper()
 	s := &stack{temporal: ts, client: tsClient, emuLog: &syncBuffer{}, recorded: map[string]string{},
 		secret: "chaos-secret-marker-" + randomHex(t)}
-	def, err := emulator.LoadDefinition(filepath.Join("..", "deployments", "emulator", "sample-project.yaml"))
-	require.NoError(t, err)
+	def := emulator.SampleDefinition()
 	opts := emulator.Options{
 		Definition:   def,
 		Credentials:  map[string]emulator.Key{accessKeyID: {Secret: s.secret}},
@@ -169,6 +167,7 @@ func (c *chaos) suiteStack(t *testing.T, ts *devServer, tsClient client.Client, 
 	if mutate != nil {
 		mutate(&opts)
 	}
+	var err error
 	s.emu, err = emulator.New(opts)
 	require.NoError(t, err)
 	srv := httptest.NewServer(s.emu)

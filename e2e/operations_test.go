@@ -84,8 +84,7 @@ func (s *stack) runOperations(t *testing.T) {
 // starts a worker on queue2018 that talks to it.
 func (s *stack) startEmulator2018(t *testing.T) *emulator.Emulator {
 	t.Helper()
-	def, err := emulator.LoadDefinition(filepath.Join("..", "deployments", "emulator", "sample-project.yaml"))
-	require.NoError(t, err)
+	def := emulator.SampleDefinition()
 	tenHours := emulator.Duration(10 * time.Hour)
 	def.Projects[0].Flows = append(def.Projects[0].Flows, emulator.Flow{
 		Name:  flowSlow,
@@ -109,7 +108,7 @@ func (s *stack) startEmulator2018(t *testing.T) *emulator.Emulator {
 	})
 	u, err := url.Parse(srv.URL)
 	require.NoError(t, err)
-	s.startWorker(t, queue2018, "DATAWORKS_ENDPOINT="+u.Host)
+	s.startWorker(t, queue2018, "MANUALDAG_DATAWORKS_ENDPOINT="+u.Host)
 	return emu
 }
 

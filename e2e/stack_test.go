@@ -74,14 +74,14 @@ func newStack(t *testing.T) *stack {
 	t.Helper()
 	s := &stack{recorded: map[string]string{}, emuLog: &syncBuffer{}, secret: "e2e-secret-marker-" + randomHex(t)}
 
-	def, err := emulator.LoadDefinition(filepath.Join("..", "deployments", "emulator", "sample-project.yaml"))
-	require.NoError(t, err)
+	def := emulator.SampleDefinition()
 	tenHours := emulator.Duration(10 * time.Hour)
 	def.Projects[0].Flows = append(def.Projects[0].Flows, emulator.Flow{
 		Name:  flowSlow,
 		Nodes: []emulator.Node{{ID: 103990001, Name: "slow_node", Duration: &tenHours}},
 	})
 	def.Projects[0].Flows = append(def.Projects[0].Flows, profileFlow())
+	var err error
 	s.emu, err = emulator.New(emulator.Options{
 		Definition:  def,
 		Credentials: map[string]emulator.Key{accessKeyID: {Secret: s.secret}},
@@ -123,8 +123,8 @@ func (s *stack) workerEnv(taskQueue string) []string {
 	return []string{
 		"TEMPORAL_ADDRESS=" + s.temporal.Address,
 		"MANUALDAG_TASK_QUEUE=" + taskQueue,
-		"DATAWORKS_ENDPOINT=" + s.endpoint,
-		"DATAWORKS_SCHEME=http",
+		"MANUALDAG_DATAWORKS_ENDPOINT=" + s.endpoint,
+		"MANUALDAG_DATAWORKS_SCHEME=http",
 		"ALIBABA_CLOUD_ACCESS_KEY_ID=" + accessKeyID,
 		"ALIBABA_CLOUD_ACCESS_KEY_SECRET=" + s.secret,
 		"MANUALDAG_LOG_FORMAT=console",

@@ -4,9 +4,10 @@
 # Everything it starts is stopped on Ctrl-C or on any failure.
 # DEMO_THEN=command runs that command once both runs are done, then stops
 # everything and exits with its status (make screenshot uses it).
-# DATAWORKS_API_VERSION=2018-06-01 (default), 2020-05-18 or 2024-05-18 picks the
-# API the worker speaks; under 2024-05-18 the runs name the project and flows by
-# their numeric ids (deployments/emulator/sample-project.yaml).
+# MANUALDAG_DATAWORKS_API_VERSION=2018-06-01 (default), 2020-05-18 or 2024-05-18
+# picks the API the worker speaks; under 2024-05-18 the runs name the project and
+# flows by their numeric ids (internal/emulator/sample-project.yaml). The old
+# name DATAWORKS_API_VERSION is still read, with a deprecation warning.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -53,6 +54,20 @@ for p in "$TEMPORAL_PORT" "$UI_PORT" "$EMULATOR_PORT" "$METRICS_PORT"; do
 done
 rm -rf "$STATE" && mkdir -p "$STATE"
 
+# The old name is read as the worker reads it (internal/envvar): the new name
+# wins, the old one is warned about; the worker then sees the new name only.
+api_version=${MANUALDAG_DATAWORKS_API_VERSION:-}
+if [ -n "${DATAWORKS_API_VERSION:-}" ]; then
+	if [ -n "$api_version" ]; then
+		echo "demo: DATAWORKS_API_VERSION is ignored because MANUALDAG_DATAWORKS_API_VERSION is set: remove the old name" >&2
+	else
+		echo "demo: DATAWORKS_API_VERSION is deprecated: rename it MANUALDAG_DATAWORKS_API_VERSION (the old name will stop working in a future release)" >&2
+		api_version=$DATAWORKS_API_VERSION
+	fi
+	unset DATAWORKS_API_VERSION
+fi
+api_version=${api_version:-2018-06-01}
+
 # The search attributes the workflow sets (deployments/temporal/search-attributes.sh
 # registers them on a real cluster).
 search_attributes=(
@@ -73,20 +88,19 @@ export ALIBABA_CLOUD_ACCESS_KEY_ID=demo-access-key-id
 export ALIBABA_CLOUD_ACCESS_KEY_SECRET=demo-access-key-secret
 
 echo "demo: starting the DataWorks emulator on 127.0.0.1:${EMULATOR_PORT} (time x60: a 30-minute flow takes 30 s)"
-"$BIN/dataworks-emulator" -addr "127.0.0.1:$EMULATOR_PORT" -definition deployments/emulator/sample-project.yaml \
+"$BIN/dataworks-emulator" -addr "127.0.0.1:$EMULATOR_PORT" \
 	-time-scale 60 -access-key "$ALIBABA_CLOUD_ACCESS_KEY_ID:$ALIBABA_CLOUD_ACCESS_KEY_SECRET" >"$STATE/emulator.log" 2>&1 &
 pids+=($!)
 wait_for "DataWorks emulator" $! "$STATE/emulator.log" curl -sf "http://127.0.0.1:$EMULATOR_PORT/_emulator/stats"
 
 echo "demo: starting the worker (log: $STATE/worker.log)"
-TEMPORAL_ADDRESS="127.0.0.1:$TEMPORAL_PORT" DATAWORKS_ENDPOINT="127.0.0.1:$EMULATOR_PORT" DATAWORKS_SCHEME=http \
-	DATAWORKS_API_VERSION="${DATAWORKS_API_VERSION:-2018-06-01}" \
+TEMPORAL_ADDRESS="127.0.0.1:$TEMPORAL_PORT" MANUALDAG_DATAWORKS_ENDPOINT="127.0.0.1:$EMULATOR_PORT" MANUALDAG_DATAWORKS_SCHEME=http \
+	MANUALDAG_DATAWORKS_API_VERSION="$api_version" \
 	MANUALDAG_LOG_FORMAT=console MANUALDAG_METRICS_ADDRESS="127.0.0.1:$METRICS_PORT" "$BIN/worker" >"$STATE/worker.log" 2>&1 &
 pids+=($!)
 wait_for "worker" $! "$STATE/worker.log" curl -sf "http://127.0.0.1:$METRICS_PORT/readyz"
 
 export TEMPORAL_ADDRESS="127.0.0.1:$TEMPORAL_PORT" MANUALDAG_UI_URL="$UI"
-api_version=${DATAWORKS_API_VERSION:-2018-06-01}
 project=demo_project flow_ok=daily_sales flow_broken=daily_sales_broken
 if [ "$api_version" = 2024-05-18 ]; then
 	project=10021 flow_ok=1002101 flow_broken=1002102

@@ -8,6 +8,11 @@
 //	starter extend WORKFLOW_ID --by 2h | --timeout 36h | --until RFC3339
 //	starter backfill --project P --flow F --from 2024-06-01 --to 2024-06-30 [--parallel 3] [--wait] [--json]
 //	starter schedule create|list|describe|trigger|pause|unpause|delete …
+//	starter search-attributes [--register]
+//	starter version
+//
+// The connection flags (--temporal-address or --address, --temporal-namespace
+// or --namespace, --task-queue, --ui-url) go before or after the command.
 //
 // Exit codes: 0 the DAG succeeded (or the command did what it was asked),
 // 1 the DAG failed, timed out or could not be triggered, 4 the trigger's
@@ -19,13 +24,18 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"slices"
+	"strings"
 	"syscall"
 	// The default bizdate is computed in a time zone; carry the data.
 	_ "time/tzdata"
+
+	"github.com/manualdag/manualdag/internal/version"
 )
 
 // Exit codes, documented in the README.
@@ -52,7 +62,7 @@ func usageErr(format string, a ...any) error {
 func infraErr(err error) error     { return &exitError{code: exitInfra, err: err} }
 func dagFailedErr(err error) error { return &exitError{code: exitDagFailed, err: err} }
 
-const usage = `usage:
+const usage = `usage: starter [connection flags] <command> [flags]
   starter run --project P --flow F [--bizdate 2024-06-01] [--param k=v]... [--node-param NODEID:k=v]... [--wait] [--json]
   starter status WORKFLOW_ID [--json]
   starter cancel WORKFLOW_ID
@@ -60,7 +70,10 @@ const usage = `usage:
   starter extend WORKFLOW_ID --by 2h | --timeout 36h | --until 2024-06-03T06:00:00+08:00
   starter backfill --project P --flow F --from 2024-06-01 --to 2024-06-30 [--parallel 3] [--wait] [--json]
   starter schedule create|list|describe|trigger|pause|unpause|delete ... ("starter schedule help")
-Run "starter <command> -h" for the flags of a command.
+  starter search-attributes [--register]
+  starter version
+Connection flags go before or after the command: --temporal-address (or --address), --temporal-namespace
+(or --namespace), --task-queue, --ui-url. Run "starter <command> -h" for the flags of a command.
 Exit codes: 0 succeeded, 1 DAG failed or timed out, 2 invalid usage or input, 3 infrastructure error,
 4 trigger outcome unknown (check DataWorks before starting again).`
 
@@ -89,24 +102,61 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if len(args) == 0 {
 		return usageErr("%s", usage)
 	}
-	switch args[0] {
+	cmd, args, err := splitCommand(args)
+	if err != nil {
+		return err
+	}
+	switch cmd {
 	case "run":
-		return runCmd(ctx, args[1:], getenv, stdout, stderr)
+		return runCmd(ctx, args, getenv, stdout, stderr)
 	case "status":
-		return statusCmd(ctx, args[1:], getenv, stdout, stderr)
+		return statusCmd(ctx, args, getenv, stdout, stderr)
 	case "cancel":
-		return cancelCmd(ctx, args[1:], getenv, stdout, stderr)
+		return cancelCmd(ctx, args, getenv, stdout, stderr)
 	case "rerun":
-		return rerunCmd(ctx, args[1:], getenv, stdout, stderr)
+		return rerunCmd(ctx, args, getenv, stdout, stderr)
 	case "extend":
-		return extendCmd(ctx, args[1:], getenv, stdout, stderr)
+		return extendCmd(ctx, args, getenv, stdout, stderr)
 	case "backfill":
-		return backfillCmd(ctx, args[1:], getenv, stdout, stderr)
+		return backfillCmd(ctx, args, getenv, stdout, stderr)
 	case "schedule":
-		return scheduleCmd(ctx, args[1:], getenv, stdout, stderr)
-	case "-h", "--help", "help":
+		return scheduleCmd(ctx, args, getenv, stdout, stderr)
+	case "search-attributes":
+		return searchAttributesCmd(ctx, args, getenv, stdout, stderr)
+	case "-h", "-help", "--help", "help":
 		fmt.Fprintln(stdout, usage)
 		return nil
+	case "-version", "--version", "version":
+		fmt.Fprintln(stdout, "starter", version.Get())
+		return nil
 	}
-	return usageErr("unknown command %q\n%s", args[0], usage)
+	return usageErr("unknown command %q\n%s", cmd, usage)
+}
+
+// splitCommand finds the command after any connection flags given before
+// it, as the Temporal CLI allows ("starter --address host:7233 status ID"),
+// and hands those flags to the command: each command's flag set has them.
+// They go right after the command (after "schedule create"), so that the
+// same flag given after the command still wins.
+func splitCommand(args []string) (cmd string, rest []string, err error) {
+	if !strings.HasPrefix(args[0], "-") || slices.Contains([]string{"-h", "-help", "--help", "-version", "--version"}, args[0]) {
+		return args[0], args[1:], nil
+	}
+	var conn connection
+	fs := flag.NewFlagSet("starter", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	conn.register(fs, func(string) string { return "" })
+	if err := fs.Parse(args); err != nil {
+		return "", nil, usageErr("%v: only the connection flags (--temporal-address, --address, --temporal-namespace, --namespace, --task-queue, --ui-url) go before the command; put the others after it", err)
+	}
+	if fs.NArg() == 0 {
+		return "", nil, usageErr("no command after the connection flags %q: add one, e.g. starter %s status WORKFLOW_ID", args, strings.Join(args, " "))
+	}
+	given := args[:len(args)-fs.NArg()]
+	cmd, rest = fs.Arg(0), fs.Args()[1:]
+	at := 0
+	if cmd == "schedule" && len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
+		at = 1
+	}
+	return cmd, slices.Insert(slices.Clone(rest), at, given...), nil
 }

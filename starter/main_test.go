@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"testing"
 )
@@ -81,5 +82,66 @@ func TestExitCode(t *testing.T) {
 				t.Errorf("stderr %q, want %q", stderr.String(), tc.stderr)
 			}
 		})
+	}
+}
+
+// Connection flags may come before the command, as with the Temporal CLI;
+// they reach the command's flag set, where a repeat after the command wins.
+func TestSplitCommand(t *testing.T) {
+	for _, tc := range []struct {
+		args     []string
+		cmd      string
+		rest     []string
+		errorHas string
+	}{
+		{args: []string{"status", "ID"}, cmd: "status", rest: []string{"ID"}},
+		{args: []string{"--address", "h:7233", "status", "ID", "--json"}, cmd: "status", rest: []string{"--address", "h:7233", "ID", "--json"}},
+		{args: []string{"-namespace=ns", "--temporal-address", "h:7233", "run", "--address", "other:7233"}, cmd: "run",
+			rest: []string{"-namespace=ns", "--temporal-address", "h:7233", "--address", "other:7233"}},
+		{args: []string{"--namespace", "ns", "schedule", "create", "daily", "--cron", "0 2 * * *"}, cmd: "schedule",
+			rest: []string{"create", "--namespace", "ns", "daily", "--cron", "0 2 * * *"}},
+		{args: []string{"--ui-url", "http://ui", "--task-queue", "q", "backfill"}, cmd: "backfill", rest: []string{"--ui-url", "http://ui", "--task-queue", "q"}},
+		{args: []string{"--version"}, cmd: "--version", rest: []string{}},
+		{args: []string{"--project", "p", "run"}, errorHas: "-project: only the connection flags"},
+		{args: []string{"--address", "h:7233"}, errorHas: "no command after the connection flags"},
+	} {
+		cmd, rest, err := splitCommand(tc.args)
+		if tc.errorHas != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.errorHas) || exitCode(err, io.Discard) != exitUsage {
+				t.Errorf("%q: error %v, want a usage error with %q", tc.args, err, tc.errorHas)
+			}
+			continue
+		}
+		if err != nil || cmd != tc.cmd || strings.Join(rest, "|") != strings.Join(tc.rest, "|") {
+			t.Errorf("%q: got %q %q %v, want %q %q", tc.args, cmd, rest, err, tc.cmd, tc.rest)
+		}
+	}
+}
+
+// The command sees the flags given before it, under either spelling.
+func TestConnectionFlagsBeforeTheCommand(t *testing.T) {
+	_, rest, err := splitCommand([]string{"--address", "before:7233", "--namespace", "ns", "status", "ID", "--address", "after:7233"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var conn connection
+	fs := conn.newFlagSet("starter status", noEnv, io.Discard)
+	if _, err := parseFlags(fs, rest, 1, "usage"); err != nil {
+		t.Fatal(err)
+	}
+	if *conn.temporal.Address != "after:7233" || *conn.temporal.Namespace != "ns" {
+		t.Errorf("address %s, namespace %s", *conn.temporal.Address, *conn.temporal.Namespace)
+	}
+}
+
+func TestVersion(t *testing.T) {
+	for _, arg := range []string{"version", "--version"} {
+		var stdout bytes.Buffer
+		if err := run(context.Background(), []string{arg}, noEnv, &stdout, io.Discard); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(stdout.String(), "starter ") {
+			t.Errorf("%s: %q", arg, stdout.String())
+		}
 	}
 }

@@ -7,20 +7,23 @@ import (
 	"io"
 	"net"
 	"strconv"
-	"strings"
 	"time"
 
 	"go.temporal.io/sdk/client"
 
 	"github.com/manualdag/manualdag/dag"
 	"github.com/manualdag/manualdag/dataworks/aliyun"
+	"github.com/manualdag/manualdag/internal/envvar"
 	"github.com/manualdag/manualdag/internal/logging"
 	"github.com/manualdag/manualdag/internal/temporalclient"
 	"github.com/manualdag/manualdag/workflows"
 )
 
 // config is everything the worker reads at start. Each field has a flag and
-// an environment variable; the flag wins. The Temporal connection resolves
+// an environment variable; the flag wins. The project's variables all start
+// with MANUALDAG_; the DATAWORKS_* names they had before are still read, with
+// a warning (internal/envvar). The region falls back to Alibaba's
+// ALIBABA_CLOUD_REGION_ID, as Alibaba's own tools do. The Temporal connection resolves
 // through temporalclient.Load, as the starter's does: the flag, the
 // environment variable, the TOML profile (TEMPORAL_CONFIG_FILE,
 // TEMPORAL_PROFILE), the default; TLS, mTLS, API key and gRPC metadata come
@@ -30,11 +33,11 @@ import (
 //	-temporal-address            TEMPORAL_ADDRESS                     localhost:7233
 //	-temporal-namespace          TEMPORAL_NAMESPACE                   default
 //	-task-queue                  MANUALDAG_TASK_QUEUE                 dataworks-manual-dag
-//	-dataworks-region            DATAWORKS_REGION                     cn-shanghai
-//	-dataworks-endpoint          DATAWORKS_ENDPOINT                   (from region)
-//	-dataworks-scheme            DATAWORKS_SCHEME                     https
-//	-dataworks-api-version       DATAWORKS_API_VERSION                2018-06-01
-//	-dataworks-timeout           DATAWORKS_TIMEOUT                    10s
+//	-dataworks-region            MANUALDAG_DATAWORKS_REGION           cn-shanghai (or ALIBABA_CLOUD_REGION_ID)
+//	-dataworks-endpoint          MANUALDAG_DATAWORKS_ENDPOINT         (from region)
+//	-dataworks-scheme            MANUALDAG_DATAWORKS_SCHEME           https
+//	-dataworks-api-version       MANUALDAG_DATAWORKS_API_VERSION      2018-06-01
+//	-dataworks-timeout           MANUALDAG_DATAWORKS_TIMEOUT          10s
 //	-dataworks-qps               MANUALDAG_DATAWORKS_QPS              5
 //	-dataworks-workers           MANUALDAG_DATAWORKS_WORKERS          1
 //	-dataworks-daily-budget      MANUALDAG_DATAWORKS_DAILY_BUDGET     0 (none)
@@ -79,6 +82,12 @@ type config struct {
 
 	LogFormat string
 	LogLevel  string
+
+	// EnvWarnings are the deprecated variable names met, one line each;
+	// the worker logs them once its logger exists.
+	EnvWarnings []string
+	// PrintVersion is -version: print the build and exit.
+	PrintVersion bool
 }
 
 // parseConfig reads flags over environment over defaults. getenv is injected
@@ -89,6 +98,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs := c.flagSet(&raw, getenv, stderr)
 	if err := fs.Parse(args); err != nil {
 		return c, err
+	}
+	if c.PrintVersion {
+		return c, nil
 	}
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected argument %q: the worker takes only flags (see -h)", fs.Arg(0))
@@ -122,21 +134,20 @@ type rawConfig struct {
 
 // flagSet declares every flag, with its environment variable as default.
 func (c *config) flagSet(raw *rawConfig, getenv func(string) string, stderr io.Writer) *flag.FlagSet {
-	env := func(name, def string) string {
-		if v := strings.TrimSpace(getenv(name)); v != "" {
-			return v
-		}
-		return def
-	}
+	vars := envvar.NewReader(getenv)
+	env := vars.Or
 	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	raw.temporal.Register(fs)
+	fs.BoolVar(&c.PrintVersion, "version", false, "print the worker's version and exit")
 	fs.StringVar(&c.TaskQueue, "task-queue", env("MANUALDAG_TASK_QUEUE", workflows.TaskQueue), "task queue to serve (env MANUALDAG_TASK_QUEUE)")
-	fs.StringVar(&c.DataWorks.Region, "dataworks-region", env("DATAWORKS_REGION", "cn-shanghai"), "Alibaba Cloud region of the DataWorks workspace (env DATAWORKS_REGION)")
-	fs.StringVar(&c.DataWorks.Endpoint, "dataworks-endpoint", env("DATAWORKS_ENDPOINT", ""), "DataWorks host[:port], overrides the region's endpoint (env DATAWORKS_ENDPOINT)")
-	fs.StringVar(&c.DataWorks.Scheme, "dataworks-scheme", env("DATAWORKS_SCHEME", "https"), "https, or http for a loopback endpoint only (env DATAWORKS_SCHEME)")
-	fs.StringVar(&c.DataWorks.APIVersion, "dataworks-api-version", env("DATAWORKS_API_VERSION", dag.APIVersion2018), "2018-06-01, 2020-05-18 or 2024-05-18 (env DATAWORKS_API_VERSION; under 2024-05-18 runs name projects and flows by numeric id)")
-	fs.StringVar(&raw.timeout, "dataworks-timeout", env("DATAWORKS_TIMEOUT", "10s"), "whole-request timeout of one DataWorks call (env DATAWORKS_TIMEOUT)")
+	fs.StringVar(&c.DataWorks.Region, "dataworks-region", env("MANUALDAG_DATAWORKS_REGION", env("ALIBABA_CLOUD_REGION_ID", aliyun.DefaultRegion)),
+		"Alibaba Cloud region of the DataWorks workspace (env MANUALDAG_DATAWORKS_REGION, else ALIBABA_CLOUD_REGION_ID)")
+	fs.StringVar(&c.DataWorks.Endpoint, "dataworks-endpoint", env("MANUALDAG_DATAWORKS_ENDPOINT", ""), "DataWorks host[:port], overrides the region's endpoint (env MANUALDAG_DATAWORKS_ENDPOINT)")
+	fs.StringVar(&c.DataWorks.Scheme, "dataworks-scheme", env("MANUALDAG_DATAWORKS_SCHEME", "https"), "https, or http for a loopback endpoint only (env MANUALDAG_DATAWORKS_SCHEME)")
+	fs.StringVar(&c.DataWorks.APIVersion, "dataworks-api-version", env("MANUALDAG_DATAWORKS_API_VERSION", dag.APIVersion2018),
+		"2018-06-01 (default: no stop, logs or reruns), 2020-05-18, or 2024-05-18 (runs name projects and flows by numeric id) (env MANUALDAG_DATAWORKS_API_VERSION)")
+	fs.StringVar(&raw.timeout, "dataworks-timeout", env("MANUALDAG_DATAWORKS_TIMEOUT", "10s"), "whole-request timeout of one DataWorks call (env MANUALDAG_DATAWORKS_TIMEOUT)")
 	fs.StringVar(&raw.qps, "dataworks-qps", env("MANUALDAG_DATAWORKS_QPS", "5"), "DataWorks calls per second across the whole task queue; 0 = no limit (env MANUALDAG_DATAWORKS_QPS)")
 	fs.StringVar(&raw.workers, "dataworks-workers", env("MANUALDAG_DATAWORKS_WORKERS", "1"), "how many workers share -dataworks-qps: each sends at most qps/workers DataWorks requests in any one second (env MANUALDAG_DATAWORKS_WORKERS)")
 	fs.StringVar(&raw.daily, "dataworks-daily-budget", env("MANUALDAG_DATAWORKS_DAILY_BUDGET", "0"), "DataWorks calls a day that polling may spend across the whole task queue: waits stretch so that the open DAG runs share it; 0 = no budget (env MANUALDAG_DATAWORKS_DAILY_BUDGET)")
@@ -147,6 +158,8 @@ func (c *config) flagSet(raw *rawConfig, getenv func(string) string, stderr io.W
 	fs.StringVar(&c.MetricsAddress, "metrics-address", env("MANUALDAG_METRICS_ADDRESS", defaultMetricsAddress), `host:port of the Prometheus /metrics and the /healthz and /readyz endpoints; "off" or "" disables them (env MANUALDAG_METRICS_ADDRESS)`)
 	fs.StringVar(&c.LogFormat, "log-format", env("MANUALDAG_LOG_FORMAT", logging.FormatJSON), "json or console (env MANUALDAG_LOG_FORMAT)")
 	fs.StringVar(&c.LogLevel, "log-level", env("MANUALDAG_LOG_LEVEL", "info"), "debug, info, warn or error (env MANUALDAG_LOG_LEVEL)")
+	// Every variable has been read: the deprecated names met are known.
+	c.EnvWarnings = vars.Warnings()
 	return fs
 }
 

@@ -68,11 +68,11 @@ var fullEnv = map[string]string{
 	"TEMPORAL_ADDRESS":                    "temporal.internal:7233",
 	"TEMPORAL_NAMESPACE":                  "data-platform",
 	"MANUALDAG_TASK_QUEUE":                "dw-q",
-	"DATAWORKS_REGION":                    "cn-beijing",
-	"DATAWORKS_ENDPOINT":                  "127.0.0.1:8089",
-	"DATAWORKS_SCHEME":                    "http",
-	"DATAWORKS_API_VERSION":               dag.APIVersion2020,
-	"DATAWORKS_TIMEOUT":                   "20s",
+	"MANUALDAG_DATAWORKS_REGION":          "cn-beijing",
+	"MANUALDAG_DATAWORKS_ENDPOINT":        "127.0.0.1:8089",
+	"MANUALDAG_DATAWORKS_SCHEME":          "http",
+	"MANUALDAG_DATAWORKS_API_VERSION":     dag.APIVersion2020,
+	"MANUALDAG_DATAWORKS_TIMEOUT":         "20s",
 	"MANUALDAG_DATAWORKS_QPS":             "2.5",
 	"MANUALDAG_MAX_CONCURRENT_ACTIVITIES": "8",
 	"MANUALDAG_SHUTDOWN_TIMEOUT":          "1m",
@@ -115,7 +115,7 @@ func TestParseConfigEnvironment(t *testing.T) {
 
 // A blank variable counts as unset, not as an empty value.
 func TestParseConfigBlankEnvironmentIsUnset(t *testing.T) {
-	c, err := parseConfig(nil, envOf(map[string]string{"TEMPORAL_ADDRESS": "  ", "DATAWORKS_TIMEOUT": ""}), &bytes.Buffer{})
+	c, err := parseConfig(nil, envOf(map[string]string{"TEMPORAL_ADDRESS": "  ", "MANUALDAG_DATAWORKS_TIMEOUT": ""}), &bytes.Buffer{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,7 +180,7 @@ func TestParseConfigInvalid(t *testing.T) {
 		want string
 	}{
 		{"timeout without unit", []string{"-dataworks-timeout", "10"}, nil, `dataworks-timeout "10" must be a positive duration such as 10s or 1m`},
-		{"timeout not a duration", nil, map[string]string{"DATAWORKS_TIMEOUT": "ten seconds"}, `dataworks-timeout "ten seconds" must be a positive duration`},
+		{"timeout not a duration", nil, map[string]string{"MANUALDAG_DATAWORKS_TIMEOUT": "ten seconds"}, `dataworks-timeout "ten seconds" must be a positive duration`},
 		{"zero timeout", []string{"-dataworks-timeout", "0s"}, nil, `dataworks-timeout "0s" must be a positive duration`},
 		{"negative timeout", []string{"-dataworks-timeout", "-5s"}, nil, `dataworks-timeout "-5s" must be a positive duration`},
 		{"zero shutdown timeout", nil, map[string]string{"MANUALDAG_SHUTDOWN_TIMEOUT": "0"}, `shutdown-timeout "0" must be a positive duration`},
@@ -198,15 +198,17 @@ func TestParseConfigInvalid(t *testing.T) {
 		{"empty address", []string{"-temporal-address", ""}, nil, "temporal-address must not be empty"},
 		{"empty namespace", []string{"-temporal-namespace="}, nil, "temporal-namespace must not be empty"},
 		{"empty task queue", []string{"-task-queue="}, nil, "must not be empty"},
-		{"http to the public endpoint", nil, map[string]string{"DATAWORKS_SCHEME": "http"},
+		{"http to the public endpoint", nil, map[string]string{"MANUALDAG_DATAWORKS_SCHEME": "http"},
 			`Scheme http is allowed only for a loopback Endpoint (127.0.0.1, ::1, localhost), not "dataworks.cn-shanghai.aliyuncs.com": use https`},
 		{"http to a LAN endpoint", []string{"-dataworks-scheme", "http", "-dataworks-endpoint", "10.0.0.5:8089"}, nil,
 			`Scheme http is allowed only for a loopback Endpoint (127.0.0.1, ::1, localhost), not "10.0.0.5:8089"`},
 		{"unknown scheme", []string{"-dataworks-scheme", "ftp"}, nil, `Scheme "ftp" is neither https nor http`},
 		{"endpoint with scheme", []string{"-dataworks-endpoint", "https://dataworks.cn-shanghai.aliyuncs.com"}, nil, "contains a scheme: write host[:port] only"},
 		{"bad api version", []string{"-dataworks-api-version", "2019-01-01"}, nil, `APIVersion "2019-01-01" is not supported: use 2018-06-01, 2020-05-18 or 2024-05-18 (2018-06-01 is the default)`},
-		{"bad api version from env", nil, map[string]string{"DATAWORKS_API_VERSION": "2020"}, `APIVersion "2020" is not supported`},
+		{"bad api version from env", nil, map[string]string{"MANUALDAG_DATAWORKS_API_VERSION": "2020"}, `APIVersion "2020" is not supported`},
 		{"bad region", []string{"-dataworks-region", "Shanghai"}, nil, `Region "Shanghai" is not a region id: write it like cn-shanghai`},
+		{"unknown region", []string{"-dataworks-region", "cn-shangai"}, nil, `Region "cn-shangai" is not a DataWorks region: use one of ap-northeast-1,`},
+		{"unknown region from Alibaba's variable", nil, map[string]string{"ALIBABA_CLOUD_REGION_ID": "eu-north-9"}, `Region "eu-north-9" is not a DataWorks region`},
 		{"positional argument", []string{"serve"}, nil, `unexpected argument "serve": the worker takes only flags`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -234,7 +236,7 @@ func TestParseConfigFlagErrors(t *testing.T) {
 	if !errors.Is(err, flag.ErrHelp) {
 		t.Errorf("-h: %v, want flag.ErrHelp (exit 0)", err)
 	}
-	for _, want := range []string{"-dataworks-endpoint", "env DATAWORKS_ENDPOINT", "-dataworks-qps"} {
+	for _, want := range []string{"-dataworks-endpoint", "env MANUALDAG_DATAWORKS_ENDPOINT", "-dataworks-qps"} {
 		if !strings.Contains(stderr.String(), want) {
 			t.Errorf("help does not mention %q", want)
 		}
@@ -256,7 +258,7 @@ func TestRunRefusesBadLogSettingsBeforeDialing(t *testing.T) {
 		{map[string]string{"MANUALDAG_LOG_LEVEL": "loud"}, `log level "loud" is not one of debug, info, warn, error`},
 	} {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		err := run(ctx, nil, envOf(tc.env), &bytes.Buffer{})
+		err := run(ctx, nil, envOf(tc.env), &bytes.Buffer{}, &bytes.Buffer{})
 		cancel()
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("env %v: %v, want %q", tc.env, err, tc.want)
@@ -286,5 +288,29 @@ func TestParseConfigTemporalProfile(t *testing.T) {
 	}
 	if c.Temporal.HostPort != "flag-host:7233" || c.Temporal.Namespace != "data-platform" {
 		t.Errorf("flag over the profile: got %s, namespace %s", c.Temporal.HostPort, c.Temporal.Namespace)
+	}
+}
+
+// The region: the flag, MANUALDAG_DATAWORKS_REGION, the deprecated
+// DATAWORKS_REGION, Alibaba's ALIBABA_CLOUD_REGION_ID, cn-shanghai.
+func TestParseConfigRegionPrecedence(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{nil, nil, "cn-shanghai"},
+		{nil, map[string]string{"ALIBABA_CLOUD_REGION_ID": "ap-southeast-1"}, "ap-southeast-1"},
+		{nil, map[string]string{"ALIBABA_CLOUD_REGION_ID": "ap-southeast-1", "DATAWORKS_REGION": "cn-hangzhou"}, "cn-hangzhou"},
+		{nil, map[string]string{"ALIBABA_CLOUD_REGION_ID": "ap-southeast-1", "MANUALDAG_DATAWORKS_REGION": "cn-beijing"}, "cn-beijing"},
+		{[]string{"-dataworks-region", "cn-shenzhen"}, map[string]string{"MANUALDAG_DATAWORKS_REGION": "cn-beijing"}, "cn-shenzhen"},
+	} {
+		c, err := parseConfig(tc.args, envOf(tc.env), &bytes.Buffer{})
+		if err != nil {
+			t.Fatalf("%v %v: %v", tc.args, tc.env, err)
+		}
+		if c.DataWorks.Region != tc.want {
+			t.Errorf("%v %v: region %s, want %s", tc.args, tc.env, c.DataWorks.Region, tc.want)
+		}
 	}
 }

@@ -18,11 +18,12 @@ import (
 	_ "time/tzdata"
 
 	"github.com/manualdag/manualdag/internal/logging"
+	"github.com/manualdag/manualdag/internal/version"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Getenv, os.Stderr)
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
 	stop()
 	switch {
 	case errors.Is(err, flag.ErrHelp):
@@ -36,10 +37,14 @@ func main() {
 
 // run serves the task queue until ctx is done (SIGINT/SIGTERM), then stops
 // the worker, letting in-flight activities finish within the shutdown timeout.
-func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	cfg, err := parseConfig(args, getenv, stderr)
 	if err != nil {
 		return err
+	}
+	if cfg.PrintVersion {
+		fmt.Fprintln(stdout, "worker", version.Get())
+		return nil
 	}
 	if err := refuseSDKDebug(getenv("DEBUG")); err != nil {
 		return err
@@ -71,7 +76,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	fatal := make(chan error, 1) // the SDK reports a fatal error once
 	b := &budget{perDay: cfg.DailyBudget}
 	w := newWorker(c, cfg, deps{DataWorks: dw, Budget: b, OnFatalError: func(err error) { fatal <- err }})
-	logStart(logger, cfg, dw)
+	logStart(logger, cfg, dw.AccessKeyID())
 	defer countWaiting(c, cfg, metrics, b, logger)()
 	return serve(ctx, w, fatal, &ready, cfg, logger)
 }

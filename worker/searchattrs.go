@@ -23,10 +23,10 @@ func checkSearchAttributes(ctx context.Context, c client.Client, namespace strin
 	cmds := sa.CreateCommands()
 	switch {
 	case err != nil:
-		logger.Warn("could not list the namespace's search attributes; runs go on, but the Web UI can filter on DataWorksProject, DataWorksFlow, DataWorksBizdate, DataWorksDagId, DagOutcome and DagFailedNodes only if they are registered (deployments/temporal/search-attributes.sh)",
+		logger.Warn("could not list the namespace's search attributes; runs go on, but the Web UI can filter on DataWorksProject, DataWorksFlow, DataWorksBizdate, DataWorksDagId, DagOutcome and DagFailedNodes only if they are registered (starter search-attributes --register, or deployments/temporal/search-attributes.sh)",
 			zap.String("namespace", namespace), zap.Error(err))
 	case len(cmds) > 0:
-		logger.Warn("search attributes missing in the namespace: DAG runs work without them, but the Web UI cannot filter on them. Register them once (deployments/temporal/search-attributes.sh): "+strings.Join(cmds, "; "),
+		logger.Warn("search attributes missing in the namespace: DAG runs work without them, but the Web UI cannot filter on them. Register them once (starter search-attributes --register, or deployments/temporal/search-attributes.sh): "+strings.Join(cmds, "; "),
 			zap.String("namespace", namespace), zap.Strings("commands", cmds))
 	default:
 		logger.Info("search attributes registered", zap.String("namespace", namespace))

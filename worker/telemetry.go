@@ -20,6 +20,7 @@ import (
 	sdktally "go.temporal.io/sdk/contrib/tally"
 	"go.uber.org/zap"
 
+	"github.com/manualdag/manualdag/internal/version"
 	"github.com/manualdag/manualdag/workflows"
 )
 
@@ -54,7 +55,7 @@ const waitingInterval = 15 * time.Second
 // the returned closer to stop the reporting loop.
 func newMetrics(logger *zap.Logger) (client.MetricsHandler, http.Handler, io.Closer) {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), buildInfo(version.Get()))
 	reporter := tallyprom.NewReporter(tallyprom.Options{
 		Registerer:              reg,
 		DefaultTimerType:        tallyprom.HistogramTimerType,
@@ -70,6 +71,21 @@ func newMetrics(logger *zap.Logger) (client.MetricsHandler, http.Handler, io.Clo
 	}, metricsReportInterval)
 	handler := sdktally.NewMetricsHandler(sdktally.NewPrometheusNamingScope(scope))
 	return handler, promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: zap.NewStdLog(logger)}), closer
+}
+
+// MetricBuildInfo is the constant 1 labelled with the worker's build, the
+// Prometheus convention for versions: `count by (version)
+// (manualdag_build_info)` shows a rollout's progress.
+const MetricBuildInfo = "manualdag_build_info"
+
+func buildInfo(v version.Info) prometheus.Collector {
+	g := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name:        MetricBuildInfo,
+		Help:        "The worker's build: version, VCS revision and Go version; always 1.",
+		ConstLabels: prometheus.Labels{"version": v.Version, "revision": v.Revision, "go_version": v.GoVersion},
+	})
+	g.Set(1)
+	return g
 }
 
 // readiness answers /readyz: ready once the worker has started, as long as

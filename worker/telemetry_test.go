@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -62,6 +63,8 @@ func TestTelemetryEndpoints(t *testing.T) {
 		`manualdag_dag_runs_total{outcome="FAILED"} 1`,
 		`manualdag_dags_waiting 3`,
 		`go_goroutines `,
+		// The build, as a label (a test binary has no VCS revision).
+		`manualdag_build_info{go_version="` + runtime.Version() + `",revision="",version="devel"} 1`,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %q:\n%s", want, body)

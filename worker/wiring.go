@@ -13,9 +13,11 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/manualdag/manualdag/activities"
+	"github.com/manualdag/manualdag/dag"
 	"github.com/manualdag/manualdag/dataworks/aliyun"
 	"github.com/manualdag/manualdag/internal/logging"
 	"github.com/manualdag/manualdag/internal/temporalclient"
+	"github.com/manualdag/manualdag/internal/version"
 	"github.com/manualdag/manualdag/workflows"
 )
 
@@ -97,22 +99,39 @@ func dial(ctx context.Context, opts client.Options, logger *zap.Logger, metrics 
 	return temporalclient.Dial(ctx, opts)
 }
 
-func logStart(logger *zap.Logger, cfg config, dw *aliyun.Client) {
+// logStart says once what this worker is and what it talks to, with a
+// warning for each setting an operator should know is weak or going away.
+func logStart(logger *zap.Logger, cfg config, accessKeyID string) {
 	endpoint := cfg.DataWorks.Endpoint
 	if endpoint == "" {
 		endpoint = aliyun.EndpointForRegion(cfg.DataWorks.Region)
 	}
+	build := version.Get()
 	logger.Info("worker starting",
+		zap.String("version", build.Version),
+		zap.String("revision", build.Revision),
 		zap.String("temporalAddress", cfg.Temporal.HostPort),
 		zap.String("namespace", cfg.Temporal.Namespace),
 		zap.String("taskQueue", cfg.TaskQueue),
 		zap.String("dataworksEndpoint", endpoint),
 		zap.String("dataworksAPIVersion", cfg.DataWorks.APIVersion),
-		zap.String("accessKeyId", dw.AccessKeyID()),
+		zap.String("accessKeyId", accessKeyID),
 		zap.Float64("qps", cfg.QPS),
 		zap.Int("dailyBudget", cfg.DailyBudget),
 	)
+	for _, w := range cfg.EnvWarnings {
+		logger.Warn(w)
+	}
+	if cfg.DataWorks.APIVersion == dag.APIVersion2018 {
+		logger.Warn(weakAPIWarning, zap.String("dataworksAPIVersion", cfg.DataWorks.APIVersion))
+	}
 }
+
+// weakAPIWarning is said once at start under the default API version, the
+// reference design's: what it cannot do, and where the choice is explained.
+const weakAPIWarning = "DataWorks API 2018-06-01 (the default) has no StopInstance, GetInstanceLog or RestartInstance: " +
+	"a cancelled run or one past its deadline leaves its DataWorks instances running, reports carry no failed-node logs, and rerunFailed is refused; " +
+	"set -dataworks-api-version 2020-05-18, or 2024-05-18 on the new Data Studio (MANUALDAG_DATAWORKS_API_VERSION), if the workspace allows it (README: \"Choose the API version\")"
 
 // serve starts w and stops it on the first signal (a second one ends the
 // process at once) or a fatal error.

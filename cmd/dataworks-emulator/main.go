@@ -1,22 +1,27 @@
 // Command dataworks-emulator serves a local, signature-verifying DataWorks
-// API (dataworks-public 2018-06-01 and 2020-05-18 manual-DAG calls)
-// simulated from a definition file. Point the Alibaba SDK at it with
-// Domain set to the listen address and Scheme "http".
+// API (dataworks-public 2018-06-01 and 2020-05-18 manual-DAG calls, and the
+// 2024-05-18 workflow-instance calls) simulated from a definition file.
+// Point the Alibaba SDK at it with Domain set to the listen address and
+// Scheme "http".
 //
-// Flags, each with an environment fallback (flag > environment > default):
+// Flags, each with an environment fallback (flag > environment > default);
+// the DATAWORKS_EMULATOR_* names of before are still read, with a warning:
 //
-//	-addr              DATAWORKS_EMULATOR_ADDR              listen address (127.0.0.1:8089)
-//	-definition        DATAWORKS_EMULATOR_DEFINITION        definition file, JSON or YAML
-//	                                                        (deployments/emulator/sample-project.yaml)
-//	-time-scale        DATAWORKS_EMULATOR_TIME_SCALE        divides simulated durations (60)
-//	-access-key        DATAWORKS_EMULATOR_ACCESS_KEYS       ID:SECRET, repeatable; the variable takes a
+//	-addr              MANUALDAG_EMULATOR_ADDR              listen address (127.0.0.1:8089)
+//	-definition        MANUALDAG_EMULATOR_DEFINITION        definition file, JSON or YAML (the
+//	                                                        embedded sample project; -print-sample)
+//	-time-scale        MANUALDAG_EMULATOR_TIME_SCALE        divides simulated durations (60)
+//	-access-key        MANUALDAG_EMULATOR_ACCESS_KEYS       ID:SECRET, repeatable; the variable takes a
 //	                                                        comma-separated list
 //	                                                        (demo-access-key-id:demo-access-key-secret)
-//	-seed              DATAWORKS_EMULATOR_SEED              seed of flaky outcomes and faults (1)
-//	-empty-list-for    DATAWORKS_EMULATOR_EMPTY_LIST_FOR    a new DAG's list is empty this long (2s)
-//	-reference-format  DATAWORKS_EMULATOR_REFERENCE_FORMAT  answer searches in the reference-page format (false)
-//	-daily-quota       DATAWORKS_EMULATOR_DAILY_QUOTA       calls a day before Throttling.Api.Risk (0: none)
+//	-seed              MANUALDAG_EMULATOR_SEED              seed of flaky outcomes and faults (1)
+//	-empty-list-for    MANUALDAG_EMULATOR_EMPTY_LIST_FOR    a new DAG's list is empty this long (2s)
+//	-creating-for      MANUALDAG_EMULATOR_CREATING_FOR      a 2024-05-18 creation stays Creating this long,
+//	                                                        clock time (2s)
+//	-reference-format  MANUALDAG_EMULATOR_REFERENCE_FORMAT  answer searches in the reference-page format (false)
+//	-daily-quota       MANUALDAG_EMULATOR_DAILY_QUOTA       calls a day before Throttling.Api.Risk (0: none)
 //
+// -print-sample prints the embedded sample definition; -version the build.
 // Faults can be changed at run time under /_emulator/ (see the package
 // documentation of internal/emulator).
 package main
@@ -38,16 +43,26 @@ import (
 	"time"
 
 	"github.com/manualdag/manualdag/internal/emulator"
+	"github.com/manualdag/manualdag/internal/envvar"
+	"github.com/manualdag/manualdag/internal/version"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
 	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "dataworks-emulator:", err)
-		os.Exit(1)
+	os.Exit(exitCode(err, os.Stderr))
+}
+
+// exitCode is 0 for success and for -h (the help is what was asked for),
+// 1 after printing any other error.
+func exitCode(err error, stderr io.Writer) int {
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return 0
 	}
+	fmt.Fprintln(stderr, "dataworks-emulator:", err)
+	return 1
 }
 
 // DemoAccessKey is the pair served when none is configured. It is public:
@@ -56,7 +71,7 @@ const DemoAccessKey = "demo-access-key-id:demo-access-key-secret"
 
 type config struct {
 	addr            string
-	definition      string
+	definition      string // "" = the embedded sample
 	timeScale       float64
 	keys            map[string]emulator.Key
 	seed            int64
@@ -64,6 +79,10 @@ type config struct {
 	creatingFor     time.Duration
 	referenceFormat bool
 	dailyQuota      int
+	printSample     bool
+	printVersion    bool
+	// envWarnings are the deprecated variable names met, logged at start.
+	envWarnings []string
 }
 
 // keyList collects repeated -access-key flags; the first flag replaces
@@ -83,86 +102,90 @@ func (k *keyList) Set(v string) error {
 	return nil
 }
 
-func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
-	env := func(name, def string) string {
-		if v := getenv(name); v != "" {
-			return v
-		}
-		return def
-	}
-	var (
-		c       config
-		errs    []error
-		keys    = keyList{values: strings.Split(env("DATAWORKS_EMULATOR_ACCESS_KEYS", DemoAccessKey), ",")}
-		parseFn = func(name string, parse func(string) error) {
-			if err := parse(env(name, "")); err != nil {
+// envDefaults are the flag defaults the environment gives, parsed.
+type envDefaults struct {
+	timeScale float64
+	seed      int64
+	quota     int
+	emptyFor  time.Duration
+	creating  time.Duration
+	reference bool
+}
+
+// readEnvDefaults parses the typed variables; a bad value is an error that
+// names the variable.
+func readEnvDefaults(vars *envvar.Reader) (envDefaults, error) {
+	d := envDefaults{timeScale: 60, seed: 1, emptyFor: 2 * time.Second, creating: 2 * time.Second}
+	var errs []error
+	parse := func(name string, parse func(string) error) {
+		if v := vars.Get(name); v != "" {
+			if err := parse(v); err != nil {
 				errs = append(errs, fmt.Errorf("%s: %w", name, err))
 			}
 		}
-	)
-	// Environment values become the flag defaults.
-	timeScale, seed, quota := 60.0, int64(1), 0
-	emptyFor, reference := 2*time.Second, false
-	parseFn("DATAWORKS_EMULATOR_TIME_SCALE", func(s string) (err error) {
-		if s != "" {
-			timeScale, err = strconv.ParseFloat(s, 64)
-		}
-		return err
-	})
-	parseFn("DATAWORKS_EMULATOR_SEED", func(s string) (err error) {
-		if s != "" {
-			seed, err = strconv.ParseInt(s, 10, 64)
-		}
-		return err
-	})
-	parseFn("DATAWORKS_EMULATOR_EMPTY_LIST_FOR", func(s string) (err error) {
-		if s != "" {
-			emptyFor, err = time.ParseDuration(s)
-		}
-		return err
-	})
-	parseFn("DATAWORKS_EMULATOR_REFERENCE_FORMAT", func(s string) (err error) {
-		if s != "" {
-			reference, err = strconv.ParseBool(s)
-		}
-		return err
-	})
-	parseFn("DATAWORKS_EMULATOR_DAILY_QUOTA", func(s string) (err error) {
-		if s != "" {
-			quota, err = strconv.Atoi(s)
-		}
-		return err
-	})
-	if err := errors.Join(errs...); err != nil {
+	}
+	parse("MANUALDAG_EMULATOR_TIME_SCALE", func(s string) (err error) { d.timeScale, err = strconv.ParseFloat(s, 64); return err })
+	parse("MANUALDAG_EMULATOR_SEED", func(s string) (err error) { d.seed, err = strconv.ParseInt(s, 10, 64); return err })
+	parse("MANUALDAG_EMULATOR_EMPTY_LIST_FOR", func(s string) (err error) { d.emptyFor, err = time.ParseDuration(s); return err })
+	parse("MANUALDAG_EMULATOR_CREATING_FOR", func(s string) (err error) { d.creating, err = time.ParseDuration(s); return err })
+	parse("MANUALDAG_EMULATOR_REFERENCE_FORMAT", func(s string) (err error) { d.reference, err = strconv.ParseBool(s); return err })
+	parse("MANUALDAG_EMULATOR_DAILY_QUOTA", func(s string) (err error) { d.quota, err = strconv.Atoi(s); return err })
+	return d, errors.Join(errs...)
+}
+
+func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
+	var c config
+	vars := envvar.NewReader(getenv)
+	d, err := readEnvDefaults(vars)
+	if err != nil {
 		return c, err
 	}
-
+	keys := keyList{values: strings.Split(vars.Or("MANUALDAG_EMULATOR_ACCESS_KEYS", DemoAccessKey), ",")}
 	fs := flag.NewFlagSet("dataworks-emulator", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&c.addr, "addr", env("DATAWORKS_EMULATOR_ADDR", "127.0.0.1:8089"), "listen address")
-	fs.StringVar(&c.definition, "definition", env("DATAWORKS_EMULATOR_DEFINITION", "deployments/emulator/sample-project.yaml"), "definition file (JSON or YAML)")
-	fs.Float64Var(&c.timeScale, "time-scale", timeScale, "divides simulated durations: 60 runs a 30-minute flow in 30s")
-	fs.Var(&keys, "access-key", "accepted AccessKey pair ID:SECRET, repeatable (default "+DemoAccessKey+")")
-	fs.Int64Var(&c.seed, "seed", seed, "seed of flaky outcomes and fault injection")
-	fs.DurationVar(&c.emptyListFor, "empty-list-for", emptyFor, "how long a new DAG's instance list stays empty")
-	fs.DurationVar(&c.creatingFor, "creating-for", 2*time.Second, "how long a 2024-05-18 CreateWorkflowInstances stays Creating")
-	fs.BoolVar(&c.referenceFormat, "reference-format", reference, "answer SearchManualDagNodeInstance in the reference-page format")
-	fs.IntVar(&c.dailyQuota, "daily-quota", quota, "calls a day before Throttling.Api.Risk (0: no quota)")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), "usage: dataworks-emulator [flags]\n"+
+			"A local DataWorks manual-DAG API (2018-06-01, 2020-05-18, 2024-05-18) that verifies signatures and simulates DAG runs.\n"+
+			"Each flag falls back to the environment variable named in its help (DATAWORKS_EMULATOR_* still read, deprecated).\n\n")
+		fs.PrintDefaults()
+	}
+	fs.StringVar(&c.addr, "addr", vars.Or("MANUALDAG_EMULATOR_ADDR", "127.0.0.1:8089"), "listen address (env MANUALDAG_EMULATOR_ADDR)")
+	fs.StringVar(&c.definition, "definition", vars.Get("MANUALDAG_EMULATOR_DEFINITION"),
+		"definition file, JSON or YAML; default the embedded sample project (env MANUALDAG_EMULATOR_DEFINITION)")
+	fs.Float64Var(&c.timeScale, "time-scale", d.timeScale, "divides simulated durations: 60 runs a 30-minute flow in 30s (env MANUALDAG_EMULATOR_TIME_SCALE)")
+	fs.Var(&keys, "access-key", "accepted AccessKey pair ID:SECRET, repeatable (default "+DemoAccessKey+"; env MANUALDAG_EMULATOR_ACCESS_KEYS, comma-separated)")
+	fs.Int64Var(&c.seed, "seed", d.seed, "seed of flaky outcomes and fault injection (env MANUALDAG_EMULATOR_SEED)")
+	fs.DurationVar(&c.emptyListFor, "empty-list-for", d.emptyFor, "how long a new DAG's instance list stays empty (env MANUALDAG_EMULATOR_EMPTY_LIST_FOR)")
+	fs.DurationVar(&c.creatingFor, "creating-for", d.creating, "how long a 2024-05-18 CreateWorkflowInstances stays Creating (env MANUALDAG_EMULATOR_CREATING_FOR)")
+	fs.BoolVar(&c.referenceFormat, "reference-format", d.reference, "answer SearchManualDagNodeInstance in the reference-page format (env MANUALDAG_EMULATOR_REFERENCE_FORMAT)")
+	fs.IntVar(&c.dailyQuota, "daily-quota", d.quota, "calls a day before Throttling.Api.Risk; 0: no quota (env MANUALDAG_EMULATOR_DAILY_QUOTA)")
+	fs.BoolVar(&c.printSample, "print-sample", false, "print the embedded sample definition and exit (a start for your own -definition)")
+	fs.BoolVar(&c.printVersion, "version", false, "print the emulator's version and exit")
+	c.envWarnings = vars.Warnings()
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
 	if fs.NArg() > 0 {
-		return c, fmt.Errorf("unexpected arguments %q", fs.Args())
+		return c, fmt.Errorf("unexpected arguments %q: the emulator takes only flags (see -h)", fs.Args())
 	}
 	c.keys = map[string]emulator.Key{}
 	for _, kv := range keys.values {
 		id, secret, ok := strings.Cut(strings.TrimSpace(kv), ":")
 		if !ok || id == "" || secret == "" {
-			return c, errors.New("an access key is not of the form ID:SECRET")
+			return c, errors.New("an access key is not of the form ID:SECRET: give -access-key ID:SECRET, or MANUALDAG_EMULATOR_ACCESS_KEYS=ID:SECRET,…")
 		}
 		c.keys[id] = emulator.Key{Secret: secret}
 	}
 	return c, nil
+}
+
+// loadDefinition reads the definition file, or takes the embedded sample.
+func loadDefinition(path string) (*emulator.Definition, string, error) {
+	if path == "" {
+		return emulator.SampleDefinition(), "embedded sample", nil
+	}
+	def, err := emulator.LoadDefinition(path)
+	return def, path, err
 }
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -170,11 +193,22 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	def, err := emulator.LoadDefinition(c.definition)
-	if err != nil {
+	switch {
+	case c.printVersion:
+		fmt.Fprintln(stdout, "dataworks-emulator", version.Get())
+		return nil
+	case c.printSample:
+		_, err := stdout.Write(emulator.SampleYAML)
 		return err
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
+	for _, w := range c.envWarnings {
+		logger.Warn(w)
+	}
+	def, source, err := loadDefinition(c.definition)
+	if err != nil {
+		return err
+	}
 	emu, err := emulator.New(emulator.Options{
 		Definition:      def,
 		Credentials:     c.keys,
@@ -191,7 +225,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	ln, err := net.Listen("tcp", c.addr)
 	if err != nil {
-		return fmt.Errorf("listen: %w", err)
+		return fmt.Errorf("listen on %s: %w (pick a free address with -addr)", c.addr, err)
 	}
 	srv := &http.Server{Handler: emu, ReadHeaderTimeout: 10 * time.Second}
 	ids := make([]string, 0, len(c.keys))
@@ -199,7 +233,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		ids = append(ids, id)
 	}
 	fmt.Fprintf(stdout, "dataworks-emulator listening on http://%s (definition %s, time scale %g, access keys %s)\n",
-		ln.Addr(), c.definition, c.timeScale, strings.Join(ids, ","))
+		ln.Addr(), source, c.timeScale, strings.Join(ids, ","))
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()

@@ -116,13 +116,21 @@ func (c Config) withDefaults() Config {
 // naming the setting and how to fix it. Zero fields take their defaults and
 // are valid.
 func (c Config) Validate() error {
+	explicitEndpoint := c.Endpoint != ""
 	c = c.withDefaults()
 	var errs []error
 	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 
 	regionOK := regionPattern.MatchString(c.Region)
-	if !regionOK {
+	switch {
+	case !regionOK:
 		add("dataworks config: Region %q is not a region id: write it like cn-shanghai", c.Region)
+	case !explicitEndpoint && !KnownRegion(c.Region):
+		// A typo would otherwise fail in DNS on every poll. A region that
+		// DataWorks opened after this list was made still works with its
+		// endpoint given.
+		add("dataworks config: Region %q is not a DataWorks region: use one of %s; for a region opened since, also set Endpoint (dataworks.%s.aliyuncs.com)",
+			c.Region, strings.Join(Regions(), ", "), c.Region)
 	}
 	host, err := checkEndpoint(c.Endpoint)
 	// An empty Endpoint after a bad Region is that one mistake, said once.

@@ -1,6 +1,7 @@
 package aliyun
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -34,6 +35,10 @@ func TestConfigValidate(t *testing.T) {
 		{Endpoint: "[::1]:8080", Scheme: "http"},
 		{Endpoint: "::1", Scheme: "http"},
 		{Endpoint: "dataworks-vpc.cn-shanghai.aliyuncs.com"},
+		{Region: "cn-wulanchabu"},
+		{Region: "cn-shenzhen-finance-1"},
+		// A region newer than the list, with its endpoint given.
+		{Region: "xx-newregion-1", Endpoint: "dataworks.xx-newregion-1.aliyuncs.com"},
 		{PoolSize: 64, ConnectTimeout: time.Second, RequestTimeout: time.Minute},
 	}
 	for _, c := range valid {
@@ -46,6 +51,7 @@ func TestConfigValidate(t *testing.T) {
 		want []string // every one must be named
 	}{
 		{Config{Region: "CN Shanghai"}, []string{"Region"}},
+		{Config{Region: "cn-shangai"}, []string{`Region "cn-shangai" is not a DataWorks region: use one of`, "cn-shanghai", "also set Endpoint"}},
 		{Config{Endpoint: "https://dataworks.cn-shanghai.aliyuncs.com"}, []string{"Endpoint", "scheme"}},
 		{Config{Endpoint: "host/path"}, []string{"Endpoint"}},
 		{Config{Endpoint: "host:0"}, []string{"Endpoint", "port"}},
@@ -115,5 +121,22 @@ func TestTransportIsHTTP1Only(t *testing.T) {
 	}
 	if tr.ForceAttemptHTTP2 {
 		t.Fatal("ForceAttemptHTTP2 is on")
+	}
+}
+
+// Every region of the list has an endpoint, and the list is sorted without
+// duplicates.
+func TestRegions(t *testing.T) {
+	regions := Regions()
+	if len(regions) < 20 || !slices.IsSorted(regions) || len(slices.Compact(slices.Clone(regions))) != len(regions) {
+		t.Fatalf("Regions() = %q", regions)
+	}
+	for _, r := range regions {
+		if !KnownRegion(r) || !regionPattern.MatchString(r) {
+			t.Errorf("%s: not a known region id", r)
+		}
+	}
+	if KnownRegion("cn-shangai") {
+		t.Error("a typo is known")
 	}
 }

@@ -20,7 +20,7 @@ import (
 // StopInstance asks DataWorks to stop a node instance. Stopping is
 // asynchronous: poll until the instance is final.
 func (c *Client) StopInstance(ctx context.Context, req dataworks.InstanceRequest) error {
-	return c.instanceOp(ctx, "StopInstance", req, func(id requests.Integer, env string) func(*dwpub.Client) error {
+	return c.instanceOp(ctx, actionStopInstance, req, func(id requests.Integer, env string) func(*dwpub.Client) error {
 		r := dwpub.CreateStopInstanceRequest()
 		c.rpc(r.RpcRequest)
 		r.InstanceId, r.ProjectEnv = id, env
@@ -31,7 +31,7 @@ func (c *Client) StopInstance(ctx context.Context, req dataworks.InstanceRequest
 // RestartInstance reruns a node instance (a failed one, typically, so that
 // the nodes blocked behind it can run).
 func (c *Client) RestartInstance(ctx context.Context, req dataworks.InstanceRequest) error {
-	return c.instanceOp(ctx, "RestartInstance", req, func(id requests.Integer, env string) func(*dwpub.Client) error {
+	return c.instanceOp(ctx, actionRestartInstance, req, func(id requests.Integer, env string) func(*dwpub.Client) error {
 		r := dwpub.CreateRestartInstanceRequest()
 		c.rpc(r.RpcRequest)
 		r.InstanceId, r.ProjectEnv = id, env
@@ -47,7 +47,7 @@ func (c *Client) instanceOp(ctx context.Context, action string, req dataworks.In
 	}
 	if version == dag.APIVersion2024 {
 		batch := actionStop2024
-		if action == "RestartInstance" {
+		if action == actionRestartInstance {
 			batch = actionRerun2024
 		}
 		return c.taskInstancesOp(ctx, batch, req.InstanceID)
@@ -69,7 +69,7 @@ func (c *Client) instanceOp(ctx context.Context, action string, req dataworks.In
 
 // GetInstanceLog returns the run log of a node instance.
 func (c *Client) GetInstanceLog(ctx context.Context, req dataworks.InstanceLogRequest) (string, error) {
-	const action = "GetInstanceLog"
+	const action = actionGetInstanceLog
 	version, env, e := c.checkInstanceOp(action, req.APIVersion, req.ProjectEnv, req.InstanceID)
 	if e != nil {
 		return "", c.finish(action, e)

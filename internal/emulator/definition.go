@@ -1,13 +1,15 @@
 package emulator
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"time"
 
-	"sigs.k8s.io/yaml"
+	"go.yaml.in/yaml/v3"
 )
 
 // Definition is what the emulator simulates: projects, their manual flows
@@ -158,14 +160,38 @@ func LoadDefinition(path string) (*Definition, error) {
 // Unknown fields are rejected so that a typo does not silently change the
 // simulation.
 func ParseDefinition(b []byte) (*Definition, error) {
+	j, err := yamlToJSON(b)
+	if err != nil {
+		return nil, fmt.Errorf("decode: %w", err)
+	}
 	var def Definition
-	if err := yaml.UnmarshalStrict(b, &def); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(j))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&def); err != nil {
 		return nil, fmt.Errorf("decode: %w", err)
 	}
 	if err := def.Validate(); err != nil {
 		return nil, err
 	}
 	return &def, nil
+}
+
+// yamlToJSON turns one YAML document (JSON is YAML) into JSON, so that the
+// JSON tags and Duration's UnmarshalJSON serve both formats. The YAML
+// decoder refuses a key given twice.
+func yamlToJSON(b []byte) ([]byte, error) {
+	var v any
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	if err := dec.Decode(&v); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, errors.New("the definition is empty")
+		}
+		return nil, err
+	}
+	if err := dec.Decode(new(any)); !errors.Is(err, io.EOF) {
+		return nil, errors.New("the definition holds more than one YAML document: give one")
+	}
+	return json.Marshal(v)
 }
 
 // Validate checks names, ids, upstream references, outcomes and that every

@@ -10,10 +10,11 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func TestLoadSampleDefinition(t *testing.T) {
+func TestSampleDefinition(t *testing.T) {
 	_, file, _, _ := runtime.Caller(0)
-	def, err := LoadDefinition(filepath.Join(filepath.Dir(file), "..", "..", "deployments", "emulator", "sample-project.yaml"))
+	def, err := LoadDefinition(filepath.Join(filepath.Dir(file), "sample-project.yaml"))
 	require.NoError(t, err)
+	assert.Equal(t, def, SampleDefinition(), "the embedded sample is the file")
 	flow, projectID, err := def.flow("demo_project", "daily_sales")
 	require.NoError(t, err)
 	assert.Equal(t, int64(10021), projectID)
@@ -44,6 +45,9 @@ func TestParseDefinitionRejects(t *testing.T) {
 		{"byBizdate not a date", `projects: [{name: p, flows: [{name: f, nodes: [{id: 1, name: a, byBizdate: {"June 1": {duration: 1m}}}]}]}]`, `byBizdate key "June 1" is not a yyyy-MM-dd date`},
 		{"byBizdate flaky", `projects: [{name: p, flows: [{name: f, nodes: [{id: 1, name: a, byBizdate: {"2024-06-01": {outcome: flaky}}}]}]}]`, "is not success or failure"},
 		{"duplicate flow", `projects: [{name: p, flows: [{name: f, nodes: [{id: 1, name: a}]}, {name: f, nodes: [{id: 1, name: a}]}]}]`, "twice"},
+		{"duplicate key", "projects: []\nprojects: [{name: p}]", "already defined"},
+		{"two documents", "projects: [{name: p, flows: [{name: f, nodes: [{id: 1, name: a}]}]}]\n---\nprojects: []", "more than one YAML document"},
+		{"nothing", "", "empty"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

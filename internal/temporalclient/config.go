@@ -18,12 +18,16 @@ type Flags struct {
 	Namespace *string // -temporal-namespace
 }
 
-// Register adds -temporal-address and -temporal-namespace to fs.
+// Register adds -temporal-address and -temporal-namespace to fs, and the
+// Temporal CLI's spellings -address and -namespace as aliases, so that a
+// command line copied from `temporal …` works.
 func (f *Flags) Register(fs *flag.FlagSet) {
-	fs.Func("temporal-address", "Temporal frontend host:port (default: env TEMPORAL_ADDRESS, else the address of the config profile, else "+client.DefaultHostPort+")",
-		func(s string) error { f.Address = &s; return nil })
-	fs.Func("temporal-namespace", "Temporal namespace (default: env TEMPORAL_NAMESPACE, else the namespace of the config profile, else "+client.DefaultNamespace+")",
-		func(s string) error { f.Namespace = &s; return nil })
+	setAddress := func(s string) error { f.Address = &s; return nil }
+	setNamespace := func(s string) error { f.Namespace = &s; return nil }
+	fs.Func("temporal-address", "Temporal frontend host:port (default: env TEMPORAL_ADDRESS, else the address of the config profile, else "+client.DefaultHostPort+")", setAddress)
+	fs.Func("address", "alias of -temporal-address (the Temporal CLI's name)", setAddress)
+	fs.Func("temporal-namespace", "Temporal namespace (default: env TEMPORAL_NAMESPACE, else the namespace of the config profile, else "+client.DefaultNamespace+")", setNamespace)
+	fs.Func("namespace", "alias of -temporal-namespace (the Temporal CLI's name)", setNamespace)
 }
 
 // Load resolves the client options, each setting from the first of: the

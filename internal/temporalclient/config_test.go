@@ -1,6 +1,7 @@
 package temporalclient
 
 import (
+	"flag"
 	"os"
 	"path/filepath"
 	"strings"
@@ -76,5 +77,23 @@ func TestLoadRefuses(t *testing.T) {
 				t.Errorf("error %v, want %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// The Temporal CLI's -address and -namespace set the same settings as
+// -temporal-address and -temporal-namespace; the last one given wins.
+func TestRegisterAliases(t *testing.T) {
+	var f Flags
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	f.Register(fs)
+	if err := fs.Parse([]string{"--temporal-address", "a:1", "--address", "b:2", "--namespace", "ns"}); err != nil {
+		t.Fatal(err)
+	}
+	opts, err := Load(f, envOf(map[string]string{"TEMPORAL_CONFIG_FILE": "/nonexistent.toml"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if opts.HostPort != "b:2" || opts.Namespace != "ns" {
+		t.Errorf("got %s %s", opts.HostPort, opts.Namespace)
 	}
 }

@@ -65,6 +65,58 @@ func (s SearchAttributes) CreateCommands() []string {
 	return cmds
 }
 
+// Conflicts are the wanted attributes the namespace has under another type:
+// those cannot be registered, only removed first.
+func (s SearchAttributes) Conflicts() []temporal.SearchAttributeKey {
+	var out []temporal.SearchAttributeKey
+	for _, k := range s.Missing() {
+		if _, ok := s.have[k.GetName()]; ok {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// ConflictError says what to do about the first of Conflicts; nil without
+// any.
+func (s SearchAttributes) ConflictError() error {
+	c := s.Conflicts()
+	if len(c) == 0 {
+		return nil
+	}
+	have, _ := s.Have(c[0].GetName())
+	return fmt.Errorf("namespace %q has search attribute %s as %s, manualdag needs %s: remove it (temporal operator search-attribute remove --namespace %s --name %s) or use another namespace",
+		s.namespace, c[0].GetName(), TypeName(have), TypeName(c[0].GetValueType()), s.namespace, c[0].GetName())
+}
+
+// Have is the type the namespace registered name under, if any.
+func (s SearchAttributes) Have(name string) (enums.IndexedValueType, bool) {
+	t, ok := s.have[name]
+	return t, ok
+}
+
+// Register adds the wanted attributes the namespace lacks, in one call, and
+// returns them; with none missing it calls nothing. An attribute the
+// namespace has under another type is an error: Temporal cannot change a
+// type, and adding the others first would hide the problem.
+func (s SearchAttributes) Register(ctx context.Context, ops operatorservice.OperatorServiceClient) ([]temporal.SearchAttributeKey, error) {
+	if err := s.ConflictError(); err != nil {
+		return nil, err
+	}
+	missing := s.Missing()
+	if len(missing) == 0 {
+		return nil, nil
+	}
+	add := map[string]enums.IndexedValueType{}
+	for _, k := range missing {
+		add[k.GetName()] = k.GetValueType()
+	}
+	if _, err := ops.AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{Namespace: s.namespace, SearchAttributes: add}); err != nil {
+		return nil, fmt.Errorf("register search attributes in namespace %q: %w (on Temporal Cloud add them with tcld or in the Cloud UI)", s.namespace, err)
+	}
+	return missing, nil
+}
+
 // TypeName is the CLI's name of a search attribute type.
 func TypeName(t enums.IndexedValueType) string {
 	switch t {
