@@ -8,7 +8,7 @@ import (
 )
 
 // The instance operations' actions; the others are beside their calls
-// (create.go, search.go).
+// (create.go, search.go, and api2024.go for 2024-05-18).
 const (
 	actionStopInstance    = "StopInstance"
 	actionRestartInstance = "RestartInstance"
@@ -27,6 +27,7 @@ func actionsByVersion() map[string][]string {
 	return map[string][]string{
 		dag.APIVersion2018: {actionCreateManualDag, actionSearch2018},
 		dag.APIVersion2020: {actionCreateManualDag, actionSearch2020, actionStopInstance, actionRestartInstance, actionGetInstanceLog},
+		dag.APIVersion2024: {actionCreate2024, actionCreateResult2024, actionListWorkflows, actionSearch2024, actionStop2024, actionRerun2024, actionLog2024},
 	}
 }
 
