@@ -40,7 +40,7 @@ cluster-clean:
 E2E_RUN ?= .
 test-cluster: $(TEMPORAL_SERVER) $(TEMPORAL)
 	MANUALDAG_E2E_SERVER=cluster MANUALDAG_TEMPORAL_SERVER=$(TEMPORAL_SERVER) \
-	  go test -race -count=1 -tags e2e -run '$(E2E_RUN)' -timeout 30m ./e2e/
+	  go test -race -count=1 -tags e2e -run '$(value E2E_RUN)' -timeout 30m ./e2e/
 
 ## screenshot: run the demo and save Web UI screenshots to docs/screenshots/
 ## (installs Debian's chromium and playwright-core into .screenshot/; not part of test).

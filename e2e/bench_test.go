@@ -397,14 +397,14 @@ func (r *benchStep) measure(b *testing.B) {
 	u, err := url.Parse(srv.URL)
 	require.NoError(b, err)
 
-	var ts *devServer
-	if cfg.memoryDB {
-		ts = &devServer{port: freePort(b)}
+	var ts *temporalServer
+	if cfg.memoryDB && !clusterMode() {
+		ts = &temporalServer{port: freePort(b)}
 		ts.Address = "127.0.0.1:" + strconv.Itoa(ts.port)
 		ts.start(b)
 		b.Cleanup(func() { ts.proc.stop(b) })
 	} else {
-		ts = startDevServer(b)
+		ts = startTemporal(b)
 	}
 	s := &stack{temporal: ts, client: ts.Client(b), emu: emu, emuLog: &syncBuffer{}, endpoint: u.Host, secret: secret,
 		recorded: map[string]string{}, workerBin: cfg.workerBin}
