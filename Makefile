@@ -17,6 +17,9 @@ BIN         := $(CURDIR)/bin
 GO_FILES     = $(shell git ls-files '*.go')
 
 export MANUALDAG_TEMPORAL_CLI := $(TEMPORAL)
+# Once make cluster has built the server, make test runs the mTLS test
+# (e2e/tls_test.go) with it too; it is skipped before.
+export MANUALDAG_TEMPORAL_SERVER := $(wildcard $(TEMPORAL_SERVER))
 
 .PHONY: cluster cluster-clean test-cluster demo screenshot test chaos build lint check-format vet tools emulator clean bench-policy bench bench-fleet
 

@@ -8,11 +8,11 @@
 #     advanced visibility, so search attributes work);
 #   - the Temporal server, configured by deployments/temporal/cluster.yaml;
 #   - the Web UI server (deployments/temporal/ui.yaml);
-#   - the namespace and manualdag's search attributes.
+#   - the namespace and manualdag's search attributes (deployments/temporal/namespace.sh).
 # Everything it starts is stopped on Ctrl-C, in order (UI, server, database),
 # or on any failure. A second run reuses .cluster/: workflows survive.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 
 : "${TEMPORAL_SERVER:?set TEMPORAL_SERVER to the temporal-server binary (make cluster does)}"
 : "${SQL_TOOL:?set SQL_TOOL to temporal-sql-tool (make cluster does)}"
@@ -34,6 +34,7 @@ export SQL_HOST=127.0.0.1 SQL_PORT=$PG_PORT SQL_USER=temporal SQL_PASSWORD=tempo
 pids=()
 names=()
 sigs=() # the signal that stops each one quickly and cleanly
+# shellcheck disable=SC2317 # run by the EXIT trap
 cleanup() {
 	trap - EXIT INT TERM
 	# Newest first: the UI and the server stop before their database.
@@ -97,7 +98,7 @@ pg_bin() {
 		return
 	fi
 	local d
-	d=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+	d=$(printf '%s\n' /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
 	if [ -n "$d" ] && [ -x "$d/initdb" ]; then
 		echo "$d"
 	elif command -v initdb >/dev/null && command -v postgres >/dev/null; then
@@ -172,23 +173,11 @@ start "Temporal server" TERM "$STATE/temporal.log" "$TEMPORAL_SERVER" --root . -
 wait_for "Temporal server" "$STATE/temporal.log" 120 "$TEMPORAL" operator cluster health --address "$ADDRESS"
 server_pid=${pids[-1]}
 
-if ! "$TEMPORAL" operator namespace describe --address "$ADDRESS" --namespace "$NAMESPACE" >/dev/null 2>&1; then
-	echo "cluster: registering namespace $NAMESPACE (retention $RETENTION)"
-	"$TEMPORAL" operator namespace create --address "$ADDRESS" --namespace "$NAMESPACE" --retention "$RETENTION" >/dev/null ||
-		fail "could not register namespace $NAMESPACE"
-fi
-# A new namespace reaches every service within a few seconds.
-ok=false
-for _ in $(seq 1 30); do
-	if out=$(TEMPORAL="$TEMPORAL" TEMPORAL_ADDRESS="$ADDRESS" NAMESPACE="$NAMESPACE" deployments/temporal/search-attributes.sh 2>&1); then
-		ok=true
-		break
-	fi
-	sleep 1
-done
-$ok || fail "could not register the search attributes in $NAMESPACE:
+out=$(TEMPORAL="$TEMPORAL" TEMPORAL_ADDRESS="$ADDRESS" NAMESPACE="$NAMESPACE" RETENTION="$RETENTION" WAIT=30 \
+	deployments/temporal/namespace.sh 2>&1) || fail "could not set up namespace $NAMESPACE (deployments/temporal/namespace.sh):
 $out"
-echo "cluster: search attributes of $NAMESPACE: $(tr '\n' ' ' <<<"$out")"
+echo "cluster: namespace $NAMESPACE and its search attributes (deployments/temporal/namespace.sh):"
+grep -v "have been added" <<<"$out" | sed 's/^/  /'
 
 echo "cluster: starting the Web UI on http://127.0.0.1:$UI_PORT"
 export UI_PORT TEMPORAL_GRPC_ADDRESS=$ADDRESS
