@@ -21,7 +21,7 @@ export MANUALDAG_TEMPORAL_CLI := $(TEMPORAL)
 # (e2e/tls_test.go) with it too; it is skipped before.
 export MANUALDAG_TEMPORAL_SERVER := $(wildcard $(TEMPORAL_SERVER))
 
-.PHONY: cluster cluster-clean test-cluster demo screenshot test chaos build lint check-format vet tools emulator clean bench-policy bench bench-fleet
+.PHONY: cluster cluster-clean test-cluster bench-fleet-cluster demo screenshot test chaos build lint check-format vet tools emulator clean bench-policy bench bench-fleet
 
 ## demo: Temporal dev server + Web UI, the DataWorks emulator, the worker, two sample DAGs.
 demo: build $(TEMPORAL)
@@ -86,6 +86,13 @@ bench: $(TEMPORAL)
 ## Knobs: MANUALDAG_BENCH_FLEET_RUNS, _WARMUP, _RAMP, _POLLERS, _DB, _OUT (see the test's comment).
 bench-fleet: $(TEMPORAL)
 	MANUALDAG_BENCH=1 MANUALDAG_BENCH_POLLERS=$${MANUALDAG_BENCH_POLLERS:-8} go test -tags e2e -run '^$$' -bench '^BenchmarkFleet$$' -benchtime 1x -timeout 90m ./e2e/
+
+## bench-fleet-cluster: the same learned fleet on make cluster's Temporal server (v1.29.1 on a PostgreSQL of its own,
+## MANUALDAG_E2E_SERVER=cluster) instead of the dev server, with PostgreSQL's CPU and writes in the table: the
+## side-by-side of docs/performance.md. Same knobs. Run it alone on the machine.
+bench-fleet-cluster: $(TEMPORAL) $(TEMPORAL_SERVER)
+	MANUALDAG_BENCH=1 MANUALDAG_E2E_SERVER=cluster MANUALDAG_TEMPORAL_SERVER=$(TEMPORAL_SERVER) \
+	  MANUALDAG_BENCH_POLLERS=$${MANUALDAG_BENCH_POLLERS:-8} go test -tags e2e -run '^$$' -bench '^BenchmarkFleet$$' -benchtime 1x -timeout 90m ./e2e/
 
 build:
 	go build -trimpath -o $(BIN)/ ./worker ./starter ./cmd/dataworks-emulator
