@@ -4,19 +4,46 @@
 
 TEMPORAL_CLI_VERSION := v1.5.1
 STATICCHECK_VERSION  := v0.8.2
+# make cluster's Temporal server (and its schema tool) and Web UI server.
+TEMPORAL_SERVER_VERSION := v1.29.1
+UI_SERVER_VERSION       := v2.42.1
 TOOLS       := $(CURDIR)/.tools
 TEMPORAL    := $(TOOLS)/temporal-$(TEMPORAL_CLI_VERSION)/temporal
+TEMPORAL_SERVER := $(TOOLS)/temporal-server-$(TEMPORAL_SERVER_VERSION)/temporal-server
+SQL_TOOL        := $(TOOLS)/temporal-server-$(TEMPORAL_SERVER_VERSION)/temporal-sql-tool
+UI_SERVER       := $(TOOLS)/temporal-ui-server-$(UI_SERVER_VERSION)/ui-server
 STATICCHECK := $(TOOLS)/staticcheck-$(STATICCHECK_VERSION)/staticcheck
 BIN         := $(CURDIR)/bin
 GO_FILES     = $(shell git ls-files '*.go')
 
 export MANUALDAG_TEMPORAL_CLI := $(TEMPORAL)
+# Once make cluster has built the server, make test runs the mTLS test
+# (e2e/tls_test.go) with it too; it is skipped before.
+export MANUALDAG_TEMPORAL_SERVER := $(wildcard $(TEMPORAL_SERVER))
 
-.PHONY: demo screenshot test chaos build release lint check-format vet tools emulator clean bench-policy bench bench-fleet
+.PHONY: cluster cluster-clean test-cluster bench-fleet-cluster demo screenshot test chaos build release lint check-format vet tools emulator clean bench-policy bench bench-fleet
 
 ## demo: Temporal dev server + Web UI, the DataWorks emulator, the worker, two sample DAGs.
 demo: build $(TEMPORAL)
 	@TEMPORAL=$(TEMPORAL) BIN=$(BIN) ./scripts/demo.sh
+
+## cluster: a production-shaped Temporal on this machine: the Temporal server on a PostgreSQL of its own
+## (initdb in .cluster/, port 55432; apt-get installs PostgreSQL if missing), the Web UI on 8233, the namespace
+## and the search attributes; Ctrl-C stops it all, the next run reuses .cluster/ (docs/operations.md).
+cluster: $(TEMPORAL_SERVER) $(UI_SERVER) $(TEMPORAL)
+	@TEMPORAL=$(TEMPORAL) TEMPORAL_SERVER=$(TEMPORAL_SERVER) SQL_TOOL=$(SQL_TOOL) UI_SERVER=$(UI_SERVER) ./scripts/cluster.sh
+
+## cluster-clean: forget make cluster's state (database included); stop make cluster first.
+cluster-clean:
+	rm -rf .cluster
+
+## test-cluster: the end-to-end tests (fault suites included, with a PostgreSQL outage) against Temporal servers on
+## PostgreSQL, each with a database of its own, instead of the dev server; plus the mTLS test.
+## E2E_RUN=regexp picks tests (go test -run).
+E2E_RUN ?= .
+test-cluster: $(TEMPORAL_SERVER) $(TEMPORAL)
+	MANUALDAG_E2E_SERVER=cluster MANUALDAG_TEMPORAL_SERVER=$(TEMPORAL_SERVER) \
+	  go test -race -count=1 -tags e2e -run '$(value E2E_RUN)' -timeout 30m ./e2e/
 
 ## screenshot: run the demo and save Web UI screenshots to docs/screenshots/
 ## (installs Debian's chromium and playwright-core into .screenshot/; not part of test).
@@ -63,6 +90,13 @@ bench: $(TEMPORAL)
 bench-fleet: $(TEMPORAL)
 	MANUALDAG_BENCH=1 MANUALDAG_BENCH_POLLERS=$${MANUALDAG_BENCH_POLLERS:-8} go test -tags e2e -run '^$$' -bench '^BenchmarkFleet$$' -benchtime 1x -timeout 90m ./e2e/
 
+## bench-fleet-cluster: the same learned fleet on make cluster's Temporal server (v1.29.1 on a PostgreSQL of its own,
+## MANUALDAG_E2E_SERVER=cluster) instead of the dev server, with PostgreSQL's CPU and writes in the table: the
+## side-by-side of docs/performance.md. Same knobs. Run it alone on the machine.
+bench-fleet-cluster: $(TEMPORAL) $(TEMPORAL_SERVER)
+	MANUALDAG_BENCH=1 MANUALDAG_E2E_SERVER=cluster MANUALDAG_TEMPORAL_SERVER=$(TEMPORAL_SERVER) \
+	  MANUALDAG_BENCH_POLLERS=$${MANUALDAG_BENCH_POLLERS:-8} go test -tags e2e -run '^$$' -bench '^BenchmarkFleet$$' -benchtime 1x -timeout 90m ./e2e/
+
 # -buildvcs=true: the binaries' --version reads the VCS stamp, whatever GOFLAGS says.
 build:
 	go build -buildvcs=true -trimpath -o $(BIN)/ ./worker ./starter ./cmd/dataworks-emulator
@@ -91,6 +125,19 @@ lint: $(STATICCHECK)
 	cd deployments && $(STATICCHECK) ./...
 
 tools: $(TEMPORAL) $(STATICCHECK)
+
+# The server and its schema tool from one module version, so that the tool's
+# built-in schemas are the server's.
+$(TEMPORAL_SERVER):
+	@echo "Building the Temporal server $(TEMPORAL_SERVER_VERSION) and temporal-sql-tool into .tools/ (first time only; about 5 minutes on 2 cores)"
+	GOBIN=$(dir $@) go install go.temporal.io/server/cmd/server@$(TEMPORAL_SERVER_VERSION) go.temporal.io/server/cmd/tools/sql@$(TEMPORAL_SERVER_VERSION)
+	mv $(dir $@)sql $(SQL_TOOL)
+	mv $(dir $@)server $@
+
+$(UI_SERVER):
+	@echo "Building the Temporal Web UI server $(UI_SERVER_VERSION) into .tools/ (first time only)"
+	GOBIN=$(dir $@) go install github.com/temporalio/ui-server/v2/cmd/server@$(UI_SERVER_VERSION)
+	mv $(dir $@)server $@
 
 $(TEMPORAL):
 	@echo "Building the Temporal CLI $(TEMPORAL_CLI_VERSION) into .tools/ (first time only; about 4 minutes on 2 cores)"

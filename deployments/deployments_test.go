@@ -602,13 +602,10 @@ func TestComposeFile(t *testing.T) {
 		require.True(t, ok, "no service %s", name)
 		return s
 	}
-	for _, name := range []string{"postgresql", "temporal", "temporal-ui", "search-attributes", "worker", "emulator", "worker-local", "starter"} {
+	for _, name := range []string{"postgresql", "temporal-schema", "temporal", "temporal-ui", "search-attributes", "worker", "emulator", "worker-local", "starter"} {
 		svc(name)
 	}
-	temporal := svc("temporal")
-	assert.Equal(t, "postgres12", *temporal.Environment["DB"], "Temporal persists in PostgreSQL")
-	assert.Equal(t, "postgresql", *temporal.Environment["POSTGRES_SEEDS"])
-	assert.Contains(t, temporal.DependsOn, "postgresql")
+	checkComposeTemporal(t, p.WorkingDir, svc("temporal-schema"), svc("temporal"), svc("search-attributes"))
 
 	for _, name := range []string{"worker", "worker-local", "starter", "emulator"} {
 		s := svc(name)
@@ -652,18 +649,83 @@ func TestComposeFile(t *testing.T) {
 	assert.Empty(t, *svc("worker").Environment["ALIBABA_CLOUD_ACCESS_KEY_SECRET"], "no credential in the file: it comes from the shell")
 
 	// The search attributes registered are the workflow's, with their
-	// types: the compose service runs deployments/temporal/search-attributes.sh.
+	// types: the compose service runs deployments/temporal/namespace.sh,
+	// which runs search-attributes.sh.
 	sa := svc("search-attributes")
-	require.Len(t, sa.Volumes, 1)
-	assert.Equal(t, filepath.Join(p.WorkingDir, "temporal", "search-attributes.sh"), sa.Volumes[0].Source)
-	assert.Equal(t, []string{"bash", sa.Volumes[0].Target}, []string(sa.Entrypoint))
 	assert.Equal(t, "temporal:7233", *sa.Environment["TEMPORAL_ADDRESS"])
-	script, err := os.ReadFile(sa.Volumes[0].Source)
+	script, err := os.ReadFile(filepath.Join(p.WorkingDir, "temporal", "search-attributes.sh"))
 	require.NoError(t, err)
 	for _, k := range workflows.SearchAttributeKeys() {
 		typ := k.GetValueType().String() // Keyword, Int: as the CLI's --type spells them
 		assert.Contains(t, string(script), `"`+k.GetName()+" "+typ+`"`, "search-attributes.sh registers %s as %s", k.GetName(), typ)
 	}
+}
+
+// checkComposeTemporal: Temporal in compose is make cluster's (the issue
+// that retired temporalio/auto-setup): the server image of the Makefile's
+// version started with deployments/temporal/cluster.yaml, after a schema job
+// that runs setup-schema.sh on the same database, and a job that runs
+// namespace.sh once the server is healthy. Every script and file they name
+// is mounted from deployments/temporal/.
+func checkComposeTemporal(t *testing.T, dir string, schema, server, setup composetypes.ServiceConfig) {
+	t.Helper()
+	mk, err := os.ReadFile(filepath.Join(dir, "..", "Makefile"))
+	require.NoError(t, err)
+	m := regexp.MustCompile(`(?m)^TEMPORAL_SERVER_VERSION\s*:=\s*v(\S+)`).FindSubmatch(mk)
+	require.NotNil(t, m, "TEMPORAL_SERVER_VERSION in the Makefile")
+	version := string(m[1])
+	assert.Equal(t, "temporalio/server:"+version, server.Image, "the server make cluster builds")
+	assert.Equal(t, "temporalio/admin-tools:"+version, schema.Image, "temporal-sql-tool of the server's version")
+	assert.Equal(t, "temporalio/admin-tools:"+version, setup.Image)
+
+	// mounted is the file of deployments/temporal a container path names.
+	mounted := func(s composetypes.ServiceConfig, path string) string {
+		t.Helper()
+		for _, v := range s.Volumes {
+			if rel, err := filepath.Rel(v.Target, path); err == nil && !strings.HasPrefix(rel, "..") {
+				assert.Equal(t, filepath.Join(dir, "temporal"), v.Source, "%s mounts deployments/temporal", s.Name)
+				assert.True(t, v.ReadOnly, "%s: read-only mount", s.Name)
+				f := filepath.Join(v.Source, rel)
+				_, err := os.Stat(f)
+				assert.NoError(t, err, "%s: %s", s.Name, path)
+				return f
+			}
+		}
+		t.Errorf("%s: %s is not in a mounted folder", s.Name, path)
+		return ""
+	}
+	for _, job := range []struct {
+		s      composetypes.ServiceConfig
+		script string
+	}{{schema, "setup-schema.sh"}, {setup, "namespace.sh"}} {
+		require.Len(t, job.s.Entrypoint, 2, job.s.Name)
+		assert.Equal(t, "bash", job.s.Entrypoint[0])
+		assert.Equal(t, job.script, filepath.Base(mounted(job.s, job.s.Entrypoint[1])), job.s.Name)
+	}
+	assert.Contains(t, schema.DependsOn, "postgresql")
+	assert.Equal(t, composetypes.ServiceConditionCompletedSuccessfully, server.DependsOn["temporal-schema"].Condition)
+	assert.Equal(t, composetypes.ServiceConditionHealthy, setup.DependsOn["temporal"].Condition)
+	require.NotNil(t, server.HealthCheck, "the others wait for a healthy server")
+
+	// One database: the SQL_* variables (temporal-sql-tool's, read by
+	// cluster.yaml) agree.
+	for _, k := range []string{"SQL_HOST", "SQL_PORT", "SQL_USER", "SQL_PASSWORD"} {
+		require.NotNil(t, server.Environment[k], k)
+		require.NotNil(t, schema.Environment[k], k)
+		assert.Equal(t, *schema.Environment[k], *server.Environment[k], k)
+	}
+	cmd := strings.Join(server.Entrypoint, " ")
+	root := regexp.MustCompile(`--root (\S+) --config (\S+) --env (\S+)`).FindStringSubmatch(cmd)
+	require.NotNil(t, root, "the server is started with --root, --config and --env: %s", cmd)
+	cfg := mounted(server, filepath.Join(root[1], root[2], root[3]+".yaml"))
+	assert.Equal(t, "cluster.yaml", filepath.Base(cfg))
+	mounted(server, *server.Environment["CLUSTER_DYNAMIC_CONFIG"])
+	b, err := os.ReadFile(cfg)
+	require.NoError(t, err)
+	for k := range server.Environment {
+		assert.Contains(t, string(b), `env "`+k+`"`, "cluster.yaml reads %s", k)
+	}
+	assert.Contains(t, cmd, "CLUSTER_BROADCAST_ADDRESS=", "bound to 0.0.0.0, the services must tell each other the container's address")
 }
 
 // With a Docker CLI that has the compose plugin, `docker compose config`

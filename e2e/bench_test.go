@@ -121,14 +121,14 @@ func BenchmarkRealServer(b *testing.B) {
 	if cfg.memoryDB {
 		db = "in-memory SQLite, MANUALDAG_BENCH_DB=memory"
 	}
-	fmt.Fprintf(&doc, "Each step: a fresh Temporal dev server (`temporal server start-dev`, %s), "+
+	fmt.Fprintf(&doc, "Each step: %s, "+
 		"the worker binary (no -race) and the DataWorks emulator in the benchmark process over signed HTTP, time scale %d. "+
 		"Flow `%s`: %s. Runs started with the Go SDK (workflow id `manualdag/<project>/<flow>/<bizdate>`, the starter's options), "+
 		"%d at a time, input = project, flow, bizdate only, so the workflow's default poll policy. "+
 		"%s: `-max-concurrent-activities %d`, SDK defaults otherwise (2 workflow and 2 activity task pollers, 1000 workflow task slots, per worker).\n\n",
-		db, benchTimeScale, benchFlow, benchFlowText, benchStartParallel, workersText(cfg.workers), cfg.maxActivities)
+		serverText(db), benchTimeScale, benchFlow, benchFlowText, benchStartParallel, workersText(cfg.workers), cfg.maxActivities)
 	doc.WriteString(benchMethodText)
-	fmt.Fprintf(&doc, "Every step's dev server is new: the runs of a step have no earlier runs of their flow to learn from, so a policy that learns "+
+	fmt.Fprintf(&doc, "Every step's server is new: the runs of a step have no earlier runs of their flow to learn from, so a policy that learns "+
 		"from them (poll mode predictive) runs on its fallback here.\n\n")
 	if len(qpsResults) > 0 {
 		fmt.Fprintf(&doc, "## QPS ceiling: -dataworks-qps %g, %d runs\n\n", cfg.qpsCeiling, cfg.qpsRuns)
@@ -333,6 +333,7 @@ type benchStep struct {
 	timerLate, wftQueue, wftRun   []time.Duration // parts of lateTimer
 	dispatch                      []time.Duration
 	worker, server, self, machine procFigures
+	db                            procFigures // PostgreSQL's process tree (cluster mode); zero on the dev server
 	slotsActivity, slotsWorkflow  int
 	idleWorker, idleServer        float64 // cores, 5 s before the first start
 	psiCPU, psiIOSome, psiIOFull  float64 // % of the window
@@ -357,6 +358,7 @@ type procFigures struct {
 	avg    float64 // cores
 	peak5s float64 // cores
 	hwmKB  int64
+	window float64 // seconds measured (set for the database only)
 }
 
 func runBenchStep(b *testing.B, name string, cfg benchStepConfig) *benchStep {
@@ -397,14 +399,14 @@ func (r *benchStep) measure(b *testing.B) {
 	u, err := url.Parse(srv.URL)
 	require.NoError(b, err)
 
-	var ts *devServer
-	if cfg.memoryDB {
-		ts = &devServer{port: freePort(b)}
+	var ts *temporalServer
+	if cfg.memoryDB && !clusterMode() {
+		ts = &temporalServer{port: freePort(b)}
 		ts.Address = "127.0.0.1:" + strconv.Itoa(ts.port)
 		ts.start(b)
 		b.Cleanup(func() { ts.proc.stop(b) })
 	} else {
-		ts = startDevServer(b)
+		ts = startTemporal(b)
 	}
 	s := &stack{temporal: ts, client: ts.Client(b), emu: emu, emuLog: &syncBuffer{}, endpoint: u.Host, secret: secret,
 		recorded: map[string]string{}, workerBin: cfg.workerBin}
@@ -533,7 +535,11 @@ func (r *benchStep) measure(b *testing.B) {
 		b.Logf("%s: %d warm-up runs closed in %s: %s", r.name, cfg.warmup, r.warmupTook.Round(time.Second), r.warmupStatus)
 	}
 
-	smp := startSampler(pids, metricsURLs)
+	dbPid := 0
+	if ts.cluster != nil {
+		dbPid = ts.cluster.db.proc.cmd.Process.Pid
+	}
+	smp := startSampler(pids, dbPid, metricsURLs)
 
 	// The most runs open at once, from visibility, every 5 s until the
 	// step's runs have closed.
@@ -591,6 +597,7 @@ func (r *benchStep) measure(b *testing.B) {
 		workerIdx[i] = 2 + i
 	}
 	r.server, r.self, r.worker, r.machine = samples.figures(0), samples.figures(1), samples.figures(workerIdx...), samples.machineFigures()
+	r.db = samples.dbFigures()
 	r.slotsActivity, r.slotsWorkflow = samples.slotsActivity, samples.slotsWorkflow
 	r.psiCPU, r.psiIOSome, r.psiIOFull = samples.pressure()
 	r.server.hwmKB, r.self.hwmKB = procHWM(spid), procHWM(os.Getpid())
@@ -1013,7 +1020,7 @@ func statusText(statuses map[string]int) string {
 }
 
 func (r *benchStep) summaryLine() string {
-	return fmt.Sprintf("%d/%d completed, lateness p99 %s, worker %.2f cores avg %s, dev server %.2f cores avg %s",
+	return fmt.Sprintf("%d/%d completed, lateness p99 %s, worker %.2f cores avg %s, "+serverName()+" %.2f cores avg %s",
 		r.completed(), r.cfg.runs, secs(pct(r.lateness(), 0.99)), r.worker.avg, mb(r.worker.hwmKB), r.server.avg, mb(r.server.hwmKB))
 }
 
@@ -1049,7 +1056,7 @@ func scaleFinding(ceiling, gave *benchStep, stopped string, all []*benchStep) st
 	}
 	if gave != nil {
 		fmt.Fprintf(&b, "\n%s gave: %s.\n", gave.name, strings.Join(gave.gave(), "; "))
-		fmt.Fprintf(&b, "\nAt %s: worker %.2f cores avg (peak 5 s %.2f), dev server %.2f cores avg (peak 5 s %.2f), benchmark process (emulator + harness) %.2f avg; the machine %.2f of %d cores busy avg (peak 5 s %.2f), other processes %.2f. Larger CPU user: %s.\n",
+		fmt.Fprintf(&b, "\nAt %s: worker %.2f cores avg (peak 5 s %.2f), "+serverName()+" %.2f cores avg (peak 5 s %.2f), benchmark process (emulator + harness) %.2f avg; the machine %.2f of %d cores busy avg (peak 5 s %.2f), other processes %.2f. Larger CPU user: %s.\n",
 			gave.name, gave.worker.avg, gave.worker.peak5s, gave.server.avg, gave.server.peak5s, gave.self.avg,
 			gave.machine.avg, numCPU(), gave.machine.peak5s, math.Max(0, gave.machine.avg-gave.worker.avg-gave.server.avg-gave.self.avg), largerUser(gave))
 		fmt.Fprintf(&b, "Lateness p99: after a timer %s (timer fired late %s, fired → workflow task started %s, workflow task started → search scheduled %s, search scheduled → DataWorks call %s), window retries %s; CPU pressure (some) %.1f%%, IO pressure (some / full) %.1f%% / %.1f%%.\n",
@@ -1066,9 +1073,9 @@ func scaleFinding(ceiling, gave *benchStep, stopped string, all []*benchStep) st
 
 func largerUser(r *benchStep) string {
 	if r.server.avg > r.worker.avg {
-		return fmt.Sprintf("the dev server (%.2f vs the worker's %.2f cores)", r.server.avg, r.worker.avg)
+		return fmt.Sprintf("the %s (%.2f vs the worker's %.2f cores)", serverName(), r.server.avg, r.worker.avg)
 	}
-	return fmt.Sprintf("the worker (%.2f vs the dev server's %.2f cores)", r.worker.avg, r.server.avg)
+	return fmt.Sprintf("the worker (%.2f vs the %s's %.2f cores)", r.worker.avg, serverName(), r.server.avg)
 }
 
 // benchTable renders the steps side by side as a markdown table whose
@@ -1160,22 +1167,28 @@ func benchTable(steps []*benchStep) string {
 	add("· window retries p50 / p99 / max", func(s *benchStep) string { return p3(s.lateRetry, 0.5, 0.99) })
 	add("worker CPU-s (avg / peak 5 s cores)", func(s *benchStep) string { return cpuText(s.worker) })
 	add("worker peak RSS (VmHWM)", func(s *benchStep) string { return mb(s.worker.hwmKB) })
-	add("dev server CPU-s (avg / peak 5 s cores)", func(s *benchStep) string { return cpuText(s.server) })
-	add("dev server peak RSS (VmHWM)", func(s *benchStep) string { return mb(s.server.hwmKB) })
-	add("idle before the runs: worker / dev server cores", func(s *benchStep) string {
+	add(serverName()+" CPU-s (avg / peak 5 s cores)", func(s *benchStep) string { return cpuText(s.server) })
+	add(serverName()+" peak RSS (VmHWM)", func(s *benchStep) string { return mb(s.server.hwmKB) })
+	if clusterMode() {
+		add("PostgreSQL CPU-s (avg / peak 5 s cores)", func(s *benchStep) string { return cpuText(s.db) })
+		add("PostgreSQL bytes written (per second)", func(s *benchStep) string {
+			return fmt.Sprintf("%.1f MB (%.2f MB/s)", float64(s.db.writes)/(1<<20), float64(s.db.writes)/(1<<20)/math.Max(1, s.db.window))
+		})
+	}
+	add("idle before the runs: worker / "+serverName()+" cores", func(s *benchStep) string {
 		return fmt.Sprintf("%.3f / %.3f", s.idleWorker, s.idleServer)
 	})
 	add("benchmark process (emulator + harness) CPU-s", func(s *benchStep) string { return cpuText(s.self) })
 	add("machine busy cores avg / peak 5 s (others avg)", func(s *benchStep) string {
-		return fmt.Sprintf("%.2f / %.2f (%.2f)", s.machine.avg, s.machine.peak5s, math.Max(0, s.machine.avg-s.worker.avg-s.server.avg-s.self.avg))
+		return fmt.Sprintf("%.2f / %.2f (%.2f)", s.machine.avg, s.machine.peak5s, math.Max(0, s.machine.avg-s.worker.avg-s.server.avg-s.db.avg-s.self.avg))
 	})
 	add("pressure: CPU some / IO some / IO full", func(s *benchStep) string {
 		return fmt.Sprintf("%.1f%% / %.1f%% / %.1f%%", s.psiCPU, s.psiIOSome, s.psiIOFull)
 	})
-	add("waited for a CPU: dev server / worker (s)", func(s *benchStep) string {
+	add("waited for a CPU: "+serverName()+" / worker (s)", func(s *benchStep) string {
 		return fmt.Sprintf("%.1f / %.1f", s.server.runq, s.worker.runq)
 	})
-	add("dev server / worker bytes written", func(s *benchStep) string {
+	add(serverName()+" / worker bytes written", func(s *benchStep) string {
 		w := func(n int64) string { return strconv.FormatFloat(float64(n)/(1<<20), 'f', 1, 64) + " MB" }
 		return fmt.Sprintf("%s / %s", w(s.server.writes), w(s.worker.writes))
 	})
@@ -1184,7 +1197,7 @@ func benchTable(steps []*benchStep) string {
 		return fmt.Sprintf("%d of %d / %d of 1000", s.slotsActivity, s.cfg.maxActivities, s.slotsWorkflow)
 	})
 	add("verdict", func(s *benchStep) string {
-		if s.cfg.qps > 0 {
+		if s.cfg.qps > 0 && s.cfg.flow == nil { // the QPS step; the fleet's cap is its account's quota
 			return "- (rate-limited on purpose)"
 		}
 		if why := s.gave(); len(why) > 0 {
@@ -1269,12 +1282,30 @@ func mb(kb int64) string {
 	return strconv.FormatFloat(float64(kb)/1024, 'f', 1, 64) + " MB"
 }
 
+// serverName names the Temporal server the benchmarks ran on.
+func serverName() string {
+	if clusterMode() {
+		return "Temporal server"
+	}
+	return "dev server"
+}
+
+// serverText describes it for the benchmarks' method paragraphs.
+func serverText(db string) string {
+	if clusterMode() {
+		return "a fresh Temporal server v" + strings.TrimPrefix(filepath.Base(filepath.Dir(os.Getenv("MANUALDAG_TEMPORAL_SERVER"))), "temporal-server-v") +
+			" (`make cluster`'s configuration, deployments/temporal/cluster.yaml) on a PostgreSQL of its own (MANUALDAG_E2E_SERVER=cluster)"
+	}
+	return "a fresh Temporal dev server (`temporal server start-dev`, " + db + ")"
+}
+
 func cpuText(p procFigures) string { return fmt.Sprintf("%.2f (%.2f / %.2f)", p.cpu, p.avg, p.peak5s) }
 
 // sampler reads the CPU time of some processes and of the machine, and the
 // worker's task slots in use, every second.
 type sampler struct {
 	pids    []int
+	dbPid   int      // in cluster mode, PostgreSQL's postmaster: sampled with its children; 0: none
 	metrics []string // the workers' /metrics
 	done    chan struct{}
 	out     chan *samples
@@ -1286,13 +1317,15 @@ type samples struct {
 	writes        [][]int64   // per sample, per pid, write_bytes
 	runq          [][]float64 // per sample, per pid, run-queue wait (s)
 	psi           [][3]int64  // per sample: cpu some, io some, io full (µs)
+	dbCPU         []float64   // per sample: PostgreSQL's process tree, seconds
+	dbWrites      []int64     // per sample: PostgreSQL's process tree, write_bytes
 	busy, total   []float64   // machine, in ticks
 	slotsActivity int
 	slotsWorkflow int
 }
 
-func startSampler(pids []int, metricsURLs []string) *sampler {
-	s := &sampler{pids: pids, metrics: metricsURLs, done: make(chan struct{}), out: make(chan *samples, 1)}
+func startSampler(pids []int, dbPid int, metricsURLs []string) *sampler {
+	s := &sampler{pids: pids, dbPid: dbPid, metrics: metricsURLs, done: make(chan struct{}), out: make(chan *samples, 1)}
 	go s.loop()
 	return s
 }
@@ -1312,6 +1345,10 @@ func (s *sampler) loop() {
 		res.writes = append(res.writes, writes)
 		res.runq = append(res.runq, runq)
 		res.psi = append(res.psi, psiTotals())
+		if s.dbPid != 0 {
+			cpu, w := procTreeCPUWrites(s.dbPid)
+			res.dbCPU, res.dbWrites = append(res.dbCPU, cpu), append(res.dbWrites, w)
+		}
 		busy, total := machineCPU()
 		res.at = append(res.at, time.Now())
 		res.cpu = append(res.cpu, cpus)
@@ -1371,6 +1408,21 @@ func (r *samples) figures(idx ...int) procFigures {
 	return f
 }
 
+// dbFigures are PostgreSQL's (cluster mode): its process tree's CPU and
+// bytes written over the window; zero without a database process.
+func (r *samples) dbFigures() procFigures {
+	n := len(r.dbCPU)
+	if n < 2 {
+		return procFigures{}
+	}
+	f := procFigures{cpu: r.dbCPU[n-1] - r.dbCPU[0], writes: r.dbWrites[n-1] - r.dbWrites[0], window: r.at[n-1].Sub(r.at[0]).Seconds()}
+	f.avg = f.cpu / f.window
+	for j := 0; j+5 < n; j++ {
+		f.peak5s = math.Max(f.peak5s, (r.dbCPU[j+5]-r.dbCPU[j])/r.at[j+5].Sub(r.at[j]).Seconds())
+	}
+	return f
+}
+
 // pressure is the share of the window (%) with some task stalled on CPU,
 // some on IO, and all on IO (PSI).
 func (r *samples) pressure() (cpu, ioSome, ioFull float64) {
@@ -1423,6 +1475,38 @@ func procCPU(pid int) float64 {
 	ut, _ := strconv.ParseFloat(f[11], 64)
 	st, _ := strconv.ParseFloat(f[12], 64)
 	return (ut + st) / clockTicks
+}
+
+// procTreeCPUWrites is PostgreSQL's CPU seconds and bytes written: the
+// postmaster's own and its reaped children's CPU (cutime, cstime), plus
+// each live child's (the backends of Temporal's connections, the WAL
+// writer, the checkpointer) CPU and write_bytes. A child that exits between
+// two samples moves its CPU into the parent's cutime; its bytes are lost,
+// which the long-lived writers make small.
+func procTreeCPUWrites(pid int) (float64, int64) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, 0
+	}
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(f) < 15 {
+		return 0, 0
+	}
+	ticks := 0.0
+	for _, i := range []int{11, 12, 13, 14} { // utime, stime, cutime, cstime
+		v, _ := strconv.ParseFloat(f[i], 64)
+		ticks += v
+	}
+	cpu, writes := ticks/clockTicks, procWriteBytes(pid)
+	kids, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
+	for _, k := range strings.Fields(string(kids)) {
+		if c, err := strconv.Atoi(k); err == nil {
+			cpu += procCPU(c)
+			writes += procWriteBytes(c)
+		}
+	}
+	return cpu, writes
 }
 
 // procRunQueueWait is the time (s) the threads of a process have spent

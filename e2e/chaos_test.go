@@ -36,10 +36,12 @@ import (
 )
 
 // TestChaos runs the fault suites of docs/reliability.md against real
-// processes: Temporal dev servers, worker binaries (built with -race), and
+// processes: Temporal dev servers (or, in cluster mode, Temporal servers on
+// PostgreSQL: cluster_test.go), worker binaries (built with -race), and
 // emulators over signed HTTP. Each suite has an emulator of its own, so that
 // faults, quotas and call counts are its own, and its own task queues; they
-// share one dev server, except the suite that restarts one.
+// share one server, except the suites that restart one or stop its
+// database.
 //
 // `make test` runs the short variant (a few trials per suite). `make chaos`
 // sets MANUALDAG_CHAOS=full for the full one and MANUALDAG_CHAOS_TABLE to a
@@ -49,11 +51,12 @@ import (
 func TestChaos(t *testing.T) {
 	c := newChaos(t)
 	c.scan = &figureRow{suite: "8 secret scan"}
-	c.shared = startDevServer(t)
+	c.shared = startTemporal(t)
 	c.sharedClient = c.shared.Client(t)
 	t.Run("suites", func(t *testing.T) {
 		t.Run("WorkerKilled", c.suiteWorkerKilled)
 		t.Run("ServerRestart", c.suiteServerRestart)
+		t.Run("PostgresOutage", c.suitePostgresOutage)
 		t.Run("APIFaults", c.suiteAPIFaults)
 		t.Run("AmbiguousCreate", c.suiteAmbiguousCreate)
 		t.Run("BadCredentials", c.suiteBadCredentials)
@@ -83,7 +86,7 @@ type chaos struct {
 	full bool
 	seed uint64
 
-	shared       *devServer
+	shared       *temporalServer
 	sharedClient client.Client
 
 	mu      sync.Mutex
@@ -151,7 +154,7 @@ func (c *chaos) rng(stream uint64) *rand.Rand { return rand.New(rand.NewPCG(c.se
 
 // suiteStack is a stack (stack_test.go) with an emulator of its own on the
 // given dev server, and no worker yet.
-func (c *chaos) suiteStack(t *testing.T, ts *devServer, tsClient client.Client, timeScale float64, mutate func(*emulator.Options)) *stack {
+func (c *chaos) suiteStack(t *testing.T, ts *temporalServer, tsClient client.Client, timeScale float64, mutate func(*emulator.Options)) *stack {
 	t.Helper()
 	s := &stack{temporal: ts, client: tsClient, emuLog: &syncBuffer{}, recorded: map[string]string{},
 		secret: "chaos-secret-marker-" + randomHex(t)}
@@ -469,14 +472,14 @@ func (c *chaos) suiteWorkerKilled(t *testing.T) {
 	r.note = "kills by moment: " + strings.Join(parts, "; ")
 }
 
-// (2) The Temporal dev server restarted (same database file) while runs
+// (2) The Temporal server restarted (same database) while runs
 // are being watched, and in the full variant once more by SIGKILL while
 // triggers are in flight: every run completes with its report and one
 // create.
 func (c *chaos) suiteServerRestart(t *testing.T) {
 	t.Parallel()
 	r := c.row("2 Temporal restart")
-	ts := startDevServer(t)
+	ts := startTemporal(t)
 	tc := ts.Client(t)
 	s := c.suiteStack(t, ts, tc, timeScale, func(o *emulator.Options) {
 		o.Faults = map[string]emulator.Faults{"CreateManualDag": {Latency: 500 * time.Millisecond}}
@@ -527,7 +530,67 @@ func (c *chaos) suiteServerRestart(t *testing.T) {
 	}
 	c.scanHistories(t, tc)
 	c.stopWorker(t, w)
-	r.note = fmt.Sprintf("%d restart(s) of the dev server (graceful%s); the worker reconnected by itself", r.faults, map[bool]string{true: ", then SIGKILL during triggers", false: ""}[c.full])
+	server := "dev server"
+	if clusterMode() {
+		server = "Temporal server (PostgreSQL)"
+	}
+	r.note = fmt.Sprintf("%d restart(s) of the %s (graceful%s); the worker reconnected by itself", r.faults, server, map[bool]string{true: ", then SIGKILL during triggers", false: ""}[c.full])
+}
+
+// (2b) Cluster mode only (MANUALDAG_E2E_SERVER=cluster): the server's
+// PostgreSQL goes away while runs are being watched, by an immediate
+// shutdown (every connection cut, as in a crash of the database), and comes
+// back after a while with crash recovery. The Temporal server and the
+// worker stay up and must ride it out: every run completes with its report
+// and one create.
+func (c *chaos) suitePostgresOutage(t *testing.T) {
+	t.Parallel()
+	if !clusterMode() {
+		t.Skip("the dev server has no database process: MANUALDAG_E2E_SERVER=cluster (make test-cluster) runs this suite")
+	}
+	r := c.row("2b PostgreSQL outage")
+	ts := startTemporal(t)
+	tc := ts.Client(t)
+	s := c.suiteStack(t, ts, tc, timeScale, nil)
+	const queue = "chaos-pg-outage"
+	w := c.worker(t, s, r, queue)
+	runs := c.n(2, 6)
+	outage := time.Duration(c.n(10, 30)) * time.Second
+	flow := func(i int) string { return []string{flowOK, flowBroken}[i%2] }
+	for i := range runs {
+		c.start(t, s, fmt.Sprintf("chaos/pg-outage/%d", i), queue, chaosInput(flow(i), bizdateN(8000+i)))
+	}
+	waitFor(t, 2*time.Minute, "every run is watching its DAG", func() bool {
+		for i := range runs {
+			if rep, err := s.query(fmt.Sprintf("chaos/pg-outage/%d", i)); err != nil || rep.Polls == 0 {
+				return false
+			}
+		}
+		return true
+	}, nil)
+	ts.cluster.db.crash(t)
+	time.Sleep(outage)
+	ts.cluster.db.start(t)
+	r.faults++
+	for i := range runs {
+		id := fmt.Sprintf("chaos/pg-outage/%d", i)
+		rep, err := finished(t, tc, id, 5*time.Minute)
+		v := c.judge(s, flow(i), bizdateN(8000+i), rep, err)
+		if !v.correct {
+			t.Errorf("%s: %s", id, v.why)
+		}
+		c.count(r, v)
+	}
+	if w.exited() {
+		r.panics++
+		t.Errorf("the worker died during the database outage:\n%s", w.output())
+	}
+	if ts.proc.exited() {
+		t.Errorf("the Temporal server died during the database outage:\n%s", ts.proc.output())
+	}
+	c.scanHistories(t, tc)
+	c.stopWorker(t, w)
+	r.note = fmt.Sprintf("PostgreSQL stopped (immediate shutdown) for %s under the Temporal server while runs polled; server and worker stayed up", outage)
 }
 
 // (3) API faults: 30% throttling, 10% 5xx and 2 s latency on searches;

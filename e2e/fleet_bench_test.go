@@ -34,12 +34,17 @@ import (
 //     shows the most open at once (visibility's count, every 5 s);
 //   - MANUALDAG_BENCH_POLLERS is the worker's -task-pollers (default 0: the
 //     worker's default, 2 workflow and 2 activity task pollers);
+//   - MANUALDAG_BENCH_FLEET_QPS is the worker's -dataworks-qps (default 0:
+//     no cap), the account's quota the fleet shares;
 //   - MANUALDAG_BENCH_HISTORIES defaults to 500 and
 //     MANUALDAG_BENCH_STEP_TIMEOUT to 30m.
 //
 // MANUALDAG_BENCH_MAX_ACTIVITIES, MANUALDAG_BENCH_DB and
 // MANUALDAG_BENCH_WORKERS are BenchmarkRealServer's; MANUALDAG_BENCH_OUT=FILE
-// also writes the table to FILE. Skipped unless MANUALDAG_BENCH=1.
+// also writes the table to FILE. With MANUALDAG_E2E_SERVER=cluster (make
+// bench-fleet-cluster) the server is the Temporal server on PostgreSQL
+// instead of the dev server, and the table adds PostgreSQL's CPU and bytes
+// written (its process tree). Skipped unless MANUALDAG_BENCH=1.
 func BenchmarkFleet(b *testing.B) {
 	if os.Getenv("MANUALDAG_BENCH") != "1" {
 		b.Skip("the real-server benchmark runs only with MANUALDAG_BENCH=1 (make bench-fleet)")
@@ -60,6 +65,12 @@ func BenchmarkFleet(b *testing.B) {
 			*p = n
 		}
 	}
+	qps := 0.0
+	if v := os.Getenv("MANUALDAG_BENCH_FLEET_QPS"); v != "" {
+		q, err := strconv.ParseFloat(v, 64)
+		require.NoError(b, err, "MANUALDAG_BENCH_FLEET_QPS")
+		qps = q
+	}
 	if v := os.Getenv("MANUALDAG_BENCH_RAMP"); v != "" {
 		d, err := time.ParseDuration(v)
 		require.NoError(b, err, "MANUALDAG_BENCH_RAMP")
@@ -68,15 +79,21 @@ func BenchmarkFleet(b *testing.B) {
 	began := time.Now()
 	loadBefore := loadAvg()
 
-	sc := benchStepConfig{runs: runs, maxActivities: base.maxActivities, histories: histories, waitLimit: stepTimeout,
+	sc := benchStepConfig{runs: runs, qps: qps, maxActivities: base.maxActivities, histories: histories, waitLimit: stepTimeout,
 		workerBin: buildBenchWorker(b), memoryDB: base.memoryDB, workers: base.workers,
 		flow: fleetFlow, warmup: warmup, ramp: ramp, pollers: pollers}
 	name := fmt.Sprintf("fleet/N=%d", runs)
 	if pollers > 0 {
 		name += fmt.Sprintf("/pollers=%d", pollers)
 	}
-	if base.memoryDB {
+	if qps > 0 {
+		name += fmt.Sprintf("/qps=%g", qps)
+	}
+	if base.memoryDB && !clusterMode() {
 		name += "/db=memory"
+	}
+	if clusterMode() {
+		name += "/cluster"
 	}
 	r := runBenchStep(b, name, sc)
 
@@ -92,12 +109,15 @@ func BenchmarkFleet(b *testing.B) {
 	if pollers > 0 {
 		pollersText = fmt.Sprintf("`-task-pollers %d` (workflow and activity task pollers each)", pollers)
 	}
-	fmt.Fprintf(&doc, "A fresh Temporal dev server (`temporal server start-dev`, %s), the worker binary (no -race) and the DataWorks emulator "+
+	if qps > 0 {
+		pollersText += fmt.Sprintf(", `-dataworks-qps %g`", qps)
+	}
+	fmt.Fprintf(&doc, "%s, the worker binary (no -race) and the DataWorks emulator "+
 		"in the benchmark process over signed HTTP, time scale %d. Flow `%s`: %s. First %d warm-up runs of the flow, started at once and "+
 		"completed, so that the step's runs learn from them (FlowTimings); then %d runs started with the Go SDK (the starter's options) "+
 		"evenly over %s, %d starters at a time, input = project, flow, bizdate only, so the workflow's default poll policy (predictive). "+
 		"%s: `-max-concurrent-activities %d`, %s, 1000 workflow task slots, per worker. The warm-up's calls and runs are not in the figures.\n\n",
-		db, benchTimeScale, fleetFlowName, fleetFlowText, warmup, runs, ramp, benchStartParallel, workersText(base.workers), base.maxActivities, pollersText)
+		"A"+strings.TrimPrefix(serverText(db), "a"), benchTimeScale, fleetFlowName, fleetFlowText, warmup, runs, ramp, benchStartParallel, workersText(base.workers), base.maxActivities, pollersText)
 	doc.WriteString(benchMethodText)
 	doc.WriteString(benchTable([]*benchStep{r}))
 	doc.WriteString("\n")
@@ -117,9 +137,13 @@ func fleetFinding(r *benchStep) string {
 		fmt.Fprintf(&b, "%s held: every run completed, lateness p99 %s, worker peak RSS %s, %d runs open at once at the peak.\n",
 			r.name, secs(pct(r.lateness(), 0.99)), mb(r.worker.hwmKB), r.peakOpen)
 	}
-	fmt.Fprintf(&b, "\nWorker %.2f cores avg (peak 5 s %.2f), peak RSS %s; dev server %.2f cores avg (peak 5 s %.2f), peak RSS %s; benchmark process (emulator + harness) %.2f avg; the machine %.2f of %d cores busy avg (peak 5 s %.2f), other processes %.2f. Larger CPU user: %s.\n",
+	fmt.Fprintf(&b, "\nWorker %.2f cores avg (peak 5 s %.2f), peak RSS %s; "+serverName()+" %.2f cores avg (peak 5 s %.2f), peak RSS %s; benchmark process (emulator + harness) %.2f avg; the machine %.2f of %d cores busy avg (peak 5 s %.2f), other processes %.2f. Larger CPU user: %s.\n",
 		r.worker.avg, r.worker.peak5s, mb(r.worker.hwmKB), r.server.avg, r.server.peak5s, mb(r.server.hwmKB), r.self.avg,
-		r.machine.avg, numCPU(), r.machine.peak5s, math.Max(0, r.machine.avg-r.worker.avg-r.server.avg-r.self.avg), largerUser(r))
+		r.machine.avg, numCPU(), r.machine.peak5s, math.Max(0, r.machine.avg-r.worker.avg-r.server.avg-r.db.avg-r.self.avg), largerUser(r))
+	if clusterMode() {
+		fmt.Fprintf(&b, "PostgreSQL (its process tree) %.2f cores avg (peak 5 s %.2f), %.2f MB/s written.\n",
+			r.db.avg, r.db.peak5s, float64(r.db.writes)/(1<<20)/math.Max(1, r.db.window))
+	}
 	fmt.Fprintf(&b, "Lateness p99: after a timer %s (timer fired late %s, fired → workflow task started %s, workflow task started → search scheduled %s, search scheduled → DataWorks call %s), window retries %s; CPU pressure (some) %.1f%%, IO pressure (some / full) %.1f%% / %.1f%%.\n",
 		secs(pct(r.lateTimer, 0.99)), secs(pct(r.timerLate, 0.99)), secs(pct(r.wftQueue, 0.99)), secs(pct(r.wftRun, 0.99)), secs(pct(r.dispatch, 0.99)),
 		secs(pct(r.lateRetry, 0.99)), r.psiCPU, r.psiIOSome, r.psiIOFull)

@@ -2,7 +2,9 @@
 
 // Package e2e runs the real binaries (worker, starter, the Temporal CLI's dev
 // server) against the DataWorks emulator over HTTP with signature checking.
-// `make test` builds the Temporal CLI and runs these with -tags e2e.
+// `make test` builds the Temporal CLI and runs these with -tags e2e;
+// `make test-cluster` runs them against the Temporal server on PostgreSQL
+// instead (MANUALDAG_E2E_SERVER=cluster, cluster_test.go).
 package e2e
 
 import (
@@ -51,6 +53,14 @@ func setup(m *testing.M) (int, error) {
 	if _, err := temporalCLI(); err != nil {
 		return 0, err
 	}
+	if clusterMode() {
+		if _, err := clusterBinaries(); err != nil {
+			return 0, err
+		}
+		if _, err := postgresBin(); err != nil {
+			return 0, err
+		}
+	}
 	dir, err := os.MkdirTemp("", "manualdag-e2e-bin-")
 	if err != nil {
 		return 0, err
@@ -88,26 +98,39 @@ func freePort(t testing.TB) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// devServer is one Temporal CLI dev server, with its database in a file so
-// that a test can restart it and keep every workflow.
-type devServer struct {
+// temporalServer is one Temporal server the tests run against: the CLI's dev
+// server, with its database in a file so that a test can restart it and
+// keep every workflow, or with MANUALDAG_E2E_SERVER=cluster the Temporal
+// server on a PostgreSQL of its own (cluster_test.go).
+type temporalServer struct {
 	Address string
 	dbFile  string
 	port    int
 	proc    *process
+	// cluster is the PostgreSQL-backed server's part; nil: the dev server.
+	cluster *cluster
 }
 
-func startDevServer(t testing.TB) *devServer {
+// startTemporal starts the server of the mode the tests run in, with the
+// default namespace and RunManualDag's search attributes.
+func startTemporal(t testing.TB) *temporalServer {
 	t.Helper()
-	s := &devServer{port: freePort(t), dbFile: filepath.Join(t.TempDir(), "temporal.db")}
+	if clusterMode() {
+		return startCluster(t, clusterOptions{})
+	}
+	s := &temporalServer{port: freePort(t), dbFile: filepath.Join(t.TempDir(), "temporal.db")}
 	s.Address = "127.0.0.1:" + strconv.Itoa(s.port)
 	s.start(t)
 	t.Cleanup(func() { s.proc.stop(t) })
 	return s
 }
 
-func (s *devServer) start(t testing.TB) {
+func (s *temporalServer) start(t testing.TB) {
 	t.Helper()
+	if s.cluster != nil {
+		s.cluster.startServer(t, s)
+		return
+	}
 	cli, err := temporalCLI()
 	require.NoError(t, err)
 	args := []string{"server", "start-dev", "--headless",
@@ -117,30 +140,46 @@ func (s *devServer) start(t testing.TB) {
 	}
 	// RunManualDag's search attributes (visibility_test.go).
 	s.proc = startProcess(t, "temporal", nil, cli, append(args, searchAttributeFlags()...)...)
+	s.waitReady(t)
+}
+
+// waitReady waits until the frontend answers, for at most a minute.
+func (s *temporalServer) waitReady(t testing.TB) {
+	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		c, err := client.DialContext(context.Background(), client.Options{HostPort: s.Address, Logger: quietLogger{}})
+		c, err := client.DialContext(context.Background(), s.clientOptions())
 		if err == nil {
 			c.Close()
 			return
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("Temporal dev server on %s not ready after 60 s: %v\n%s", s.Address, err, s.proc.output())
+		if time.Now().After(deadline) || s.proc.exited() {
+			t.Fatalf("Temporal server on %s not ready: %v\n%s", s.Address, err, s.proc.output())
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
 }
 
 // Restart stops the server and starts it again on the same port and
-// database file.
-func (s *devServer) Restart(t *testing.T) {
+// database.
+func (s *temporalServer) Restart(t *testing.T) {
 	s.proc.stop(t)
 	s.start(t)
 }
 
-func (s *devServer) Client(t testing.TB) client.Client {
+// clientOptions are the options of a client of this server (with the
+// cluster's client certificate when its frontend requires mTLS).
+func (s *temporalServer) clientOptions() client.Options {
+	opts := client.Options{HostPort: s.Address, Logger: quietLogger{}}
+	if s.cluster != nil && s.cluster.tls != nil {
+		opts.ConnectionOptions.TLS = s.cluster.tls.clientConfig()
+	}
+	return opts
+}
+
+func (s *temporalServer) Client(t testing.TB) client.Client {
 	t.Helper()
-	c, err := client.Dial(client.Options{HostPort: s.Address, Logger: quietLogger{}})
+	c, err := client.Dial(s.clientOptions())
 	require.NoError(t, err)
 	t.Cleanup(c.Close)
 	return c
@@ -175,9 +214,15 @@ func (b *syncBuffer) String() string {
 
 func startProcess(t testing.TB, name string, env []string, path string, args ...string) *process {
 	t.Helper()
-	p := &process{name: name, out: &syncBuffer{}, done: make(chan struct{})}
-	p.cmd = exec.Command(path, args...)
-	p.cmd.Env = childEnv(env)
+	cmd := exec.Command(path, args...)
+	cmd.Env = childEnv(env)
+	return startCommand(t, name, cmd)
+}
+
+// startCommand starts cmd (its environment set by the caller) as a process.
+func startCommand(t testing.TB, name string, cmd *exec.Cmd) *process {
+	t.Helper()
+	p := &process{name: name, cmd: cmd, out: &syncBuffer{}, done: make(chan struct{})}
 	p.cmd.Stdout = p.out
 	p.cmd.Stderr = p.out
 	require.NoError(t, p.cmd.Start(), "start %s", name)

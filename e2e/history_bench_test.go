@@ -62,7 +62,7 @@ func BenchmarkHistory(b *testing.B) {
 	b.Cleanup(srv.Close)
 	u, err := url.Parse(srv.URL)
 	require.NoError(b, err)
-	ts := startDevServer(b)
+	ts := startTemporal(b)
 	s := &stack{temporal: ts, client: ts.Client(b), emu: emu, emuLog: &syncBuffer{}, endpoint: u.Host, secret: secret,
 		recorded: map[string]string{}, workerBin: buildBenchWorker(b)}
 	s.startWorker(b, workflows.TaskQueue, "MANUALDAG_DATAWORKS_QPS=0", "MANUALDAG_MAX_CONCURRENT_ACTIVITIES=200", "MANUALDAG_LOG_FORMAT=json")

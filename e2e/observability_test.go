@@ -165,6 +165,7 @@ func TestObservability(t *testing.T) {
 	})
 
 	t.Run("NamespaceWithoutSearchAttributes", func(t *testing.T) { s.testNamespaceWithoutSearchAttributes(t) })
+	t.Run("TemporalProfile", func(t *testing.T) { s.testTemporalProfile(t) })
 
 	// The failed run with search attributes, summaries and current details,
 	// for the replay test (MANUALDAG_RECORD_HISTORIES=1, as histories_test.go).

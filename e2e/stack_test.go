@@ -49,7 +49,7 @@ var fastPoll = []string{"--poll-initial", "1s", "--poll-max", "3s", "--blocked-g
 // stack is what the tests share: one Temporal dev server, one emulator
 // served over HTTP, one worker on the default task queue.
 type stack struct {
-	temporal *devServer
+	temporal *temporalServer
 	client   client.Client
 	emu      *emulator.Emulator
 	emuLog   *syncBuffer
@@ -71,6 +71,14 @@ type stack struct {
 }
 
 func newStack(t *testing.T) *stack {
+	t.Helper()
+	s := newStackOn(t, startTemporal(t))
+	s.startWorker(t, workflows.TaskQueue)
+	return s
+}
+
+// newStackOn is a stack on ts, with an emulator of its own and no worker.
+func newStackOn(t *testing.T, ts *temporalServer) *stack {
 	t.Helper()
 	s := &stack{recorded: map[string]string{}, emuLog: &syncBuffer{}, secret: "e2e-secret-marker-" + randomHex(t)}
 
@@ -104,9 +112,8 @@ func newStack(t *testing.T) *stack {
 		}
 	})
 
-	s.temporal = startDevServer(t)
-	s.client = s.temporal.Client(t)
-	s.startWorker(t, workflows.TaskQueue)
+	s.temporal = ts
+	s.client = ts.Client(t)
 	return s
 }
 
