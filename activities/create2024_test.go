@@ -112,6 +112,41 @@ func TestCreate2024AmbiguousIsResolved(t *testing.T) {
 	}
 }
 
+// TestCreate2024OperationFaults: faults on the OperationId's side of a
+// create that DataWorks accepted. Lost result replies are read again, and
+// the run is the Created one; a CreateFailure is final DataWorksPermanent
+// with DataWorks' message, and nothing is sent again.
+func TestCreate2024OperationFaults(t *testing.T) {
+	t.Run("result replies dropped", func(t *testing.T) {
+		emu, c := startEmulator2024(t, emulator.Options{Faults: map[string]emulator.Faults{
+			"GetCreateWorkflowInstancesResult": {DropReplies: 2}}})
+		res, err := run2024(t, c, create2024In)
+		dags := emu.DAGs()
+		if err != nil || len(dags) != 1 || res.DagID != dags[0].DagID || res.Recovered {
+			t.Fatalf("result %+v, %v, runs %+v", res, err, dags)
+		}
+		if n := emu.Stats().Calls["GetCreateWorkflowInstancesResult"].Outcomes[emulator.OutcomeDropped]; n != 2 {
+			t.Errorf("%d result replies dropped, want 2", n)
+		}
+	})
+	t.Run("CreateFailure", func(t *testing.T) {
+		emu, c := startEmulator2024(t, emulator.Options{CreatingFor: 50 * time.Millisecond, Faults: map[string]emulator.Faults{
+			"CreateWorkflowInstances": {CreateFailures: 1, CreateFailureMessage: "the workflow is not deployed"}}})
+		_, err := run2024(t, c, create2024In)
+		appErr := appError(t, err)
+		if appErr.Type() != dag.ErrPermanent || !appErr.NonRetryable() || !strings.Contains(appErr.Message(), "the workflow is not deployed") {
+			t.Fatalf("got %v (type %s)", err, appErr.Type())
+		}
+		st := emu.Stats()
+		if n := st.Calls["CreateWorkflowInstances"].Total; n != 1 || len(emu.DAGs()) != 0 {
+			t.Fatalf("%d creates sent, %d runs", n, len(emu.DAGs()))
+		}
+		if n := st.Calls["ListWorkflowInstances"].Total; n != 0 {
+			t.Errorf("%d look-ups by marker after a CreateFailure: the result settles it", n)
+		}
+	})
+}
+
 // TestCreate2024ResumeSendsNothing: a later attempt given the progress of one
 // that died after sending reads its OperationId, or looks for its marker,
 // and never sends; another run's instance is not adopted.

@@ -655,47 +655,6 @@ func (c *chaos) suiteAPIFaults(t *testing.T) {
 	}
 }
 
-// (4) Ambiguous create: the emulator processes the create and drops the
-// connection. Every run ends TriggerOutcomeUnknown with exactly one DAG,
-// and starting the same bizdate again through the starter is refused
-// without a second create.
-func (c *chaos) suiteAmbiguousCreate(t *testing.T) {
-	t.Parallel()
-	r := c.row("4 ambiguous create")
-	s := c.suiteStack(t, c.shared, c.sharedClient, timeScale, func(o *emulator.Options) {
-		o.Faults = map[string]emulator.Faults{"CreateManualDag": {DropRate: 1}}
-	})
-	const queue = "chaos-ambiguous"
-	c.worker(t, s, r, queue)
-	inParallel(t, c.n(1, 5), 5, func(t *testing.T, i int) {
-		bizdate := bizdateN(3000 + i)
-		id := "manualdag/" + project + "/" + flowOK + "/" + bizdate
-		c.start(t, s, id, queue, chaosInput(flowOK, bizdate))
-		c.count(r, c.unknownOnceRefusedAgain(t, s, queue, id, bizdate))
-		c.add(func() { r.faults++ })
-	})
-	r.note = "each: TriggerOutcomeUnknown, 1 DAG at the emulator; `starter run` again: exit 4, no second create"
-}
-
-// unknownOnceRefusedAgain waits for run id of flowOK on bizdate, whose
-// create DataWorks acted on without a usable reply: it must end
-// TriggerOutcomeUnknown with exactly one DAG, and `starter run` of the same
-// bizdate must then exit 4 and create none.
-func (c *chaos) unknownOnceRefusedAgain(t *testing.T, s *stack, queue, id, bizdate string) verdict {
-	t.Helper()
-	rep, err := finished(t, s.client, id, 2*time.Minute)
-	v := c.judge(s, flowOK, bizdate, rep, err)
-	if !v.unknown || v.creates != 1 {
-		t.Errorf("%s: want TriggerOutcomeUnknown with one DAG, got %s (%d creates, error %v)", id, v.why, v.creates, err)
-	}
-	again := s.starter(t, "run", "--task-queue", queue, "--project", project, "--flow", flowOK, "--bizdate", bizdate, "--wait")
-	if n := len(s.emu.CreatedDAGs(project, flowOK, bizdate)); again.Code != 4 || n != 1 {
-		t.Errorf("a second start of %s: %s; DAGs %d", id, again, n)
-		v.duplicate = v.duplicate || n > 1
-	}
-	return v
-}
-
 // (5) Bad credentials and no permission: the run fails fast with the
 // non-retryable DataWorksPermanent after exactly one API call, naming the
 // AccessKeyId and the DataWorks code, never the secret.

@@ -20,6 +20,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/manualdag/manualdag/dag"
+	"github.com/manualdag/manualdag/dataworks"
 	"github.com/manualdag/manualdag/internal/emulator"
 	"github.com/manualdag/manualdag/workflows"
 )
@@ -38,13 +39,11 @@ func TestEndToEnd(t *testing.T) {
 		t.Run("WorkerKilledMidRun", s.testWorkerKilledMidRun)
 		t.Run("InvalidInput", s.testInvalidInput)
 		t.Run("LearnsFromEarlierRuns", s.testLearnsFromEarlierRuns)
-		t.Run("Run2024", s.testRun2024) // api2024_test.go
 		t.Run("PromptVerdicts", s.testPromptVerdicts)
 		s.runOperations(t) // operations_test.go
 	})
 	// Faults are set per action for the whole emulator: after the parallel runs.
 	t.Run("AmbiguousCreate", s.testAmbiguousCreate)
-	t.Run("AmbiguousCreate2024", s.testAmbiguousCreate2024)
 	t.Run("NoSecretInHistoriesOrLogs", s.testNoSecret)
 	t.Run("RecordHistories", func(t *testing.T) { s.testRecordHistories(t, runsPassed) })
 }
@@ -52,86 +51,137 @@ func TestEndToEnd(t *testing.T) {
 var dailySalesNodes = []string{"start_daily_sales", "ods_orders_sync", "ods_customers_sync",
 	"dwd_orders_clean", "dwd_customers_clean", "dws_sales_daily", "ads_sales_report"}
 
-// A flow that succeeds, through `starter run --wait --json`: exit 0, every
-// node SUCCESS, one create at DataWorks, parameters delivered.
-func (s *stack) testStarterRunSucceeds(t *testing.T) {
-	t.Parallel()
-	const bizdate = "2024-06-01"
-	r := s.starter(t, append([]string{"run", "--project", project, "--flow", flowOK, "--bizdate", bizdate,
-		"--param", "env=e2e", "--node-param", "103180025:region=east", "--wait", "--json"}, fastPoll...)...)
-	require.Equal(t, 0, r.Code, "%s", r)
-
-	var rep dag.DagReport
-	require.NoError(t, json.Unmarshal([]byte(r.Stdout), &rep), "%s", r)
-	assert.Equal(t, dag.OutcomeSucceeded, rep.Outcome)
-	assert.Equal(t, bizdate, rep.Bizdate)
-	var names []string
-	for _, n := range rep.Nodes {
-		names = append(names, n.Name)
-		assert.Equal(t, dag.StatusSuccess, n.Status, "node %s", n.Name)
+// dagNames are the project and the flow as version names them: names, or
+// under 2024-05-18 the ids.
+func dagNames(version, flow string) (projectName, flowName string) {
+	if version == dag.APIVersion2024 {
+		return projectID2024, flowID2024[flow]
 	}
-	assert.ElementsMatch(t, dailySalesNodes, names)
-	assert.Empty(t, rep.FailedNodes)
-	assert.Empty(t, rep.BlockedNodes)
-	assert.Empty(t, rep.UnfinishedNodes)
-
-	require.Equal(t, []int64{rep.DagID}, s.emu.CreatedDAGs(project, flowOK, bizdate), "exactly one create, the reported DAG")
-	info, _ := s.emu.DAG(rep.DagID)
-	assert.Equal(t, emulator.DAGSuccess, info.Status)
-	for _, n := range info.Nodes {
-		if n.NodeID == 103180025 {
-			assert.ElementsMatch(t, []string{"env=e2e", "region=east"}, strings.Fields(n.ParaValue), "flow and node parameters reached DataWorks")
-		}
-	}
-
-	id := "manualdag/" + project + "/" + flowOK + "/" + bizdate
-	assert.Contains(t, r.Stderr, "started workflow "+id)
-	assert.Equal(t, enums.WORKFLOW_EXECUTION_STATUS_COMPLETED, s.workflowStatus(t, id))
-	s.record("succeeded", id)
-
-	// A retried pipeline step does not trigger a succeeded bizdate again.
-	again := s.starter(t, "run", "--project", project, "--flow", flowOK, "--bizdate", bizdate, "--wait")
-	require.Equal(t, 2, again.Code, "%s", again)
-	assert.Contains(t, again.Stderr, "already succeeded")
-	assert.Len(t, s.emu.CreatedDAGs(project, flowOK, bizdate), 1)
+	return project, flow
 }
 
-// A flow where one node fails and blocks two: exit 1, and both the printed
-// report and the failure Temporal stores name the failed and blocked nodes.
-// It runs on API 2020-05-18 (the worker's default is 2018-06-01), which is
-// the version that reports a failed node's error message.
+// dagArgs are the starter's flags that name flow under version. 2018-06-01
+// is the worker's default, given by no flag.
+func dagArgs(version, flow string) []string {
+	p, f := dagNames(version, flow)
+	args := []string{"--project", p, "--flow", f}
+	if version != dag.APIVersion2018 {
+		args = append(args, "--api-version", version)
+	}
+	return args
+}
+
+// eachVersion runs test under each API version, in parallel subtests named
+// by the version, each on its bizdate.
+func eachVersion(t *testing.T, bizdates map[string]string, test func(t *testing.T, version, bizdate string)) {
+	for _, version := range dag.APIVersions {
+		t.Run(version, func(t *testing.T) {
+			t.Parallel()
+			require.NotEmpty(t, bizdates[version], "no bizdate for %s", version)
+			test(t, version, bizdates[version])
+		})
+	}
+}
+
+// A flow that succeeds, through `starter run --wait --json`, under each API
+// version: exit 0, every node SUCCESS, one create at DataWorks, flow and
+// node parameters delivered, and a second start of the bizdate refused.
+// Under 2024-05-18 the run is a workflow instance tagged with the run's
+// marker.
+func (s *stack) testStarterRunSucceeds(t *testing.T) {
+	t.Parallel()
+	bizdates := map[string]string{dag.APIVersion2018: "2024-06-01", dag.APIVersion2020: "2024-12-03", dag.APIVersion2024: "2024-12-02"}
+	eachVersion(t, bizdates, func(t *testing.T, version, bizdate string) {
+		r := s.starter(t, append(append([]string{"run", "--bizdate", bizdate, "--param", "env=e2e", "--node-param", "103180025:region=east",
+			"--wait", "--json"}, dagArgs(version, flowOK)...), fastPoll...)...)
+		require.Equal(t, 0, r.Code, "%s", r)
+
+		var rep dag.DagReport
+		require.NoError(t, json.Unmarshal([]byte(r.Stdout), &rep), "%s", r)
+		assert.Equal(t, dag.OutcomeSucceeded, rep.Outcome)
+		assert.Equal(t, bizdate, rep.Bizdate)
+		var names []string
+		for _, n := range rep.Nodes {
+			names = append(names, n.Name)
+			assert.Equal(t, dag.StatusSuccess, n.Status, "node %s", n.Name)
+		}
+		assert.ElementsMatch(t, dailySalesNodes, names)
+		assert.Empty(t, rep.FailedNodes)
+		assert.Empty(t, rep.BlockedNodes)
+		assert.Empty(t, rep.UnfinishedNodes)
+
+		require.Equal(t, []int64{rep.DagID}, s.emu.CreatedDAGs(project, flowOK, bizdate), "exactly one create, the reported DAG")
+		info, _ := s.emu.DAG(rep.DagID)
+		assert.Equal(t, emulator.DAGSuccess, info.Status)
+		assert.Equal(t, version, info.APIVersion)
+		for _, n := range info.Nodes {
+			if n.NodeID == 103180025 {
+				assert.ElementsMatch(t, []string{"env=e2e", "region=east"}, strings.Fields(n.ParaValue), "flow and node parameters reached DataWorks")
+			}
+		}
+		if version == dag.APIVersion2024 {
+			assert.NotEmpty(t, info.Tags[dataworks.MarkerTagKey], "the run carries its marker")
+		}
+
+		p, f := dagNames(version, flowOK)
+		id := workflows.BizdateWorkflowID(p, f, bizdate)
+		assert.Contains(t, r.Stderr, "started workflow "+id)
+		assert.Equal(t, enums.WORKFLOW_EXECUTION_STATUS_COMPLETED, s.workflowStatus(t, id))
+		if version == dag.APIVersion2018 {
+			s.record("succeeded", id)
+		}
+
+		// A retried pipeline step does not trigger a succeeded bizdate again.
+		again := s.starter(t, append([]string{"run", "--bizdate", bizdate, "--wait"}, dagArgs(version, flowOK)...)...)
+		require.Equal(t, 2, again.Code, "%s", again)
+		assert.Contains(t, again.Stderr, "already succeeded")
+		assert.Len(t, s.emu.CreatedDAGs(project, flowOK, bizdate), 1)
+	})
+}
+
+// A flow where one node fails and blocks two, under each API version: exit
+// 1, and both the printed report and the failure Temporal stores name the
+// failed and blocked nodes. 2020-05-18 reports a failed node's error
+// message, and 2024-05-18 shows its log tail (GetTaskInstanceLog); 2018-06-01
+// has neither.
 func (s *stack) testStarterRunFails(t *testing.T) {
 	t.Parallel()
-	const bizdate = "2024-06-01"
-	r := s.starter(t, append([]string{"run", "--project", project, "--flow", flowBroken, "--bizdate", bizdate,
-		"--api-version", dag.APIVersion2020, "--wait"}, fastPoll...)...)
-	require.Equal(t, 1, r.Code, "%s", r)
-	assert.Contains(t, r.Stdout, "FAILED")
-	assert.Contains(t, r.Stdout, "ODPS-0130071", "the node's error message is in the table")
-	assert.Equal(t, []string{"dwd_orders_merge"}, listLine(t, r.Stdout, "failed:"))
-	assert.ElementsMatch(t, []string{"dws_sales_daily", "ads_sales_report"}, listLine(t, r.Stdout, "blocked:"))
+	bizdates := map[string]string{dag.APIVersion2018: "2024-12-04", dag.APIVersion2020: "2024-06-01", dag.APIVersion2024: "2024-12-02"}
+	eachVersion(t, bizdates, func(t *testing.T, version, bizdate string) {
+		r := s.starter(t, append(append([]string{"run", "--bizdate", bizdate, "--wait"}, dagArgs(version, flowBroken)...), fastPoll...)...)
+		require.Equal(t, 1, r.Code, "%s", r)
+		assert.Contains(t, r.Stdout, "FAILED")
+		if version != dag.APIVersion2018 {
+			assert.Contains(t, r.Stdout, "ODPS-0130071", "the node's error message is in the report")
+		}
+		assert.Equal(t, []string{"dwd_orders_merge"}, listLine(t, r.Stdout, "failed:"))
+		assert.ElementsMatch(t, []string{"dws_sales_daily", "ads_sales_report"}, listLine(t, r.Stdout, "blocked:"))
 
-	id := "manualdag/" + project + "/" + flowBroken + "/" + bizdate
-	ctx := testContext(t)
-	err := s.client.GetWorkflow(ctx, id, "").Get(ctx, nil)
-	var appErr *temporal.ApplicationError
-	require.ErrorAs(t, err, &appErr)
-	assert.Equal(t, dag.ErrDagFailed, appErr.Type())
-	rep, ok := workflows.ReportFromError(err)
-	require.True(t, ok, "the failure carries the report: %v", err)
-	assert.Equal(t, dag.OutcomeFailed, rep.Outcome)
-	assert.Equal(t, []string{"dwd_orders_merge"}, rep.FailedNodes)
-	assert.ElementsMatch(t, []string{"dws_sales_daily", "ads_sales_report"}, rep.BlockedNodes)
+		p, f := dagNames(version, flowBroken)
+		id := workflows.BizdateWorkflowID(p, f, bizdate)
+		ctx := testContext(t)
+		err := s.client.GetWorkflow(ctx, id, "").Get(ctx, nil)
+		var appErr *temporal.ApplicationError
+		require.ErrorAs(t, err, &appErr)
+		assert.Equal(t, dag.ErrDagFailed, appErr.Type())
+		rep, ok := workflows.ReportFromError(err)
+		require.True(t, ok, "the failure carries the report: %v", err)
+		assert.Equal(t, dag.OutcomeFailed, rep.Outcome)
+		assert.Equal(t, []string{"dwd_orders_merge"}, rep.FailedNodes)
+		assert.ElementsMatch(t, []string{"dws_sales_daily", "ads_sales_report"}, rep.BlockedNodes)
 
-	// What the Web UI and `temporal workflow show` display.
-	closed := s.closeEvent(t, id)
-	require.Equal(t, enums.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED, closed.GetEventType())
-	msg := closed.GetWorkflowExecutionFailedEventAttributes().GetFailure().GetMessage()
-	for _, name := range []string{"dwd_orders_merge", "dws_sales_daily", "ads_sales_report"} {
-		assert.Contains(t, msg, name, "the failure message Temporal stores")
-	}
-	assert.Equal(t, []int64{rep.DagID}, s.emu.CreatedDAGs(project, flowBroken, bizdate))
-	s.record("failed", id)
+		// What the Web UI and `temporal workflow show` display.
+		closed := s.closeEvent(t, id)
+		require.Equal(t, enums.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED, closed.GetEventType())
+		msg := closed.GetWorkflowExecutionFailedEventAttributes().GetFailure().GetMessage()
+		for _, name := range []string{"dwd_orders_merge", "dws_sales_daily", "ads_sales_report"} {
+			assert.Contains(t, msg, name, "the failure message Temporal stores")
+		}
+		assert.Equal(t, []int64{rep.DagID}, s.emu.CreatedDAGs(project, flowBroken, bizdate))
+		if version == dag.APIVersion2020 {
+			s.record("failed", id)
+		}
+	})
 }
 
 // The workflow started by the plain Temporal CLI with hand-written JSON
@@ -366,23 +416,41 @@ func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool,
 	}
 }
 
-// The emulator processes the create and drops the connection: the worker
-// cannot know whether a DAG run started. The run must end with the clear
-// TriggerOutcomeUnknown (exit 4), DataWorks must have seen exactly one
-// create, and a retried pipeline step must be refused without a second one.
+// The emulator processes the create and drops the connection, under each
+// API version (in parallel: nothing else runs on the emulator by then).
+// Under 2018-06-01 and 2020-05-18 the worker cannot know whether a DAG run
+// started: testAmbiguousCreateUnknown. Under 2024-05-18 it finds the run
+// again: testAmbiguousCreate2024.
 func (s *stack) testAmbiguousCreate(t *testing.T) {
-	const bizdate = "2024-07-01"
-	s.emu.SetFaults("CreateManualDag", emulator.Faults{DropRate: 1})
-	defer s.emu.ClearFaults("CreateManualDag")
+	for _, action := range []string{"CreateManualDag", "CreateWorkflowInstances"} {
+		s.emu.SetFaults(action, emulator.Faults{DropRate: 1})
+		t.Cleanup(func() { s.emu.ClearFaults(action) })
+	}
+	bizdates := map[string]string{dag.APIVersion2018: "2024-07-01", dag.APIVersion2020: "2024-07-03", dag.APIVersion2024: "2024-07-02"}
+	eachVersion(t, bizdates, func(t *testing.T, version, bizdate string) {
+		if version == dag.APIVersion2024 {
+			s.testAmbiguousCreate2024(t, bizdate)
+			return
+		}
+		s.testAmbiguousCreateUnknown(t, version, bizdate)
+	})
+}
 
-	r := s.starter(t, append([]string{"run", "--project", project, "--flow", flowOK, "--bizdate", bizdate, "--wait"}, fastPoll...)...)
+// testAmbiguousCreateUnknown: the run must end with the clear
+// TriggerOutcomeUnknown (exit 4), DataWorks must have seen exactly one
+// create, and a retried pipeline step must be refused without a second one;
+// the refusal's next step, --dag-id, then follows the DAG to its verdict.
+func (s *stack) testAmbiguousCreateUnknown(t *testing.T, version, bizdate string) {
+	run := func(extra ...string) result {
+		return s.starter(t, append(append(append([]string{"run", "--bizdate", bizdate, "--wait"}, dagArgs(version, flowOK)...), fastPoll...), extra...)...)
+	}
+	r := run()
 	require.Equal(t, 4, r.Code, "%s", r)
 	assert.Contains(t, r.Stdout, "may or may not have started a DAG run")
 	assert.Contains(t, r.Stdout, "Manual Instances")
 	require.Len(t, s.emu.CreatedDAGs(project, flowOK, bizdate), 1, "the dropped create was processed, once")
 
-	s.emu.ClearFaults("CreateManualDag")
-	again := s.starter(t, append([]string{"run", "--project", project, "--flow", flowOK, "--bizdate", bizdate, "--wait"}, fastPoll...)...)
+	again := run()
 	require.Equal(t, 4, again.Code, "%s", again)
 	assert.Contains(t, again.Stderr, "could not tell whether it triggered")
 	assert.Contains(t, again.Stderr, "--dag-id")
@@ -391,8 +459,7 @@ func (s *stack) testAmbiguousCreate(t *testing.T) {
 	// The refusal's next step: follow the DAG run Operation Center shows,
 	// on the bizdate's usual id, to its verdict, sending no create.
 	dagID := s.emu.CreatedDAGs(project, flowOK, bizdate)[0]
-	follow := s.starter(t, append([]string{"run", "--project", project, "--flow", flowOK, "--bizdate", bizdate,
-		"--dag-id", strconv.FormatInt(dagID, 10), "--wait", "--json"}, fastPoll...)...)
+	follow := run("--dag-id", strconv.FormatInt(dagID, 10), "--json")
 	require.Equal(t, 0, follow.Code, "%s", follow)
 	var rep dag.DagReport
 	require.NoError(t, json.Unmarshal([]byte(follow.Stdout), &rep), "%s", follow)
@@ -401,7 +468,7 @@ func (s *stack) testAmbiguousCreate(t *testing.T) {
 	assert.Len(t, rep.Nodes, len(dailySalesNodes))
 	assert.Len(t, s.emu.CreatedDAGs(project, flowOK, bizdate), 1, "following sends no create")
 	// Now the bizdate has a verdict: a plain start is refused as a duplicate.
-	done := s.starter(t, append([]string{"run", "--project", project, "--flow", flowOK, "--bizdate", bizdate, "--wait"}, fastPoll...)...)
+	done := run()
 	assert.Equal(t, 2, done.Code, "%s", done)
 	assert.Len(t, s.emu.CreatedDAGs(project, flowOK, bizdate), 1)
 }

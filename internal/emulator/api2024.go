@@ -111,10 +111,35 @@ type createReply2024 struct {
 	OperationID string `json:"OperationId"`
 }
 
+// operation is one CreateWorkflowInstances: the run it made, or why it
+// made none (the CreateFailures fault). Its result is Creating until
+// readyAt.
+type operation struct {
+	run     *dagRun // nil: the create failed
+	failure string  // the FailureMessage of a failed create
+	readyAt time.Time
+}
+
+// addOperation records op under a new OperationId; wf, for an op that
+// made a run, becomes that run's.
+func (e *Emulator) addOperation(op *operation, wf *workflowRun) string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.operationSeq++
+	id := fmt.Sprintf("%08x-0e4a-4d0c-9b5e-%012x", uint32(e.seed), e.operationSeq)
+	if op.run != nil {
+		wf.operationID = id
+		op.run.wf = wf
+	}
+	e.operations[id] = op
+	return id
+}
+
 // createWorkflowInstances serves CreateWorkflowInstances for Type
 // ManualWorkflow and one business date. The run is recorded at once (a
 // dropped reply still leaves it, as on the real service) and becomes
-// visible CreatingFor later.
+// visible CreatingFor later; under the CreateFailures fault no run is
+// made, and the operation ends CreateFailure.
 func (e *Emulator) createWorkflowInstances(c *rpcCall) (reply, *apiError) {
 	if aerr := required(c, "ProjectId", "WorkflowId", "Name", "Type"); aerr != nil {
 		return reply{}, aerr
@@ -160,18 +185,18 @@ func (e *Emulator) createWorkflowInstances(c *rpcCall) (reply, *apiError) {
 		return reply{}, newAPIError(http.StatusBadRequest, CodeFlowNotExist, fmt.Sprintf("The workflow %d does not exist in project %d; check WorkflowId.", workflowID, projectID))
 	}
 	readyAt := c.now.Add(e.creatingFor)
+	if e.take(c, createFailures) {
+		_, f := e.faultsFor(c.action)
+		op := e.addOperation(&operation{failure: f.createFailureMessage(), readyAt: readyAt}, nil)
+		return reply{body: createReply2024{c.requestID, op}, outcome: OutcomeOK}, nil
+	}
 	d, aerr := e.createDAG(createSpec{project: project, flow: flow, bizdate: bizdate, dagParams: dagParams,
 		nodeParams: nodeParams, version: c.version, action: c.action}, readyAt)
 	if aerr != nil {
 		return reply{}, aerr
 	}
-	e.mu.Lock()
-	e.operationSeq++
-	op := fmt.Sprintf("%08x-0e4a-4d0c-9b5e-%012x", uint32(e.seed), e.operationSeq)
-	d.wf = &workflowRun{operationID: op, projectID: projectID, workflowID: workflowID, name: c.params["Name"],
-		envType: env, comment: c.params["Comment"], tags: tags, params: c.params["WorkflowParameters"], readyAt: readyAt}
-	e.operations[op] = d
-	e.mu.Unlock()
+	op := e.addOperation(&operation{run: d, readyAt: readyAt}, &workflowRun{projectID: projectID, workflowID: workflowID,
+		name: c.params["Name"], envType: env, comment: c.params["Comment"], tags: tags, params: c.params["WorkflowParameters"], readyAt: readyAt})
 	return reply{body: createReply2024{c.requestID, op}, outcome: OutcomeOK}, nil
 }
 
@@ -209,7 +234,7 @@ func (e *Emulator) createWorkflowInstancesResult(c *rpcCall) (reply, *apiError) 
 		return reply{}, aerr
 	}
 	e.mu.Lock()
-	d, ok := e.operations[c.params["OperationId"]]
+	op, ok := e.operations[c.params["OperationId"]]
 	e.mu.Unlock()
 	if !ok {
 		return reply{}, errParam2024("OperationId", "no create operation has this id.")
@@ -217,10 +242,16 @@ func (e *Emulator) createWorkflowInstancesResult(c *rpcCall) (reply, *apiError) 
 	var r createResult2024
 	r.RequestID = c.requestID
 	r.Result.Status = "Creating"
-	if !c.now.Before(d.wf.readyAt) {
-		r.Result.Status, r.Result.WorkflowInstanceIDs = "Created", []int64{d.id}
+	outcome := OutcomeOK
+	switch {
+	case c.now.Before(op.readyAt):
+	case op.run == nil:
+		r.Result.Status, r.Result.FailureMessage = "CreateFailure", op.failure
+		outcome = OutcomeCreateFailure
+	default:
+		r.Result.Status, r.Result.WorkflowInstanceIDs = "Created", []int64{op.run.id}
 	}
-	return reply{body: r, outcome: OutcomeOK}, nil
+	return reply{body: r, outcome: outcome}, nil
 }
 
 // workflowInstance2024 carries the field names of ListWorkflowInstances'

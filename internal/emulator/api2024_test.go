@@ -161,3 +161,84 @@ func TestErrors2024(t *testing.T) {
 	assert.Contains(t, body, `"Success":false`)
 	assert.Len(t, h.emu.DAGs(), 1)
 }
+
+// TestCreateFailures2024: a create met by createFailures is answered with an
+// OperationId as usual, is Creating for CreatingFor, then ends
+// CreateFailure with the message set; no workflow instance exists at any
+// moment. The count is used up: the next create makes its run.
+func TestCreateFailures2024(t *testing.T) {
+	h := newHarness(t, func(o *Options) { o.CreatingFor = 30 * time.Second })
+	require.Equal(t, http.StatusOK, h.send(http.MethodPut, "/_emulator/faults/CreateWorkflowInstances",
+		`{"createFailures":1,"createFailureMessage":"the workflow is not deployed"}`, nil))
+	result := func(op string) createResult2024 {
+		var r createResult2024
+		h.json2024("GetCreateWorkflowInstancesResult", map[string]string{"OperationId": op}, &r)
+		return r
+	}
+	listed := func() int {
+		var r pagedReply2024
+		h.json2024("ListWorkflowInstances", map[string]string{"ProjectId": p1ID, "WorkflowId": etlID, "BizDate": bizdayMillis}, &r)
+		return r.PagingInfo.TotalCount
+	}
+
+	var failed createReply2024
+	h.json2024("CreateWorkflowInstances", createForm(etlID), &failed)
+	require.NotEmpty(t, failed.OperationID, "the create is accepted")
+	assert.Zero(t, h.emu.Faults()["CreateWorkflowInstances"].CreateFailures, "used up")
+	assert.Equal(t, "Creating", result(failed.OperationID).Result.Status)
+	h.clock.Advance(30 * time.Second)
+	r := result(failed.OperationID)
+	assert.Equal(t, "CreateFailure", r.Result.Status)
+	assert.Equal(t, "the workflow is not deployed", r.Result.FailureMessage)
+	assert.Empty(t, r.Result.WorkflowInstanceIDs)
+	assert.Empty(t, h.emu.DAGs(), "no run was made")
+	assert.Zero(t, listed())
+	assert.Equal(t, 1, h.emu.Stats().Calls["GetCreateWorkflowInstancesResult"].Outcomes[OutcomeCreateFailure])
+
+	var created createReply2024
+	h.json2024("CreateWorkflowInstances", createForm(etlID), &created)
+	assert.NotEqual(t, failed.OperationID, created.OperationID)
+	h.clock.Advance(30 * time.Second)
+	assert.Equal(t, "Created", result(created.OperationID).Result.Status)
+	assert.Len(t, h.emu.DAGs(), 1)
+	assert.Equal(t, 1, listed())
+	assert.Equal(t, "CreateFailure", result(failed.OperationID).Result.Status, "a failed operation stays failed")
+
+	// The default message.
+	h.emu.SetFaults("CreateWorkflowInstances", Faults{CreateFailures: 1})
+	h.json2024("CreateWorkflowInstances", createForm(etlID), &failed)
+	h.clock.Advance(30 * time.Second)
+	assert.Equal(t, DefaultCreateFailureMessage, result(failed.OperationID).Result.FailureMessage)
+}
+
+// TestDropReplies: the next N calls are processed and their connections
+// dropped; the count is shown as it is used up, and only calls that would
+// have succeeded use it.
+func TestDropReplies(t *testing.T) {
+	h := newHarness(t, nil)
+	var created createReply2024
+	h.json2024("CreateWorkflowInstances", createForm(etlID), &created)
+	h.emu.SetFaults("GetCreateWorkflowInstancesResult", Faults{DropReplies: 2})
+
+	_, err := h.call2024(h.client, "GetCreateWorkflowInstancesResult", map[string]string{"OperationId": "no-such-operation"})
+	assert.Equal(t, CodeInvalidParam2024, serverError(t, err).ErrorCode(), "an error reply uses none")
+	for i := range 2 {
+		_, err := h.call2024(h.client, "GetCreateWorkflowInstancesResult", map[string]string{"OperationId": created.OperationID})
+		require.Error(t, err, "reply %d is dropped", i+1)
+		assert.Equal(t, 1-i, h.emu.Faults()["GetCreateWorkflowInstancesResult"].DropReplies)
+	}
+	var r createResult2024
+	h.json2024("GetCreateWorkflowInstancesResult", map[string]string{"OperationId": created.OperationID}, &r)
+	assert.Equal(t, "Created", r.Result.Status, "the third read is answered")
+	assert.Equal(t, 2, h.emu.Stats().Calls["GetCreateWorkflowInstancesResult"].Outcomes[OutcomeDropped])
+
+	// dagId scopes it, as the other counted faults.
+	id := h.emu.DAGs()[0].DagID
+	tasks := map[string]string{"ProjectId": p1ID, "Bizdate": bizdayMillis, "WorkflowInstanceId": itoa(id)}
+	h.emu.SetFaults("ListTaskInstances", Faults{DropReplies: 1, DagID: id + 1})
+	_, err = h.call2024(h.client, "ListTaskInstances", tasks)
+	require.NoError(t, err, "a call about another run is answered")
+	h.emu.SetFaults("ListTaskInstances", Faults{DropReplies: 1, DagID: id})
+	_, err = h.call2024(h.client, "ListTaskInstances", tasks)
+	require.Error(t, err, "a call about this run is dropped")
+}

@@ -12,6 +12,11 @@
 //	2020-05-18  CreateManualDag, RunManualDagNodes, GetManualDagInstances,
 //	            ListManualDagInstances, StopInstance, RestartInstance,
 //	            GetInstanceLog
+//	2024-05-18  CreateWorkflowInstances (asynchronous: Creating for
+//	            Options.CreatingFor), GetCreateWorkflowInstancesResult,
+//	            ListWorkflowInstances, GetWorkflowInstance,
+//	            ListTaskInstances, StopTaskInstances, RerunTaskInstances,
+//	            GetTaskInstanceLog
 //
 // Every request is checked in the order the real service does: signature
 // (IncompleteSignature, MissingParameter, InvalidAccessKeyId.NotFound 404,
@@ -24,14 +29,17 @@
 // code), then the call itself, then an injected empty search reply. A
 // dropped call, and a business error set with businessErrorAfterProcessing,
 // is processed first: its effect is real (a create's DAG run exists and
-// runs), only the answer is lost or wrong.
+// runs), only the answer is lost or wrong. A 2024-05-18 create met by
+// createFailures is answered as usual but makes no run: its operation
+// ends CreateFailure.
 //
-// Rate faults are drawn at random from the seed; emptyReplies and
-// businessErrors are counts used up one reply at a time (GET
-// /_emulator/faults shows what is left), and businessErrorFor is a window
-// on the emulator clock from when the faults were set, so that a test can
-// place exactly one empty reply after nodes were listed. dagId limits the
-// counted and timed faults to calls about one DAG.
+// Rate faults are drawn at random from the seed; emptyReplies,
+// businessErrors, dropReplies and createFailures are counts used up one
+// reply at a time (GET /_emulator/faults shows what is left), and
+// businessErrorFor is a window on the emulator clock from when the faults
+// were set, so that a test can place exactly one empty reply after nodes
+// were listed. dagId limits the counted and timed faults to calls about
+// one DAG.
 //
 // # Simulation
 //
@@ -54,7 +62,9 @@
 //	                                           counted and timed faults: {"emptyReplies":1,"emptyReplyForm":
 //	                                           "missing"|"empty","businessErrors":3,"businessErrorFor":"30s",
 //	                                           "businessErrorCode":"9990001","businessErrorStatus":500,
-//	                                           "businessErrorAfterProcessing":true,"dagId":700000100001};
+//	                                           "businessErrorAfterProcessing":true,"dropReplies":2,
+//	                                           "createFailures":1,"createFailureMessage":"…",
+//	                                           "dagId":700000100001};
 //	                                           {} injects none for that action
 //
 // Tests in Go use the methods: Stats, ResetStats, DAGs, DAG, CreatedDAGs,

@@ -69,8 +69,24 @@ type Faults struct {
 	// it runs), only the reply says it failed. Default: the error answers
 	// instead of processing.
 	BusinessErrorAfterProcessing bool `json:"businessErrorAfterProcessing,omitempty"`
-	// DagID limits EmptyReplies and the business errors to calls whose
-	// DagId parameter is this id (a create has none). Default 0: any call.
+	// DropReplies processes the next N calls that would have succeeded,
+	// then closes the connection without answering, as DropRate does at
+	// random. Each dropped reply uses one up.
+	DropReplies int `json:"dropReplies,omitempty"`
+	// CreateFailures makes the next N CreateWorkflowInstances (2024-05-18)
+	// that would have succeeded fail inside DataWorks: the reply carries an
+	// OperationId as usual, but no workflow instance is made, and once the
+	// Creating window has passed GetCreateWorkflowInstancesResult answers
+	// Status CreateFailure with CreateFailureMessage. Other actions ignore
+	// it. Each such create uses one up.
+	CreateFailures int `json:"createFailures,omitempty"`
+	// CreateFailureMessage is the FailureMessage of those results. Default
+	// DefaultCreateFailureMessage.
+	CreateFailureMessage string `json:"createFailureMessage,omitempty"`
+	// DagID limits EmptyReplies, DropReplies and the business errors to
+	// calls whose DagId (or WorkflowInstanceId) parameter is this id
+	// (creates and GetCreateWorkflowInstancesResult have none). Default 0:
+	// any call.
 	DagID int64 `json:"dagId,omitempty"`
 }
 
@@ -85,11 +101,15 @@ const (
 // client cannot know whether the call took effect.
 const DefaultBusinessErrorCode = "9990001"
 
+// DefaultCreateFailureMessage is the FailureMessage of an injected
+// CreateFailure when Faults.CreateFailureMessage is empty.
+const DefaultCreateFailureMessage = "injected CreateFailure: the workflow instance could not be created"
+
 // validate refuses values that would silently inject something else.
 func (f Faults) validate() error {
 	switch {
-	case f.EmptyReplies < 0 || f.BusinessErrors < 0:
-		return errors.New("faults: emptyReplies and businessErrors must not be negative")
+	case f.EmptyReplies < 0 || f.BusinessErrors < 0 || f.DropReplies < 0 || f.CreateFailures < 0:
+		return errors.New("faults: emptyReplies, businessErrors, dropReplies and createFailures must not be negative")
 	case f.BusinessErrorFor < 0:
 		return errors.New("faults: businessErrorFor must not be negative")
 	case f.BusinessErrorStatus != 0 && (f.BusinessErrorStatus < 100 || f.BusinessErrorStatus > 599):
@@ -107,6 +127,13 @@ func (f Faults) businessCode() string {
 		return DefaultBusinessErrorCode
 	}
 	return f.BusinessErrorCode
+}
+
+func (f Faults) createFailureMessage() string {
+	if f.CreateFailureMessage == "" {
+		return DefaultCreateFailureMessage
+	}
+	return f.CreateFailureMessage
 }
 
 func (f Faults) businessStatus() int {
@@ -227,16 +254,24 @@ func (e *Emulator) takeBusinessError(c *rpcCall) bool {
 	return true
 }
 
-// takeEmptyReply decides whether search c is answered empty, using up one
-// of EmptyReplies.
-func (e *Emulator) takeEmptyReply(c *rpcCall) bool {
+// The counted faults take uses up.
+func emptyReplies(f *Faults) *int   { return &f.EmptyReplies }
+func dropReplies(f *Faults) *int    { return &f.DropReplies }
+func createFailures(f *Faults) *int { return &f.CreateFailures }
+
+// take decides whether call c meets the counted fault that count picks
+// (emptyReplies, dropReplies, createFailures), using up one of it. Like
+// takeBusinessError it reads the live entry, not the caller's snapshot, so
+// that concurrent calls never use up more than the count.
+func (e *Emulator) take(c *rpcCall, count func(*Faults) *int) bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	f, ok := e.faults[c.faultKey]
-	if !ok || f.EmptyReplies <= 0 || !f.matchesDag(c) {
+	n := count(&f)
+	if !ok || *n <= 0 || !f.matchesDag(c) {
 		return false
 	}
-	f.EmptyReplies--
+	*n--
 	e.faults[c.faultKey] = f
 	return true
 }

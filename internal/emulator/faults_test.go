@@ -326,16 +326,19 @@ func TestCreateBusinessErrorAfterProcessing(t *testing.T) {
 func TestFaultsJSONValidation(t *testing.T) {
 	var f Faults
 	require.NoError(t, json.Unmarshal([]byte(`{"emptyReplies":1,"emptyReplyForm":"empty","businessErrors":2,"businessErrorFor":"1m",`+
-		`"businessErrorCode":"X","businessErrorStatus":500,"businessErrorAfterProcessing":true,"dagId":7}`), &f))
+		`"businessErrorCode":"X","businessErrorStatus":500,"businessErrorAfterProcessing":true,"dropReplies":3,`+
+		`"createFailures":4,"createFailureMessage":"Y","dagId":7}`), &f))
 	want := Faults{EmptyReplies: 1, EmptyReplyForm: EmptyFormEmpty, BusinessErrors: 2, BusinessErrorFor: time.Minute,
-		BusinessErrorCode: "X", BusinessErrorStatus: 500, BusinessErrorAfterProcessing: true, DagID: 7}
+		BusinessErrorCode: "X", BusinessErrorStatus: 500, BusinessErrorAfterProcessing: true, DropReplies: 3,
+		CreateFailures: 4, CreateFailureMessage: "Y", DagID: 7}
 	assert.Equal(t, want, f)
 	b, err := json.Marshal(f)
 	require.NoError(t, err)
 	var back Faults
 	require.NoError(t, json.Unmarshal(b, &back))
 	assert.Equal(t, want, back)
-	for _, bad := range []string{`{"emptyReplies":-1}`, `{"emptyReplyForm":"none"}`, `{"businessErrorStatus":7}`, `{"businessErrorFor":"-1s"}`} {
+	for _, bad := range []string{`{"emptyReplies":-1}`, `{"emptyReplyForm":"none"}`, `{"businessErrorStatus":7}`, `{"businessErrorFor":"-1s"}`,
+		`{"dropReplies":-1}`, `{"createFailures":-1}`} {
 		assert.Error(t, json.Unmarshal([]byte(bad), &f), bad)
 	}
 	def, err := ParseDefinition([]byte(testDefinition))

@@ -95,7 +95,7 @@ type Emulator struct {
 	dags           map[int64]*dagRun
 	dagOrder       []*dagRun
 	instances      map[int64]instanceRef
-	operations     map[string]*dagRun // 2024-05-18 OperationId → its run
+	operations     map[string]*operation // 2024-05-18 OperationId → its create
 	operationSeq   uint64
 }
 
@@ -153,7 +153,7 @@ func New(opts Options) (*Emulator, error) {
 		emptyFor:        opts.EmptyListFor,
 		partFor:         opts.PartialListFor,
 		creatingFor:     opts.CreatingFor,
-		operations:      map[string]*dagRun{},
+		operations:      map[string]*operation{},
 		seed:            opts.Seed,
 		log:             opts.Logger,
 		verifier:        newVerifier(opts.Credentials, opts.MaxClockSkew),
@@ -299,8 +299,10 @@ func (e *Emulator) process(r *http.Request, c *rpcCall, f Faults) (reply, decisi
 	switch {
 	case f.BusinessErrorAfterProcessing && e.takeBusinessError(c):
 		rep = businessErrorReply(c, f)
-	case searchActions[c.action] && e.takeEmptyReply(c):
+	case searchActions[c.action] && e.take(c, emptyReplies):
 		rep = emptyReply(c, f, e.referenceFormat)
+	case e.take(c, dropReplies):
+		dec.drop = true
 	}
 	return rep, dec, nil
 }

@@ -12,6 +12,9 @@ const (
 	OutcomeDropped = "dropped"
 	// OutcomeEmpty is a search answered by the EmptyReplies fault.
 	OutcomeEmpty = "empty"
+	// OutcomeCreateFailure is a GetCreateWorkflowInstancesResult that
+	// answered Status CreateFailure (the CreateFailures fault).
+	OutcomeCreateFailure = "CreateFailure"
 )
 
 // Stats counts the calls the emulator answered since it started or since
