@@ -179,7 +179,7 @@ func (r *Result) settings() string {
 	if d := r.Config.BlockedGrace; d > 0 {
 		fmt.Fprintf(&b, "they set blockedGrace %v: a blocked failed run otherwise waits 3m more under every policy alike.", d)
 	} else {
-		b.WriteString("they leave blockedGrace at its default: a blocked failed run is called failed 3m after a poll saw it blocked, and its delay includes that.")
+		b.WriteString("they leave blockedGrace at its default: a blocked failed run is called failed 30s after its last change by DataWorks' clock, and its delay includes that.")
 	}
 	return b.String()
 }
