@@ -177,7 +177,7 @@ func (r *Result) settings() string {
 		b.WriteString("The inputs leave listSettle at its default (no verdict within 5m of the trigger, 1m when the flow's earlier runs vouch for the node count); ")
 	}
 	if d := r.Config.BlockedGrace; d > 0 {
-		fmt.Fprintf(&b, "they set blockedGrace %v: a blocked failed run otherwise waits 3m more under every policy alike.", d)
+		fmt.Fprintf(&b, "they set blockedGrace %v: a blocked failed run otherwise waits up to 30s more under every policy alike.", d)
 	} else {
 		b.WriteString("they leave blockedGrace at its default: a blocked failed run is called failed 30s after its last change by DataWorks' clock, and its delay includes that.")
 	}
