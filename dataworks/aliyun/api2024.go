@@ -106,11 +106,7 @@ func (c *Client) buildCreate2024(req dataworks.CreateManualDagRequest) (*request
 	if e := c.need2024(actionCreate2024, req.APIVersion); e != nil {
 		return nil, e
 	}
-	projectID, e := checkNumericID("ProjectName", req.ProjectName)
-	if e != nil {
-		return nil, e
-	}
-	workflowID, e := checkNumericID("FlowName", req.FlowName)
+	projectID, workflowID, e := workflowIDs(req.ProjectName, req.FlowName)
 	if e != nil {
 		return nil, e
 	}
@@ -222,11 +218,7 @@ func (c *Client) buildList2024(req dataworks.ListWorkflowInstancesRequest) (map[
 	if e := c.need2024(actionListWorkflows, req.APIVersion); e != nil {
 		return nil, e
 	}
-	projectID, e := checkNumericID("ProjectName", req.ProjectName)
-	if e != nil {
-		return nil, e
-	}
-	workflowID, e := checkNumericID("FlowName", req.FlowName)
+	projectID, workflowID, e := workflowIDs(req.ProjectName, req.FlowName)
 	if e != nil {
 		return nil, e
 	}
@@ -339,4 +331,17 @@ func lastPage(n, have, total int) bool {
 		return have >= total
 	}
 	return n < pageSize2024
+}
+
+// workflowIDs are the numeric ProjectId and WorkflowId that 2024-05-18
+// calls take in place of the project and flow names.
+func workflowIDs(project, flow string) (projectID, workflowID int64, _ *dataworks.Error) {
+	projectID, e := checkNumericID("ProjectName", project)
+	if e != nil {
+		return 0, 0, e
+	}
+	if workflowID, e = checkNumericID("FlowName", flow); e != nil {
+		return 0, 0, e
+	}
+	return projectID, workflowID, nil
 }
