@@ -84,18 +84,20 @@ MANUALDAG_BENCH_ONLY ?= RealServer|History
 bench: $(TEMPORAL)
 	MANUALDAG_BENCH=1 go test -tags e2e -run '^$$' -bench '^Benchmark($(MANUALDAG_BENCH_ONLY))$$' -benchtime 1x -timeout 150m ./e2e/
 
-## bench-fleet: the learned fleet (e2e/fleet_bench_test.go): 2 warm-up runs of a 10-minute flow, then 2,000 runs of it
-## started over 5 minutes that learn from them (the default poll policy), one worker with -task-pollers 8; one table.
-## Knobs: MANUALDAG_BENCH_FLEET_RUNS, _WARMUP, _RAMP, _POLLERS, _DB, _OUT (see the test's comment).
+## bench-fleet: issue 17's fleet (e2e/fleet_bench_test.go): 2,000 runs of six flows (5 min to 2 h, time scale 1, 3 seeded
+## earlier runs each so they poll predicted) started 1,000 a minute, held open 30 minutes (finished runs replaced), one
+## worker with -task-pollers 8 and -dataworks-qps 50; one table with the server's own metrics and the per-run-hour costs.
+## About 40 minutes; run it alone. Knobs: MANUALDAG_BENCH_FLEET_RUNS, _BURST, _BURST_EVERY, _HOLD, _FLEET_QPS, _SEEDED,
+## _TIME_SCALE, _POLLERS, _OUT; MANUALDAG_BENCH_FLEET_MIX=0 is the older single-flow learned fleet (see the test's comment).
 bench-fleet: $(TEMPORAL)
-	MANUALDAG_BENCH=1 MANUALDAG_BENCH_POLLERS=$${MANUALDAG_BENCH_POLLERS:-8} go test -tags e2e -run '^$$' -bench '^BenchmarkFleet$$' -benchtime 1x -timeout 90m ./e2e/
+	MANUALDAG_BENCH=1 MANUALDAG_BENCH_POLLERS=$${MANUALDAG_BENCH_POLLERS:-8} go test -tags e2e -run '^$$' -bench '^BenchmarkFleet$$' -benchtime 1x -timeout 120m ./e2e/
 
-## bench-fleet-cluster: the same learned fleet on make cluster's Temporal server (v1.29.1 on a PostgreSQL of its own,
-## MANUALDAG_E2E_SERVER=cluster) instead of the dev server, with PostgreSQL's CPU and writes in the table: the
-## side-by-side of docs/performance.md. Same knobs. Run it alone on the machine.
+## bench-fleet-cluster: the same fleet on make cluster's Temporal server (v1.29.1 on a PostgreSQL of its own,
+## MANUALDAG_E2E_SERVER=cluster) instead of the dev server, with PostgreSQL's commits, rows, WAL and CPU in the table:
+## the side-by-side of docs/performance.md. Same knobs. Run it alone on the machine.
 bench-fleet-cluster: $(TEMPORAL) $(TEMPORAL_SERVER)
 	MANUALDAG_BENCH=1 MANUALDAG_E2E_SERVER=cluster MANUALDAG_TEMPORAL_SERVER=$(TEMPORAL_SERVER) \
-	  MANUALDAG_BENCH_POLLERS=$${MANUALDAG_BENCH_POLLERS:-8} go test -tags e2e -run '^$$' -bench '^BenchmarkFleet$$' -benchtime 1x -timeout 90m ./e2e/
+	  MANUALDAG_BENCH_POLLERS=$${MANUALDAG_BENCH_POLLERS:-8} go test -tags e2e -run '^$$' -bench '^BenchmarkFleet$$' -benchtime 1x -timeout 120m ./e2e/
 
 # -buildvcs=true: the binaries' --version reads the VCS stamp, whatever GOFLAGS says.
 build:

@@ -291,6 +291,21 @@ type benchStepConfig struct {
 	warmup  int            // runs of the flow completed before the step, for its runs to learn from
 	ramp    time.Duration  // the step's starts spread evenly over it; 0: as fast as they go
 	pollers int            // the worker's -task-pollers; 0: its default (2)
+
+	// Issue 17's fleet: the mix of flows at a time scale, in bursts, held.
+	timeScale  float64       // 0: benchTimeScale
+	mix        bool          // runs cycle through fleetMix's flows (flow is fleetMixFlow)
+	seeded     int           // earlier runs of each flow seeded for the runs to learn from (seedEarlierRuns)
+	burst      int           // starts come burst at a time, as fast as they go, one burst per burstEvery
+	burstEvery time.Duration //
+	hold       time.Duration // after the starts, keep runs open this long (finished ones replaced), then end the rest
+}
+
+func (c benchStepConfig) scale() float64 {
+	if c.timeScale > 0 {
+		return c.timeScale
+	}
+	return benchTimeScale
 }
 
 // benchFlowSpec is the flow a step runs.
@@ -349,6 +364,16 @@ type benchStep struct {
 	timingsLooked, timingsFound int // histories read with a FlowTimings result, and with earlier runs in it
 	timingsRuns                 []int
 	logPredicted, logFallback   int // the step's runs logging "Polling predicted…" / "Polling without predictions"
+
+	// Issue 17's fleet.
+	actQueue               []time.Duration // search scheduled → started (activity schedule-to-start), first attempts
+	replaced, terminated   int             // runs started during the hold, runs ended by the harness after it
+	window                 float64         // seconds measured: first start to the end of the hold
+	windowCalls            int             // DataWorks calls in the window
+	openSeconds            float64         // ∫ open runs dt over the window (run-seconds), from the 5 s samples
+	holdOpenMin            int64           // fewest runs open during the hold (after the starts)
+	serverBefore, serverAt promMetrics     // the server's own metrics at the first start and at the end of the window
+	pgBefore, pgAt         pgStats
 }
 
 type procFigures struct {
@@ -389,7 +414,7 @@ func (r *benchStep) measure(b *testing.B) {
 	emu, err := emulator.New(emulator.Options{
 		Definition:   flow.definition(b),
 		Credentials:  map[string]emulator.Key{accessKeyID: {Secret: secret}},
-		TimeScale:    benchTimeScale,
+		TimeScale:    cfg.scale(),
 		EmptyListFor: 300 * time.Millisecond,
 	})
 	require.NoError(b, err)
@@ -445,9 +470,9 @@ func (r *benchStep) measure(b *testing.B) {
 	r.idleWorker, r.idleServer = (workerCPU()-w0)/idleFor, (procCPU(spid)-s0)/idleFor
 
 	// Start runs, benchStartParallel at a time, as the starter would;
-	// run i's start is due ramp×i/len(bizdates) after the first.
-	startRuns := func(bizdates []string, ramp time.Duration) (ids []string, failed int, firstErr string) {
-		ids = make([]string, len(bizdates))
+	// run i's start is due at due(i) after the first (nil: at once).
+	startRuns := func(specs []runSpec, due func(i int) time.Duration) (ids []string, failed int, firstErr string) {
+		ids = make([]string, len(specs))
 		var errCount atomic.Int64
 		var once sync.Once
 		jobs := make(chan int)
@@ -457,9 +482,11 @@ func (r *benchStep) measure(b *testing.B) {
 			go func() {
 				defer wg.Done()
 				for i := range jobs {
-					in := workflows.RunManualDagInput{ProjectName: benchProject, FlowName: flow.name, Bizdate: bizdates[i],
+					in := workflows.RunManualDagInput{ProjectName: benchProject, FlowName: specs[i].flow, Bizdate: specs[i].bizdate}
+					if cfg.scale() != 1 {
 						// DataWorks' settle time at the emulator's time scale.
-						ListSettle: dag.Duration(workflows.DefaultListSettle / benchTimeScale)}
+						in.ListSettle = dag.Duration(float64(workflows.DefaultListSettle) / cfg.scale())
+					}
 					id := workflows.BizdateWorkflowID(in.ProjectName, in.FlowName, in.Bizdate)
 					ids[i] = id
 					ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -481,9 +508,9 @@ func (r *benchStep) measure(b *testing.B) {
 			}()
 		}
 		first := time.Now()
-		for i := range bizdates {
-			if ramp > 0 {
-				time.Sleep(time.Until(first.Add(ramp * time.Duration(i) / time.Duration(len(bizdates)))))
+		for i := range specs {
+			if due != nil {
+				time.Sleep(time.Until(first.Add(due(i))))
 			}
 			jobs <- i
 		}
@@ -506,12 +533,12 @@ func (r *benchStep) measure(b *testing.B) {
 	var base emulator.Stats
 	var logPredicted0, logFallback0 int
 	if cfg.warmup > 0 {
-		var bizdates []string
+		var specs []runSpec
 		for j := range cfg.warmup {
-			bizdates = append(bizdates, bizdateN(cfg.runs+j))
+			specs = append(specs, runSpec{flow: flow.name, bizdate: bizdateN(cfg.runs + j)})
 		}
 		from := time.Now()
-		ids, failed, firstErr := startRuns(bizdates, 0)
+		ids, failed, firstErr := startRuns(specs, nil)
 		require.Zero(b, failed, "starting the warm-up runs: %s", firstErr)
 		for _, id := range ids {
 			warmupIDs[id] = true
@@ -535,10 +562,23 @@ func (r *benchStep) measure(b *testing.B) {
 		b.Logf("%s: %d warm-up runs closed in %s: %s", r.name, cfg.warmup, r.warmupTook.Round(time.Second), r.warmupStatus)
 	}
 
-	dbPid := 0
-	if ts.cluster != nil {
-		dbPid = ts.cluster.db.proc.cmd.Process.Pid
+	if cfg.seeded > 0 {
+		from := time.Now()
+		maps.Copy(warmupIDs, seedEarlierRuns(b, s.client, cfg.seeded))
+		b.Logf("%s: seeded %d earlier runs of each of the %d flows in %s", r.name, cfg.seeded, len(fleetMix), time.Since(from).Round(time.Second))
 	}
+
+	dbPid := 0
+	var db *postgres
+	if ts.cluster != nil {
+		db = ts.cluster.db
+		dbPid = db.proc.cmd.Process.Pid
+	}
+	serverMetrics := ""
+	if ts.metricsPort != 0 {
+		serverMetrics = "http://127.0.0.1:" + strconv.Itoa(ts.metricsPort) + "/metrics"
+	}
+	r.serverBefore, r.pgBefore = scrapeProm(serverMetrics), readPGStats(db)
 	smp := startSampler(pids, dbPid, metricsURLs)
 
 	// The most runs open at once, from visibility, every 5 s until the
@@ -546,37 +586,92 @@ func (r *benchStep) measure(b *testing.B) {
 	startedAt := time.Now()
 	openDone := make(chan struct{})
 	openStopped := make(chan struct{})
+	var holdFrom, holdUntil atomic.Int64 // unix ns; the hold's span, once the starts are done
 	go func() {
 		defer close(openStopped)
 		t := time.NewTicker(5 * time.Second)
 		defer t.Stop()
+		last := time.Now()
 		for {
 			select {
 			case <-openDone:
 				return
 			case <-t.C:
 				if n, err := countOpen(s.client); err == nil {
+					now := time.Now()
 					r.openSamples++
 					if n > r.peakOpen {
 						r.peakOpen, r.peakOpenAt = n, time.Since(startedAt)
 					}
+					if u := holdUntil.Load(); u == 0 || now.UnixNano() <= u {
+						r.openSeconds += float64(n) * now.Sub(last).Seconds()
+					}
+					if f, u := holdFrom.Load(), holdUntil.Load(); f != 0 && now.UnixNano() >= f && now.UnixNano() <= u &&
+						(r.holdOpenMin == 0 || n < r.holdOpenMin) {
+						r.holdOpenMin = n
+					}
+					last = now
 				}
 			}
 		}
 	}()
 
-	bizdates := make([]string, cfg.runs)
-	for i := range bizdates {
-		bizdates[i] = bizdateN(i)
+	var specs []runSpec
+	if cfg.mix {
+		specs = mixSpecs(cfg.runs, 0)
+	} else {
+		for i := range cfg.runs {
+			specs = append(specs, runSpec{flow: flow.name, bizdate: bizdateN(i)})
+		}
 	}
-	ids, failed, firstErr := startRuns(bizdates, cfg.ramp)
+	var due func(int) time.Duration
+	switch {
+	case cfg.burst > 0:
+		due = func(i int) time.Duration { return time.Duration(i/cfg.burst) * cfg.burstEvery }
+	case cfg.ramp > 0:
+		due = func(i int) time.Duration { return cfg.ramp * time.Duration(i) / time.Duration(len(specs)) }
+	}
+	ids, failed, firstErr := startRuns(specs, due)
 	r.firstStartErr = firstErr
 	r.startDur = time.Since(startedAt)
 	r.startErrors = failed
 	r.started = cfg.runs - r.startErrors
 
+	var samples *samples
+	if cfg.hold > 0 {
+		// The hold: every run DataWorks finished gets a successor of its
+		// flow, so the fleet stays at its size; then the window closes and
+		// the harness ends the runs still open.
+		until := time.Now().Add(cfg.hold)
+		holdFrom.Store(time.Now().Add(time.Minute).UnixNano()) // the last burst's runs are open by then
+		holdUntil.Store(until.UnixNano())
+		next := len(specs) + cfg.warmup + 1000
+		var mu sync.Mutex
+		r.replaced = replaceFinished(emu, until, func(flowName string) {
+			mu.Lock()
+			spec := runSpec{flow: flowName, bizdate: bizdateN(next)}
+			next++
+			mu.Unlock()
+			more, failed, firstErr := startRuns([]runSpec{spec}, nil)
+			ids = append(ids, more...)
+			if failed > 0 {
+				r.startErrors += failed
+				r.firstStartErr = firstErr
+			}
+		})
+		r.window = time.Since(startedAt).Seconds()
+		r.serverAt, r.pgAt = scrapeProm(serverMetrics), readPGStats(db)
+		r.windowCalls = emu.Stats().Total - base.Total
+		samples = smp.stop()
+		r.terminated = terminateOpen(b, s.client)
+		b.Logf("%s: hold over after %s: %d runs started during it, %d ended by the harness", r.name, cfg.hold, r.replaced, r.terminated)
+	}
+
 	// Wait until no run is open (visibility's count), within the limit.
 	deadline := startedAt.Add(cfg.waitLimit)
+	if cfg.hold > 0 {
+		deadline = time.Now().Add(cfg.waitLimit)
+	}
 	for {
 		n, err := countOpen(s.client)
 		if err == nil && n == 0 {
@@ -591,7 +686,12 @@ func (r *benchStep) measure(b *testing.B) {
 	}
 	close(openDone)
 	<-openStopped
-	samples := smp.stop()
+	if samples == nil {
+		r.window = time.Since(startedAt).Seconds()
+		r.serverAt, r.pgAt = scrapeProm(serverMetrics), readPGStats(db)
+		r.windowCalls = emu.Stats().Total - base.Total
+		samples = smp.stop()
+	}
 	workerIdx := make([]int, len(workers))
 	for i := range workers {
 		workerIdx[i] = 2 + i
@@ -782,6 +882,11 @@ func (r *benchStep) addHistory(events []*historypb.HistoryEvent, calls *callLog)
 			}
 			windows = append(windows, w)
 			bySchedule[e.GetEventId()] = w
+		case enums.EVENT_TYPE_ACTIVITY_TASK_STARTED:
+			a := e.GetActivityTaskStartedEventAttributes()
+			if w := bySchedule[a.GetScheduledEventId()]; w != nil && a.GetAttempt() == 1 {
+				r.actQueue = append(r.actQueue, at.Sub(w.scheduled))
+			}
 		case enums.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
 			if timingsScheduled[e.GetActivityTaskCompletedEventAttributes().GetScheduledEventId()] {
 				var res activities.FlowTimingsResult
@@ -988,7 +1093,12 @@ func (r *benchStep) gave() []string {
 	if r.startErrors > 0 {
 		why = append(why, fmt.Sprintf("%d starts failed (%s)", r.startErrors, r.firstStartErr))
 	}
-	if c := r.completed(); c != r.cfg.runs {
+	if r.cfg.hold > 0 {
+		// Runs still open after the hold are ended by the harness.
+		if bad := sum(slices.Collect(maps.Values(r.statuses))) - r.completed() - r.statuses["Terminated"]; bad > 0 {
+			why = append(why, fmt.Sprintf("%d runs closed neither completed nor ended by the harness (%s)", bad, r.statusText()))
+		}
+	} else if c := r.completed(); c != r.cfg.runs {
 		why = append(why, fmt.Sprintf("%d of %d runs completed (%s)", c, r.cfg.runs, r.statusText()))
 	}
 	if p := pct(r.lateness(), 0.99); p > benchMaxLatenessP99 {

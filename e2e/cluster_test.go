@@ -112,11 +112,11 @@ func startCluster(t testing.TB, o clusterOptions) *temporalServer {
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "setup-schema.sh:\n%s", out)
 
-	s := &temporalServer{port: freePort(t), cluster: &cluster{db: db, tls: o.tls}}
+	s := &temporalServer{port: freePort(t), cluster: &cluster{db: db, tls: o.tls}, metricsPort: freePort(t)}
 	s.Address = "127.0.0.1:" + strconv.Itoa(s.port)
 	env := append(db.sqlEnv(),
 		"CLUSTER_FRONTEND_PORT="+strconv.Itoa(s.port),
-		"CLUSTER_METRICS_ADDRESS=127.0.0.1:"+strconv.Itoa(freePort(t)),
+		"CLUSTER_METRICS_ADDRESS=127.0.0.1:"+strconv.Itoa(s.metricsPort),
 		"CLUSTER_DYNAMIC_CONFIG="+filepath.Join(repoRoot(t), "deployments", "temporal", "dynamicconfig.yaml"),
 		"CLUSTER_LOG_LEVEL=error")
 	for _, name := range []string{"FRONTEND_HTTP", "HISTORY", "MATCHING", "WORKER"} {

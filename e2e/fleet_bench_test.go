@@ -57,8 +57,16 @@ func BenchmarkFleet(b *testing.B) {
 	if os.Getenv("MANUALDAG_BENCH_STEP_TIMEOUT") != "" {
 		stepTimeout = base.stepTimeout
 	}
+	mix := os.Getenv("MANUALDAG_BENCH_FLEET_MIX") != "0"
 	runs, warmup, pollers, ramp := 2000, 2, 0, 5*time.Minute
-	for name, p := range map[string]*int{"MANUALDAG_BENCH_FLEET_RUNS": &runs, "MANUALDAG_BENCH_WARMUP": &warmup, "MANUALDAG_BENCH_POLLERS": &pollers} {
+	seeded, burst, burstEvery, hold, scale := 0, 0, time.Duration(0), time.Duration(0), float64(benchTimeScale)
+	if mix {
+		// Issue 17's fleet: time scale 1, the mix, bursts of 1,000 a
+		// minute, held 30 minutes, under a 50 QPS cap.
+		warmup, seeded, burst, burstEvery, hold, scale, ramp = 0, 3, 1000, time.Minute, 30*time.Minute, 1, 0
+	}
+	for name, p := range map[string]*int{"MANUALDAG_BENCH_FLEET_RUNS": &runs, "MANUALDAG_BENCH_WARMUP": &warmup, "MANUALDAG_BENCH_POLLERS": &pollers,
+		"MANUALDAG_BENCH_SEEDED": &seeded, "MANUALDAG_BENCH_BURST": &burst} {
 		if v := os.Getenv(name); v != "" {
 			n, err := strconv.Atoi(v)
 			require.NoError(b, err, name)
@@ -66,6 +74,22 @@ func BenchmarkFleet(b *testing.B) {
 		}
 	}
 	qps := 0.0
+	if mix {
+		qps = 50
+	}
+	if v := os.Getenv("MANUALDAG_BENCH_TIME_SCALE"); v != "" {
+		f, err := strconv.ParseFloat(v, 64)
+		require.NoError(b, err, "MANUALDAG_BENCH_TIME_SCALE")
+		require.Positive(b, f, "MANUALDAG_BENCH_TIME_SCALE")
+		scale = f
+	}
+	for name, p := range map[string]*time.Duration{"MANUALDAG_BENCH_HOLD": &hold, "MANUALDAG_BENCH_BURST_EVERY": &burstEvery} {
+		if v := os.Getenv(name); v != "" {
+			d, err := time.ParseDuration(v)
+			require.NoError(b, err, name)
+			*p = d
+		}
+	}
 	if v := os.Getenv("MANUALDAG_BENCH_FLEET_QPS"); v != "" {
 		q, err := strconv.ParseFloat(v, 64)
 		require.NoError(b, err, "MANUALDAG_BENCH_FLEET_QPS")
@@ -81,8 +105,18 @@ func BenchmarkFleet(b *testing.B) {
 
 	sc := benchStepConfig{runs: runs, qps: qps, maxActivities: base.maxActivities, histories: histories, waitLimit: stepTimeout,
 		workerBin: buildBenchWorker(b), memoryDB: base.memoryDB, workers: base.workers,
-		flow: fleetFlow, warmup: warmup, ramp: ramp, pollers: pollers}
+		flow: fleetFlow, warmup: warmup, ramp: ramp, pollers: pollers,
+		timeScale: scale, mix: mix, seeded: seeded, burst: burst, burstEvery: burstEvery, hold: hold}
+	if mix {
+		sc.flow = fleetMixFlow
+		if hold > 0 {
+			sc.waitLimit = 10 * time.Minute // for the harness's terminations to show
+		}
+	}
 	name := fmt.Sprintf("fleet/N=%d", runs)
+	if mix {
+		name = fmt.Sprintf("mix/N=%d", runs)
+	}
 	if pollers > 0 {
 		name += fmt.Sprintf("/pollers=%d", pollers)
 	}
@@ -112,16 +146,31 @@ func BenchmarkFleet(b *testing.B) {
 	if qps > 0 {
 		pollersText += fmt.Sprintf(", `-dataworks-qps %g`", qps)
 	}
-	fmt.Fprintf(&doc, "%s, the worker binary (no -race) and the DataWorks emulator "+
-		"in the benchmark process over signed HTTP, time scale %d. Flow `%s`: %s. First %d warm-up runs of the flow, started at once and "+
-		"completed, so that the step's runs learn from them (FlowTimings); then %d runs started with the Go SDK (the starter's options) "+
-		"evenly over %s, %d starters at a time, input = project, flow, bizdate only, so the workflow's default poll policy (predictive). "+
-		"%s: `-max-concurrent-activities %d`, %s, 1000 workflow task slots, per worker. The warm-up's calls and runs are not in the figures.\n\n",
-		"A"+strings.TrimPrefix(serverText(db), "a"), benchTimeScale, fleetFlowName, fleetFlowText, warmup, runs, ramp, benchStartParallel, workersText(base.workers), base.maxActivities, pollersText)
+	if mix {
+		fmt.Fprintf(&doc, "%s, the worker binary (no -race) and the DataWorks emulator in the benchmark process over signed HTTP, time scale %g "+
+			"(DataWorks time is clock time). Flows: %s. Every flow has %d earlier successful runs seeded (their memos hold the flow's node timings, "+
+			"which is all the runs' predictions read), so the runs poll predicted, as a fleet does from its second day. %d runs started with the Go SDK "+
+			"(the starter's options), %d at a time as fast as they go, one burst every %s (a 02:00 schedule), cycling through the flows; input = project, "+
+			"flow, bizdate only (the default poll policy). Then the fleet is held %s: every DAG run DataWorks finishes gets a successor of its flow "+
+			"(a new bizdate), so that about N stay open; at the end of the hold the window closes and the harness terminates the runs still open. "+
+			"%s: `-max-concurrent-activities %d`, %s, 1000 workflow task slots, per worker. Figures are over the window (first start to the end of the hold).\n\n",
+			"A"+strings.TrimPrefix(serverText(db), "a"), scale, mixFlowText(), seeded, runs, burst, burstEvery, hold,
+			workersText(base.workers), base.maxActivities, pollersText)
+	} else {
+		fmt.Fprintf(&doc, "%s, the worker binary (no -race) and the DataWorks emulator "+
+			"in the benchmark process over signed HTTP, time scale %d. Flow `%s`: %s. First %d warm-up runs of the flow, started at once and "+
+			"completed, so that the step's runs learn from them (FlowTimings); then %d runs started with the Go SDK (the starter's options) "+
+			"evenly over %s, %d starters at a time, input = project, flow, bizdate only, so the workflow's default poll policy (predictive). "+
+			"%s: `-max-concurrent-activities %d`, %s, 1000 workflow task slots, per worker. The warm-up's calls and runs are not in the figures.\n\n",
+			"A"+strings.TrimPrefix(serverText(db), "a"), benchTimeScale, fleetFlowName, fleetFlowText, warmup, runs, ramp, benchStartParallel, workersText(base.workers), base.maxActivities, pollersText)
+	}
 	doc.WriteString(benchMethodText)
 	doc.WriteString(benchTable([]*benchStep{r}))
 	doc.WriteString("\n")
 	doc.WriteString(fleetFinding(r))
+	if mix {
+		doc.WriteString(mixFinding(r))
+	}
 	text := doc.String()
 	fmt.Fprint(os.Stdout, "\n"+text)
 	if path := os.Getenv("MANUALDAG_BENCH_OUT"); path != "" {
@@ -134,7 +183,7 @@ func fleetFinding(r *benchStep) string {
 	if why := r.gave(); len(why) > 0 {
 		fmt.Fprintf(&b, "%s gave: %s.\n", r.name, strings.Join(why, "; "))
 	} else {
-		fmt.Fprintf(&b, "%s held: every run completed, lateness p99 %s, worker peak RSS %s, %d runs open at once at the peak.\n",
+		fmt.Fprintf(&b, "%s held: every run completed (or, held, was ended by the harness), lateness p99 %s, worker peak RSS %s, %d runs open at once at the peak.\n",
 			r.name, secs(pct(r.lateness(), 0.99)), mb(r.worker.hwmKB), r.peakOpen)
 	}
 	fmt.Fprintf(&b, "\nWorker %.2f cores avg (peak 5 s %.2f), peak RSS %s; "+serverName()+" %.2f cores avg (peak 5 s %.2f), peak RSS %s; benchmark process (emulator + harness) %.2f avg; the machine %.2f of %d cores busy avg (peak 5 s %.2f), other processes %.2f. Larger CPU user: %s.\n",

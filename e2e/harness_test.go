@@ -109,6 +109,8 @@ type temporalServer struct {
 	proc    *process
 	// cluster is the PostgreSQL-backed server's part; nil: the dev server.
 	cluster *cluster
+	// metricsPort serves the server's own Prometheus metrics (0: none).
+	metricsPort int
 }
 
 // startTemporal starts the server of the mode the tests run in, with the
@@ -118,7 +120,7 @@ func startTemporal(t testing.TB) *temporalServer {
 	if clusterMode() {
 		return startCluster(t, clusterOptions{})
 	}
-	s := &temporalServer{port: freePort(t), dbFile: filepath.Join(t.TempDir(), "temporal.db")}
+	s := &temporalServer{port: freePort(t), dbFile: filepath.Join(t.TempDir(), "temporal.db"), metricsPort: freePort(t)}
 	s.Address = "127.0.0.1:" + strconv.Itoa(s.port)
 	s.start(t)
 	t.Cleanup(func() { s.proc.stop(t) })
@@ -137,6 +139,9 @@ func (s *temporalServer) start(t testing.TB) {
 		"--ip", "127.0.0.1", "--port", strconv.Itoa(s.port), "--log-level", "error"}
 	if s.dbFile != "" { // empty: in memory (the benchmark's option)
 		args = append(args, "--db-filename", s.dbFile)
+	}
+	if s.metricsPort != 0 {
+		args = append(args, "--metrics-port", strconv.Itoa(s.metricsPort))
 	}
 	// RunManualDag's search attributes (visibility_test.go).
 	s.proc = startProcess(t, "temporal", nil, cli, append(args, searchAttributeFlags()...)...)
