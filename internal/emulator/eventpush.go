@@ -392,11 +392,12 @@ func forgeStatus(status, success, failure int) int {
 	return success
 }
 
-// run sends the pushes as they fall due, until ctx ends.
+// run sends the pushes as they fall due, until ctx ends; what is left is
+// abandoned, not counted as failed.
 func (p *publisher) run(ctx context.Context) {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
-	for {
+	for ctx.Err() == nil {
 		p.mu.Lock()
 		var wait time.Duration = -1
 		var next *push
@@ -418,16 +419,10 @@ func (p *publisher) run(ctx context.Context) {
 		}
 		select {
 		case <-ctx.Done():
-			return
 		case <-p.wake:
 		case <-fire:
 		}
-		if !timer.Stop() {
-			select {
-			case <-timer.C:
-			default:
-			}
-		}
+		timer.Stop() // since Go 1.23 a stopped timer delivers nothing stale
 	}
 }
 
