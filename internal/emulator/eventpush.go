@@ -392,8 +392,8 @@ func forgeStatus(status, success, failure int) int {
 	return success
 }
 
-// run sends the pushes as they fall due, until ctx ends; what is left is
-// abandoned, not counted as failed.
+// run sends the pushes as they fall due, until ctx ends: the push then in
+// flight counts as failed, those still queued are abandoned (Pending).
 func (p *publisher) run(ctx context.Context) {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
