@@ -20,10 +20,17 @@
 //	                                                        clock time (2s)
 //	-reference-format  MANUALDAG_EMULATOR_REFERENCE_FORMAT  answer searches in the reference-page format (false)
 //	-daily-quota       MANUALDAG_EMULATOR_DAILY_QUOTA       calls a day before Throttling.Api.Risk (0: none)
+//	-events-url        MANUALDAG_EMULATOR_EVENTS_URL        push OpenEvent status events to this receiver
+//	                                                        ("": no events)
+//	-events-instances  MANUALDAG_EMULATOR_EVENTS_INSTANCES  push node instance events too (false: DAG events only)
+//	-events-sign       MANUALDAG_EMULATOR_EVENTS_SIGN       none, token, v1 or v2 (none)
+//	                   MANUALDAG_EMULATOR_EVENTS_TOKEN      the token of -events-sign token (environment only)
+//	-events-faults     MANUALDAG_EMULATOR_EVENTS_FAULTS     faults of the pushes, e.g. "drop=0.3,dup=0.1,reorder=0.2,
+//	                                                        delay=2s,badsig=0.05,stale=0.05,dagtype=5,notrun=0" (none)
 //
 // -print-sample prints the embedded sample definition; -version the build.
-// Faults can be changed at run time under /_emulator/ (see the package
-// documentation of internal/emulator).
+// Faults, the events' included, can be changed at run time under
+// /_emulator/ (see the package documentation of internal/emulator).
 package main
 
 import (
@@ -79,6 +86,8 @@ type config struct {
 	creatingFor     time.Duration
 	referenceFormat bool
 	dailyQuota      int
+	events          emulator.EventOptions
+	eventsSign      string
 	printSample     bool
 	printVersion    bool
 	// envWarnings are the deprecated variable names met, logged at start.
@@ -110,6 +119,7 @@ type envDefaults struct {
 	emptyFor  time.Duration
 	creating  time.Duration
 	reference bool
+	instances bool
 }
 
 // readEnvDefaults parses the typed variables; a bad value is an error that
@@ -130,6 +140,7 @@ func readEnvDefaults(vars *envvar.Reader) (envDefaults, error) {
 	parse("MANUALDAG_EMULATOR_CREATING_FOR", func(s string) (err error) { d.creating, err = time.ParseDuration(s); return err })
 	parse("MANUALDAG_EMULATOR_REFERENCE_FORMAT", func(s string) (err error) { d.reference, err = strconv.ParseBool(s); return err })
 	parse("MANUALDAG_EMULATOR_DAILY_QUOTA", func(s string) (err error) { d.quota, err = strconv.Atoi(s); return err })
+	parse("MANUALDAG_EMULATOR_EVENTS_INSTANCES", func(s string) (err error) { d.instances, err = strconv.ParseBool(s); return err })
 	return d, errors.Join(errs...)
 }
 
@@ -159,6 +170,15 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.DurationVar(&c.creatingFor, "creating-for", d.creating, "how long a 2024-05-18 CreateWorkflowInstances stays Creating (env MANUALDAG_EMULATOR_CREATING_FOR)")
 	fs.BoolVar(&c.referenceFormat, "reference-format", d.reference, "answer SearchManualDagNodeInstance in the reference-page format (env MANUALDAG_EMULATOR_REFERENCE_FORMAT)")
 	fs.IntVar(&c.dailyQuota, "daily-quota", d.quota, "calls a day before Throttling.Api.Risk; 0: no quota (env MANUALDAG_EMULATOR_DAILY_QUOTA)")
+	fs.StringVar(&c.events.URL, "events-url", vars.Get("MANUALDAG_EMULATOR_EVENTS_URL"),
+		"push DataWorks OpenEvent status events to this receiver URL, as an EventBridge HTTP target; empty: no events (env MANUALDAG_EMULATOR_EVENTS_URL)")
+	fs.BoolVar(&c.events.Instances, "events-instances", d.instances,
+		"push InstanceStatusChanges for every node instance too, not only DagStatusChanges (env MANUALDAG_EMULATOR_EVENTS_INSTANCES)")
+	fs.StringVar(&c.eventsSign, "events-sign", vars.Or("MANUALDAG_EMULATOR_EVENTS_SIGN", signNone),
+		"sign the pushes: none, token (Authorization: Bearer, token from env MANUALDAG_EMULATOR_EVENTS_TOKEN), v1 or v2 (EventBridge) (env MANUALDAG_EMULATOR_EVENTS_SIGN)")
+	faults := vars.Get("MANUALDAG_EMULATOR_EVENTS_FAULTS")
+	fs.StringVar(&faults, "events-faults", faults,
+		"faults of the pushes, e.g. drop=0.3,dup=0.1,reorder=0.2,reorderby=3s,delay=1s..3s,badsig=0.05,stale=0.05,staleby=2m,dagtype=4|5|random,notrun=0|1|random (env MANUALDAG_EMULATOR_EVENTS_FAULTS)")
 	fs.BoolVar(&c.printSample, "print-sample", false, "print the embedded sample definition and exit (a start for your own -definition)")
 	fs.BoolVar(&c.printVersion, "version", false, "print the emulator's version and exit")
 	c.envWarnings = vars.Warnings()
@@ -175,6 +195,15 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 			return c, errors.New("an access key is not of the form ID:SECRET: give -access-key ID:SECRET, or MANUALDAG_EMULATOR_ACCESS_KEYS=ID:SECRET,…")
 		}
 		c.keys[id] = emulator.Key{Secret: secret}
+	}
+	if c.events.Faults, err = emulator.ParseEventFaults(faults); err != nil {
+		return c, fmt.Errorf("-events-faults: %w", err)
+	}
+	if c.events.URL == "" && (c.events.Faults != (emulator.EventFaults{}) || c.events.Instances || c.eventsSign != signNone) {
+		return c, errors.New("-events-faults, -events-instances and -events-sign shape pushed events, but -events-url is empty: give the receiver's URL, or drop them")
+	}
+	if c.events.Signer, err = eventSigner(c.eventsSign, vars.Get); err != nil {
+		return c, err
 	}
 	return c, nil
 }
@@ -219,10 +248,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		ReferenceFormat: c.referenceFormat,
 		DailyQuota:      c.dailyQuota,
 		Logger:          logger,
+		Events:          c.events,
 	})
 	if err != nil {
 		return err
 	}
+	defer func() { _ = emu.Close() }()
 	ln, err := net.Listen("tcp", c.addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w (pick a free address with -addr)", c.addr, err)
@@ -234,6 +265,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	fmt.Fprintf(stdout, "dataworks-emulator listening on http://%s (definition %s, time scale %g, access keys %s)\n",
 		ln.Addr(), source, c.timeScale, strings.Join(ids, ","))
+	if s, ok := emu.EventStats(); ok {
+		kinds := "DAG events"
+		if c.events.Instances {
+			kinds = "DAG and instance events"
+		}
+		fmt.Fprintf(stdout, "pushing %s to %s (signed %s, faults %s)\n", kinds, s.URL, c.eventsSign, s.Faults)
+	}
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()

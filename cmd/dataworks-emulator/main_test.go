@@ -4,14 +4,19 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/aliyun/alibaba-cloud-sdk-go/sdk"
+	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/auth/credentials"
+	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -116,4 +121,119 @@ func TestDeprecatedVariables(t *testing.T) {
 	assert.Equal(t, 7.0, c.timeScale)
 	require.Len(t, c.envWarnings, 1)
 	assert.Contains(t, c.envWarnings[0], "DATAWORKS_EMULATOR_TIME_SCALE is deprecated: rename it MANUALDAG_EMULATOR_TIME_SCALE")
+}
+
+func TestParseConfigEvents(t *testing.T) {
+	c, err := parseConfig(nil, envOf(nil), io.Discard)
+	require.NoError(t, err)
+	assert.Empty(t, c.events.URL, "no events by default")
+	assert.Nil(t, c.events.Signer)
+
+	c, err = parseConfig([]string{"-events-url", "http://127.0.0.1:9/events", "-events-instances", "-events-sign", "token",
+		"-events-faults", "drop=0.3,dup=0.1,delay=1s..2s,dagtype=random,notrun=0"},
+		envOf(map[string]string{"MANUALDAG_EMULATOR_EVENTS_TOKEN": "s3cret"}), io.Discard)
+	require.NoError(t, err)
+	assert.Equal(t, "http://127.0.0.1:9/events", c.events.URL)
+	assert.True(t, c.events.Instances)
+	assert.Equal(t, emulator.EventFaults{DropRate: 0.3, DuplicateRate: 0.1, Delay: time.Second, DelayMax: 2 * time.Second,
+		DagType: emulator.ChoiceRandom, NotRun: "0"}, c.events.Faults)
+	require.NotNil(t, c.events.Signer)
+	signer, err := c.events.Signer(time.Now)
+	require.NoError(t, err)
+	req, _ := http.NewRequest(http.MethodPost, "http://x/", nil)
+	require.NoError(t, signer.Sign(req, nil))
+	assert.Equal(t, "Bearer s3cret", req.Header.Get("Authorization"))
+
+	// The environment gives the same, the flags win.
+	c, err = parseConfig([]string{"-events-faults", "stale=1"}, envOf(map[string]string{
+		"MANUALDAG_EMULATOR_EVENTS_URL": "https://receiver.example/events", "MANUALDAG_EMULATOR_EVENTS_INSTANCES": "true",
+		"MANUALDAG_EMULATOR_EVENTS_SIGN": "none", "MANUALDAG_EMULATOR_EVENTS_FAULTS": "drop=1",
+	}), io.Discard)
+	require.NoError(t, err)
+	assert.Equal(t, "https://receiver.example/events", c.events.URL)
+	assert.True(t, c.events.Instances)
+	assert.Equal(t, emulator.EventFaults{StaleRate: 1}, c.events.Faults)
+
+	const url = "-events-url=http://127.0.0.1:9/"
+	for _, tc := range []struct {
+		args []string
+		env  map[string]string
+		msg  string
+	}{
+		{[]string{url, "-events-faults", "drop=2"}, nil, "-events-faults: event faults: drop=2: a rate is a number from 0 to 1"},
+		{[]string{url, "-events-faults", "dagtype=3"}, nil, "use 4, 5 or random"},
+		{[]string{url, "-events-sign", "token"}, nil, "needs the token in MANUALDAG_EMULATOR_EVENTS_TOKEN"},
+		{[]string{url, "-events-sign", "v1"}, nil, "-events-sign v1: this build has no EventBridge signer wired in"},
+		{[]string{url, "-events-sign", "hmac"}, nil, `-events-sign "hmac": use none, token, v1 or v2`},
+		{[]string{"-events-faults", "drop=0.5"}, nil, "-events-url is empty"},
+		{[]string{"-events-instances"}, nil, "-events-url is empty"},
+		{nil, map[string]string{"MANUALDAG_EMULATOR_EVENTS_INSTANCES": "maybe"}, "MANUALDAG_EMULATOR_EVENTS_INSTANCES"},
+	} {
+		_, err := parseConfig(tc.args, envOf(tc.env), io.Discard)
+		assert.ErrorContains(t, err, tc.msg, "%v %v", tc.args, tc.env)
+	}
+}
+
+// The command pushes a run's DAG event, token-signed, to the receiver it
+// is given, and -h names every events variable. The token never shows in
+// what the command prints.
+func TestRunPushesEvents(t *testing.T) {
+	type push struct {
+		auth string
+		body map[string]any
+	}
+	pushes := make(chan push, 16)
+	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body map[string]any
+		_ = json.NewDecoder(r.Body).Decode(&body)
+		pushes <- push{r.Header.Get("Authorization"), body}
+	}))
+	defer rcv.Close()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	out, w := io.Pipe()
+	var stderr bytes.Buffer
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-events-url", rcv.URL, "-events-sign", "token"},
+			envOf(map[string]string{"MANUALDAG_EMULATOR_EVENTS_TOKEN": "s3cret"}), w, &stderr)
+		w.Close()
+	}()
+	lines := bufio.NewReader(out)
+	line, err := lines.ReadString('\n')
+	require.NoError(t, err)
+	host := strings.TrimPrefix(strings.Fields(strings.SplitN(line, "listening on ", 2)[1])[0], "http://")
+	line, err = lines.ReadString('\n')
+	require.NoError(t, err)
+	assert.Equal(t, "pushing DAG events to "+rcv.URL+" (signed token, faults none)\n", line)
+	go func() { _, _ = io.Copy(io.Discard, out) }()
+
+	client, err := sdk.NewClientWithOptions("cn-shanghai", sdk.NewConfig(),
+		credentials.NewAccessKeyCredential("demo-access-key-id", "demo-access-key-secret"))
+	require.NoError(t, err)
+	req := requests.NewCommonRequest()
+	req.Method, req.Product, req.Version, req.ApiName = requests.POST, "dataworks-public", "2018-06-01", "CreateManualDag"
+	req.Domain, req.Scheme = host, "http"
+	req.QueryParams = map[string]string{"ProjectName": "demo_project", "FlowName": "daily_sales", "Bizdate": "2024-03-28 00:00:00"}
+	_, err = client.ProcessCommonRequest(req)
+	require.NoError(t, err)
+
+	select {
+	case p := <-pushes:
+		assert.Equal(t, "Bearer s3cret", p.auth)
+		assert.Equal(t, "dataworks:DagStatusChanges:DagStatusChanges", p.body["type"])
+		assert.Equal(t, float64(4), p.body["data"].(map[string]any)["status"])
+	case <-time.After(5 * time.Second):
+		t.Fatal("no event pushed within 5s")
+	}
+	cancel()
+	require.NoError(t, <-done)
+	assert.NotContains(t, stderr.String(), "s3cret")
+
+	var help bytes.Buffer
+	require.ErrorIs(t, run(context.Background(), []string{"-h"}, envOf(nil), io.Discard, &help), flag.ErrHelp)
+	for _, name := range []string{"EVENTS_URL", "EVENTS_INSTANCES", "EVENTS_SIGN", "EVENTS_TOKEN", "EVENTS_FAULTS"} {
+		assert.Contains(t, help.String(), "env MANUALDAG_EMULATOR_"+name)
+	}
 }

@@ -116,6 +116,7 @@ func (e *Emulator) createManualDag2020(c *rpcCall) (reply, *apiError) {
 		exclude:    exclude,
 		version:    c.version,
 		action:     c.action,
+		env:        c.params["ProjectEnv"],
 	}, c.now)
 	if aerr != nil {
 		return reply{}, aerr

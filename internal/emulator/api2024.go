@@ -191,7 +191,7 @@ func (e *Emulator) createWorkflowInstances(c *rpcCall) (reply, *apiError) {
 		return reply{body: createReply2024{c.requestID, op}, outcome: OutcomeOK}, nil
 	}
 	d, aerr := e.createDAG(createSpec{project: project, flow: flow, bizdate: bizdate, dagParams: dagParams,
-		nodeParams: nodeParams, version: c.version, action: c.action}, readyAt)
+		nodeParams: nodeParams, version: c.version, action: c.action, env: strings.ToUpper(env), name: c.params["Name"]}, readyAt)
 	if aerr != nil {
 		return reply{}, aerr
 	}

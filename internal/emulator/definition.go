@@ -354,6 +354,19 @@ func (d *Definition) flowByID(projectID, workflowID int64) (*Flow, string, strin
 	return nil, "", "", errProjectNotFound
 }
 
+// flowID is the 2024-05-18 WorkflowId of a flow, 0 when there is none.
+func (d *Definition) flowID(project, flow string) int64 {
+	for i := range d.Projects {
+		p := &d.Projects[i]
+		for j := range p.Flows {
+			if p.Name == project && p.Flows[j].Name == flow {
+				return flowIDOf(p, i, j)
+			}
+		}
+	}
+	return 0
+}
+
 func projectIDOf(p *Project, i int) int64 {
 	if p.ID != 0 {
 		return p.ID

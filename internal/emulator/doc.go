@@ -50,12 +50,30 @@
 // the creation time, the stops and restarts, and Options.Now, so tests
 // advance a fake clock instead of sleeping.
 //
+// # Push events
+//
+// With Options.Events.URL the emulator pushes DataWorks OpenEvent status
+// events as EventBridge would: DagStatusChanges for every run (4 when
+// triggered, then 5 or 6), and with Events.Instances
+// InstanceStatusChanges for every status a node instance enters, in the
+// documented CloudEvents envelope, stamped with the moment of the change
+// on the emulator's clock. A scan (every Events.ScanEvery, or ScanEvents)
+// finds the changes; one sender POSTs them in order from a bounded queue,
+// retrying a 5xx or no answer 3 times (EventBridge's back-off policy), a
+// 4xx never. Each push is signed by the EventSigner Events.Signer makes
+// (TokenSigner, or package openevent's v1/v2 signers wired in by the
+// command). EventFaults (ParseEventFaults: "drop=0.3,dup=0.1,...") drop,
+// duplicate, reorder, delay, forge and age pushes, and pick either
+// documented value of the disputed dagType and not-run codes.
+//
 // # Inspection
 //
 // JSON endpoints, not signed (the emulator guards nothing):
 //
 //	GET    /_emulator/stats                    Stats: calls by action and outcome, per-second buckets, quota
 //	GET    /_emulator/dags[?project=&flow=&bizdate=yyyy-MM-dd]   []DAGInfo: status, true finish time, blocked nodes, nodes
+//	GET    /_emulator/events                   EventStats: pushes generated, faulted, sent, answered (404 without events)
+//	PUT    /_emulator/events/faults            body the compact form, e.g. drop=0.3,dup=0.1,dagtype=random
 //	GET    /_emulator/faults                   map of action → Faults ("*": every other action)
 //	PUT    /_emulator/faults/{action}          body Faults, e.g. {"throttleRate":0.2,"serverErrorRate":0.1,
 //	                                           "dropRate":0.05,"latency":"200ms","numericCode":false};
@@ -68,7 +86,8 @@
 //	                                           {} injects none for that action
 //
 // Tests in Go use the methods: Stats, ResetStats, DAGs, DAG, CreatedDAGs,
-// Faults, SetFaults, ClearFaults, Quota, SetDailyQuota, ResetQuota. Over
-// HTTP only the faults change at run time; the daily quota and the
-// reference format come from Options (the command's flags).
+// Faults, SetFaults, ClearFaults, Quota, SetDailyQuota, ResetQuota,
+// ScanEvents, EventStats, SetEventFaults, Close. Over HTTP only the faults
+// change at run time; the daily quota and the reference format come from
+// Options (the command's flags).
 package emulator

@@ -2,6 +2,8 @@ package emulator
 
 import (
 	"encoding/json"
+	"errors"
+	"io"
 	"maps"
 	"net/http"
 	"time"
@@ -111,10 +113,14 @@ func (d *dagRun) info(now time.Time) DAGInfo {
 	return info
 }
 
-// Stats returns the call counters.
+// Stats returns the call counters, and the event counters when events
+// are pushed.
 func (e *Emulator) Stats() Stats {
 	s := e.stats.snapshot()
 	s.Quota = e.Quota()
+	if es, ok := e.EventStats(); ok {
+		s.Events = &es
+	}
 	return s
 }
 
@@ -175,6 +181,15 @@ func (e *Emulator) routes() *http.ServeMux {
 		writeJSON(w, http.StatusOK, e.Stats())
 	})
 	mux.HandleFunc("GET /_emulator/dags", e.serveDAGs)
+	mux.HandleFunc("GET /_emulator/events", func(w http.ResponseWriter, _ *http.Request) {
+		s, ok := e.EventStats()
+		if !ok {
+			inspectError(w, http.StatusNotFound, errEventsOff.Error())
+			return
+		}
+		writeJSON(w, http.StatusOK, s)
+	})
+	mux.HandleFunc("PUT /_emulator/events/faults", e.serveSetEventFaults)
 	mux.HandleFunc("GET /_emulator/faults", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, e.Faults())
 	})
@@ -205,6 +220,29 @@ func (e *Emulator) serveDAGs(w http.ResponseWriter, r *http.Request) {
 		out = append(out, d)
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// serveSetEventFaults reads the compact form, e.g. "drop=0.3,dup=0.1".
+func (e *Emulator) serveSetEventFaults(w http.ResponseWriter, r *http.Request) {
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	if err != nil {
+		inspectError(w, http.StatusBadRequest, "read the body: "+err.Error())
+		return
+	}
+	f, err := ParseEventFaults(string(b))
+	if err == nil {
+		err = e.SetEventFaults(f)
+	}
+	switch {
+	case errors.Is(err, errEventsOff):
+		inspectError(w, http.StatusNotFound, err.Error())
+		return
+	case err != nil:
+		inspectError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	s, _ := e.EventStats()
+	writeJSON(w, http.StatusOK, s)
 }
 
 func inspectError(w http.ResponseWriter, status int, msg string) {

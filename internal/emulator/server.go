@@ -2,6 +2,7 @@ package emulator
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -59,8 +60,12 @@ type Options struct {
 	// StopDelay is how long (DataWorks time, scaled) a stopped instance
 	// takes to reach FAILURE. Default 5s.
 	StopDelay time.Duration
-	// Logger gets one line per RPC request. Default: no log.
+	// Logger gets one line per RPC request, and one per event push that
+	// failed. Default: no log.
 	Logger *slog.Logger
+	// Events push DataWorks OpenEvent status events to a receiver, as
+	// EventBridge would. Default: none (no Events.URL).
+	Events EventOptions
 }
 
 // Emulator is a local DataWorks RPC endpoint. It implements http.Handler:
@@ -97,6 +102,12 @@ type Emulator struct {
 	instances      map[int64]instanceRef
 	operations     map[string]*operation // 2024-05-18 OperationId → its create
 	operationSeq   uint64
+
+	// events pushes the status events; nil when they are off. Its scan and
+	// sender run until Close.
+	events     *publisher
+	stopEvents context.CancelFunc
+	eventsDone sync.WaitGroup
 }
 
 type instanceRef struct {
@@ -170,12 +181,19 @@ func New(opts Options) (*Emulator, error) {
 		instances:       map[int64]instanceRef{},
 	}
 	e.stopDelay = e.scaled(opts.StopDelay)
+	var err error
 	for action, f := range opts.Faults {
-		if err := f.validate(); err != nil {
+		if err = f.validate(); err != nil {
 			return nil, fmt.Errorf("emulator: faults of %s: %w", action, err)
 		}
 		e.faults[action] = f
 		e.faultsSetAt[action] = opts.Now()
+	}
+	if opts.Events.URL != "" {
+		if e.events, err = newPublisher(opts.Events, opts.Seed, opts.Now, opts.Logger); err != nil {
+			return nil, fmt.Errorf("emulator: %w", err)
+		}
+		e.startEvents()
 	}
 	e.mux = e.routes()
 	return e, nil

@@ -21,6 +21,16 @@ type dagRun struct {
 	stopDelay  time.Duration // scaled
 	nodes      []*nodeRun    // upstreams before downstreams
 
+	// What the pushed events report besides the above.
+	projectID int64
+	flowID    int64
+	env       string // PROD or DEV
+	name      string
+
+	// events is what the event scan has pushed so far (guarded by
+	// Emulator.mu, like the rest).
+	events dagEvents
+
 	// wf is set for a 2024-05-18 workflow instance.
 	wf *workflowRun
 }

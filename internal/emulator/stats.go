@@ -30,6 +30,8 @@ type Stats struct {
 	// PeakPerSecond is the most calls any one second saw.
 	PeakPerSecond int        `json:"peakPerSecond"`
 	Quota         QuotaStats `json:"quota"`
+	// Events counts the pushed events; nil when events are off.
+	Events *EventStats `json:"events,omitempty"`
 }
 
 // ActionStats counts one action's calls by outcome: "ok", "dropped" or the

@@ -19,12 +19,17 @@ type createSpec struct {
 	exclude    map[int64]bool
 	version    string
 	action     string
+	// env is the project environment the run was created in, PROD or DEV
+	// (2018-06-01 has none: PROD); name is the 2024-05-18 instance Name
+	// (default the flow's name). Only the pushed events report them.
+	env  string
+	name string
 }
 
 // createDAG records a new DAG run. Flaky outcomes are drawn here, in node
 // order, so a seed fixes them for the whole sequence of creates.
 func (e *Emulator) createDAG(s createSpec, now time.Time) (*dagRun, *apiError) {
-	flow, _, err := e.def.flow(s.project, s.flow)
+	flow, projectID, err := e.def.flow(s.project, s.flow)
 	switch {
 	case errors.Is(err, errProjectNotFound):
 		return nil, newAPIError(http.StatusBadRequest, CodeProjectNotExist,
@@ -50,6 +55,16 @@ func (e *Emulator) createDAG(s createSpec, now time.Time) (*dagRun, *apiError) {
 		createdAt:  now,
 		dagParams:  s.dagParams,
 		stopDelay:  e.stopDelay,
+		projectID:  projectID,
+		flowID:     e.def.flowID(s.project, s.flow),
+		env:        s.env,
+		name:       s.name,
+	}
+	if d.env == "" {
+		d.env = envProd
+	}
+	if d.name == "" {
+		d.name = s.flow
 	}
 	e.nextDagID++
 	pos := make(map[int64]int, len(order))
@@ -156,6 +171,7 @@ func (e *Emulator) stopInstance(id int64, now time.Time) *apiError {
 	}
 	n := ref.dag.nodes[ref.index]
 	n.interventions = append(n.interventions, intervention{stopIntervention, now})
+	ref.dag.events.done = false
 	return nil
 }
 
@@ -175,6 +191,7 @@ func (e *Emulator) restartInstance(id int64, now time.Time) *apiError {
 	}
 	n := ref.dag.nodes[ref.index]
 	n.interventions = append(n.interventions, intervention{restartIntervention, now})
+	ref.dag.events.done = false
 	return nil
 }
 
