@@ -600,18 +600,24 @@ func checkKey(k *rsa.PublicKey) error {
 }
 
 // keyCache keeps fetched keys by URL (EventBridge names each certificate
-// file by its issue, so a URL's key does not change), and remembers a
-// failure for a few seconds so that a flood of requests naming one bad URL
-// costs one fetch. Bounded: it forgets everything when full.
+// file by its issue, so a URL's key does not change), remembers a failure
+// for a few seconds so that a flood of requests naming one bad URL costs
+// one fetch, and fetches at most once a second in all, so that forged
+// requests naming ever new paths on the allowed host cannot turn the
+// receiver into a downloader (a real new certificate waits at most that
+// second: its push is answered 503 and retried). Bounded: it forgets
+// everything when full.
 type keyCache struct {
-	mu     sync.Mutex
-	keys   map[string]*rsa.PublicKey
-	failed map[string]time.Time
+	mu        sync.Mutex
+	keys      map[string]*rsa.PublicKey
+	failed    map[string]time.Time
+	lastFetch time.Time
 }
 
 const (
-	maxCachedKeys  = 16
-	keyFailureHold = 10 * time.Second
+	maxCachedKeys    = 16
+	keyFailureHold   = 10 * time.Second
+	minFetchInterval = time.Second
 )
 
 func (c *keyCache) get(ctx context.Context, u string, now func() time.Time, fetch func(context.Context) (*rsa.PublicKey, error)) (*rsa.PublicKey, error) {
@@ -624,6 +630,12 @@ func (c *keyCache) get(ctx context.Context, u string, now func() time.Time, fetc
 		c.mu.Unlock()
 		return nil, fmt.Errorf("%w: the certificate URL failed moments ago", ErrKeyUnavailable)
 	}
+	t := now()
+	if t.Sub(c.lastFetch) < minFetchInterval {
+		c.mu.Unlock()
+		return nil, fmt.Errorf("%w: another certificate was fetched moments ago", ErrKeyUnavailable)
+	}
+	c.lastFetch = t
 	c.mu.Unlock()
 	k, err := fetch(ctx)
 	c.mu.Lock()

@@ -14,6 +14,7 @@ import (
 	"encoding/base64"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"math/big"
 	"net"
 	"net/http"
@@ -474,6 +475,10 @@ func TestVerifyFetchesAllowedCertificateOnce(t *testing.T) {
 	if n := fetches.Load(); n != 1 {
 		t.Errorf("%d fetches for six requests, want 1 (cached)", n)
 	}
+	// Each further URL is fetched a second after the last fetch at the
+	// earliest; the timestamps stay within the window.
+	clock := testNow
+	v.o.Now = func() time.Time { return clock }
 	for _, tc := range []struct {
 		url  string
 		want error
@@ -484,6 +489,7 @@ func TestVerifyFetchesAllowedCertificateOnce(t *testing.T) {
 		{"https://cn-shanghai-eventbridge.oss-accelerate.aliyuncs.com/missing.pem", ErrUnauthorized},
 		{"https://cn-shanghai-eventbridge.oss-accelerate.aliyuncs.com/down.pem", ErrKeyUnavailable},
 	} {
+		clock = clock.Add(minFetchInterval)
 		before := fetches.Load()
 		if err := v.Verify(sign(tc.url, V2), body); !errors.Is(err, tc.want) {
 			t.Errorf("%s: %v, want %v", tc.url, err, tc.want)
@@ -495,12 +501,21 @@ func TestVerifyFetchesAllowedCertificateOnce(t *testing.T) {
 		}
 	}
 	// A failed URL is not fetched again at once.
+	clock = clock.Add(minFetchInterval)
 	before := fetches.Load()
 	if err := v.Verify(sign("https://cn-shanghai-eventbridge.oss-accelerate.aliyuncs.com/down.pem", V2), body); !errors.Is(err, ErrKeyUnavailable) {
 		t.Errorf("again: %v", err)
 	}
 	if fetches.Load() != before {
 		t.Error("a URL that failed moments ago was fetched again")
+	}
+	// Forged requests naming ever new paths cost one fetch a second.
+	before = fetches.Load()
+	for i := 0; i < 5; i++ {
+		_ = v.Verify(sign(fmt.Sprintf("https://cn-shanghai-eventbridge.oss-accelerate.aliyuncs.com/new%d.pem", i), V2), body)
+	}
+	if n := fetches.Load() - before; n != 1 {
+		t.Errorf("%d fetches for five new URLs within a second, want 1", n)
 	}
 }
 
