@@ -48,6 +48,11 @@ import (
 //	-metrics-address             MANUALDAG_METRICS_ADDRESS            :9090 ("off" disables)
 //	-log-format                  MANUALDAG_LOG_FORMAT                 json
 //	-log-level                   MANUALDAG_LOG_LEVEL                  info
+//	-events-listen               MANUALDAG_EVENTS_LISTEN              (off) the OpenEvent receiver (events.go)
+//	-events-auth                 MANUALDAG_EVENTS_AUTH                any: v1, v2, any or token
+//	-events-public-key           MANUALDAG_EVENTS_PUBLIC_KEY          (fetched from the region's EventBridge bucket)
+//	-events-url                  MANUALDAG_EVENTS_URL                 (the request's own)
+//	(no flag: a secret)          MANUALDAG_EVENTS_TOKEN               (none)
 type config struct {
 	// Temporal holds the resolved connection settings; Dial adds the logger
 	// and the metrics handler.
@@ -82,6 +87,9 @@ type config struct {
 
 	LogFormat string
 	LogLevel  string
+
+	// Events configures the OpenEvent receiver; zero when it is off.
+	Events eventsConfig
 
 	// EnvWarnings are the deprecated variable names met, one line each;
 	// the worker logs them once its logger exists.
@@ -121,6 +129,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	if err := c.parseMetricsAddress(); err != nil {
 		return c, err
 	}
+	if err := c.parseEvents(raw.events); err != nil {
+		return c, err
+	}
 	return c, c.DataWorks.Validate()
 }
 
@@ -130,6 +141,7 @@ type rawConfig struct {
 	temporal                                       temporalclient.Flags
 	timeout, qps, workers, daily, maxConc, pollers string
 	shutdown, quota                                string
+	events                                         rawEvents
 }
 
 // flagSet declares every flag, with its environment variable as default.
@@ -158,6 +170,7 @@ func (c *config) flagSet(raw *rawConfig, getenv func(string) string, stderr io.W
 	fs.StringVar(&c.MetricsAddress, "metrics-address", env("MANUALDAG_METRICS_ADDRESS", defaultMetricsAddress), `host:port of the Prometheus /metrics and the /healthz and /readyz endpoints; "off" or "" disables them (env MANUALDAG_METRICS_ADDRESS)`)
 	fs.StringVar(&c.LogFormat, "log-format", env("MANUALDAG_LOG_FORMAT", logging.FormatJSON), "json or console (env MANUALDAG_LOG_FORMAT)")
 	fs.StringVar(&c.LogLevel, "log-level", env("MANUALDAG_LOG_LEVEL", "info"), "debug, info, warn or error (env MANUALDAG_LOG_LEVEL)")
+	raw.events.register(fs, env)
 	// Every variable has been read: the deprecated names met are known.
 	c.EnvWarnings = vars.Warnings()
 	return fs

@@ -72,6 +72,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	defer c.Close()
 	ready.client.Store(&c)
 	checkSearchAttributes(ctx, c, cfg.Temporal.Namespace, logger)
+	_, stopEvents, err := startEvents(cfg, c, metrics, logger)
+	if err != nil {
+		return err
+	}
+	defer stopEvents()
 
 	fatal := make(chan error, 1) // the SDK reports a fatal error once
 	b := &budget{perDay: cfg.DailyBudget}
