@@ -47,8 +47,9 @@ const (
 	// eventConfirm: a final DAG event that the search does not confirm
 	// (DataWorks' DAG status and its node list are two views, not
 	// promised to change at once; or the event is forged) is looked
-	// into again, eventCoalesce doubled per look, for this long.
-	eventConfirm = time.Minute
+	// into again, eventCoalesce doubled per look, for this long: 2, 6,
+	// 14 and 30 s after the look it caused, four more searches at most.
+	eventConfirm = 30 * time.Second
 	// eventLate: a DAG event that has not come this long after DataWorks'
 	// change counts as missed (the run's memo keeps the count, and the
 	// flow's next runs do not let events lead).
