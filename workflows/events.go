@@ -8,7 +8,7 @@ package workflows
 //
 //   - no event received: the poll policy alone, exactly as without events;
 //   - events received but not trusted: the poll policy, and each event makes
-//     the run look now;
+//     the run look now (unless the latest look shows what it says already);
 //   - events lead ("events lean"): an event this run received was confirmed
 //     by the look it caused, and no earlier run of the flow missed one, so
 //     polling backs off to EventSafetyNet, until a silence (EventSilence)
@@ -126,8 +126,9 @@ func (r *run) event(ctx workflow.Context, ev dag.Event) {
 		r.st.Events.Ignored++
 		r.logger.Info("Ignoring a DataWorks event about another DAG", "eventId", ev.ID, "eventDagId", ev.DagID)
 	default:
-		r.accept(ctx, ev)
-		r.events.SendAsync(struct{}{}) // full: a look is asked for already
+		if r.accept(ctx, ev) {
+			r.events.SendAsync(struct{}{}) // full: asked for already
+		}
 	}
 }
 
@@ -145,8 +146,12 @@ func (r *run) takeHints(ctx workflow.Context) {
 	}
 }
 
-// accept records an event about the run's DAG; the next look checks it.
-func (r *run) accept(ctx workflow.Context, ev dag.Event) {
+// accept records an event about the run's DAG, and reports whether the
+// watch has something to do: look (the next look checks the event), or
+// choose its wait again. An event the latest snapshot shows already (the
+// DAG event of a DAG that runs, most often) is news to nobody: it is
+// confirmed without a look.
+func (r *run) accept(ctx workflow.Context, ev dag.Event) bool {
 	es := &r.st.Events
 	es.Received++
 	es.LastAt, es.Last = workflow.Now(ctx), describeEvent(ev)
@@ -154,11 +159,22 @@ func (r *run) accept(ctx workflow.Context, ev dag.Event) {
 		es.Started = es.Started || !ev.Final
 		es.Ended = es.Ended || ev.Final
 	}
+	r.logger.Info("DataWorks event", "eventId", ev.ID, "event", es.Last)
+	if eventAgrees(ev, r.st.Nodes, dagEnded(r.st.Nodes)) {
+		if es.Agreed {
+			return false
+		}
+		r.logger.Info("The latest search confirms a DataWorks event", "event", describeEvent(ev))
+		es.Agreed = true
+		// Events may lead now: the wait is chosen again.
+		r.replan = r.distrust() == ""
+		return r.replan
+	}
 	if len(r.unchecked) == maxPendingEvents {
 		r.unchecked = r.unchecked[1:]
 	}
 	r.unchecked = append(r.unchecked, ev)
-	r.logger.Info("DataWorks event", "eventId", ev.ID, "event", es.Last)
+	return true
 }
 
 func describeEvent(ev dag.Event) string {
@@ -240,13 +256,17 @@ func dagEnded(nodes []dag.Node) bool {
 
 // eventAgrees reports whether a look's nodes confirm an event: a DAG event
 // that is not final, a DAG that goes on; a final one, a DAG that ended; a
-// node's event, the node (by instance id) final or not as the event says.
+// node's event, the node (by instance id) in the status the event says
+// (final or not, when it says no status).
 func eventAgrees(ev dag.Event, nodes []dag.Node, ended bool) bool {
 	if ev.Kind == dag.EventDag {
 		return len(nodes) > 0 && ev.Final == ended
 	}
 	for _, n := range nodes {
 		if n.ID == ev.NodeID {
+			if ev.Status != "" {
+				return n.Status == ev.Status
+			}
 			return n.Status.Terminal() == ev.Final
 		}
 	}

@@ -31,7 +31,13 @@ func (r *run) watch(ctx workflow.Context) (dag.DagReport, error) {
 		if end != nil {
 			return end.report, end.err
 		}
-		if r.sleep(ctx, wait) || r.confirmDue {
+		woke := r.sleep(ctx, wait)
+		for woke == wokeToReplan {
+			// A confirmed event lets events lead: the wait is chosen
+			// again, with no look.
+			woke = r.sleep(ctx, r.plan(ctx, r.decision, false))
+		}
+		if woke == wokeForEvent || r.confirmDue {
 			// Events ask for a look now: one search, not a repeat window.
 			r.eventLook, r.window = workflow.Now(ctx), window{}
 		}
@@ -93,6 +99,13 @@ func (r *run) step(ctx workflow.Context) (time.Duration, *ending) {
 	case d.Unlisted:
 		return 0, endWith(r.report, r.stopWatching(ctx, temporal.NewApplicationError(d.Reason, dag.ErrDagNotListed)))
 	}
+	return r.plan(ctx, d, changed), nil
+}
+
+// plan chooses the wait after a decision that is not final, and puts the
+// decision and the notes on the wait in the live report.
+func (r *run) plan(ctx workflow.Context, d Decision, changed bool) time.Duration {
+	r.decision = d
 	wait := r.nextWait(ctx, d, changed)
 	reason := d.Reason
 	for _, note := range []string{r.watchNote(), r.eventNote()} {
@@ -102,7 +115,7 @@ func (r *run) step(ctx workflow.Context) (time.Duration, *ending) {
 	}
 	r.report.Message = r.report.Summary(reason)
 	r.publish(ctx)
-	return wait, nil
+	return wait
 }
 
 // nextWait is the wait the poll policy chooses (and the repeat window of
@@ -114,6 +127,7 @@ func (r *run) step(ctx workflow.Context) (time.Duration, *ending) {
 // their silence; a final event the search did not confirm is looked into
 // again soon.
 func (r *run) nextWait(ctx workflow.Context, d Decision, changed bool) time.Duration {
+	r.replan = false
 	obs := Observation{
 		Polls:        r.report.Polls,
 		SinceTrigger: workflow.Now(ctx).Sub(r.report.TriggeredAt),
@@ -417,7 +431,7 @@ func (r *run) searchOrEvent(ctx workflow.Context, in activities.SearchInput) (re
 			sel.AddFuture(coalesce, func(workflow.Future) { cut = true })
 		}
 		sel.Select(ctx)
-		if asked && !done {
+		if asked && !done && len(r.unchecked) > 0 {
 			if due := r.eventLook.Add(eventCoalesce).Sub(workflow.Now(ctx)); due > 0 {
 				if coalesce == nil {
 					coalesce = workflow.NewTimerWithOptions(tctx, due, workflow.TimerOptions{
@@ -461,11 +475,20 @@ func (r *run) startSearch(ctx workflow.Context, in activities.SearchInput, sched
 	return workflow.ExecuteActivity(actx, a.SearchManualDagNodeInstance, in), cancel
 }
 
+// How a sleep ended.
+type woke int
+
+const (
+	wokeOther    woke = iota // its timer, the deadline, a rerun, a cancel
+	wokeForEvent             // events ask for a look
+	wokeToReplan             // a confirmed event changes the wait (no look)
+)
+
 // sleep waits on a timer, or until the deadline fires, or until an update
 // asks for a poll now (a rerun), or until events ask for a look (at once,
-// or eventCoalesce after the last look they caused; not while the daily
-// quota is spent). It reports whether events ended it.
-func (r *run) sleep(ctx workflow.Context, d time.Duration) (byEvent bool) {
+// or eventCoalesce after the last look they caused) or for the wait to be
+// chosen again; events do nothing while the daily quota is spent.
+func (r *run) sleep(ctx workflow.Context, d time.Duration) woke {
 	tctx, cancel := workflow.WithCancel(ctx)
 	defer cancel()
 	timer := workflow.NewTimerWithOptions(tctx, d, workflow.TimerOptions{
@@ -474,11 +497,11 @@ func (r *run) sleep(ctx workflow.Context, d time.Duration) (byEvent bool) {
 	end := workflow.Now(ctx).Add(d)
 	var coalesce workflow.Future
 	for {
-		woke, asked := false, false
+		rerun, asked, byEvent := false, false, false
 		sel := workflow.NewSelector(ctx)
 		sel.AddFuture(timer, func(workflow.Future) {})
 		sel.AddFuture(r.dl.timer, func(workflow.Future) {})
-		sel.AddReceive(r.wake, func(c workflow.ReceiveChannel, _ bool) { c.ReceiveAsync(nil); woke = true })
+		sel.AddReceive(r.wake, func(c workflow.ReceiveChannel, _ bool) { c.ReceiveAsync(nil); rerun = true })
 		sel.AddReceive(r.events, func(c workflow.ReceiveChannel, _ bool) { c.ReceiveAsync(nil); asked = true })
 		if coalesce != nil {
 			sel.AddFuture(coalesce, func(workflow.Future) { byEvent = true })
@@ -488,6 +511,10 @@ func (r *run) sleep(ctx workflow.Context, d time.Duration) (byEvent bool) {
 			now := workflow.Now(ctx)
 			due := r.eventLook.Add(eventCoalesce)
 			switch {
+			case len(r.unchecked) == 0:
+				if r.replan {
+					return wokeToReplan
+				}
 			case !now.Before(due):
 				byEvent = true
 			case coalesce == nil && due.Before(end):
@@ -497,8 +524,11 @@ func (r *run) sleep(ctx workflow.Context, d time.Duration) (byEvent bool) {
 			}
 		}
 		// A deadline timer that fired early was re-armed by extendDeadline.
-		if byEvent || woke || timer.IsReady() || ctx.Err() != nil || r.dl.passed(ctx) {
-			return byEvent
+		switch {
+		case byEvent:
+			return wokeForEvent
+		case rerun || timer.IsReady() || ctx.Err() != nil || r.dl.passed(ctx):
+			return wokeOther
 		}
 	}
 }

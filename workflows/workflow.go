@@ -126,6 +126,8 @@ type run struct {
 	unchecked  []dag.Event
 	eventLook  time.Time
 	confirmDue bool
+	replan     bool
+	decision   Decision // of the last look, for a wait chosen again
 	mode       eventMode
 	silence    time.Time
 }

@@ -399,3 +399,51 @@ func TestQuantileIsNearestRank(t *testing.T) {
 		t.Error("Quantile sorted its argument")
 	}
 }
+
+// followWith is follow with events delivered.
+func followWith(t *testing.T, run *Run, d Delivery) Outcome {
+	t.Helper()
+	if err := warmUp(); err != nil {
+		t.Fatal(err)
+	}
+	out, err := FollowEvents(run, DefaultConfig().Input(run, workflows.PollOptions{}), d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// An hour-long chain with a profile: with events the run sees the end at
+// the final event and polls on the safety net; losing the final event
+// costs delay, never the verdict; forged events cost searches, never the
+// verdict.
+func TestEventsLeadTheRun(t *testing.T) {
+	plan := func() *Run {
+		return handRun(
+			PlannedNode{Name: "extract", Wait: 5, Run: 1200},
+			PlannedNode{Name: "load", Deps: []int{0}, Wait: 5, Run: 2390},
+		)
+	}
+	run := plan()
+	end := run.Timeline.Snapshot(run.Timeline.Final(), nil)
+	run.Earlier = []dag.RunTimings{dag.TimingsOf(end, run.TriggeredAt()), dag.TimingsOf(end, run.TriggeredAt())}
+	run.Profile = dag.ProfileOf(run.Earlier)
+
+	base := followWith(t, run, Delivery{})
+	with := followWith(t, run, Events)
+	if with.Verdict != dag.OutcomeSucceeded || with.Delay > 3*time.Second {
+		t.Errorf("with events: %s after %v, want SUCCEEDED within 3 s", with.Verdict, with.Delay)
+	}
+	hours := time.Duration(run.Timeline.Final()-run.Timeline.Trigger) * time.Second
+	if perHour := float64(with.Calls) / hours.Hours(); perHour > 10 {
+		t.Errorf("with events: %d calls in %v, %.1f per DAG-hour, want ≤ 10 (without: %d)", with.Calls, hours, perHour, base.Calls)
+	}
+	lost := Delivery{On: true, Delay: Events.Delay, Drop: 1}
+	if o := followWith(t, run, lost); o.Verdict != dag.OutcomeSucceeded || o.Calls != base.Calls || o.Delay != base.Delay {
+		t.Errorf("every event lost: %+v, want what the policy does alone (%d calls, delay %v)", o, base.Calls, base.Delay)
+	}
+	if o := followWith(t, run, forged); o.Verdict != dag.OutcomeSucceeded || o.Delay > 3*time.Second {
+		t.Errorf("forged events: %s after %v", o.Verdict, o.Delay)
+	}
+	t.Logf("calls: alone %d, with events %d", base.Calls, with.Calls)
+}
