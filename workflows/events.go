@@ -29,16 +29,19 @@ const (
 	// DAG event: it is seen within this, the DAG's end within seconds).
 	// Waits are never shorter than the poll policy wants.
 	EventSafetyNet = 10 * time.Minute
-	// EventSilence ends the lean mode when no event has come for this
-	// long and the flow's earlier runs predict no end. With a prediction
-	// it ends EventSilenceMargin after the predicted end (the last moment
-	// of the region where the end is likely, see PredictivePolicy), or
-	// after the last event if that is later: a DAG sends its DAG events
-	// when it starts and when it ends, so silence says something only
-	// once the end is due. Then the poll policy takes over again, and the
-	// status says so.
-	EventSilence       = time.Hour
-	EventSilenceMargin = 5 * time.Minute
+	// EventSilence ends the lean mode when the flow's earlier runs
+	// predicted the end and no event has come for this long past the
+	// predicted end (the last moment of the region where the end is
+	// likely, see PredictivePolicy.LikelyEnd), or past the last event if
+	// that is later. Then the poll policy takes over again, and the
+	// status says so. A DAG sends its DAG events when it starts and when
+	// it ends, so silence says something only once the end is due:
+	// without a prediction there is no due end, the events lead until the
+	// DAG's final event, and EventSafetyNet bounds how late a lost one
+	// leaves the end (falling back after an hour of silence, say, would
+	// spend the policy's blind prompt polling, 200 searches an hour, on
+	// every long first-time run for nothing).
+	EventSilence = 5 * time.Minute
 
 	// eventCoalesce spaces the looks events cause: events that come
 	// together, or a flood of forged ones, cost at most one search per
@@ -50,9 +53,9 @@ const (
 	// into again, eventCoalesce doubled per look, for this long: 2, 6,
 	// 14 and 30 s after the look it caused, four more searches at most.
 	eventConfirm = 30 * time.Second
-	// eventLate: a DAG event that has not come this long after DataWorks'
-	// change counts as missed (the run's memo keeps the count, and the
-	// flow's next runs do not let events lead).
+	// eventLate: a run over sooner than this after its trigger does not
+	// count its start event as missed (it may be on its way); see
+	// eventMisses.
 	eventLate = 30 * time.Second
 	// maxPendingEvents bounds the events kept before the DAG id is known
 	// and those waiting for a look to check them.
@@ -284,7 +287,7 @@ func (r *run) eventMode(obs Observation) (eventMode, time.Time) {
 		return eventsHint, time.Time{}
 	}
 	at := r.silenceAt(obs)
-	if !obs.Now.Before(at) {
+	if !at.IsZero() && !obs.Now.Before(at) {
 		return eventsSilent, at
 	}
 	return eventsLean, at
@@ -303,25 +306,28 @@ func (r *run) distrust() string {
 	return ""
 }
 
-// silenceAt is when events that lead fall silent (EventSilence).
+// silenceAt is when events that lead fall silent (EventSilence); zero
+// when nothing predicts the end.
 func (r *run) silenceAt(obs Observation) time.Time {
-	last := r.st.Events.LastAt
-	if p, ok := r.policy.(PredictivePolicy); ok {
-		if end, ok := p.LikelyEnd(obs); ok {
-			if end.Before(last) {
-				end = last
-			}
-			return end.Add(EventSilenceMargin)
-		}
+	p, ok := r.policy.(PredictivePolicy)
+	if !ok {
+		return time.Time{}
 	}
-	return last.Add(EventSilence)
+	end, ok := p.LikelyEnd(obs)
+	if !ok {
+		return time.Time{}
+	}
+	if last := r.st.Events.LastAt; end.Before(last) {
+		end = last
+	}
+	return end.Add(EventSilence)
 }
 
 // leanWait is the wait while events lead: never shorter than the policy's,
 // at least EventSafetyNet, and ending when the events fall silent.
 func leanWait(wait time.Duration, now, silence time.Time) time.Duration {
 	wait = max(wait, EventSafetyNet)
-	if until := silence.Sub(now); until < wait {
+	if until := silence.Sub(now); !silence.IsZero() && until < wait {
 		wait = max(until, MinPollInterval)
 	}
 	return wait
@@ -353,8 +359,12 @@ func (r *run) eventNote() string {
 		return fmt.Sprintf("%d DataWorks events received, the last at %s (%s): each makes the run look now; polling on the normal policy, since %s%s",
 			es.Received, last(), es.Last, r.distrust(), ignored)
 	case eventsLean:
-		return fmt.Sprintf("events lean: %d DataWorks events received, the last at %s (%s); polling only every %v as a safety net, until %s without an event%s",
-			es.Received, last(), es.Last, EventSafetyNet, r.silence.UTC().Format(time.TimeOnly)+" UTC", ignored)
+		until := "until the DAG's final event"
+		if !r.silence.IsZero() {
+			until = "until " + r.silence.UTC().Format(time.TimeOnly) + " UTC without an event"
+		}
+		return fmt.Sprintf("events lean: %d DataWorks events received, the last at %s (%s); polling only every %v as a safety net, %s%s",
+			es.Received, last(), es.Last, EventSafetyNet, until, ignored)
 	case eventsSilent:
 		return fmt.Sprintf("no DataWorks event since %s; polling on the normal policy%s", last(), ignored)
 	}
@@ -374,10 +384,12 @@ func (r *run) setMode(m eventMode, silence time.Time) {
 	r.mode, r.silence = m, silence
 }
 
-// eventMisses counts the DAG events the run missed, at its verdict: no
-// DAG event that is not final though the run went on for eventLate, and
-// no final one though the DAG ended (by DataWorks' clock) eventLate ago.
-// An end seen sooner than that says nothing: its event may be on its way.
+// eventMisses counts the DAG events the run missed, at its verdict: the
+// DAG event that is not final, unless the run was over within eventLate
+// (it may be on its way), and the final one. A final event still on its
+// way counts too: a look that saw the end before it came is rare when
+// events lead (the final event's look sees the end), and reading a delay
+// as a loss only keeps the flow's next runs on their normal policy.
 func (r *run) eventMisses(now time.Time) int32 {
 	es := r.st.Events
 	var miss int32
@@ -385,14 +397,7 @@ func (r *run) eventMisses(now time.Time) int32 {
 		miss++
 	}
 	if !es.Ended {
-		var end int64
-		for _, n := range r.st.Nodes {
-			end = max(end, n.Finish)
-		}
-		at := time.Unix(end, 0)
-		if end > 0 && !at.Before(r.report.TriggeredAt.Add(-clockSkew)) && !at.After(now) && now.Sub(at) >= eventLate {
-			miss++
-		}
+		miss++
 	}
 	return miss
 }

@@ -207,7 +207,7 @@ func (s *workflowSuite) TestLostFinalEventIsSeenByTheSafetyNetAndKept() {
 	s.Equal(int32(1), c.memo.EventMiss)
 }
 
-// Events fall silent: past the predicted end and EventSilenceMargin with no
+// Events fall silent: past the predicted end and EventSilence with no
 // event, the run polls on its normal policy again and says so.
 func (s *workflowSuite) TestEventSilenceFallsBackToThePolicy() {
 	s.mockCreate()
@@ -225,6 +225,26 @@ func (s *workflowSuite) TestEventSilenceFallsBackToThePolicy() {
 	// the margin), then the policy's prompt polling past its prediction.
 	s.LessOrEqual(c.looksIn(2*time.Second, 30*time.Minute), 3)
 	s.GreaterOrEqual(c.looksIn(40*time.Minute, time.Hour), int(20*time.Minute/DefaultPromptInterval))
+}
+
+// A flow never seen before predicts no end, so there is no silence to fall
+// back on: events lead until the final event, the safety net looking every
+// EventSafetyNet, where the policy alone would poll every 18 s.
+func (s *workflowSuite) TestEventsLeadAFirstTimeRunUntilItsEnd() {
+	s.mockCreate()
+	c := s.mockChain(2*time.Hour, nil)
+	s.signal(time.Second, dagEvent(dag.StatusRunning))
+	s.signal(2*time.Hour+time.Second, dagEvent(dag.StatusSuccess))
+	status := s.statusAt(90 * time.Minute)
+	rep, err := s.run(input())
+	s.Require().NoError(err)
+	s.Equal(dag.OutcomeSucceeded, rep.Outcome)
+	s.Equal(2*time.Hour+time.Second, rep.FinishedAt.Sub(c.trigger))
+	s.LessOrEqual(len(c.looks), 2+int(2*time.Hour/EventSafetyNet), "looks: %v", c.looks)
+	s.Contains(*status, "polling only every 10m0s as a safety net, until the DAG's final event")
+	s.Require().NotNil(c.memo)
+	s.Equal(int32(2), c.memo.Events)
+	s.Zero(c.memo.EventMiss)
 }
 
 // An earlier run of the flow missed an event: events only make the run look

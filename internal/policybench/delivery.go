@@ -55,11 +55,9 @@ func (d Delivery) events(run *Run) []timedEvent {
 	tl := &run.Timeline
 	var out []timedEvent
 	send := func(at int64, ev dag.Event) {
-		ev.ID = fmt.Sprintf("%s/%d", run.WorkflowID, len(out))
+		ev.ID = fmt.Sprintf("%s/%s/%d/%s", run.WorkflowID, ev.Kind, ev.NodeID, ev.Status)
 		ev.Time = time.Unix(at, 0).UTC()
-		if ev.DagID == 0 {
-			ev.DagID = DagID
-		}
+		ev.DagID = DagID
 		if d.Drop > 0 && unit(run.WorkflowID, ev.ID) < d.Drop {
 			return
 		}
@@ -103,11 +101,9 @@ func (d Delivery) events(run *Run) []timedEvent {
 }
 
 // earlier are the flow's earlier runs as their memos would be with this
-// delivery: how many events each received, and the start event missed when
-// it was lost and the end's came (the count a run makes, events.go). A
-// lost end event is left uncounted: runs on the normal policy often see
-// the end before it would be due, so the count under-reports losses, and
-// the figures of a lossy delivery are, if anything, pessimistic.
+// delivery: how many DAG events each received and how many it missed (the
+// count a run makes at its verdict, workflows/events.go), each event lost
+// as this run's are; a run that lost both kept no count.
 func (d Delivery) earlier(run *Run) []dag.RunTimings {
 	if !d.On || len(run.Earlier) == 0 {
 		return run.Earlier
@@ -115,24 +111,29 @@ func (d Delivery) earlier(run *Run) []dag.RunTimings {
 	out := slices.Clone(run.Earlier)
 	for k := range out {
 		id := fmt.Sprint(run.Flow, out[k].Finish) // the same earlier run, whichever later run asks
-		startLost := d.Drop > 0 && unit(id, "start") < d.Drop
-		endLost := d.Drop > 0 && unit(id, "end") < d.Drop
-		switch {
-		case startLost && endLost:
-		case startLost:
-			out[k].Events, out[k].EventMiss = 1, 1
-		case endLost:
-			out[k].Events = 1
-		default:
-			out[k].Events = 2
+		for _, ev := range []string{"start", "end"} {
+			if d.Drop > 0 && unit(id, ev) < d.Drop {
+				out[k].EventMiss++
+			} else {
+				out[k].Events++
+			}
+		}
+		if out[k].Events == 0 {
+			out[k].EventMiss = 0
 		}
 	}
 	return out
 }
 
-// unit is a number in [0,1) for (a, b), the same on every replay.
+// unit is a number in [0,1) for (a, b), the same on every replay. FNV
+// alone barely moves its high bits for a change in the last byte (".../0"
+// and ".../1" would draw alike): splitmix64's finaliser mixes them.
 func unit(a, b string) float64 {
 	h := fnv.New64a()
 	h.Write([]byte(a + "\x00" + b))
-	return float64(h.Sum64()>>11) / (1 << 53)
+	x := h.Sum64()
+	x = (x ^ x>>30) * 0xbf58476d1ce4e5b9
+	x = (x ^ x>>27) * 0x94d049bb133111eb
+	x ^= x >> 31
+	return float64(x>>11) / (1 << 53)
 }

@@ -27,7 +27,7 @@ func (r *Result) EventsMarkdown() string {
 	w := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
 	w("## DataWorks events (issue 16): %s with and without them\n\n", Default)
 	w("Events reach the run %v after DataWorks' change (EventBridge, the receiver, a signal): a DAG event when the run starts and one when it ends (instance events off). ", Events.Delay)
-	w("**events**: every event delivered; **%.0f %% lost**: each event lost with that chance, seeded, and the flow's earlier runs lost theirs alike (their memos count a lost start event as missed; a lost end event is left uncounted, which only makes this row pessimistic); ", DropRate*100)
+	w("**events**: every event delivered; **%.0f %% lost**: each event lost with that chance, seeded, and the flow's earlier runs lost theirs alike (their memos count the events they missed); ", DropRate*100)
 	w("**forged**: every event delivered, each replayed %v later, and every %v from %v after the trigger a forged final DAG event (SUCCESS and FAILURE by turns) and one about another DAG. ", replayAfter, forgedEvery, forgedFirst)
 	w("Calls per DAG-hour are the calls (searches and the create) over the hours from trigger to end, pooled. ")
 	w("Goals: with every event, end p95 ≤ %s and ≤ %.0f calls per DAG-hour; with %.0f %% lost, no worse than without events on either; forged and replayed events: no wrong verdict. ",
