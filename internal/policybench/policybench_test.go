@@ -3,6 +3,7 @@ package policybench
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"reflect"
 	"slices"
@@ -361,6 +362,9 @@ func TestReplayGivesTrueVerdicts(t *testing.T) {
 			t.Errorf("report lacks %q:\n%s", want, md)
 		}
 	}
+	if ev := res.EventsMarkdown(); !strings.Contains(ev, "## DataWorks events (issue 16)") || !strings.Contains(ev, "| all runs | "+strconv.Itoa(len(runs))+" |") {
+		t.Errorf("events report:\n%s", ev)
+	}
 	s := res.Stats(0, Segments[0])
 	if s.Runs != len(runs) || s.CallsMean <= 1 || s.DAGHours <= 0 || s.PollsPerDAGHour() <= 0 {
 		t.Errorf("fixed 5 s stats %+v", s)
@@ -446,4 +450,67 @@ func TestEventsLeadTheRun(t *testing.T) {
 		t.Errorf("forged events: %s after %v", o.Verdict, o.Delay)
 	}
 	t.Logf("calls: alone %d, with events %d", base.Calls, with.Calls)
+}
+
+// The delivery sends the DAG's start and end events a delay after them,
+// loses the same ones on every replay, forges and replays on demand, and
+// the earlier runs' memos count what they lost.
+func TestDelivery(t *testing.T) {
+	run := twoNodes()
+	evs := Events.events(run)
+	if len(evs) != 2 || evs[0].ev.Status != dag.StatusRunning || evs[1].ev.Status != dag.StatusSuccess || !evs[1].ev.Final ||
+		evs[0].at != run.TriggeredAt().Add(Events.Delay) || evs[1].at.Unix() != trigger+100+1 || evs[1].ev.DagID != DagID {
+		t.Fatalf("events %+v", evs)
+	}
+	if got := (Delivery{On: true, Drop: 1}).events(run); len(got) != 0 {
+		t.Errorf("every event lost: %d sent", len(got))
+	}
+	inst := Delivery{On: true, Instances: true}.events(run)
+	if len(inst) != 2+3*2 {
+		t.Errorf("%d events with the instances', want 8", len(inst))
+	}
+	long := handRun(PlannedNode{Name: "long", Run: 1800})
+	f := forged.events(long)
+	fakes, others, replays := 0, 0, 0
+	for _, e := range f {
+		switch {
+		case e.ev.DagID != DagID:
+			others++
+		case strings.HasPrefix(e.ev.ID, "forged/"):
+			fakes++
+		case e.at.After(time.Unix(long.Timeline.Trigger, 0).Add(replayAfter)) && !e.ev.Final:
+			replays++
+		}
+	}
+	if fakes != 4 || others != 4 || replays != 1 || len(f) != 2*2+8 {
+		t.Errorf("forged delivery: %d forged, %d about another DAG, %d replayed starts, %d in all", fakes, others, replays, len(f))
+	}
+	lossy := Delivery{On: true, Drop: 0.5}
+	lost, kept := 0, 0
+	for i := range 200 {
+		r := *twoNodes()
+		r.WorkflowID = fmt.Sprint("w", i)
+		n := len(lossy.events(&r))
+		if n != len(lossy.events(&r)) {
+			t.Fatal("a replay loses other events")
+		}
+		lost, kept = lost+2-n, kept+n
+	}
+	if lost < 150 || kept < 150 {
+		t.Errorf("half lost: %d lost, %d kept", lost, kept)
+	}
+	run.Earlier = []dag.RunTimings{{Names: []string{"a"}, Begin: []int32{0}, Finish: []int32{60}}, {Names: []string{"a"}, Begin: []int32{0}, Finish: []int32{61}}}
+	for _, e := range Events.earlier(run) {
+		if e.Events != 2 || e.EventMiss != 0 {
+			t.Errorf("delivered: memo %+v", e)
+		}
+	}
+	for _, e := range (Delivery{On: true, Drop: 1}).earlier(run) {
+		if e.Events != 0 || e.EventMiss != 0 {
+			t.Errorf("all lost: memo %+v, want no events", e)
+		}
+	}
+	if got := (Delivery{}).earlier(run); got[0].Events != 0 {
+		t.Errorf("no delivery: memo %+v", got[0])
+	}
 }
