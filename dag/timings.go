@@ -10,10 +10,18 @@ import (
 // trigger to each node's start (Begin) and finish (Finish), -1 when unknown.
 // Names are the nodes' names, a repeated name suffixed with #2, #3… in
 // instance id order (the 2018-06-01 API has no node id to match runs by).
+//
+// Events and EventMiss say how DataWorks' pushed events (OpenEvent, see
+// SignalEvent) served the run: how many events about its DAG it received,
+// and how many DAG events it missed (the DAG started or ended, and its
+// event had not come). Both are 0 (absent) for a run that received no event,
+// such as one from before events existed: that run says nothing either way.
 type RunTimings struct {
-	Names  []string `json:"names"`
-	Begin  []int32  `json:"begin"`
-	Finish []int32  `json:"finish"`
+	Names     []string `json:"names"`
+	Begin     []int32  `json:"begin"`
+	Finish    []int32  `json:"finish"`
+	Events    int32    `json:"events,omitempty"`
+	EventMiss int32    `json:"eventMiss,omitempty"`
 }
 
 // MaxTimingRuns bounds how many runs FlowTimings returns, and so how many a
@@ -26,10 +34,14 @@ const MaxTimingRuns = 7
 // run k's trigger to node Names[i] starting and finishing, -1 when unknown.
 // The FlowTimings activity reads it from the memos of those runs (see
 // RunTimings), so that the workflow sees it deterministically.
+//
+// EventMiss[k] is how many DAG events run k missed, -1 when it received no
+// event; nil when no run received any.
 type Profile struct {
-	Names  []string  `json:"names"`
-	Begin  [][]int32 `json:"begin"`
-	Finish [][]int32 `json:"finish"`
+	Names     []string  `json:"names"`
+	Begin     [][]int32 `json:"begin"`
+	Finish    [][]int32 `json:"finish"`
+	EventMiss []int32   `json:"eventMiss,omitempty"`
 }
 
 // Runs is the number of earlier runs in the profile.
@@ -59,6 +71,21 @@ func (p *Profile) MinNodes() int {
 		}
 	}
 	return least
+}
+
+// EventMissed reports whether an earlier run in the profile missed a DAG
+// event: then events are not trusted to lead a run of the flow
+// (workflows.EventSafetyNet).
+func (p *Profile) EventMissed() bool {
+	if p == nil {
+		return false
+	}
+	for _, m := range p.EventMiss {
+		if m > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // WellFormed reports whether every row has a column per name (a profile
@@ -143,6 +170,18 @@ func ProfileOf(runs []RunTimings) *Profile {
 		}
 		if len(r.Begin) != len(r.Names) || len(r.Finish) != len(r.Names) || len(r.Names) == 0 {
 			continue
+		}
+		if r.Events > 0 && p.EventMiss == nil {
+			p.EventMiss = make([]int32, len(p.Finish))
+			for i := range k {
+				p.EventMiss[i] = -1
+			}
+		}
+		if p.EventMiss != nil {
+			p.EventMiss[k] = -1
+			if r.Events > 0 {
+				p.EventMiss[k] = r.EventMiss
+			}
 		}
 		b, f := make([]int32, len(p.Names)), make([]int32, len(p.Names))
 		for i := range b {

@@ -65,7 +65,9 @@ type RunManualDagInput struct {
 	// of the policy's polls go in one repeat window, which returns to the
 	// workflow only when a node fails, the DAG settles or the node list
 	// changes, so the history does not grow with them. The worker's daily
-	// API budget may stretch it (the report says so). Default 1m, 10s to 1h.
+	// API budget may stretch it (the report says so), and so do DataWorks
+	// events once they lead the run (EventSafetyNet, events.go). Default
+	// 1m, 10s to 1h.
 	FailureWatch dag.Duration `json:"failureWatch,omitzero"`
 	// FailFast ends the run FAILED at the first failed node it sees (once
 	// the node list has settled), while other branches may still run:

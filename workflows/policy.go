@@ -156,6 +156,22 @@ func (p PredictivePolicy) Next(obs Observation) time.Duration {
 	return max(wait, MinPollInterval)
 }
 
+// LikelyEnd is the last moment of the region where the DAG run's end is
+// likely (see Next), as of obs; false when the profile predicts nothing.
+// It may lie before obs.Now: the run is later than its profile says.
+func (p PredictivePolicy) LikelyEnd(obs Observation) (time.Time, bool) {
+	m, ok := predictEnds(obs)
+	if !ok {
+		return time.Time{}, false
+	}
+	r := m.likelyRegion(p.Miss)
+	if r.last < 0 {
+		return time.Time{}, false
+	}
+	end := r.from + float64(r.last+1)*r.step
+	return time.Unix(int64(math.Ceil(end)), 0), true
+}
+
 // endModel is the predicted end of the DAG run (unix seconds): a mixture of
 // normal distributions.
 type endModel struct {

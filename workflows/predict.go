@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"fmt"
+	"math"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -72,6 +73,12 @@ func (r *run) keepTimings(ctx workflow.Context) {
 		}
 	}
 	t := dag.TimingsOf(r.st.Nodes, r.report.TriggeredAt)
+	if es := r.st.Events; es.Received > 0 {
+		// How events served the run, for the flow's next runs to weigh
+		// (events.go): a run without events keeps no such fields.
+		t.Events, t.EventMiss = int32(min(es.Received, math.MaxInt32)), r.eventMisses(workflow.Now(ctx))
+		r.logger.Info("DataWorks events of the run", "received", es.Received, "missed", t.EventMiss)
+	}
 	if err := workflow.UpsertMemo(ctx, map[string]any{activities.MemoTimings: t}); err != nil {
 		r.logger.Warn("Could not keep the run's timings in its memo", "error", err)
 	}

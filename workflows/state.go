@@ -38,6 +38,9 @@ type WatchState struct {
 	Profile       *dag.Profile `json:"profile,omitempty"`
 	ProfileLoaded bool         `json:"profileLoaded,omitempty"`
 
+	// Events is what DataWorks' pushed events taught (events.go).
+	Events EventState `json:"events,omitzero"`
+
 	// Ops is the state of operations: log tails, reruns under way, and the
 	// operations and notes of the report.
 	Ops OpsState `json:"ops,omitzero"`

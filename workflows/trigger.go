@@ -109,6 +109,7 @@ func (r *run) watchDag(ctx workflow.Context, dagID int64, logMsg string) {
 	r.st.StableSince = now
 	r.logger = log.With(r.logger, "dagId", dagID)
 	r.logger.Info(logMsg)
+	r.takeHints(ctx)
 	if err := workflow.UpsertMemo(ctx, map[string]any{"dagId": dagID}); err != nil {
 		r.logger.Warn("Could not record the DAG id in the memo", "error", err)
 	}

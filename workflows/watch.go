@@ -31,7 +31,16 @@ func (r *run) watch(ctx workflow.Context) (dag.DagReport, error) {
 		if end != nil {
 			return end.report, end.err
 		}
-		r.sleep(ctx, wait)
+		woke := r.sleep(ctx, wait)
+		for woke == wokeToReplan {
+			// A confirmed event lets events lead: the wait is chosen
+			// again, with no look.
+			woke = r.sleep(ctx, r.plan(ctx, r.decision, false))
+		}
+		if woke == wokeForEvent || r.confirmDue {
+			// Events ask for a look now: one search, not a repeat window.
+			r.eventLook, r.window = workflow.Now(ctx), window{}
+		}
 		if ctx.Err() != nil {
 			return r.report, r.canceled(ctx)
 		}
@@ -51,6 +60,7 @@ func endWith(rep dag.DagReport, err error) *ending { return &ending{rep, err} }
 
 // step polls once and decides: the wait before the next poll, or the end.
 func (r *run) step(ctx workflow.Context) (time.Duration, *ending) {
+	evs := r.takeUnchecked()
 	changed, err := r.poll(ctx)
 	switch {
 	case err != nil:
@@ -59,9 +69,11 @@ func (r *run) step(ctx workflow.Context) (time.Duration, *ending) {
 		return 0, endWith(r.report, r.canceled(ctx))
 	}
 	if wait, paused := r.quotaPause(ctx); paused {
+		r.requeue(evs)
 		return wait, nil // nothing was seen: no verdict on stale nodes
 	}
 	if r.st.Trouble.active() {
+		r.requeue(evs)
 		// Nothing fit to judge on: no verdict on the last snapshot, which
 		// may be stale, until a search lists the nodes again.
 		if r.st.Trouble.expired(workflow.Now(ctx)) {
@@ -78,6 +90,7 @@ func (r *run) step(ctx workflow.Context) (time.Duration, *ending) {
 			return 0, endWith(r.report, r.canceled(ctx))
 		}
 	}
+	r.checkEvents(ctx, evs)
 	r.settleReruns(ctx)
 	d := r.holdForReruns(Decide(r.st.Nodes, r.timing(ctx)))
 	switch {
@@ -86,21 +99,36 @@ func (r *run) step(ctx workflow.Context) (time.Duration, *ending) {
 	case d.Unlisted:
 		return 0, endWith(r.report, r.stopWatching(ctx, temporal.NewApplicationError(d.Reason, dag.ErrDagNotListed)))
 	}
+	return r.plan(ctx, d, changed), nil
+}
+
+// plan chooses the wait after a decision that is not final, and puts the
+// decision and the notes on the wait in the live report.
+func (r *run) plan(ctx workflow.Context, d Decision, changed bool) time.Duration {
+	r.decision = d
 	wait := r.nextWait(ctx, d, changed)
 	reason := d.Reason
-	if note := r.watchNote(); note != "" {
-		reason = strings.TrimPrefix(reason+"; "+note, "; ")
+	for _, note := range []string{r.watchNote(), r.eventNote()} {
+		if note != "" {
+			reason = strings.TrimPrefix(reason+"; "+note, "; ")
+		}
 	}
 	r.report.Message = r.report.Summary(reason)
 	r.publish(ctx)
-	return wait, nil
+	return wait
 }
 
 // nextWait is the wait the poll policy chooses (and the repeat window of
 // the next poll), bounded by the daily budget's floor and by a grace period
 // that ends first.
+//
+// Events (events.go) change it only once one came: while they lead, the
+// wait is at least EventSafetyNet and the failure watch as long, until
+// their silence; a final event the search did not confirm is looked into
+// again soon.
 func (r *run) nextWait(ctx workflow.Context, d Decision, changed bool) time.Duration {
-	wait := r.policy.Next(Observation{
+	r.replan = false
+	obs := Observation{
 		Polls:        r.report.Polls,
 		SinceTrigger: workflow.Now(ctx).Sub(r.report.TriggeredAt),
 		Changed:      changed,
@@ -112,10 +140,14 @@ func (r *run) nextWait(ctx workflow.Context, d Decision, changed bool) time.Dura
 		TriggeredAt:  r.report.TriggeredAt,
 		Nodes:        r.st.Nodes,
 		Profile:      r.st.Profile,
-	})
+	}
+	wait := r.policy.Next(obs)
 	wait = max(wait, r.pollFloor)
 	r.window = window{}
-	if w, ok := r.policy.(Windowed); ok {
+	r.setMode(r.eventMode(obs))
+	if r.mode == eventsLean {
+		wait = leanWait(wait, obs.Now, r.silence)
+	} else if w, ok := r.policy.(Windowed); ok {
 		r.window.every, r.window.polls = w.Window(wait)
 	}
 	if !d.RecheckAt.IsZero() {
@@ -139,13 +171,20 @@ func (r *run) nextWait(ctx workflow.Context, d Decision, changed bool) time.Dura
 		step := max(1, (len(r.st.Nodes)+9)/10)
 		wait, r.window = every, window{every: every, polls: n, returnAtDone: done + step}
 	}
+	r.confirmDue = false
+	if confirm, ok := r.confirmWait(obs.Now); ok && confirm < wait {
+		wait, r.window, r.confirmDue = confirm, window{}, true
+	}
 	return wait
 }
 
 // failureWatch is the longest gap between two looks: the input's
 // failureWatch, stretched to the daily API budget's floor when that is
-// longer.
+// longer, and to EventSafetyNet while events lead.
 func (r *run) failureWatch() time.Duration {
+	if r.mode == eventsLean {
+		return max(r.s.failureWatch, r.pollFloor, EventSafetyNet)
+	}
 	return max(r.s.failureWatch, r.pollFloor)
 }
 
@@ -187,7 +226,7 @@ func (r *run) poll(ctx workflow.Context) (bool, error) {
 	in.RepeatEvery, in.RepeatPolls, in.ReturnAtDone = r.window.every, r.window.polls, r.window.returnAtDone
 	in.KnownNodes = len(r.st.Nodes)
 	in.KnownFailed = countNodes(r.st.Nodes, func(s dag.Status) bool { return s == dag.StatusFailure })
-	res, done, searchErr := r.search(ctx, in, r.dl, 0)
+	res, done, searchErr := r.windowSearch(ctx, in)
 	if !done || ctx.Err() != nil {
 		return false, nil // the deadline passed or the workflow was cancelled: the caller sees which
 	}
@@ -326,12 +365,92 @@ func (r *run) searchInput() activities.SearchInput {
 	}
 }
 
+// windowSearch is the watch's search: with the deadline as its stop, and
+// a repeat window cut short when events ask for a look, for a single search
+// at once (its polls are counted from its start and its pace, since a
+// cancelled activity does not say how many it made).
+func (r *run) windowSearch(ctx workflow.Context, in activities.SearchInput) (activities.SearchResult, bool, error) {
+	if in.RepeatEvery <= 0 {
+		return r.search(ctx, in, r.dl, 0)
+	}
+	started := workflow.Now(ctx)
+	res, done, cut, err := r.searchOrEvent(ctx, in)
+	if !cut {
+		return res, done, err
+	}
+	every := max(in.RepeatEvery, r.pollFloor)
+	polls := min(1+int(workflow.Now(ctx).Sub(started)/every), in.RepeatPolls)
+	r.polls++
+	r.report.Polls += polls
+	r.st.Unchanged++
+	r.st.CountPolls++
+	r.logger.Debug("A DataWorks event cut a repeat window short", "polls", polls)
+	r.eventLook = workflow.Now(ctx)
+	in.RepeatEvery, in.RepeatPolls, in.ReturnAtDone = 0, 0, 0
+	return r.search(ctx, in, r.dl, 0)
+}
+
 // search runs the search activity. With stopAt it gives up when stopAt
 // passes (done false), cancelling the activity; scheduleToClose, when not
 // zero, bounds it with its retries.
 func (r *run) search(ctx workflow.Context, in activities.SearchInput, stopAt *deadline, scheduleToClose time.Duration) (activities.SearchResult, bool, error) {
-	actx, cancel := workflow.WithCancel(ctx)
+	fut, cancel := r.startSearch(ctx, in, scheduleToClose)
 	defer cancel()
+	var res activities.SearchResult
+	var err error
+	done := false
+	for {
+		sel := workflow.NewSelector(ctx)
+		sel.AddFuture(fut, func(f workflow.Future) { done, err = true, f.Get(ctx, &res) })
+		if stopAt != nil {
+			sel.AddFuture(stopAt.timer, func(workflow.Future) {})
+		}
+		sel.Select(ctx)
+		// A deadline timer that fired early was re-armed by extendDeadline.
+		if done || ctx.Err() != nil || stopAt == nil || stopAt.passed(ctx) {
+			return res, done, err
+		}
+	}
+}
+
+// searchOrEvent is search with the deadline as its stop, which also stops
+// (cut) when events ask for a look, as soon as eventCoalesce allows.
+func (r *run) searchOrEvent(ctx workflow.Context, in activities.SearchInput) (res activities.SearchResult, done, cut bool, err error) {
+	fut, cancel := r.startSearch(ctx, in, 0)
+	defer cancel()
+	tctx, cancelTimer := workflow.WithCancel(ctx)
+	defer cancelTimer()
+	var coalesce workflow.Future
+	for {
+		asked := false
+		sel := workflow.NewSelector(ctx)
+		sel.AddFuture(fut, func(f workflow.Future) { done, err = true, f.Get(ctx, &res) })
+		sel.AddFuture(r.dl.timer, func(workflow.Future) {})
+		sel.AddReceive(r.events, func(c workflow.ReceiveChannel, _ bool) { c.ReceiveAsync(nil); asked = true })
+		if coalesce != nil {
+			sel.AddFuture(coalesce, func(workflow.Future) { cut = true })
+		}
+		sel.Select(ctx)
+		if asked && !done && len(r.unchecked) > 0 {
+			if due := r.eventLook.Add(eventCoalesce).Sub(workflow.Now(ctx)); due > 0 {
+				if coalesce == nil {
+					coalesce = workflow.NewTimerWithOptions(tctx, due, workflow.TimerOptions{
+						Summary: fmt.Sprintf("look at DAG %d for a DataWorks event", r.report.DagID),
+					})
+				}
+			} else {
+				cut = true
+			}
+		}
+		if done || cut || ctx.Err() != nil || r.dl.passed(ctx) {
+			return res, done, cut && !done, err
+		}
+	}
+}
+
+// startSearch schedules the search activity; cancel cancels it.
+func (r *run) startSearch(ctx workflow.Context, in activities.SearchInput, scheduleToClose time.Duration) (workflow.Future, workflow.CancelFunc) {
+	actx, cancel := workflow.WithCancel(ctx)
 	actx = workflow.WithActivityOptions(actx, workflow.ActivityOptions{
 		ScheduleToCloseTimeout: scheduleToClose,
 		StartToCloseTimeout:    searchStartToClose,
@@ -353,42 +472,63 @@ func (r *run) search(ctx workflow.Context, in activities.SearchInput, stopAt *de
 		}())
 	}
 	var a *activities.Activities
-	fut := workflow.ExecuteActivity(actx, a.SearchManualDagNodeInstance, in)
-	var res activities.SearchResult
-	var err error
-	done := false
-	for {
-		sel := workflow.NewSelector(ctx)
-		sel.AddFuture(fut, func(f workflow.Future) { done, err = true, f.Get(ctx, &res) })
-		if stopAt != nil {
-			sel.AddFuture(stopAt.timer, func(workflow.Future) {})
-		}
-		sel.Select(ctx)
-		// A deadline timer that fired early was re-armed by extendDeadline.
-		if done || ctx.Err() != nil || stopAt == nil || stopAt.passed(ctx) {
-			return res, done, err
-		}
-	}
+	return workflow.ExecuteActivity(actx, a.SearchManualDagNodeInstance, in), cancel
 }
 
+// How a sleep ended.
+type woke int
+
+const (
+	wokeOther    woke = iota // its timer, the deadline, a rerun, a cancel
+	wokeForEvent             // events ask for a look
+	wokeToReplan             // a confirmed event changes the wait (no look)
+)
+
 // sleep waits on a timer, or until the deadline fires, or until an update
-// asks for a poll now (a rerun).
-func (r *run) sleep(ctx workflow.Context, d time.Duration) {
+// asks for a poll now (a rerun), or until events ask for a look (at once,
+// or eventCoalesce after the last look they caused) or for the wait to be
+// chosen again; events do nothing while the daily quota is spent.
+func (r *run) sleep(ctx workflow.Context, d time.Duration) woke {
 	tctx, cancel := workflow.WithCancel(ctx)
 	defer cancel()
 	timer := workflow.NewTimerWithOptions(tctx, d, workflow.TimerOptions{
 		Summary: fmt.Sprintf("next poll of DAG %d in %v", r.report.DagID, d.Round(time.Second)),
 	})
+	end := workflow.Now(ctx).Add(d)
+	var coalesce workflow.Future
 	for {
-		woke := false
+		rerun, asked, byEvent := false, false, false
 		sel := workflow.NewSelector(ctx)
 		sel.AddFuture(timer, func(workflow.Future) {})
 		sel.AddFuture(r.dl.timer, func(workflow.Future) {})
-		sel.AddReceive(r.wake, func(c workflow.ReceiveChannel, _ bool) { c.ReceiveAsync(nil); woke = true })
+		sel.AddReceive(r.wake, func(c workflow.ReceiveChannel, _ bool) { c.ReceiveAsync(nil); rerun = true })
+		sel.AddReceive(r.events, func(c workflow.ReceiveChannel, _ bool) { c.ReceiveAsync(nil); asked = true })
+		if coalesce != nil {
+			sel.AddFuture(coalesce, func(workflow.Future) { byEvent = true })
+		}
 		sel.Select(ctx)
+		if asked && r.quotaUntil.IsZero() {
+			now := workflow.Now(ctx)
+			due := r.eventLook.Add(eventCoalesce)
+			switch {
+			case len(r.unchecked) == 0:
+				if r.replan {
+					return wokeToReplan
+				}
+			case !now.Before(due):
+				byEvent = true
+			case coalesce == nil && due.Before(end):
+				coalesce = workflow.NewTimerWithOptions(tctx, due.Sub(now), workflow.TimerOptions{
+					Summary: fmt.Sprintf("look at DAG %d for a DataWorks event", r.report.DagID),
+				})
+			}
+		}
 		// A deadline timer that fired early was re-armed by extendDeadline.
-		if woke || timer.IsReady() || ctx.Err() != nil || r.dl.passed(ctx) {
-			return
+		switch {
+		case byEvent:
+			return wokeForEvent
+		case rerun || timer.IsReady() || ctx.Err() != nil || r.dl.passed(ctx):
+			return wokeOther
 		}
 	}
 }

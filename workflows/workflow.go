@@ -59,6 +59,7 @@ func RunManualDag(ctx workflow.Context, in RunManualDagInput) (_ dag.DagReport, 
 		return r.report, temporal.NewNonRetryableApplicationError(r.report.Message, dag.ErrInvalidInput, nil)
 	}
 	r.wake = workflow.NewBufferedChannel(ctx, 1)
+	r.listenForEvents(ctx)
 	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateRerunFailed, r.rerunFailed,
 		workflow.UpdateHandlerOptions{Validator: r.validateRerun}); err != nil {
 		return r.report, err
@@ -113,6 +114,22 @@ type run struct {
 	quotaUntil time.Time
 	pollFloor  time.Duration
 	window     window
+
+	// DataWorks' pushed events (events.go): events asks for a look;
+	// hints came before the DAG id was known, unchecked since the last
+	// look began; eventLook is when events last caused a look (they cause
+	// one per eventCoalesce at most), confirmDue says the coming look is
+	// one into an unconfirmed final event; mode and silence are how events
+	// steered the last wait.
+	events     workflow.Channel
+	hints      []dag.Event
+	unchecked  []dag.Event
+	eventLook  time.Time
+	confirmDue bool
+	replan     bool
+	decision   Decision // of the last look, for a wait chosen again
+	mode       eventMode
+	silence    time.Time
 }
 
 func (r *run) setup(ctx workflow.Context, in RunManualDagInput) error {

@@ -49,9 +49,9 @@ func BenchmarkPolicies(b *testing.B) {
 		s := res.Stats(def, Segments[0])
 		b.ReportMetric(s.CallsMean, "calls/DAG")
 		b.ReportMetric(s.DelayP95.Seconds(), "p95-delay-s")
-		report = res.Markdown() + "\n" + product.PolicyMarkdown(Default) + "\n"
+		report = res.Markdown() + "\n" + res.EventsMarkdown() + "\n" + product.PolicyMarkdown(Default) + "\n"
 	}
-	report += strata.StrataMarkdown() + fmt.Sprintf("\nWall time of the strata: %s for the followed runs of %d policies, %d at once.\n",
+	report += strata.StrataMarkdown() + "\n" + strata.EventsMarkdown() + fmt.Sprintf("\nWall time of the strata: %s for the followed runs of %d policies, %d at once.\n",
 		strata.Elapsed.Round(100_000_000), len(strata.Policies), strata.Workers)
 	printOnce.Do(func() {
 		fmt.Print("\n" + report)

@@ -86,13 +86,25 @@ func (cfg Config) Input(run *Run, poll workflows.PollOptions) workflows.RunManua
 // as a worker would answer them. A run that continues as new goes on in a
 // fresh environment with the continued input, as on a server.
 func Follow(run *Run, in workflows.RunManualDagInput) (Outcome, error) {
+	return FollowEvents(run, in, Delivery{})
+}
+
+// FollowEvents is Follow with DataWorks' pushed events delivered to the
+// run as the OpenEvent receiver would signal them (Delivery).
+func FollowEvents(run *Run, in workflows.RunManualDagInput, d Delivery) (Outcome, error) {
 	dw := &simDataWorks{tl: &run.Timeline, keep: run.Burst}
 	start := run.TriggeredAt()
 	out := Outcome{Final: time.Unix(run.Timeline.Final(), 0).UTC()}
+	events := d.events(run)
 	for {
 		out.Runs++
-		env := newEnv(run, dw)
+		env := newEnv(run, dw, d)
 		env.SetStartTime(start)
+		for _, te := range events {
+			if !te.at.Before(start) {
+				env.RegisterDelayedCallback(func() { env.SignalWorkflow(dag.SignalEvent, te.ev) }, te.at.Sub(start))
+			}
+		}
 		env.ExecuteWorkflow(workflows.WorkflowName, in)
 		if !env.IsWorkflowCompleted() {
 			return out, fmt.Errorf("%s: the workflow did not complete", run.WorkflowID)
@@ -150,7 +162,7 @@ func (dw *simDataWorks) measure(run *Run, rep dag.DagReport, out Outcome) (Outco
 }
 
 // newEnv is a test environment for one workflow run of run.
-func newEnv(run *Run, dw *simDataWorks) *testsuite.TestWorkflowEnvironment {
+func newEnv(run *Run, dw *simDataWorks, d Delivery) *testsuite.TestWorkflowEnvironment {
 	var ts testsuite.WorkflowTestSuite
 	ts.SetLogger(log.NewStructuredLogger(slog.New(slog.DiscardHandler)))
 	env := ts.NewTestWorkflowEnvironment()
@@ -171,7 +183,7 @@ func newEnv(run *Run, dw *simDataWorks) *testsuite.TestWorkflowEnvironment {
 	var runs *activities.Runs
 	env.RegisterActivity(runs)
 	env.OnActivity(runs.GuardTrigger, mock.Anything, mock.Anything).Return(activities.GuardTriggerResult{}, nil)
-	timings := activities.FlowTimingsResult{Runs: run.Earlier}
+	timings := activities.FlowTimingsResult{Runs: d.earlier(run)}
 	if len(run.Earlier) == 0 {
 		timings.Note = "no earlier successful run of the flow"
 	}

@@ -3,6 +3,7 @@ package policybench
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"reflect"
 	"slices"
@@ -361,6 +362,9 @@ func TestReplayGivesTrueVerdicts(t *testing.T) {
 			t.Errorf("report lacks %q:\n%s", want, md)
 		}
 	}
+	if ev := res.EventsMarkdown(); !strings.Contains(ev, "## DataWorks events (issue 16)") || !strings.Contains(ev, "| all runs | "+strconv.Itoa(len(runs))+" |") {
+		t.Errorf("events report:\n%s", ev)
+	}
 	s := res.Stats(0, Segments[0])
 	if s.Runs != len(runs) || s.CallsMean <= 1 || s.DAGHours <= 0 || s.PollsPerDAGHour() <= 0 {
 		t.Errorf("fixed 5 s stats %+v", s)
@@ -397,5 +401,116 @@ func TestQuantileIsNearestRank(t *testing.T) {
 	}
 	if xs[0] != 20 {
 		t.Error("Quantile sorted its argument")
+	}
+}
+
+// followWith is follow with events delivered.
+func followWith(t *testing.T, run *Run, d Delivery) Outcome {
+	t.Helper()
+	if err := warmUp(); err != nil {
+		t.Fatal(err)
+	}
+	out, err := FollowEvents(run, DefaultConfig().Input(run, workflows.PollOptions{}), d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// An hour-long chain with a profile: with events the run sees the end at
+// the final event and polls on the safety net; losing the final event
+// costs delay, never the verdict; forged events cost searches, never the
+// verdict.
+func TestEventsLeadTheRun(t *testing.T) {
+	plan := func() *Run {
+		return handRun(
+			PlannedNode{Name: "extract", Wait: 5, Run: 1200},
+			PlannedNode{Name: "load", Deps: []int{0}, Wait: 5, Run: 2390},
+		)
+	}
+	run := plan()
+	end := run.Timeline.Snapshot(run.Timeline.Final(), nil)
+	run.Earlier = []dag.RunTimings{dag.TimingsOf(end, run.TriggeredAt()), dag.TimingsOf(end, run.TriggeredAt())}
+	run.Profile = dag.ProfileOf(run.Earlier)
+
+	base := followWith(t, run, Delivery{})
+	with := followWith(t, run, Events)
+	if with.Verdict != dag.OutcomeSucceeded || with.Delay > 3*time.Second {
+		t.Errorf("with events: %s after %v, want SUCCEEDED within 3 s", with.Verdict, with.Delay)
+	}
+	hours := time.Duration(run.Timeline.Final()-run.Timeline.Trigger) * time.Second
+	if perHour := float64(with.Calls) / hours.Hours(); perHour > 10 {
+		t.Errorf("with events: %d calls in %v, %.1f per DAG-hour, want ≤ 10 (without: %d)", with.Calls, hours, perHour, base.Calls)
+	}
+	lost := Delivery{On: true, Delay: Events.Delay, Drop: 1}
+	if o := followWith(t, run, lost); o.Verdict != dag.OutcomeSucceeded || o.Calls != base.Calls || o.Delay != base.Delay {
+		t.Errorf("every event lost: %+v, want what the policy does alone (%d calls, delay %v)", o, base.Calls, base.Delay)
+	}
+	if o := followWith(t, run, forged); o.Verdict != dag.OutcomeSucceeded || o.Delay > 3*time.Second {
+		t.Errorf("forged events: %s after %v", o.Verdict, o.Delay)
+	}
+	t.Logf("calls: alone %d, with events %d", base.Calls, with.Calls)
+}
+
+// The delivery sends the DAG's start and end events a delay after them,
+// loses the same ones on every replay, forges and replays on demand, and
+// the earlier runs' memos count what they lost.
+func TestDelivery(t *testing.T) {
+	run := twoNodes()
+	evs := Events.events(run)
+	if len(evs) != 2 || evs[0].ev.Status != dag.StatusRunning || evs[1].ev.Status != dag.StatusSuccess || !evs[1].ev.Final ||
+		evs[0].at != run.TriggeredAt().Add(Events.Delay) || evs[1].at.Unix() != trigger+100+1 || evs[1].ev.DagID != DagID {
+		t.Fatalf("events %+v", evs)
+	}
+	if got := (Delivery{On: true, Drop: 1}).events(run); len(got) != 0 {
+		t.Errorf("every event lost: %d sent", len(got))
+	}
+	inst := Delivery{On: true, Instances: true}.events(run)
+	if len(inst) != 2+3*2 {
+		t.Errorf("%d events with the instances', want 8", len(inst))
+	}
+	long := handRun(PlannedNode{Name: "long", Run: 1800})
+	f := forged.events(long)
+	fakes, others, replays := 0, 0, 0
+	for _, e := range f {
+		switch {
+		case e.ev.DagID != DagID:
+			others++
+		case strings.HasPrefix(e.ev.ID, "forged/"):
+			fakes++
+		case e.at.After(time.Unix(long.Timeline.Trigger, 0).Add(replayAfter)) && !e.ev.Final:
+			replays++
+		}
+	}
+	if fakes != 4 || others != 4 || replays != 1 || len(f) != 2*2+8 {
+		t.Errorf("forged delivery: %d forged, %d about another DAG, %d replayed starts, %d in all", fakes, others, replays, len(f))
+	}
+	lossy := Delivery{On: true, Drop: 0.5}
+	lost, kept := 0, 0
+	for i := range 200 {
+		r := *twoNodes()
+		r.WorkflowID = fmt.Sprint("w", i)
+		n := len(lossy.events(&r))
+		if n != len(lossy.events(&r)) {
+			t.Fatal("a replay loses other events")
+		}
+		lost, kept = lost+2-n, kept+n
+	}
+	if lost < 150 || kept < 150 {
+		t.Errorf("half lost: %d lost, %d kept", lost, kept)
+	}
+	run.Earlier = []dag.RunTimings{{Names: []string{"a"}, Begin: []int32{0}, Finish: []int32{60}}, {Names: []string{"a"}, Begin: []int32{0}, Finish: []int32{61}}}
+	for _, e := range Events.earlier(run) {
+		if e.Events != 2 || e.EventMiss != 0 {
+			t.Errorf("delivered: memo %+v", e)
+		}
+	}
+	for _, e := range (Delivery{On: true, Drop: 1}).earlier(run) {
+		if e.Events != 0 || e.EventMiss != 0 {
+			t.Errorf("all lost: memo %+v, want no events", e)
+		}
+	}
+	if got := (Delivery{}).earlier(run); got[0].Events != 0 {
+		t.Errorf("no delivery: memo %+v", got[0])
 	}
 }

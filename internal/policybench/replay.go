@@ -13,10 +13,12 @@ import (
 	"github.com/manualdag/manualdag/workflows"
 )
 
-// Policy is a named poll policy: the poll options of RunManualDagInput.
+// Policy is a named poll policy: the poll options of RunManualDagInput,
+// and the events delivered to the run (none by default).
 type Policy struct {
-	Name string
-	Poll workflows.PollOptions
+	Name   string
+	Poll   workflows.PollOptions
+	Events Delivery
 }
 
 // Names of the policies Policies returns; Baseline is the one the others
@@ -28,6 +30,13 @@ const (
 	Fixed60  = "fixed 60 s"
 	Backoff  = "backoff (old default)"
 	Default  = "predictive (default)"
+	// The default policy with DataWorks' pushed events (issue 16): all
+	// delivered, 30 % lost, and with forged and replayed ones besides.
+	WithEvents    = "predictive + events"
+	EventsDropped = "predictive + events, 30 % lost"
+	EventsForged  = "predictive + events, forged and replayed"
+	// DropRate is the share of events EventsDropped loses.
+	DropRate = 0.3
 )
 
 // Fixed polls every d, whatever it sees: the backoff mode with a constant
@@ -42,18 +51,26 @@ func Fixed(d time.Duration) workflows.PollOptions {
 	}
 }
 
-// Policies are the fixed baselines and the product's two modes with every
-// other poll option at its default.
+// Policies are the fixed baselines, the product's two modes with every
+// other poll option at its default, and the default with events.
 func Policies() []Policy {
 	return []Policy{
-		{Baseline, Fixed(5 * time.Second)},
-		{Fixed20, Fixed(20 * time.Second)},
-		{Fixed30, Fixed(30 * time.Second)},
-		{Fixed60, Fixed(60 * time.Second)},
-		{Backoff, workflows.PollOptions{Mode: workflows.PollBackoff}},
-		{Default, workflows.PollOptions{}},
+		{Baseline, Fixed(5 * time.Second), Delivery{}},
+		{Fixed20, Fixed(20 * time.Second), Delivery{}},
+		{Fixed30, Fixed(30 * time.Second), Delivery{}},
+		{Fixed60, Fixed(60 * time.Second), Delivery{}},
+		{Backoff, workflows.PollOptions{Mode: workflows.PollBackoff}, Delivery{}},
+		{Default, workflows.PollOptions{}, Delivery{}},
+		{WithEvents, workflows.PollOptions{}, Events},
+		{EventsDropped, workflows.PollOptions{}, dropped},
+		{EventsForged, workflows.PollOptions{}, forged},
 	}
 }
+
+var (
+	dropped = Delivery{On: true, Delay: Events.Delay, Drop: DropRate}
+	forged  = Delivery{On: true, Delay: Events.Delay, Forged: true}
+)
 
 // Result is a replay: each policy's outcome for each run.
 type Result struct {
@@ -86,7 +103,7 @@ func Replay(cfg Config, runs []Run, policies []Policy) (*Result, error) {
 	for range res.Workers {
 		wg.Go(func() {
 			for j := range jobs {
-				out, err := Follow(&runs[j.i], cfg.Input(&runs[j.i], policies[j.p].Poll))
+				out, err := FollowEvents(&runs[j.i], cfg.Input(&runs[j.i], policies[j.p].Poll), policies[j.p].Events)
 				if err != nil {
 					cancel(fmt.Errorf("%s: %w", policies[j.p].Name, err))
 				}

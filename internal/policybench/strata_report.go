@@ -62,6 +62,9 @@ type Figures struct {
 	// PeakSecond and Peak10s are the most searches DataWorks received in
 	// one second and in ten, over every run (kept for bursts only).
 	PeakSecond, Peak10s int
+	// CallsPerDAGHour is the calls over the hours of DAG run time (trigger
+	// to final), pooled: long runs weigh by their length.
+	CallsPerDAGHour float64
 }
 
 // figures are policy p's figures over the measured runs that in selects;
@@ -76,6 +79,7 @@ func (r *Result) figures(p int, in func(*Run) bool) Figures {
 	var ratios []float64
 	var ends, fails, failedEnds []time.Duration
 	var events []float64
+	hours := 0.0
 	burst := map[int64]int{}
 	for i := range r.Runs {
 		run := &r.Runs[i]
@@ -93,6 +97,7 @@ func (r *Result) figures(p int, in func(*Run) bool) Figures {
 			c = float64(o.Calls)
 		}
 		calls = append(calls, c)
+		hours += float64(run.Timeline.Final()-run.Timeline.Trigger) / 3600
 		if base >= 0 {
 			b := float64(r.Outcomes[base][i].Calls)
 			baseCalls = append(baseCalls, b)
@@ -114,6 +119,9 @@ func (r *Result) figures(p int, in func(*Run) bool) Figures {
 		return f
 	}
 	f.CallsMean = mean(calls)
+	if hours > 0 {
+		f.CallsPerDAGHour = f.CallsMean * float64(f.Runs) / hours
+	}
 	if len(baseCalls) > 0 {
 		f.RatioOfMeans = f.CallsMean / mean(baseCalls)
 		f.MedianRatio = Quantile(ratios, 0.5)
