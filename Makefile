@@ -21,7 +21,7 @@ export MANUALDAG_TEMPORAL_CLI := $(TEMPORAL)
 # (e2e/tls_test.go) with it too; it is skipped before.
 export MANUALDAG_TEMPORAL_SERVER := $(wildcard $(TEMPORAL_SERVER))
 
-.PHONY: cluster cluster-clean test-cluster bench-fleet-cluster demo screenshot test chaos build release lint check-format vet tools emulator clean bench-policy bench bench-fleet
+.PHONY: cluster cluster-clean test-cluster bench-fleet-cluster bench-events demo screenshot test chaos build release lint check-format vet tools emulator clean bench-policy bench bench-fleet
 
 ## demo: Temporal dev server + Web UI, the DataWorks emulator, the worker, two sample DAGs.
 demo: build $(TEMPORAL)
@@ -91,6 +91,13 @@ bench: $(TEMPORAL)
 ## _TIME_SCALE, _POLLERS, _OUT; MANUALDAG_BENCH_FLEET_MIX=0 is the older single-flow learned fleet (see the test's comment).
 bench-fleet: $(TEMPORAL)
 	MANUALDAG_BENCH=1 MANUALDAG_BENCH_POLLERS=$${MANUALDAG_BENCH_POLLERS:-8} go test -tags e2e -run '^$$' -bench '^BenchmarkFleet$$' -benchtime 1x -timeout 120m ./e2e/
+
+## bench-events: issue 16's OpenEvent figures on the real dev server (e2e/events_bench_test.go): the same 18 runs
+## (5-, 15- and 30-minute flows, first and seeded runs, failures) under every event delivered, 30 % dropped and no
+## events, three stacks side by side at time scale 1; end detection and calls per DAG-hour per stratum. About 35
+## minutes; run it alone. MANUALDAG_BENCH_OUT=FILE also writes the table to FILE.
+bench-events: $(TEMPORAL)
+	MANUALDAG_BENCH=1 go test -tags e2e -run '^$$' -bench '^BenchmarkOpenEvents$$' -benchtime 1x -timeout 60m ./e2e/
 
 ## bench-fleet-cluster: the same fleet on make cluster's Temporal server (v1.29.1 on a PostgreSQL of its own,
 ## MANUALDAG_E2E_SERVER=cluster) instead of the dev server, with PostgreSQL's commits, rows, WAL and CPU in the table:

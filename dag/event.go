@@ -29,6 +29,10 @@ type Event struct {
 	DagID int64 `json:"dagId"`
 	// NodeID is the node, for EventInstance; 0 otherwise.
 	NodeID int64 `json:"nodeId,omitempty"`
+	// InstanceID is the node instance (the event's taskId), for
+	// EventInstance: what a search lists (Node.ID), so what a look can
+	// confirm the event by; 0 otherwise.
+	InstanceID int64 `json:"instanceId,omitempty"`
 	// Status is the pushed status as a Status (StatusRunning, ...), or ""
 	// when the code was not one the receiver knows.
 	Status Status `json:"status,omitempty"`

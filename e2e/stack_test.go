@@ -80,6 +80,13 @@ func newStack(t *testing.T) *stack {
 // newStackOn is a stack on ts, with an emulator of its own and no worker.
 func newStackOn(t *testing.T, ts *temporalServer) *stack {
 	t.Helper()
+	return newStackWith(t, ts, nil)
+}
+
+// newStackWith is newStackOn with the emulator's options changed by
+// configure (when not nil) before it is made.
+func newStackWith(t testing.TB, ts *temporalServer, configure func(*emulator.Options)) *stack {
+	t.Helper()
 	s := &stack{recorded: map[string]string{}, emuLog: &syncBuffer{}, secret: "e2e-secret-marker-" + randomHex(t)}
 
 	def := emulator.SampleDefinition()
@@ -89,8 +96,7 @@ func newStackOn(t *testing.T, ts *temporalServer) *stack {
 		Nodes: []emulator.Node{{ID: 103990001, Name: "slow_node", Duration: &tenHours}},
 	})
 	def.Projects[0].Flows = append(def.Projects[0].Flows, profileFlow())
-	var err error
-	s.emu, err = emulator.New(emulator.Options{
+	opts := emulator.Options{
 		Definition:  def,
 		Credentials: map[string]emulator.Key{accessKeyID: {Secret: s.secret}},
 		TimeScale:   timeScale,
@@ -99,8 +105,14 @@ func newStackOn(t *testing.T, ts *temporalServer) *stack {
 		// A 2024-05-18 create stays Creating for a moment.
 		CreatingFor: 500 * time.Millisecond,
 		Logger:      slog.New(slog.NewTextHandler(s.emuLog, nil)),
-	})
+	}
+	if configure != nil {
+		configure(&opts)
+	}
+	var err error
+	s.emu, err = emulator.New(opts)
 	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.emu.Close() })
 	srv := httptest.NewServer(s.emu)
 	t.Cleanup(srv.Close)
 	u, err := url.Parse(srv.URL)

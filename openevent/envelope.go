@@ -211,7 +211,7 @@ func Parse(body []byte) (dag.Event, error) {
 		if d.DagType != nil && *d.DagType >= 0 && *d.DagType <= 3 {
 			return dag.Event{}, fmt.Errorf("%w: an instance of dagType %d is not in a manual workflow", ErrIgnored, *d.DagType)
 		}
-		ev.DagID, ev.NodeID, code = d.DagID, d.NodeID, d.Status
+		ev.DagID, ev.NodeID, ev.InstanceID, code = d.DagID, d.NodeID, d.TaskID, d.Status
 	}
 	if ev.DagID <= 0 {
 		return dag.Event{}, fmt.Errorf("%w: data.dagId missing or not a positive integer", ErrMalformed)

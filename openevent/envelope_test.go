@@ -70,7 +70,7 @@ func TestParseDocumentedEvents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want = dag.Event{ID: "inst-1", Kind: dag.EventInstance, DagID: 446555330, NodeID: 1002698219,
+	want = dag.Event{ID: "inst-1", Kind: dag.EventInstance, DagID: 446555330, NodeID: 1002698219, InstanceID: 4532688169,
 		Status: dag.StatusRunning, Time: time.Date(2024, 6, 1, 8, 0, 0, 0, time.UTC)}
 	if ev != want {
 		t.Errorf("instance event\n got %+v\nwant %+v", ev, want)

@@ -22,6 +22,10 @@ import (
 // started may not be indexed yet.
 var ErrNoRun = errors.New("no open run")
 
+// ErrRunClosed is RunFinder's answer when no open run watches the DAG but
+// one did: the event came after the run's verdict. It wraps ErrNoRun.
+var ErrRunClosed = fmt.Errorf("%w: the run has closed", ErrNoRun)
+
 // RunFinder finds the open RunManualDag run of a DAG run id.
 type RunFinder interface {
 	// FindRun returns the run's workflow id and run id, ErrNoRun when there
@@ -44,6 +48,7 @@ const (
 	OutcomeDuplicate    = "duplicate"    // 200: this event id was signalled already
 	OutcomeIgnored      = "ignored"      // 200: an event manualdag does not use
 	OutcomeUnknownRun   = "unknown_run"  // 202: no open run watches the DAG (or it just closed)
+	OutcomeNotYet       = "not_yet"      // 503: no open run watches the DAG yet, and the event is recent: EventBridge retries
 	OutcomeMalformed    = "malformed"    // 400, 405, 415: not a POSTed CloudEvent manualdag can read
 	OutcomeUnauthorized = "unauthorized" // 401: no valid signature or token
 	OutcomeStale        = "stale"        // 401: the timestamp is outside the window
@@ -53,7 +58,7 @@ const (
 
 // Outcomes lists every outcome, in the order above.
 func Outcomes() []string {
-	return []string{OutcomeSignaled, OutcomeDuplicate, OutcomeIgnored, OutcomeUnknownRun, OutcomeMalformed,
+	return []string{OutcomeSignaled, OutcomeDuplicate, OutcomeIgnored, OutcomeUnknownRun, OutcomeNotYet, OutcomeMalformed,
 		OutcomeUnauthorized, OutcomeStale, OutcomeTooLarge, OutcomeUnavailable}
 }
 
@@ -72,6 +77,7 @@ const (
 const (
 	DefaultMaxBodyBytes = 256 << 10
 	DefaultDedupeSize   = 100_000
+	DefaultIndexGrace   = time.Minute
 )
 
 // temporalTimeout bounds one request's look-up and signal: EventBridge
@@ -97,6 +103,18 @@ type ReceiverOptions struct {
 	// DedupeSize is how many signalled event ids are remembered. Default
 	// DefaultDedupeSize.
 	DedupeSize int
+	// IndexGrace: an event about a DAG that no open run watches is
+	// answered 503 (OutcomeNotYet), so that EventBridge retries it, while
+	// the event (its CloudEvent time) is at most this old; 202 after. A
+	// run's DAG id becomes searchable only after its trigger returns and
+	// the run records it, and DataWorks sends the DAG's first event at
+	// once: without the retry that event would be lost every time, and
+	// the flow's next runs would read the loss as an unreliable event
+	// feed. The cost is a few more deliveries (and look-ups) of each event
+	// about a DAG manualdag does not watch. Default DefaultIndexGrace.
+	IndexGrace time.Duration
+	// Now is the clock IndexGrace is measured on. Default time.Now.
+	Now func() time.Time
 }
 
 // Receiver is the http.Handler EventBridge pushes DataWorks events to. It
@@ -112,6 +130,8 @@ type Receiver struct {
 	signaler Signaler
 	logger   *zap.Logger
 	maxBody  int64
+	grace    time.Duration
+	now      func() time.Time
 	seen     *seenIDs
 	counters map[string]client.MetricsCounter
 	dedupe   client.MetricsGauge
@@ -134,9 +154,15 @@ func NewReceiver(o ReceiverOptions) (*Receiver, error) {
 	if o.Logger == nil {
 		o.Logger = zap.NewNop()
 	}
+	if o.IndexGrace <= 0 {
+		o.IndexGrace = DefaultIndexGrace
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
 	r := &Receiver{
 		verifier: o.Verifier, finder: o.Finder, signaler: o.Signaler, logger: o.Logger,
-		maxBody: o.MaxBodyBytes, seen: newSeenIDs(o.DedupeSize),
+		maxBody: o.MaxBodyBytes, grace: o.IndexGrace, now: o.Now, seen: newSeenIDs(o.DedupeSize),
 		counters: map[string]client.MetricsCounter{},
 		dedupe:   o.Metrics.Gauge(MetricDedupeIDs),
 	}
@@ -229,6 +255,11 @@ func (r *Receiver) signal(ctx context.Context, ev dag.Event, key idKey) answer {
 		message: "unavailable: Temporal did not answer; retry", event: ev}
 	workflowID, _, err := r.finder.FindRun(ctx, ev.DagID)
 	switch {
+	case errors.Is(err, ErrRunClosed):
+		return answer{status: http.StatusAccepted, outcome: OutcomeUnknownRun, message: fmt.Sprintf("the run for DAG %d has closed", ev.DagID), event: ev}
+	case errors.Is(err, ErrNoRun) && r.recent(ev):
+		return answer{status: http.StatusServiceUnavailable, outcome: OutcomeNotYet,
+			message: fmt.Sprintf("no open run for DAG %d yet (a run's DAG id is searchable a moment after its trigger returns); retry", ev.DagID), event: ev}
 	case errors.Is(err, ErrNoRun):
 		return answer{status: http.StatusAccepted, outcome: OutcomeUnknownRun, message: fmt.Sprintf("no open run for DAG %d", ev.DagID), event: ev}
 	case err != nil:
@@ -252,6 +283,14 @@ func (r *Receiver) signal(ctx context.Context, ev dag.Event, key idKey) answer {
 	}
 	r.dedupe.Update(float64(r.seen.add(key)))
 	return answer{status: http.StatusOK, outcome: OutcomeSignaled, message: "signaled", event: ev}
+}
+
+// recent reports whether ev is young enough that its run may not be
+// searchable yet (IndexGrace); an event without a time, or one dated
+// further ahead than that, is not.
+func (r *Receiver) recent(ev dag.Event) bool {
+	age := r.now().Sub(ev.Time)
+	return !ev.Time.IsZero() && age <= r.grace && age >= -r.grace
 }
 
 func (r *Receiver) log(req *http.Request, a answer) {

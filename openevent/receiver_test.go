@@ -23,6 +23,7 @@ import (
 type fakeFinder struct {
 	mu        sync.Mutex
 	runs      map[int64]string
+	closed    map[int64]bool
 	err       error
 	calls     int
 	forgotten []int64
@@ -37,6 +38,9 @@ func (f *fakeFinder) FindRun(_ context.Context, dagID int64) (string, string, er
 	}
 	if id, ok := f.runs[dagID]; ok {
 		return id, "run-" + id, nil
+	}
+	if f.closed[dagID] {
+		return "", "", ErrRunClosed
 	}
 	return "", "", ErrNoRun
 }
@@ -236,6 +240,45 @@ func TestReceiverUnknownAndClosedRuns(t *testing.T) {
 	}
 	if counts, _ := f.counts(); counts[OutcomeUnknownRun] != 2 || f.r.Seen() != 0 {
 		t.Errorf("counts %v, Seen %d", counts, f.r.Seen())
+	}
+}
+
+// A recent event about a DAG no open run watches yet is answered 503, so
+// that EventBridge retries it once the run's DAG id is searchable (its
+// first event races the run's record of the id); the retry is signalled.
+// Past IndexGrace, or without a time, it is 202 as before.
+func TestReceiverRetriesAnEventBeforeItsRunIsSearchable(t *testing.T) {
+	now := testNow.Add(30 * time.Second)
+	f := newFixture(t, func(o *ReceiverOptions) { o.Now = func() time.Time { return now } })
+	f.now = now
+	delete(f.finder.runs, testDagID)
+	body := eventBody("e1", TypeDagStatusChanges, testDagID, 4) // time: testNow, 30s ago
+	code, msg := f.post(t, body)
+	if code != http.StatusServiceUnavailable || !strings.Contains(msg, "no open run for DAG 1000123 yet") || f.r.Seen() != 0 {
+		t.Fatalf("before the run is searchable: %d %q, Seen %d", code, msg, f.r.Seen())
+	}
+	f.finder.runs[testDagID] = "dw-run-1"
+	if code, msg := f.post(t, body); code != http.StatusOK || msg != "signaled" {
+		t.Fatalf("the retry: %d %q", code, msg)
+	}
+	// A recent event about a DAG whose run has closed needs no retry.
+	f.finder.closed = map[int64]bool{556: true}
+	if code, msg := f.post(t, eventBody("e3", TypeDagStatusChanges, 556, 6)); code != http.StatusAccepted || msg != "the run for DAG 556 has closed" {
+		t.Errorf("closed run: %d %q", code, msg)
+	}
+	// Dated in the future beyond the grace: no retry either.
+	now = testNow.Add(-DefaultIndexGrace - time.Second)
+	f.now = now
+	if code, msg := f.post(t, eventBody("e4", TypeDagStatusChanges, 555, 6)); code != http.StatusAccepted || msg != "no open run for DAG 555" {
+		t.Errorf("from the future: %d %q", code, msg)
+	}
+	now = testNow.Add(DefaultIndexGrace + time.Second)
+	f.now = now
+	if code, msg := f.post(t, eventBody("e2", TypeDagStatusChanges, 555, 6)); code != http.StatusAccepted || msg != "no open run for DAG 555" {
+		t.Errorf("past the grace: %d %q", code, msg)
+	}
+	if counts, _ := f.counts(); counts[OutcomeNotYet] != 1 || counts[OutcomeSignaled] != 1 || counts[OutcomeUnknownRun] != 3 {
+		t.Errorf("counts %v", counts)
 	}
 }
 

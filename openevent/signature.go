@@ -590,6 +590,38 @@ func ParsePublicKey(pemBytes []byte) (*rsa.PublicKey, error) {
 	}
 }
 
+// ParsePrivateKey reads the RSA private key a Signer signs with, from PEM
+// ("RSA PRIVATE KEY", PKCS #1, or "PRIVATE KEY", PKCS #8): the emulator's
+// stand-in for EventBridge's key. Its public half is what a receiver pins.
+func ParsePrivateKey(pemBytes []byte) (*rsa.PrivateKey, error) {
+	rest := pemBytes
+	for {
+		var block *pem.Block
+		block, rest = pem.Decode(rest)
+		if block == nil {
+			return nil, errors.New("no PEM RSA PRIVATE KEY or PRIVATE KEY block")
+		}
+		var key any
+		var err error
+		switch block.Type {
+		case "RSA PRIVATE KEY":
+			key, err = x509.ParsePKCS1PrivateKey(block.Bytes)
+		case "PRIVATE KEY":
+			key, err = x509.ParsePKCS8PrivateKey(block.Bytes)
+		default:
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("PEM %s: %v", block.Type, err)
+		}
+		k, ok := key.(*rsa.PrivateKey)
+		if !ok {
+			return nil, fmt.Errorf("PEM %s holds a %T, not an RSA key", block.Type, key)
+		}
+		return k, checkKey(&k.PublicKey)
+	}
+}
+
 // checkKey refuses keys no signature should be trusted under. 1024 bits is
 // allowed: the v1 secret of Alibaba's own test vector is 128 bytes.
 func checkKey(k *rsa.PublicKey) error {

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 
@@ -58,6 +59,7 @@ type TemporalFinder struct {
 
 type foundRun struct {
 	workflowID, runID string // "" for no open run
+	closed            bool   // no open run, and a closed one
 	until             time.Time
 }
 
@@ -81,9 +83,11 @@ func NewTemporalFinder(c WorkflowLister, namespace string, o FinderOptions) *Tem
 	return &TemporalFinder{lister: c, namespace: namespace, o: o, cache: map[int64]foundRun{}}
 }
 
-// Query is the visibility query for the open run of dagID.
+// Query is the visibility query for the runs of dagID, open or closed: a
+// closed one says the event came after its run (202), none at all that
+// the run may not be searchable yet (503, see ReceiverOptions.IndexGrace).
 func Query(dagID int64) string {
-	return fmt.Sprintf("WorkflowType = '%s' AND ExecutionStatus = 'Running' AND %s = %d",
+	return fmt.Sprintf("WorkflowType = '%s' AND %s = %d",
 		workflows.WorkflowName, workflows.SearchAttributeDagID.GetName(), dagID)
 }
 
@@ -95,10 +99,7 @@ func (f *TemporalFinder) FindRun(ctx context.Context, dagID int64) (string, stri
 	c, ok := f.cache[dagID]
 	f.mu.Unlock()
 	if ok && now.Before(c.until) {
-		if c.workflowID == "" {
-			return "", "", ErrNoRun
-		}
-		return c.workflowID, c.runID, nil
+		return c.answer()
 	}
 	resp, err := f.lister.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
 		Namespace: f.namespace, PageSize: 10, Query: Query(dagID),
@@ -109,18 +110,29 @@ func (f *TemporalFinder) FindRun(ctx context.Context, dagID int64) (string, stri
 	found := foundRun{until: now.Add(f.o.NegativeTTL)}
 	var started time.Time
 	for _, e := range resp.GetExecutions() {
+		if e.GetStatus() != enums.WORKFLOW_EXECUTION_STATUS_RUNNING {
+			found.closed = true
+			continue
+		}
 		if t := e.GetStartTime().AsTime(); found.workflowID == "" || t.After(started) {
 			found.workflowID, found.runID, started = e.GetExecution().GetWorkflowId(), e.GetExecution().GetRunId(), t
 		}
 	}
-	if found.workflowID != "" {
+	if found.workflowID != "" || found.closed {
 		found.until = now.Add(f.o.TTL)
 	}
 	f.remember(dagID, found, now)
-	if found.workflowID == "" {
-		return "", "", ErrNoRun
+	return found.answer()
+}
+
+func (r foundRun) answer() (string, string, error) {
+	switch {
+	case r.workflowID != "":
+		return r.workflowID, r.runID, nil
+	case r.closed:
+		return "", "", ErrRunClosed
 	}
-	return found.workflowID, found.runID, nil
+	return "", "", ErrNoRun
 }
 
 // Forget drops what is remembered of dagID (its run has closed).

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	commonpb "go.temporal.io/api/common/v1"
+	"go.temporal.io/api/enums/v1"
 	workflowpb "go.temporal.io/api/workflow/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -45,11 +46,37 @@ func execution(workflowID, runID string, started time.Time) *workflowpb.Workflow
 	return &workflowpb.WorkflowExecutionInfo{
 		Execution: &commonpb.WorkflowExecution{WorkflowId: workflowID, RunId: runID},
 		StartTime: timestamppb.New(started),
+		Status:    enums.WORKFLOW_EXECUTION_STATUS_RUNNING,
+	}
+}
+
+// A DAG whose runs have all closed is told apart from one with no run at
+// all (ErrRunClosed, which is also ErrNoRun), and remembered as long as a
+// found run: its late events need no retry.
+func TestTemporalFinderClosedRun(t *testing.T) {
+	now := testNow
+	closed := execution("done", "r1", testNow.Add(-time.Hour))
+	closed.Status = enums.WORKFLOW_EXECUTION_STATUS_COMPLETED
+	continued := execution("done", "r0", testNow.Add(-2*time.Hour))
+	continued.Status = enums.WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW
+	l := &fakeLister{runs: map[int64][]*workflowpb.WorkflowExecutionInfo{testDagID: {continued, closed}}}
+	f := NewTemporalFinder(l, "dw", FinderOptions{Now: func() time.Time { return now }})
+	if _, _, err := f.FindRun(context.Background(), testDagID); !errors.Is(err, ErrRunClosed) || !errors.Is(err, ErrNoRun) {
+		t.Fatalf("FindRun = %v, want ErrRunClosed", err)
+	}
+	now = now.Add(30 * time.Second)
+	if _, _, err := f.FindRun(context.Background(), testDagID); !errors.Is(err, ErrRunClosed) || l.calls() != 1 {
+		t.Fatalf("within the TTL: %v after %d look-ups, want ErrRunClosed from memory", err, l.calls())
+	}
+	l.runs[testDagID] = append(l.runs[testDagID], execution("done", "r2", testNow))
+	f.Forget(testDagID)
+	if wf, run, err := f.FindRun(context.Background(), testDagID); err != nil || wf != "done" || run != "r2" {
+		t.Fatalf("an open run beside closed ones: %q %q %v", wf, run, err)
 	}
 }
 
 func TestQuery(t *testing.T) {
-	want := "WorkflowType = 'RunManualDag' AND ExecutionStatus = 'Running' AND DataWorksDagId = 1000123"
+	want := "WorkflowType = 'RunManualDag' AND DataWorksDagId = 1000123"
 	if got := Query(1000123); got != want {
 		t.Errorf("Query = %q, want %q", got, want)
 	}

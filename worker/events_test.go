@@ -19,6 +19,7 @@ import (
 	"time"
 
 	commonpb "go.temporal.io/api/common/v1"
+	"go.temporal.io/api/enums/v1"
 	workflowpb "go.temporal.io/api/workflow/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.uber.org/zap"
@@ -136,7 +137,7 @@ func (f *fakeTemporal) ListWorkflow(_ context.Context, req *workflowservice.List
 		return &workflowservice.ListWorkflowExecutionsResponse{}, nil
 	}
 	return &workflowservice.ListWorkflowExecutionsResponse{Executions: []*workflowpb.WorkflowExecutionInfo{
-		{Execution: &commonpb.WorkflowExecution{WorkflowId: "dw-run", RunId: "r1"}},
+		{Execution: &commonpb.WorkflowExecution{WorkflowId: "dw-run", RunId: "r1"}, Status: enums.WORKFLOW_EXECUTION_STATUS_RUNNING},
 	}}, nil
 }
 

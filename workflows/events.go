@@ -15,6 +15,7 @@ package workflows
 //     hands the run back to the poll policy.
 
 import (
+	"cmp"
 	"fmt"
 	"time"
 
@@ -133,6 +134,14 @@ func (r *run) event(ctx workflow.Context, ev dag.Event) {
 			r.events.SendAsync(struct{}{}) // full: asked for already
 		}
 	}
+	// Every signal adds to the history, also those that ask for no look
+	// (ignored, already confirmed): a stream of them during a long wait
+	// must not carry the history past its limits, so the watch is woken
+	// to continue as new.
+	if r.report.DagID != 0 && !r.compact && (workflow.GetInfo(ctx).GetContinueAsNewSuggested() || r.historyFull(ctx)) {
+		r.compact = true
+		r.events.SendAsync(struct{}{})
+	}
 }
 
 // takeHints sorts the events that came before the DAG id was known. The
@@ -183,7 +192,7 @@ func (r *run) accept(ctx workflow.Context, ev dag.Event) bool {
 func describeEvent(ev dag.Event) string {
 	what := "DAG"
 	if ev.Kind == dag.EventInstance {
-		what = fmt.Sprintf("node %d", ev.NodeID)
+		what = fmt.Sprintf("node %d", cmp.Or(ev.NodeID, ev.InstanceID))
 	}
 	switch {
 	case ev.Status != "":
@@ -266,7 +275,7 @@ func eventAgrees(ev dag.Event, nodes []dag.Node, ended bool) bool {
 		return len(nodes) > 0 && ev.Final == ended
 	}
 	for _, n := range nodes {
-		if n.ID == ev.NodeID {
+		if ev.InstanceID != 0 && n.ID == ev.InstanceID {
 			if ev.Status != "" {
 				return n.Status == ev.Status
 			}
@@ -274,6 +283,13 @@ func eventAgrees(ev dag.Event, nodes []dag.Node, ended bool) bool {
 		}
 	}
 	return false
+}
+
+// eventSpacing is the least time between two looks events cause:
+// eventCoalesce, or the daily budget's floor under every wait when that is
+// longer, so that events never spend the budget faster than polling may.
+func (r *run) eventSpacing() time.Duration {
+	return max(eventCoalesce, r.pollFloor)
 }
 
 // eventMode is how events steer the wait chosen at obs, and, when they
@@ -340,7 +356,7 @@ func (r *run) confirmWait(now time.Time) (time.Duration, bool) {
 	if es.ConfirmUntil.IsZero() || !now.Before(es.ConfirmUntil) {
 		return 0, false
 	}
-	wait := max(eventCoalesce<<min(es.Confirms, 8), r.eventLook.Add(eventCoalesce).Sub(now))
+	wait := max(eventCoalesce<<min(es.Confirms, 8), r.eventLook.Add(r.eventSpacing()).Sub(now))
 	es.Confirms++
 	return wait, true
 }
@@ -386,10 +402,11 @@ func (r *run) setMode(m eventMode, silence time.Time) {
 
 // eventMisses counts the DAG events the run missed, at its verdict: the
 // DAG event that is not final, unless the run was over within eventLate
-// (it may be on its way), and the final one. A final event still on its
-// way counts too: a look that saw the end before it came is rare when
-// events lead (the final event's look sees the end), and reading a delay
-// as a loss only keeps the flow's next runs on their normal policy.
+// (it may be on its way), and the final one, unless the DAG's last node
+// finished within eventLate (by DataWorks' clock): a run on its poll policy
+// often sees the end before the final event comes, and reading that race
+// as a loss would keep the flow's next runs on their policy, where the
+// race repeats.
 func (r *run) eventMisses(now time.Time) int32 {
 	es := r.st.Events
 	var miss int32
@@ -397,7 +414,13 @@ func (r *run) eventMisses(now time.Time) int32 {
 		miss++
 	}
 	if !es.Ended {
-		miss++
+		var last int64
+		for _, n := range r.st.Nodes {
+			last = max(last, n.Finish)
+		}
+		if last == 0 || now.Sub(time.Unix(last, 0)) >= eventLate {
+			miss++
+		}
 	}
 	return miss
 }

@@ -107,7 +107,7 @@ func (s *workflowSuite) TestEventLooksNowAndCoalesces() {
 	s.mockCreate()
 	c := s.mockChain(30*time.Minute, nil)
 	// News to the run: load is not running yet in its snapshot.
-	running := dag.Event{ID: "load", Kind: dag.EventInstance, DagID: testDagID, NodeID: 2, Status: dag.StatusRunning}
+	running := dag.Event{ID: "load", Kind: dag.EventInstance, DagID: testDagID, InstanceID: 2, Status: dag.StatusRunning}
 	s.signal(time.Minute, running)
 	s.signal(3*time.Minute, running)
 	s.signal(3*time.Minute+500*time.Millisecond, running)
@@ -266,6 +266,42 @@ func (s *workflowSuite) TestHistoryMissKeepsEventsHinting() {
 	s.GreaterOrEqual(c.looksIn(2*time.Second, 1750*time.Second), int(1748*time.Second/DefaultFailureWatch), "the failure watch looks every minute")
 }
 
+// A run on its poll policy that sees the end before the final event comes
+// (a race, not a loss) does not count the final event as missed: else the
+// flow's next runs would stay on their policy, and lose the race again.
+func (s *workflowSuite) TestFinalEventRacingTheEndIsNoMiss() {
+	s.mockCreate()
+	earlier := chainProfile()
+	earlier[1].Events, earlier[1].EventMiss = 1, 1
+	c := s.mockChain(1750*time.Second, earlier)
+	s.signal(time.Second, dagEvent(dag.StatusRunning))
+	s.signal(1790*time.Second, dagEvent(dag.StatusSuccess)) // after the policy's look
+	rep, err := s.run(input())
+	s.Require().NoError(err)
+	s.Equal(dag.OutcomeSucceeded, rep.Outcome)
+	s.Less(rep.FinishedAt.Sub(c.trigger), 1750*time.Second+eventLate, "the policy saw the end first")
+	s.Require().NotNil(c.memo)
+	s.Equal(int32(1), c.memo.Events)
+	s.Zero(c.memo.EventMiss, "the final event was on its way, not lost")
+}
+
+// Signals alone can make the history long while events lead and the run
+// sleeps (an event about another DAG asks for no look): the watch wakes and
+// continues as new then, not at the safety net's look minutes later.
+func (s *workflowSuite) TestSignalsWakeTheWatchToContinueAsNew() {
+	s.mockCreate()
+	c := s.mockChain(3*time.Hour, nil)
+	s.signal(time.Second, dagEvent(dag.StatusRunning)) // confirmed by the first look: events lead
+	s.env.RegisterDelayedCallback(func() { s.env.SetContinueAsNewSuggested(true) }, 5*time.Minute)
+	s.signal(5*time.Minute+time.Second, dag.Event{ID: "other", Kind: dag.EventDag, DagID: testDagID + 1, Status: dag.StatusRunning})
+	s.env.ExecuteWorkflow(WorkflowName, input())
+	err := s.env.GetWorkflowError()
+	next, ok := continuedInput(err)
+	s.Require().True(ok, "%v", err)
+	s.Equal(int64(testDagID), next.Continued.DagID, "the next run follows the same DAG")
+	s.Less(s.env.Now().Sub(c.trigger), 6*time.Minute, "woken by the signal, not by the safety net (10 min)")
+}
+
 // Events that come before the DAG id is known are hints: the one about the
 // DAG the create returns is checked by the first look (no look of its
 // own), the other ignored; events then lead.
@@ -308,7 +344,7 @@ func TestEventAgrees(t *testing.T) {
 	blocked := []dag.Node{node(1, dag.StatusFailure), node(2, dag.StatusNotRun)}
 	odd := []dag.Node{node(1, dag.StatusSuccess), node(2, "CODE_9")}
 	instance := func(id int64, final bool) dag.Event {
-		return dag.Event{Kind: dag.EventInstance, DagID: testDagID, NodeID: id, Final: final}
+		return dag.Event{Kind: dag.EventInstance, DagID: testDagID, InstanceID: id, Final: final}
 	}
 	for _, tc := range []struct {
 		name  string

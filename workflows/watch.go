@@ -27,6 +27,7 @@ func (r *run) watch(ctx workflow.Context) (dag.DagReport, error) {
 		if r.polls >= continueAsNewPolls || r.polls > 0 && (workflow.GetInfo(ctx).GetContinueAsNewSuggested() || r.historyFull(ctx)) {
 			return r.report, r.continueAsNew(ctx)
 		}
+		r.compact = false
 		wait, end := r.step(ctx)
 		if end != nil {
 			return end.report, end.err
@@ -62,6 +63,7 @@ func endWith(rep dag.DagReport, err error) *ending { return &ending{rep, err} }
 func (r *run) step(ctx workflow.Context) (time.Duration, *ending) {
 	evs := r.takeUnchecked()
 	changed, err := r.poll(ctx)
+	evs, r.cutEvents = append(evs, r.cutEvents...), nil
 	switch {
 	case err != nil:
 		return 0, endWith(r.report, err)
@@ -386,6 +388,7 @@ func (r *run) windowSearch(ctx workflow.Context, in activities.SearchInput) (act
 	r.st.CountPolls++
 	r.logger.Debug("A DataWorks event cut a repeat window short", "polls", polls)
 	r.eventLook = workflow.Now(ctx)
+	r.cutEvents = append(r.cutEvents, r.takeUnchecked()...)
 	in.RepeatEvery, in.RepeatPolls, in.ReturnAtDone = 0, 0, 0
 	return r.search(ctx, in, r.dl, 0)
 }
@@ -432,7 +435,7 @@ func (r *run) searchOrEvent(ctx workflow.Context, in activities.SearchInput) (re
 		}
 		sel.Select(ctx)
 		if asked && !done && len(r.unchecked) > 0 {
-			if due := r.eventLook.Add(eventCoalesce).Sub(workflow.Now(ctx)); due > 0 {
+			if due := r.eventLook.Add(r.eventSpacing()).Sub(workflow.Now(ctx)); due > 0 {
 				if coalesce == nil {
 					coalesce = workflow.NewTimerWithOptions(tctx, due, workflow.TimerOptions{
 						Summary: fmt.Sprintf("look at DAG %d for a DataWorks event", r.report.DagID),
@@ -507,9 +510,12 @@ func (r *run) sleep(ctx workflow.Context, d time.Duration) woke {
 			sel.AddFuture(coalesce, func(workflow.Future) { byEvent = true })
 		}
 		sel.Select(ctx)
+		if r.compact {
+			return wokeOther // the history is long: the watch continues as new
+		}
 		if asked && r.quotaUntil.IsZero() {
 			now := workflow.Now(ctx)
-			due := r.eventLook.Add(eventCoalesce)
+			due := r.eventLook.Add(r.eventSpacing())
 			switch {
 			case len(r.unchecked) == 0:
 				if r.replan {

@@ -127,9 +127,14 @@ type run struct {
 	eventLook  time.Time
 	confirmDue bool
 	replan     bool
-	decision   Decision // of the last look, for a wait chosen again
-	mode       eventMode
-	silence    time.Time
+	// compact: signals made the history long during a wait; the watch
+	// wakes to continue as new. cutEvents are the events that cut a
+	// repeat window short, for the look that follows to check.
+	compact   bool
+	cutEvents []dag.Event
+	decision  Decision // of the last look, for a wait chosen again
+	mode      eventMode
+	silence   time.Time
 }
 
 func (r *run) setup(ctx workflow.Context, in RunManualDagInput) error {

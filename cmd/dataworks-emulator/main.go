@@ -24,7 +24,11 @@
 //	                                                        ("": no events)
 //	-events-instances  MANUALDAG_EMULATOR_EVENTS_INSTANCES  push node instance events too (false: DAG events only)
 //	-events-sign       MANUALDAG_EMULATOR_EVENTS_SIGN       none, token, v1 or v2 (none)
-//	                   MANUALDAG_EMULATOR_EVENTS_TOKEN      the token of -events-sign token (environment only)
+//	                   MANUALDAG_EMULATOR_EVENTS_TOKEN      the token of -events-sign token, and the signed
+//	                                                        x-eventbridge-signature-token of v1 and v2 (environment only)
+//	-events-key        MANUALDAG_EMULATOR_EVENTS_KEY        PEM RSA private key of -events-sign v1 and v2
+//	-events-cert-url   MANUALDAG_EMULATOR_EVENTS_CERT_URL   x-eventbridge-signature-url of v1 and v2 (the region's
+//	                                                        EventBridge bucket)
 //	-events-faults     MANUALDAG_EMULATOR_EVENTS_FAULTS     faults of the pushes, e.g. "drop=0.3,dup=0.1,reorder=0.2,
 //	                                                        delay=2s,badsig=0.05,stale=0.05,dagtype=5,notrun=0" (none)
 //
@@ -34,6 +38,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -87,7 +92,7 @@ type config struct {
 	referenceFormat bool
 	dailyQuota      int
 	events          emulator.EventOptions
-	eventsSign      string
+	eventsSign      signing
 	printSample     bool
 	printVersion    bool
 	// envWarnings are the deprecated variable names met, logged at start.
@@ -174,8 +179,12 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 		"push DataWorks OpenEvent status events to this receiver URL, as an EventBridge HTTP target; empty: no events (env MANUALDAG_EMULATOR_EVENTS_URL)")
 	fs.BoolVar(&c.events.Instances, "events-instances", d.instances,
 		"push InstanceStatusChanges for every node instance too, not only DagStatusChanges (env MANUALDAG_EMULATOR_EVENTS_INSTANCES)")
-	fs.StringVar(&c.eventsSign, "events-sign", vars.Or("MANUALDAG_EMULATOR_EVENTS_SIGN", signNone),
-		"sign the pushes: none, token (Authorization: Bearer, token from env MANUALDAG_EMULATOR_EVENTS_TOKEN), v1 or v2 (EventBridge) (env MANUALDAG_EMULATOR_EVENTS_SIGN)")
+	fs.StringVar(&c.eventsSign.mode, "events-sign", vars.Or("MANUALDAG_EMULATOR_EVENTS_SIGN", signNone),
+		"sign the pushes: none, token (Authorization: Bearer, token from env MANUALDAG_EMULATOR_EVENTS_TOKEN), v1 or v2 (EventBridge, with -events-key) (env MANUALDAG_EMULATOR_EVENTS_SIGN)")
+	fs.StringVar(&c.eventsSign.keyFile, "events-key", vars.Get("MANUALDAG_EMULATOR_EVENTS_KEY"),
+		"PEM RSA private key that signs v1 and v2 pushes, EventBridge's stand-in; the receiver pins its public half (env MANUALDAG_EMULATOR_EVENTS_KEY)")
+	fs.StringVar(&c.eventsSign.certURL, "events-cert-url", vars.Get("MANUALDAG_EMULATOR_EVENTS_CERT_URL"),
+		"x-eventbridge-signature-url of v1 and v2 pushes (default the region's EventBridge bucket; env MANUALDAG_EMULATOR_EVENTS_CERT_URL)")
 	faults := vars.Get("MANUALDAG_EMULATOR_EVENTS_FAULTS")
 	fs.StringVar(&faults, "events-faults", faults,
 		"faults of the pushes, e.g. drop=0.3,dup=0.1,reorder=0.2,reorderby=3s,delay=1s..3s,badsig=0.05,stale=0.05,staleby=2m,dagtype=4|5|random,notrun=0|1|random (env MANUALDAG_EMULATOR_EVENTS_FAULTS)")
@@ -199,8 +208,14 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	if c.events.Faults, err = emulator.ParseEventFaults(faults); err != nil {
 		return c, fmt.Errorf("-events-faults: %w", err)
 	}
-	if c.events.URL == "" && (c.events.Faults != (emulator.EventFaults{}) || c.events.Instances || c.eventsSign != signNone) {
-		return c, errors.New("-events-faults, -events-instances and -events-sign shape pushed events, but -events-url is empty: give the receiver's URL, or drop them")
+	if c.events.URL == "" && (c.events.Faults != (emulator.EventFaults{}) || c.events.Instances || c.eventsSign.mode != signNone || c.eventsSign.keyFile != "" || c.eventsSign.certURL != "") {
+		return c, errors.New("-events-faults, -events-instances, -events-sign, -events-key and -events-cert-url shape pushed events, but -events-url is empty: give the receiver's URL, or drop them")
+	}
+	if c.eventsSign.keyFile != "" && c.eventsSign.mode != signV1 && c.eventsSign.mode != signV2 {
+		return c, fmt.Errorf("-events-key signs EventBridge's v1 and v2 signatures, but -events-sign is %s: give -events-sign v2 (or v1), or drop -events-key", c.eventsSign.mode)
+	}
+	if c.eventsSign.certURL == "" {
+		c.eventsSign.certURL = defaultCertURL(cmp.Or(c.events.Region, "cn-shanghai"))
 	}
 	if c.events.Signer, err = eventSigner(c.eventsSign, vars.Get); err != nil {
 		return c, err
@@ -270,7 +285,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		if c.events.Instances {
 			kinds = "DAG and instance events"
 		}
-		fmt.Fprintf(stdout, "pushing %s to %s (signed %s, faults %s)\n", kinds, s.URL, c.eventsSign, s.Faults)
+		fmt.Fprintf(stdout, "pushing %s to %s (signed %s, faults %s)\n", kinds, s.URL, c.eventsSign.mode, s.Faults)
 	}
 
 	served := make(chan error, 1)

@@ -4,12 +4,18 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"flag"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -22,6 +28,7 @@ import (
 
 	"github.com/manualdag/manualdag/internal/emulator"
 	"github.com/manualdag/manualdag/internal/envvar"
+	"github.com/manualdag/manualdag/openevent"
 )
 
 func envOf(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -163,7 +170,10 @@ func TestParseConfigEvents(t *testing.T) {
 		{[]string{url, "-events-faults", "drop=2"}, nil, "-events-faults: event faults: drop=2: a rate is a number from 0 to 1"},
 		{[]string{url, "-events-faults", "dagtype=3"}, nil, "use 4, 5 or random"},
 		{[]string{url, "-events-sign", "token"}, nil, "needs the token in MANUALDAG_EMULATOR_EVENTS_TOKEN"},
-		{[]string{url, "-events-sign", "v1"}, nil, "-events-sign v1: this build has no EventBridge signer wired in"},
+		{[]string{url, "-events-sign", "v1"}, nil, "-events-sign v1 needs -events-key FILE"},
+		{[]string{url, "-events-sign", "v2", "-events-key", "/nonexistent/events.key"}, nil, "-events-key: open /nonexistent/events.key"},
+		{[]string{url, "-events-sign", "token", "-events-key", "k.pem"}, map[string]string{"MANUALDAG_EMULATOR_EVENTS_TOKEN": "s3cret"}, "drop -events-key"},
+		{[]string{"-events-key", "k.pem"}, nil, "-events-url is empty"},
 		{[]string{url, "-events-sign", "hmac"}, nil, `-events-sign "hmac": use none, token, v1 or v2`},
 		{[]string{"-events-faults", "drop=0.5"}, nil, "-events-url is empty"},
 		{[]string{"-events-instances"}, nil, "-events-url is empty"},
@@ -233,7 +243,46 @@ func TestRunPushesEvents(t *testing.T) {
 
 	var help bytes.Buffer
 	require.ErrorIs(t, run(context.Background(), []string{"-h"}, envOf(nil), io.Discard, &help), flag.ErrHelp)
-	for _, name := range []string{"EVENTS_URL", "EVENTS_INSTANCES", "EVENTS_SIGN", "EVENTS_TOKEN", "EVENTS_FAULTS"} {
+	for _, name := range []string{"EVENTS_URL", "EVENTS_INSTANCES", "EVENTS_SIGN", "EVENTS_TOKEN", "EVENTS_FAULTS", "EVENTS_KEY", "EVENTS_CERT_URL"} {
 		assert.Contains(t, help.String(), "env MANUALDAG_EMULATOR_"+name)
+	}
+}
+
+// -events-sign v1 and v2 sign with the key of -events-key as EventBridge
+// does: a receiver pinning its public half accepts the push, one pinning
+// another key refuses it, and the token of the environment is signed in.
+func TestEventSignerV1V2(t *testing.T) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	require.NoError(t, err)
+	other, err := rsa.GenerateKey(rand.Reader, 2048)
+	require.NoError(t, err)
+	file := filepath.Join(t.TempDir(), "events.key")
+	require.NoError(t, os.WriteFile(file, pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)}), 0o600))
+	garbage := filepath.Join(t.TempDir(), "garbage.key")
+	require.NoError(t, os.WriteFile(garbage, []byte("not a key"), 0o600))
+	_, err = parseConfig([]string{"-events-url", "http://127.0.0.1:9/events", "-events-sign", "v2", "-events-key", garbage}, envOf(nil), io.Discard)
+	assert.ErrorContains(t, err, "no PEM RSA PRIVATE KEY or PRIVATE KEY block")
+
+	const token = "a-token-of-32-characters-or-so-x"
+	for _, mode := range []string{signV1, signV2} {
+		c, err := parseConfig([]string{"-events-url", "http://127.0.0.1:9/events", "-events-sign", mode, "-events-key", file},
+			envOf(map[string]string{"MANUALDAG_EMULATOR_EVENTS_TOKEN": token}), io.Discard)
+		require.NoError(t, err, mode)
+		signer, err := c.events.Signer(time.Now)
+		require.NoError(t, err)
+		body := []byte(`{"id":"1"}`)
+		req, _ := http.NewRequest(http.MethodPost, "http://127.0.0.1:9/events", bytes.NewReader(body))
+		require.NoError(t, signer.Sign(req, body))
+		assert.Equal(t, "https://cn-shanghai-eventbridge.oss-accelerate.aliyuncs.com/manualdag-emulator/x509.pem", req.Header.Get(openevent.HeaderURL))
+		assert.Equal(t, token, req.Header.Get(openevent.HeaderToken), "the token is signed in")
+		for pub, ok := range map[*rsa.PublicKey]bool{&key.PublicKey: true, &other.PublicKey: false} {
+			v, err := openevent.NewVerifier(openevent.VerifierOptions{Mode: openevent.Mode(mode), PublicKey: pub, Token: token})
+			require.NoError(t, err)
+			if ok {
+				assert.NoError(t, v.Verify(req, body), mode)
+			} else {
+				assert.ErrorIs(t, v.Verify(req, body), openevent.ErrUnauthorized, mode)
+			}
+		}
 	}
 }

@@ -55,7 +55,7 @@ func (d Delivery) events(run *Run) []timedEvent {
 	tl := &run.Timeline
 	var out []timedEvent
 	send := func(at int64, ev dag.Event) {
-		ev.ID = fmt.Sprintf("%s/%s/%d/%s", run.WorkflowID, ev.Kind, ev.NodeID, ev.Status)
+		ev.ID = fmt.Sprintf("%s/%s/%d/%s", run.WorkflowID, ev.Kind, ev.InstanceID, ev.Status)
 		ev.Time = time.Unix(at, 0).UTC()
 		ev.DagID = DagID
 		if d.Drop > 0 && unit(run.WorkflowID, ev.ID) < d.Drop {
@@ -78,9 +78,9 @@ func (d Delivery) events(run *Run) []timedEvent {
 			if n.Failed {
 				final = dag.StatusFailure
 			}
-			send(n.Ready, dag.Event{Kind: dag.EventInstance, NodeID: n.ID, Status: n.Wait})
-			send(n.Start, dag.Event{Kind: dag.EventInstance, NodeID: n.ID, Status: dag.StatusRunning})
-			send(n.Finish, dag.Event{Kind: dag.EventInstance, NodeID: n.ID, Status: final, Final: true})
+			send(n.Ready, dag.Event{Kind: dag.EventInstance, InstanceID: n.ID, Status: n.Wait})
+			send(n.Start, dag.Event{Kind: dag.EventInstance, InstanceID: n.ID, Status: dag.StatusRunning})
+			send(n.Finish, dag.Event{Kind: dag.EventInstance, InstanceID: n.ID, Status: final, Final: true})
 		}
 	}
 	if d.Forged {
