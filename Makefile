@@ -92,12 +92,13 @@ bench: $(TEMPORAL)
 bench-fleet: $(TEMPORAL)
 	MANUALDAG_BENCH=1 MANUALDAG_BENCH_POLLERS=$${MANUALDAG_BENCH_POLLERS:-8} go test -tags e2e -run '^$$' -bench '^BenchmarkFleet$$' -benchtime 1x -timeout 120m ./e2e/
 
-## bench-events: issue 16's OpenEvent figures on the real dev server (e2e/events_bench_test.go): the same 18 runs
-## (5-, 15- and 30-minute flows, first and seeded runs, failures) under every event delivered, 30 % dropped and no
-## events, three stacks side by side at time scale 1; end detection and calls per DAG-hour per stratum. About 35
-## minutes; run it alone. MANUALDAG_BENCH_OUT=FILE also writes the table to FILE.
+## bench-events: issue 16's OpenEvent figures on the real dev server (e2e/events_bench_test.go): the same 12 runs
+## (5- and 15-minute flows, first and seeded runs, failures) under every event delivered, 30 % dropped and no
+## events, three stacks side by side at time scale 1; end detection and calls per DAG-hour per stratum. About 20
+## minutes; run it alone. MANUALDAG_BENCH_OUT=FILE also writes the table to FILE; MANUALDAG_BENCH_EVENTS_FLOWS=mix_60m
+## (any of the fleet mix's flows, comma-separated) runs those flows instead (mix_60m: about 70 minutes).
 bench-events: $(TEMPORAL)
-	MANUALDAG_BENCH=1 go test -tags e2e -run '^$$' -bench '^BenchmarkOpenEvents$$' -benchtime 1x -timeout 60m ./e2e/
+	MANUALDAG_BENCH=1 go test -tags e2e -run '^$$' -bench '^BenchmarkOpenEvents$$' -benchtime 1x -timeout 180m ./e2e/
 
 ## bench-fleet-cluster: the same fleet on make cluster's Temporal server (v1.29.1 on a PostgreSQL of its own,
 ## MANUALDAG_E2E_SERVER=cluster) instead of the dev server, with PostgreSQL's commits, rows, WAL and CPU in the table:

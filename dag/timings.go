@@ -88,6 +88,22 @@ func (p *Profile) EventMissed() bool {
 	return false
 }
 
+// EventRuns is how many earlier runs in the profile received DataWorks
+// events (missed or not); the flow's events are trusted to lead a run only
+// after enough of them (workflows.EventTrustRuns).
+func (p *Profile) EventRuns() int {
+	if p == nil {
+		return 0
+	}
+	n := 0
+	for _, m := range p.EventMiss {
+		if m >= 0 {
+			n++
+		}
+	}
+	return n
+}
+
 // WellFormed reports whether every row has a column per name (a profile
 // handed over by hand in Continued might not).
 func (p *Profile) WellFormed() bool {

@@ -564,7 +564,7 @@ func (r *benchStep) measure(b *testing.B) {
 
 	if cfg.seeded > 0 {
 		from := time.Now()
-		maps.Copy(warmupIDs, seedEarlierRuns(b, s.client, cfg.seeded))
+		maps.Copy(warmupIDs, seedEarlierRuns(b, s.client, cfg.seeded, nil))
 		b.Logf("%s: seeded %d earlier runs of each of the %d flows in %s", r.name, cfg.seeded, len(fleetMix), time.Since(from).Round(time.Second))
 	}
 

@@ -10,6 +10,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"math"
+	mrand "math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
@@ -38,23 +39,26 @@ import (
 // events to its worker's receiver, the worker binary): every event
 // delivered, 30 % of them dropped, and no events (the poll policy alone).
 //
-// Runs, per delivery: the fleet's 5-, 15- and 30-minute flows (e2e's
-// fleetMix), each with 3 earlier runs seeded (they poll predicted) and a
-// copy of each never run before (first runs); per flow two runs that
-// succeed and one whose last node fails half way through. Every run is
-// started at once with the default input (project, flow, bizdate).
+// Runs, per delivery: the fleet's 5- and 15-minute flows (e2e's fleetMix),
+// each with 3 earlier runs seeded (they poll predicted; their memos say
+// they received the events this delivery gives, so that events may lead,
+// workflows.EventTrustRuns) and a copy of each never run before (first
+// runs); per flow two runs that succeed and one whose last node fails half
+// way through. Every run is started at once with the default input
+// (project, flow, bizdate).
 //
 // Events reach the receiver 1 s after DataWorks' change (EventBridge's
 // delivery time is not documented) and are retried as EventBridge's
 // back-off policy does (3 tries, 10 to 20 s apart). End detection is the
 // run's close minus the DAG's true end (the emulator's); calls are the
-// create and every search. About 35 minutes; run it alone
+// create and every search. About 20 minutes; run it alone
 // (MANUALDAG_BENCH=1, make bench-events; MANUALDAG_BENCH_OUT=FILE writes
 // the table to FILE).
 func BenchmarkOpenEvents(b *testing.B) {
 	if os.Getenv("MANUALDAG_BENCH") != "1" {
 		b.Skip("the real-server benchmark runs only with MANUALDAG_BENCH=1 (make bench-events)")
 	}
+	wait := eventsBenchWait(b)
 	workerBin := buildBenchWorker(b)
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	require.NoError(b, err)
@@ -74,7 +78,7 @@ func BenchmarkOpenEvents(b *testing.B) {
 	// stop it); the waits go side by side.
 	waits := make([]func() []eventsRun, len(deliveries))
 	for i, d := range deliveries {
-		waits[i] = startEventsDelivery(b, d, workerBin, key, pubFile)
+		waits[i] = startEventsDelivery(b, d, workerBin, key, pubFile, wait)
 	}
 	results := make([][]eventsRun, len(deliveries))
 	var wg sync.WaitGroup
@@ -110,9 +114,33 @@ type eventsRun struct {
 	dags          int
 }
 
-// The flows of the benchmark: fleetMix's three shortest, and copies never
-// run before.
-var eventsBenchFlows = []string{"mix_5m", "mix_15m", "mix_30m"}
+// The flows of the benchmark, and copies never run before: fleetMix's two
+// shortest (about 20 minutes), or the fleetMix flows that
+// MANUALDAG_BENCH_EVENTS_FLOWS lists (e.g. mix_60m: a DAG long enough for
+// the calls per DAG-hour to mean something, about 70 minutes).
+var eventsBenchFlows = benchEventsFlows()
+
+func benchEventsFlows() []string {
+	v := os.Getenv("MANUALDAG_BENCH_EVENTS_FLOWS")
+	if v == "" {
+		return []string{"mix_5m", "mix_15m"}
+	}
+	return strings.Split(v, ",")
+}
+
+// eventsBenchWait is how long the benchmark waits for a run's report: the
+// flows' longest run and then some.
+func eventsBenchWait(b testing.TB) time.Duration {
+	longest := time.Duration(0)
+	for _, name := range eventsBenchFlows {
+		i := slices.IndexFunc(fleetMix, func(f mixFlow) bool { return f.name == name })
+		if i < 0 {
+			b.Fatalf("MANUALDAG_BENCH_EVENTS_FLOWS names %q, which is no flow of the fleet mix (%s)", name, mixFlowText())
+		}
+		longest = max(longest, mixTimings(fleetMix[i]).end())
+	}
+	return longest + 30*time.Minute
+}
 
 const eventsFailDateBench = "2024-12-03"
 
@@ -152,7 +180,7 @@ func eventsBenchDefinition(b testing.TB) *emulator.Definition {
 
 // startEventsDelivery sets up d's stack and starts its runs; the function
 // it returns waits for them (on any goroutine: it fails no benchmark).
-func startEventsDelivery(b *testing.B, d eventsDelivery, workerBin string, key *rsa.PrivateKey, pubFile string) func() []eventsRun {
+func startEventsDelivery(b *testing.B, d eventsDelivery, workerBin string, key *rsa.PrivateKey, pubFile string, wait time.Duration) func() []eventsRun {
 	listen := net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(b)))
 	s := newStackWith(b, startTemporal(b), func(o *emulator.Options) {
 		o.Definition = eventsBenchDefinition(b)
@@ -170,7 +198,26 @@ func startEventsDelivery(b *testing.B, d eventsDelivery, workerBin string, key *
 		extra = []string{"MANUALDAG_EVENTS_LISTEN=" + listen, "MANUALDAG_EVENTS_AUTH=v2", "MANUALDAG_EVENTS_PUBLIC_KEY=" + pubFile}
 	}
 	s.startWorker(b, workflows.TaskQueue, extra...)
-	seedEarlierRuns(b, s.client, 3)
+	// The earlier runs received events as this delivery gives them: all,
+	// or each lost with its chance (drawn per run and event, seeded).
+	var events func(flow string, k int) (int32, int32)
+	if d.on {
+		events = func(flow string, k int) (received, missed int32) {
+			rng := mrand.New(mrand.NewPCG(uint64(len(flow)), uint64(k)+uint64(flow[len(flow)-2])))
+			for range 2 {
+				if rng.Float64() < d.faults.DropRate {
+					missed++
+				} else {
+					received++
+				}
+			}
+			if received == 0 {
+				return 0, 0 // a run that received no event says nothing (dag.RunTimings)
+			}
+			return received, missed
+		}
+	}
+	seedEarlierRuns(b, s.client, 3, events)
 
 	type job struct{ flow, bizdate, stratum string }
 	var jobs []job
@@ -202,7 +249,7 @@ func startEventsDelivery(b *testing.B, d eventsDelivery, workerBin string, key *
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				rep, err := waitReport(s.client, runs[i].GetID(), 50*time.Minute)
+				rep, err := waitReport(s.client, runs[i].GetID(), wait)
 				info, found := s.emu.DAG(rep.DagID)
 				want := dag.OutcomeSucceeded
 				if info.Status == emulator.DAGFailure {
@@ -229,7 +276,7 @@ func eventsReport(ds []eventsDelivery, results [][]eventsRun, load0, load1 strin
 	w("# manualdag OpenEvent benchmark (issue 16)\n\n")
 	w("%s, %d CPUs; load average (1, 5, 15 min) before: %s, after: %s; took %s.\n\n", time.Now().UTC().Format(time.RFC3339), runtime.NumCPU(), load0, load1, took.Round(time.Second))
 	w("Three stacks side by side, each a Temporal dev server, the worker binary (no -race) and the emulator at time scale 1 over signed HTTP; with events the emulator pushes v2-signed DagStatusChanges 1 s after each change to the worker's receiver (-events-listen, pinned key), retried 3 times 10–20 s apart on a 5xx. ")
-	w("Runs per stack: flows of 5, 15 and 30 minutes (%s), each with 3 earlier runs seeded (\"seeded\") and a copy never run before (\"first\"); per flow two runs that succeed and one whose last node fails half way. Default input (project, flow, bizdate). ", strings.Join(eventsBenchFlows, ", "))
+	w("Runs per stack: the flows %s, each with 3 earlier runs seeded (\"seeded\": their memos received the events the delivery gives, all or each lost at 30 %%, so events may lead from the first run, 3 being the trust threshold) and a copy never run before (\"first\": events only hint); per flow two runs that succeed and one whose last node fails half way. Default input (project, flow, bizdate). ", strings.Join(eventsBenchFlows, ", "))
 	w("End detection: the run's close minus the DAG's true end. Calls: the create and every search; per DAG-hour: the stratum's calls over its DAGs' hours.\n\n")
 	w("| delivery | stratum | runs | end detection p50 / p95 / max | calls per run mean / max | calls per DAG-hour | wrong verdicts | DAGs per run |\n")
 	w("|---|---|---|---|---|---|---|---|\n")

@@ -167,6 +167,17 @@ func memoTimings(t *testing.T, s *stack, id string) dag.RunTimings {
 
 func testEventsLead(t *testing.T, s *stack) {
 	require.NoError(t, s.emu.SetEventFaults(emulator.EventFaults{}))
+	// Events lead a run once 3 earlier runs of its flow received them
+	// (workflows.EventTrustRuns): three such runs, as a week of daily runs
+	// with OpenEvent on would leave.
+	var earlier []seededRun
+	for k := range workflows.EventTrustRuns {
+		earlier = append(earlier, seededRun{
+			in: workflows.RunManualDagInput{ProjectName: project, FlowName: flowEvents, Bizdate: fmt.Sprintf("2020-01-%02d", k+1)},
+			rt: dag.RunTimings{Names: []string{"extract", "load"}, Begin: []int32{2, 31}, Finish: []int32{30, 120}, Events: 2},
+		})
+	}
+	seedStandIns(t, s.client, earlier)
 	okID, failID := startEventsRun(t, s, flowEvents, "2024-11-01"), startEventsRun(t, s, flowEvents, eventsFailDate)
 	ok, failed := reportOf(t, s, okID), reportOf(t, s, failID)
 

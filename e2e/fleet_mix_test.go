@@ -129,48 +129,69 @@ func mixTimings(f mixFlow) mixRun {
 
 // seedEarlierRuns gives every flow of the mix n earlier successful runs to
 // learn from, as a week of daily runs would have: closed RunManualDag
-// workflows (a stand-in workflow of that type on a queue of its own, which
-// returns at once) whose memo holds the flow's node timings
-// (activities.MemoTimings), which is all FlowTimings reads. At time scale 1
-// real warm-up runs of the 2-hour flow would take 2 hours.
-func seedEarlierRuns(b testing.TB, c client.Client, n int) map[string]bool {
-	const queue = "bench-seed"
-	w := worker.New(c, queue, worker.Options{})
-	w.RegisterWorkflowWithOptions(func(workflow.Context, workflows.RunManualDagInput) error { return nil },
-		workflow.RegisterOptions{Name: workflows.WorkflowName})
-	require.NoError(b, w.Start())
-	defer w.Stop()
-	ids := map[string]bool{}
+// workflows whose memo holds the flow's node timings (activities.MemoTimings),
+// which is all FlowTimings reads (seedStandIns). At time scale 1 real
+// warm-up runs of the 2-hour flow would take 2 hours. events, when not nil,
+// says how many DataWorks events earlier run k of flow received and missed.
+func seedEarlierRuns(b testing.TB, c client.Client, n int, events func(flow string, k int) (received, missed int32)) map[string]bool {
+	var runs []seededRun
 	for _, f := range fleetMix {
 		tm := mixTimings(f)
 		for k := range n {
-			in := workflows.RunManualDagInput{ProjectName: benchProject, FlowName: f.name, Bizdate: time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, k).Format(time.DateOnly)}
 			rt := dag.RunTimings{}
 			for _, nd := range f.nodes {
 				rt.Names = append(rt.Names, nd.name)
 				rt.Begin = append(rt.Begin, int32(tm[nd.name][0].Seconds()))
 				rt.Finish = append(rt.Finish, int32(tm[nd.name][1].Seconds()))
 			}
-			id := workflows.BizdateWorkflowID(in.ProjectName, in.FlowName, in.Bizdate)
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: queue,
-				Memo:                  map[string]any{activities.MemoTimings: rt},
-				TypedSearchAttributes: workflows.StartSearchAttributes(in, func(temporal.SearchAttributeKey) bool { return true }),
-			}, workflows.WorkflowName, in)
-			require.NoError(b, err, "seeding an earlier run of %s", f.name)
-			require.NoError(b, run.Get(ctx, nil))
-			cancel()
-			ids[id] = true
+			if events != nil {
+				rt.Events, rt.EventMiss = events(f.name, k)
+			}
+			in := workflows.RunManualDagInput{ProjectName: benchProject, FlowName: f.name, Bizdate: time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, k).Format(time.DateOnly)}
+			runs = append(runs, seededRun{in, rt})
 		}
+	}
+	return seedStandIns(b, c, runs)
+}
+
+// seededRun is an earlier run to seed: its input and its memo's timings.
+type seededRun struct {
+	in workflows.RunManualDagInput
+	rt dag.RunTimings
+}
+
+// seedStandIns starts runs as closed RunManualDag workflows (a stand-in
+// workflow of that type on a queue of its own, which returns at once)
+// whose memo holds their timings, and waits until visibility lists them.
+func seedStandIns(b testing.TB, c client.Client, runs []seededRun) map[string]bool {
+	const queue = "bench-seed"
+	w := worker.New(c, queue, worker.Options{})
+	w.RegisterWorkflowWithOptions(func(workflow.Context, workflows.RunManualDagInput) error { return nil },
+		workflow.RegisterOptions{Name: workflows.WorkflowName})
+	require.NoError(b, w.Start())
+	defer w.Stop()
+	ids, perFlow := map[string]bool{}, map[string]int64{}
+	for _, r := range runs {
+		id := workflows.BizdateWorkflowID(r.in.ProjectName, r.in.FlowName, r.in.Bizdate)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: queue,
+			Memo:                  map[string]any{activities.MemoTimings: r.rt},
+			TypedSearchAttributes: workflows.StartSearchAttributes(r.in, func(temporal.SearchAttributeKey) bool { return true }),
+		}, workflows.WorkflowName, r.in)
+		require.NoError(b, err, "seeding an earlier run of %s", r.in.FlowName)
+		require.NoError(b, run.Get(ctx, nil))
+		cancel()
+		ids[id] = true
+		perFlow[r.in.FlowName]++
 	}
 	// Visibility is eventually consistent: wait until every flow lists them.
 	waitFor(b, 2*time.Minute, "the seeded runs are listed", func() bool {
-		for _, f := range fleetMix {
+		for flow, n := range perFlow {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			resp, err := c.CountWorkflow(ctx, &workflowservice.CountWorkflowExecutionsRequest{Query: fmt.Sprintf(
-				"WorkflowType = '%s' AND DataWorksFlow = '%s' AND ExecutionStatus = 'Completed'", workflows.WorkflowName, f.name)})
+				"WorkflowType = '%s' AND DataWorksFlow = '%s' AND ExecutionStatus = 'Completed'", workflows.WorkflowName, flow)})
 			cancel()
-			if err != nil || resp.GetCount() < int64(n) {
+			if err != nil || resp.GetCount() < n {
 				return false
 			}
 		}

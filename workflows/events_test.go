@@ -174,7 +174,7 @@ func (s *workflowSuite) TestForgedEventsDoNotShortenTheGrace() {
 // brings the verdict within a second. The memo keeps how events served.
 func (s *workflowSuite) TestEventsLeanOnTheSafetyNet() {
 	s.mockCreate()
-	c := s.mockChain(1750*time.Second, chainProfile())
+	c := s.mockChain(1750*time.Second, eventsProfile())
 	s.signal(time.Second, dagEvent(dag.StatusRunning))
 	s.signal(1751*time.Second, dagEvent(dag.StatusSuccess))
 	status := s.statusAt(15 * time.Minute)
@@ -195,7 +195,7 @@ func (s *workflowSuite) TestEventsLeanOnTheSafetyNet() {
 // miss, so that the flow's next runs do not let events lead.
 func (s *workflowSuite) TestLostFinalEventIsSeenByTheSafetyNetAndKept() {
 	s.mockCreate()
-	c := s.mockChain(1750*time.Second, chainProfile())
+	c := s.mockChain(1750*time.Second, eventsProfile())
 	s.signal(time.Second, dagEvent(dag.StatusRunning))
 	rep, err := s.run(input())
 	s.Require().NoError(err)
@@ -211,7 +211,7 @@ func (s *workflowSuite) TestLostFinalEventIsSeenByTheSafetyNetAndKept() {
 // event, the run polls on its normal policy again and says so.
 func (s *workflowSuite) TestEventSilenceFallsBackToThePolicy() {
 	s.mockCreate()
-	c := s.mockChain(time.Hour, chainProfile())
+	c := s.mockChain(time.Hour, eventsProfile())
 	s.signal(time.Second, dagEvent(dag.StatusRunning))
 	lean := s.statusAt(20 * time.Minute)
 	silent := s.statusAt(50 * time.Minute)
@@ -227,10 +227,11 @@ func (s *workflowSuite) TestEventSilenceFallsBackToThePolicy() {
 	s.GreaterOrEqual(c.looksIn(40*time.Minute, time.Hour), int(20*time.Minute/DefaultPromptInterval))
 }
 
-// A flow never seen before predicts no end, so there is no silence to fall
-// back on: events lead until the final event, the safety net looking every
-// EventSafetyNet, where the policy alone would poll every 18 s.
-func (s *workflowSuite) TestEventsLeadAFirstTimeRunUntilItsEnd() {
+// A flow never seen before has no record that its events arrive: they only
+// make the run look now, and the poll policy keeps its pace, so that a lost
+// final event costs no promptness. The final event still brings the
+// verdict at once.
+func (s *workflowSuite) TestEventsOnlyHintAFirstTimeRun() {
 	s.mockCreate()
 	c := s.mockChain(2*time.Hour, nil)
 	s.signal(time.Second, dagEvent(dag.StatusRunning))
@@ -239,12 +240,47 @@ func (s *workflowSuite) TestEventsLeadAFirstTimeRunUntilItsEnd() {
 	rep, err := s.run(input())
 	s.Require().NoError(err)
 	s.Equal(dag.OutcomeSucceeded, rep.Outcome)
-	s.Equal(2*time.Hour+time.Second, rep.FinishedAt.Sub(c.trigger))
-	s.LessOrEqual(len(c.looks), 2+int(2*time.Hour/EventSafetyNet), "looks: %v", c.looks)
-	s.Contains(*status, "polling only every 10m0s as a safety net, until the DAG's final event")
+	s.LessOrEqual(rep.FinishedAt.Sub(c.trigger), 2*time.Hour+time.Second)
+	s.GreaterOrEqual(c.looksIn(2*time.Second, 2*time.Hour), int(2*time.Hour/DefaultFailureWatch), "the policy's pace, at least the failure watch's")
+	s.Contains(*status, "0 of the flow's earlier runs received DataWorks events, and events lead from 3")
 	s.Require().NotNil(c.memo)
-	s.Equal(int32(2), c.memo.Events)
 	s.Zero(c.memo.EventMiss)
+}
+
+// Three earlier runs that received every event: events lead a run, until
+// its final event, and a run then looks only every EventSafetyNet.
+func (s *workflowSuite) TestEventsLeadOnceThreeRunsReceivedThem() {
+	s.mockCreate()
+	c := s.mockChain(1750*time.Second, eventsProfile())
+	s.signal(time.Second, dagEvent(dag.StatusRunning))
+	s.signal(1751*time.Second, dagEvent(dag.StatusSuccess))
+	rep, err := s.run(input())
+	s.Require().NoError(err)
+	s.Equal(1751*time.Second, rep.FinishedAt.Sub(c.trigger))
+	s.LessOrEqual(len(c.looks), 2+int(1750*time.Second/EventSafetyNet), "looks: %v", c.looks)
+}
+
+// Two earlier runs with events are not enough: the run keeps its policy's
+// pace, and says why.
+func (s *workflowSuite) TestTwoRunsWithEventsAreNotEnough() {
+	s.mockCreate()
+	c := s.mockChain(1750*time.Second, append(eventsProfile()[:2], chainProfile()[2])) // the third received none
+	s.signal(time.Second, dagEvent(dag.StatusRunning))
+	s.signal(1751*time.Second, dagEvent(dag.StatusSuccess))
+	status := s.statusAt(15 * time.Minute)
+	_, err := s.run(input())
+	s.Require().NoError(err)
+	s.Contains(*status, "2 of the flow's earlier runs received DataWorks events")
+	s.Greater(len(c.looks), 2+int(1750*time.Second/EventSafetyNet), "the policy's pace")
+}
+
+// eventsProfile is chainProfile as runs that received both DAG events.
+func eventsProfile() []dag.RunTimings {
+	runs := chainProfile()
+	for i := range runs {
+		runs[i].Events = 2
+	}
+	return runs
 }
 
 // An earlier run of the flow missed an event: events only make the run look
@@ -290,7 +326,7 @@ func (s *workflowSuite) TestFinalEventRacingTheEndIsNoMiss() {
 // continues as new then, not at the safety net's look minutes later.
 func (s *workflowSuite) TestSignalsWakeTheWatchToContinueAsNew() {
 	s.mockCreate()
-	c := s.mockChain(3*time.Hour, nil)
+	c := s.mockChain(3*time.Hour, eventsProfile())
 	s.signal(time.Second, dagEvent(dag.StatusRunning)) // confirmed by the first look: events lead
 	s.env.RegisterDelayedCallback(func() { s.env.SetContinueAsNewSuggested(true) }, 5*time.Minute)
 	s.signal(5*time.Minute+time.Second, dag.Event{ID: "other", Kind: dag.EventDag, DagID: testDagID + 1, Status: dag.StatusRunning})
@@ -307,7 +343,7 @@ func (s *workflowSuite) TestSignalsWakeTheWatchToContinueAsNew() {
 // own), the other ignored; events then lead.
 func (s *workflowSuite) TestEventBeforeTheDagIDIsKnown() {
 	s.env.OnActivity(a.CreateManualDag, mock.Anything, mock.Anything).After(30*time.Second).Return(activities.CreateManualDagResult{DagID: testDagID}, nil)
-	c := s.mockChain(1750*time.Second, chainProfile())
+	c := s.mockChain(1750*time.Second, eventsProfile())
 	s.signal(10*time.Second, dagEvent(dag.StatusRunning))
 	other := dagEvent(dag.StatusRunning)
 	other.DagID = 42

@@ -430,7 +430,7 @@ func TestEventsLeadTheRun(t *testing.T) {
 	}
 	run := plan()
 	end := run.Timeline.Snapshot(run.Timeline.Final(), nil)
-	run.Earlier = []dag.RunTimings{dag.TimingsOf(end, run.TriggeredAt()), dag.TimingsOf(end, run.TriggeredAt())}
+	run.Earlier = []dag.RunTimings{dag.TimingsOf(end, run.TriggeredAt()), dag.TimingsOf(end, run.TriggeredAt()), dag.TimingsOf(end, run.TriggeredAt())} // events lead from 3 (workflows.EventTrustRuns)
 	run.Profile = dag.ProfileOf(run.Earlier)
 
 	base := followWith(t, run, Delivery{})

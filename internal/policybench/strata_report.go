@@ -71,7 +71,9 @@ type Figures struct {
 // p -1 is the bound: a clairvoyant policy that knows when the DAG ends and
 // still keeps the failure watch (boundCalls), with no delay; p -2 the
 // blind bound: the least a policy that knows nothing of the end needs to
-// see it within the goal (blindCalls).
+// see it within the goal (blindCalls); p -3 the events bound: a clairvoyant
+// policy whose failure watch events stretch to the safety net
+// (eventsBoundCalls).
 func (r *Result) figures(p int, in func(*Run) bool) Figures {
 	var f Figures
 	base := r.policyIndex(Baseline)
@@ -89,8 +91,11 @@ func (r *Result) figures(p int, in func(*Run) bool) Figures {
 		f.Runs++
 		var o Outcome
 		c := float64(boundCalls(run))
-		if p == -2 {
+		switch p {
+		case -2:
 			c = float64(blindCalls(run))
+		case -3:
+			c = float64(eventsBoundCalls(run))
 		}
 		if p >= 0 {
 			o = r.Outcomes[p][i]
@@ -143,6 +148,14 @@ func (r *Result) figures(p int, in func(*Run) bool) Figures {
 func boundCalls(run *Run) int {
 	d := time.Duration(run.Timeline.Final()-run.Timeline.Trigger) * time.Second
 	return 3 + int(d/workflows.DefaultFailureWatch)
+}
+
+// eventsBoundCalls is boundCalls with events leading: the failure watch
+// stretched to workflows.EventSafetyNet. No run can spend fewer than 2 (the
+// create and the search that sees the end).
+func eventsBoundCalls(run *Run) int {
+	d := time.Duration(run.Timeline.Final()-run.Timeline.Trigger) * time.Second
+	return 3 + int(d/workflows.EventSafetyNet)
 }
 
 // blindCalls is what a policy that knows nothing of when the DAG ends
