@@ -244,6 +244,7 @@ func (s *workflowSuite) TestEventsOnlyHintAFirstTimeRun() {
 	s.GreaterOrEqual(c.looksIn(2*time.Second, 2*time.Hour), int(2*time.Hour/DefaultFailureWatch), "the policy's pace, at least the failure watch's")
 	s.Contains(*status, "0 of the flow's earlier runs received DataWorks events, and events lead from 3")
 	s.Require().NotNil(c.memo)
+	s.Equal(int32(2), c.memo.Events, "the memo counts the events, so that the flow's next runs may trust them")
 	s.Zero(c.memo.EventMiss)
 }
 
